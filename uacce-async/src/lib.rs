@@ -1,0 +1,1 @@
+//! `uacce-async`: awaitable uacce jobs on tokio (see issue "uacce-async").

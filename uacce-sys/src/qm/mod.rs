@@ -1,0 +1,49 @@
+//! HiSilicon QM ring protocol (hardware v1/v2/v3), written once and used by both sides: the driver (SQ producer, CQ
+//! consumer) and a device (SQ consumer, CQ producer; the emulator and tests).
+//!
+//! Facts are from `shared/docs/hisi-qm-protocol.md` (sections 2–5).
+
+/// Size of one submission queue element (ZIP and SEC) in bytes.
+pub const SQE_SIZE: usize = 128;
+/// Size of one completion queue element in bytes.
+pub const CQE_SIZE: usize = 16;
+/// One submission queue element as it sits in the ring.
+pub type Sqe = [u8; SQE_SIZE];
+
+/// QM hardware generation, from the device's `api` attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum QmVersion {
+    /// `hisi_qm_v1` (Hi1620 ES); doorbell v1 format at MMIO 0x340.
+    V1,
+    /// `hisi_qm_v2` (Kunpeng 920) and the kernel soft device `soft_qm_v2`; SEC uses BD type 2.
+    V2,
+    /// `hisi_qm_v3` (Kunpeng 930) and newer; SEC uses BD type 3, ZIP SQE type 3.
+    V3,
+}
+
+/// Something that delivers a 64-bit QM doorbell value to the device: an MMIO store (hardware), the soft device's
+/// ioctl, or the in-process emulator.
+pub trait Doorbell: Send + Sync {
+    /// Deliver `value` (already encoded, see [`encode_doorbell`]) to the device.
+    fn ring(&self, value: u64) -> std::io::Result<()>;
+}
+
+/// Memory that holds a queue's DUS region (SQ, CQ, status page), shared with a device.
+///
+/// # Safety
+/// `as_ptr()` must return a pointer valid for reads and writes of `len()` bytes for as long as the value lives,
+/// aligned to at least 64 bytes, and the memory must not be accessed through Rust references elsewhere (only through
+/// raw pointers / atomics, because the device writes it concurrently).
+pub unsafe trait DusMemory: Send + Sync {
+    /// Start of the region.
+    fn as_ptr(&self) -> *mut u8;
+    /// Length of the region in bytes.
+    fn len(&self) -> usize;
+    /// True if the region is empty (never for a valid queue).
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+pub mod sec;
+pub mod zip;

@@ -1,0 +1,1 @@
+//! HiSilicon SEC BD (SQE) encode/decode.

@@ -1,0 +1,1 @@
+//! HiSilicon ZIP SQE encode/decode.

@@ -1,0 +1,1 @@
+//! sysfs (to be written)
