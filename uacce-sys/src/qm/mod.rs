@@ -47,3 +47,9 @@ pub unsafe trait DusMemory: Send + Sync {
 
 pub mod sec;
 pub mod zip;
+
+pub mod doorbell;
+pub mod ring;
+
+pub use doorbell::{DoorbellCmd, DoorbellFields, decode_doorbell, encode_doorbell};
+pub use ring::{Completion, DeviceEvent, DeviceRing, DriverRing, RingError, RingLayout};

@@ -1,0 +1,912 @@
+//! The QM ring over a DUS region (protocol doc §2.2, §4, §5): one layout, two sides.
+//!
+//! * [`DriverRing`]: SQ producer and CQ consumer (what UADK's `hisi_qm_send`/`hisi_qm_recv` do).
+//! * [`DeviceRing`]: SQ consumer and CQ producer (what the hardware does; used by the emulator and tests).
+//!
+//! Memory discipline: the SQ slot a producer fills is not read by the device until the SQ doorbell; the result
+//! fields the device writes back into an SQE slot are published by the CQE's phase bit (release store, acquire load).
+//! The CQE phase word and the status words are accessed as atomics; SQEs are copied with volatile accesses.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU32, Ordering, fence};
+
+use super::doorbell::{
+    DoorbellCmd, DoorbellError, DoorbellFields, decode_doorbell, encode_doorbell,
+};
+use super::{CQE_SIZE, Doorbell, DusMemory, QmVersion, SQE_SIZE, Sqe};
+
+/// Default SQ and CQ depth (capability register value 0x04000400).
+pub const DEFAULT_DEPTH: u16 = 1024;
+
+/// Geometry of a queue's DUS region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RingLayout {
+    /// SQE size in bytes (128 for ZIP and SEC).
+    pub sqe_size: usize,
+    /// Number of SQ slots.
+    pub sq_depth: u16,
+    /// Number of CQ slots.
+    pub cq_depth: u16,
+    /// Page size used to round the region (the kernel's `PAGE_SIZE`).
+    pub page_size: usize,
+}
+
+/// Errors of the ring protocol.
+#[derive(Debug, thiserror::Error)]
+pub enum RingError {
+    /// The kernel (or device) disabled the queue for an error or a reset: the status words at the end of the DUS
+    /// region are set. The queue cannot be used any more; close it and open a new one.
+    #[error(
+        "queue was reset or disabled by the device (status words tx={tx} rx={rx}); close it and open a new queue"
+    )]
+    QueueReset {
+        /// Value of the TX word (DUS end − 4).
+        tx: u32,
+        /// Value of the RX word (DUS end − 8).
+        rx: u32,
+    },
+    /// All `sq_depth − 1` usable slots hold unfinished jobs.
+    #[error("submission queue is full")]
+    Full,
+    /// The geometry does not fit the memory, or is not one the protocol allows.
+    #[error("bad ring layout: {0}")]
+    BadLayout(String),
+    /// A CQE names an SQ slot outside the ring (the device is confused).
+    #[error("CQE names SQ slot {slot}, but the SQ has {depth} slots")]
+    BadCqe {
+        /// The slot the CQE named.
+        slot: u16,
+        /// The SQ depth.
+        depth: u16,
+    },
+    /// The device got an index outside the ring in a doorbell.
+    #[error("doorbell index {index} is outside the ring of depth {depth}")]
+    BadIndex {
+        /// The index.
+        index: u16,
+        /// The ring depth.
+        depth: u16,
+    },
+    /// The device would overwrite a CQE the consumer has not read yet.
+    #[error("completion queue overflow")]
+    CqOverflow,
+    /// A doorbell addressed another queue.
+    #[error("doorbell for queue {got} arrived at queue {expected}")]
+    WrongQueue {
+        /// Queue number in the doorbell.
+        got: u16,
+        /// This queue's number.
+        expected: u16,
+    },
+    /// A doorbell value could not be built or decoded.
+    #[error(transparent)]
+    Doorbell(#[from] DoorbellError),
+    /// Delivering a doorbell failed (ioctl or emulator gone).
+    #[error("ringing the doorbell failed: {0}")]
+    DoorbellIo(#[source] std::io::Error),
+}
+
+/// The system page size (4096 if it cannot be read).
+pub fn page_size() -> usize {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE) {
+        Ok(Some(v)) if v > 0 => v as usize,
+        _ => 4096,
+    }
+}
+
+impl RingLayout {
+    /// A layout with 128-byte SQEs and the system page size.
+    pub fn new(sq_depth: u16, cq_depth: u16) -> Result<Self, RingError> {
+        Self::with_page_size(sq_depth, cq_depth, page_size())
+    }
+
+    /// A layout with 128-byte SQEs and the given page size.
+    pub fn with_page_size(
+        sq_depth: u16,
+        cq_depth: u16,
+        page_size: usize,
+    ) -> Result<Self, RingError> {
+        if sq_depth < 2 || cq_depth < 2 {
+            return Err(RingError::BadLayout(format!(
+                "depths must be at least 2 (sq {sq_depth}, cq {cq_depth})"
+            )));
+        }
+        if cq_depth < sq_depth {
+            return Err(RingError::BadLayout(format!(
+                "cq depth {cq_depth} is smaller than sq depth {sq_depth}"
+            )));
+        }
+        if !page_size.is_power_of_two() || page_size < 64 {
+            return Err(RingError::BadLayout(format!("page size {page_size}")));
+        }
+        Ok(Self {
+            sqe_size: SQE_SIZE,
+            sq_depth,
+            cq_depth,
+            page_size,
+        })
+    }
+
+    /// Byte offset of the CQ in the region.
+    pub fn cq_offset(&self) -> usize {
+        self.sqe_size * usize::from(self.sq_depth)
+    }
+
+    /// Size of the DUS region the kernel allocates: `PAGE_ALIGN(sqe*sq_depth + 16*cq_depth) + PAGE_SIZE`.
+    pub fn dus_size(&self) -> usize {
+        let rings = self.cq_offset() + CQE_SIZE * usize::from(self.cq_depth);
+        rings.div_ceil(self.page_size) * self.page_size + self.page_size
+    }
+
+    /// Check that a region of `len` bytes holds this layout (rings plus the two status words).
+    pub fn check_len(&self, len: usize) -> Result<(), RingError> {
+        let need = self.cq_offset() + CQE_SIZE * usize::from(self.cq_depth) + 8;
+        if len < need {
+            return Err(RingError::BadLayout(format!(
+                "region of {len} bytes is smaller than the {need} bytes the rings need"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Typed access to a DUS region with a layout. Every accessor is bounds-checked by construction (slot indices are
+/// reduced modulo the depth by the callers, and asserted here).
+#[derive(Clone)]
+struct RingMem {
+    mem: Arc<dyn DusMemory>,
+    layout: RingLayout,
+}
+
+impl RingMem {
+    fn new(mem: Arc<dyn DusMemory>, layout: RingLayout) -> Result<Self, RingError> {
+        layout.check_len(mem.len())?;
+        if mem.as_ptr() as usize % 64 != 0 {
+            return Err(RingError::BadLayout("region is not 64-byte aligned".into()));
+        }
+        Ok(Self { mem, layout })
+    }
+
+    fn sqe_ptr(&self, slot: u16) -> *mut u8 {
+        assert!(slot < self.layout.sq_depth);
+        // In bounds: check_len covered sq_depth slots.
+        self.mem
+            .as_ptr()
+            .wrapping_add(usize::from(slot) * self.layout.sqe_size)
+    }
+
+    fn cqe_ptr(&self, idx: u16) -> *mut u8 {
+        assert!(idx < self.layout.cq_depth);
+        self.mem
+            .as_ptr()
+            .wrapping_add(self.layout.cq_offset() + usize::from(idx) * CQE_SIZE)
+    }
+
+    fn read_sqe(&self, slot: u16) -> Sqe {
+        // SAFETY: the pointer is in bounds of the region (sqe_ptr asserts the slot, RingMem::new checked the
+        // length); [u8; 128] has alignment 1; the region stays mapped while `self.mem` lives. Volatile because the
+        // other side of the ring is outside the Rust abstract machine's view.
+        unsafe { std::ptr::read_volatile(self.sqe_ptr(slot) as *const Sqe) }
+    }
+
+    fn write_sqe(&self, slot: u16, sqe: &Sqe) {
+        // SAFETY: as in read_sqe; the slot is owned by this side at this point of the protocol.
+        unsafe { std::ptr::write_volatile(self.sqe_ptr(slot) as *mut Sqe, *sqe) }
+    }
+
+    fn cqe_word(&self, idx: u16, byte: usize) -> &AtomicU16 {
+        debug_assert!(byte < CQE_SIZE && byte % 2 == 0);
+        // SAFETY: in bounds (cqe_ptr asserts the index, the offset is < 16), 2-byte aligned (the region is 64-byte
+        // aligned and CQ entries are 16 bytes), valid for the lifetime of &self; all accesses to CQE words go
+        // through atomics.
+        unsafe { AtomicU16::from_ptr(self.cqe_ptr(idx).add(byte) as *mut u16) }
+    }
+
+    fn status_word(&self, from_end: usize) -> &AtomicU32 {
+        let len = self.mem.len();
+        // SAFETY: check_len guaranteed len >= 8 past the rings; the region's end is 4-byte aligned because its
+        // start is 64-byte aligned and sizes are page multiples (or at least multiples of 4: checked below).
+        assert!(len % 4 == 0 && from_end <= 8);
+        unsafe { AtomicU32::from_ptr(self.mem.as_ptr().add(len - from_end) as *mut u32) }
+    }
+
+    fn tx(&self) -> u32 {
+        u32::from_le(self.status_word(4).load(Ordering::Acquire))
+    }
+
+    fn rx(&self) -> u32 {
+        u32::from_le(self.status_word(8).load(Ordering::Acquire))
+    }
+
+    fn check_status(&self) -> Result<(), RingError> {
+        let (tx, rx) = (self.tx(), self.rx());
+        if tx == 1 || rx == 1 {
+            return Err(RingError::QueueReset { tx, rx });
+        }
+        Ok(())
+    }
+}
+
+/// One completion taken off the CQ: the SQ slot it names and a copy of that slot's SQE, which holds the device's
+/// result fields.
+#[derive(Clone, Copy)]
+pub struct Completion {
+    /// The SQ slot of the finished SQE.
+    pub slot: u16,
+    /// The SQE as the device left it.
+    pub sqe: Sqe,
+}
+
+impl std::fmt::Debug for Completion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Completion")
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The driver side of a queue: produces SQEs, consumes CQEs.
+///
+/// Not thread-safe by itself (`&mut self`): the caller serialises access (UADK uses two spinlocks; the async layer
+/// owns one of these per queue behind a mutex).
+pub struct DriverRing {
+    mem: RingMem,
+    doorbell: Arc<dyn Doorbell>,
+    version: QmVersion,
+    sqn: u16,
+    sq_tail: u16,
+    sq_tail_rung: u16,
+    cq_head: u16,
+    phase: u16,
+    used: u16,
+}
+
+impl std::fmt::Debug for DriverRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DriverRing")
+            .field("version", &self.version)
+            .field("sqn", &self.sqn)
+            .field("sq_tail", &self.sq_tail)
+            .field("cq_head", &self.cq_head)
+            .field("used", &self.used)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DriverRing {
+    /// Start the driver side on a freshly started queue (CQ zeroed, tail 0, head 0, expected phase 1).
+    pub fn new(
+        mem: Arc<dyn DusMemory>,
+        layout: RingLayout,
+        doorbell: Arc<dyn Doorbell>,
+        version: QmVersion,
+        sqn: u16,
+    ) -> Result<Self, RingError> {
+        let mem = RingMem::new(mem, layout)?;
+        // Validate the queue number against the doorbell format once, up front.
+        encode_doorbell(
+            version,
+            DoorbellFields {
+                sqn,
+                cmd: DoorbellCmd::Sq,
+                index: 0,
+                priority: 0,
+            },
+        )?;
+        Ok(Self {
+            mem,
+            doorbell,
+            version,
+            sqn,
+            sq_tail: 0,
+            sq_tail_rung: 0,
+            cq_head: 0,
+            phase: 1,
+            used: 0,
+        })
+    }
+
+    /// The ring's geometry.
+    pub fn layout(&self) -> RingLayout {
+        self.mem.layout
+    }
+
+    /// Jobs submitted and not yet taken off the CQ.
+    pub fn in_flight(&self) -> u16 {
+        self.used
+    }
+
+    /// Slots free for new SQEs: `sq_depth − 1 − in_flight` (one slot always stays empty).
+    pub fn free_slots(&self) -> u16 {
+        self.mem.layout.sq_depth - 1 - self.used
+    }
+
+    /// `Err(QueueReset)` if the device disabled the queue.
+    pub fn check_alive(&self) -> Result<(), RingError> {
+        self.mem.check_status()
+    }
+
+    /// Copy `sqe` into the next SQ slot and return the slot. The device does not see it until [`ring_sq`]
+    /// (so several SQEs can share one doorbell).
+    ///
+    /// [`ring_sq`]: DriverRing::ring_sq
+    pub fn push(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
+        if self.mem.tx() == 1 {
+            return self.mem.check_status().map(|_| 0);
+        }
+        if self.free_slots() == 0 {
+            return Err(RingError::Full);
+        }
+        let slot = self.sq_tail;
+        self.mem.write_sqe(slot, sqe);
+        self.sq_tail = (self.sq_tail + 1) % self.mem.layout.sq_depth;
+        self.used += 1;
+        Ok(slot)
+    }
+
+    /// Tell the device about every SQE pushed since the last call (one SQ doorbell carrying the new tail). Does
+    /// nothing when there is nothing new.
+    pub fn ring_sq(&mut self) -> Result<(), RingError> {
+        if self.sq_tail == self.sq_tail_rung {
+            return Ok(());
+        }
+        self.mem.check_status()?;
+        // Make the SQE stores visible before the doorbell (UADK: dsb sy before the MMIO store).
+        fence(Ordering::SeqCst);
+        self.ring(DoorbellCmd::Sq, self.sq_tail, 0)?;
+        self.sq_tail_rung = self.sq_tail;
+        Ok(())
+    }
+
+    /// [`push`] and [`ring_sq`] in one call.
+    ///
+    /// [`push`]: DriverRing::push
+    /// [`ring_sq`]: DriverRing::ring_sq
+    pub fn submit(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
+        let slot = self.push(sqe)?;
+        self.ring_sq()?;
+        Ok(slot)
+    }
+
+    /// True if the CQE at the head carries the expected phase (a completion is ready).
+    pub fn has_completion(&self) -> bool {
+        u16::from_le(self.mem.cqe_word(self.cq_head, 14).load(Ordering::Acquire)) & 1 == self.phase
+    }
+
+    /// Take one completion off the CQ, if one is ready. Does not ring the CQ doorbell: call [`ring_cq`] after
+    /// draining. When no completion is ready and the device has disabled the queue, returns `QueueReset`
+    /// (completions written before the reset are still returned first).
+    ///
+    /// A CQE naming a slot outside the SQ is consumed (so the ring does not wedge) and returned as `BadCqe`.
+    ///
+    /// [`ring_cq`]: DriverRing::ring_cq
+    pub fn pop(&mut self) -> Result<Option<Completion>, RingError> {
+        if !self.has_completion() {
+            self.mem.check_status()?;
+            return Ok(None);
+        }
+        let slot = u16::from_le(self.mem.cqe_word(self.cq_head, 8).load(Ordering::Relaxed));
+        let depth = self.mem.layout.sq_depth;
+        let result = if slot < depth {
+            Ok(Some(Completion {
+                slot,
+                sqe: self.mem.read_sqe(slot),
+            }))
+        } else {
+            Err(RingError::BadCqe { slot, depth })
+        };
+        if self.cq_head == self.mem.layout.cq_depth - 1 {
+            self.cq_head = 0;
+            self.phase ^= 1;
+        } else {
+            self.cq_head += 1;
+        }
+        self.used = self.used.saturating_sub(1);
+        result
+    }
+
+    /// Ring the CQ doorbell with the current head. `arm = true` sets priority 1, which asks the device for a
+    /// completion signal (interrupt / eventfd) for the next completion.
+    pub fn ring_cq(&mut self, arm: bool) -> Result<(), RingError> {
+        fence(Ordering::SeqCst);
+        self.ring(DoorbellCmd::Cq, self.cq_head, u16::from(arm))
+    }
+
+    fn ring(&self, cmd: DoorbellCmd, index: u16, priority: u16) -> Result<(), RingError> {
+        let value = encode_doorbell(
+            self.version,
+            DoorbellFields {
+                sqn: self.sqn,
+                cmd,
+                index,
+                priority,
+            },
+        )?;
+        self.doorbell.ring(value).map_err(RingError::DoorbellIo)
+    }
+}
+
+/// What a doorbell asked of the device side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceEvent {
+    /// New SQEs are ready.
+    SqTail,
+    /// The consumer moved its head; `arm` is true for priority 1.
+    CqHead {
+        /// The consumer asked for a completion signal.
+        arm: bool,
+    },
+}
+
+/// The device side of a queue: consumes SQEs, produces CQEs, owns the status words.
+pub struct DeviceRing {
+    mem: RingMem,
+    version: QmVersion,
+    sqn: u16,
+    sq_head: u16,
+    sq_tail: u16,
+    cq_tail: u16,
+    cq_head: u16,
+    phase: u16,
+}
+
+impl std::fmt::Debug for DeviceRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceRing")
+            .field("sqn", &self.sqn)
+            .field("sq_head", &self.sq_head)
+            .field("sq_tail", &self.sq_tail)
+            .field("cq_tail", &self.cq_tail)
+            .field("cq_head", &self.cq_head)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceRing {
+    /// Start the device side: what the kernel does at open (CQ zeroed, both status words cleared) and at start
+    /// (CQ phase 1).
+    pub fn new(
+        mem: Arc<dyn DusMemory>,
+        layout: RingLayout,
+        version: QmVersion,
+        sqn: u16,
+    ) -> Result<Self, RingError> {
+        let mem = RingMem::new(mem, layout)?;
+        for i in 0..layout.cq_depth {
+            for byte in (0..CQE_SIZE).step_by(2) {
+                mem.cqe_word(i, byte).store(0, Ordering::Relaxed);
+            }
+        }
+        mem.status_word(8).store(0, Ordering::Relaxed);
+        mem.status_word(4).store(0, Ordering::Release);
+        Ok(Self {
+            mem,
+            version,
+            sqn,
+            sq_head: 0,
+            sq_tail: 0,
+            cq_tail: 0,
+            cq_head: 0,
+            phase: 1,
+        })
+    }
+
+    /// Apply a doorbell value written by the driver. Strict: a value for another queue, an unknown command or an
+    /// index outside the ring is an error (hardware would raise a doorbell error).
+    pub fn doorbell(&mut self, value: u64) -> Result<DeviceEvent, RingError> {
+        let f = decode_doorbell(self.version, value)?;
+        if f.sqn != self.sqn {
+            return Err(RingError::WrongQueue {
+                got: f.sqn,
+                expected: self.sqn,
+            });
+        }
+        match f.cmd {
+            DoorbellCmd::Sq => {
+                if f.index >= self.mem.layout.sq_depth {
+                    return Err(RingError::BadIndex {
+                        index: f.index,
+                        depth: self.mem.layout.sq_depth,
+                    });
+                }
+                self.sq_tail = f.index;
+                Ok(DeviceEvent::SqTail)
+            }
+            DoorbellCmd::Cq => {
+                if f.index >= self.mem.layout.cq_depth {
+                    return Err(RingError::BadIndex {
+                        index: f.index,
+                        depth: self.mem.layout.cq_depth,
+                    });
+                }
+                self.cq_head = f.index;
+                Ok(DeviceEvent::CqHead {
+                    arm: f.priority != 0,
+                })
+            }
+            DoorbellCmd::Eq | DoorbellCmd::Aeq => {
+                Err(RingError::Doorbell(DoorbellError::UnknownCmd(value)))
+            }
+        }
+    }
+
+    /// SQEs announced by the doorbell and not fetched yet.
+    pub fn pending(&self) -> u16 {
+        let d = self.mem.layout.sq_depth;
+        (self.sq_tail + d - self.sq_head) % d
+    }
+
+    /// Fetch the next announced SQE (slot and a copy), in slot order.
+    pub fn fetch(&mut self) -> Option<(u16, Sqe)> {
+        if self.pending() == 0 {
+            return None;
+        }
+        let slot = self.sq_head;
+        self.sq_head = (self.sq_head + 1) % self.mem.layout.sq_depth;
+        Some((slot, self.mem.read_sqe(slot)))
+    }
+
+    /// Write a (result-carrying) SQE back into its slot, before posting its CQE.
+    pub fn write_back(&self, slot: u16, sqe: &Sqe) -> Result<(), RingError> {
+        if slot >= self.mem.layout.sq_depth {
+            return Err(RingError::BadIndex {
+                index: slot,
+                depth: self.mem.layout.sq_depth,
+            });
+        }
+        self.mem.write_sqe(slot, sqe);
+        Ok(())
+    }
+
+    /// True if one more CQE would overwrite an entry the consumer has not released with a CQ doorbell.
+    pub fn cq_full(&self) -> bool {
+        (self.cq_tail + 1) % self.mem.layout.cq_depth == self.cq_head
+    }
+
+    /// CQEs posted and not yet released by a CQ doorbell.
+    pub fn cq_outstanding(&self) -> u16 {
+        let d = self.mem.layout.cq_depth;
+        (self.cq_tail + d - self.cq_head) % d
+    }
+
+    /// Post the CQE for a finished SQ slot: `sq_head` and `sq_num` first, the phase bit last (release).
+    pub fn post(&mut self, slot: u16) -> Result<(), RingError> {
+        if slot >= self.mem.layout.sq_depth {
+            return Err(RingError::BadIndex {
+                index: slot,
+                depth: self.mem.layout.sq_depth,
+            });
+        }
+        if self.cq_full() {
+            return Err(RingError::CqOverflow);
+        }
+        let idx = self.cq_tail;
+        self.mem
+            .cqe_word(idx, 8)
+            .store(slot.to_le(), Ordering::Relaxed);
+        self.mem
+            .cqe_word(idx, 10)
+            .store(self.sqn.to_le(), Ordering::Relaxed);
+        self.mem
+            .cqe_word(idx, 14)
+            .store(self.phase.to_le(), Ordering::Release);
+        if self.cq_tail == self.mem.layout.cq_depth - 1 {
+            self.cq_tail = 0;
+            self.phase ^= 1;
+        } else {
+            self.cq_tail += 1;
+        }
+        Ok(())
+    }
+
+    /// Disable the queue as the kernel does for an error or reset: TX word = 1, (stop), RX word = 1.
+    pub fn disable(&self) {
+        self.mem
+            .status_word(4)
+            .store(1u32.to_le(), Ordering::SeqCst);
+        self.mem
+            .status_word(8)
+            .store(1u32.to_le(), Ordering::SeqCst);
+    }
+
+    /// True once [`disable`](DeviceRing::disable) ran (or the status words were set by someone else).
+    pub fn is_disabled(&self) -> bool {
+        self.mem.check_status().is_err()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// Heap memory standing in for a DUS mapping (64-byte aligned).
+    struct HeapDus {
+        ptr: *mut u8,
+        len: usize,
+        layout: std::alloc::Layout,
+    }
+    // SAFETY: the buffer is only accessed through raw pointers/atomics by the ring.
+    unsafe impl Send for HeapDus {}
+    // SAFETY: as above.
+    unsafe impl Sync for HeapDus {}
+    impl HeapDus {
+        fn new(len: usize) -> Arc<Self> {
+            let layout = std::alloc::Layout::from_size_align(len, 4096).unwrap();
+            // SAFETY: non-zero size layout.
+            let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+            assert!(!ptr.is_null());
+            Arc::new(Self { ptr, len, layout })
+        }
+    }
+    impl Drop for HeapDus {
+        fn drop(&mut self) {
+            // SAFETY: allocated in new with this layout.
+            unsafe { std::alloc::dealloc(self.ptr, self.layout) }
+        }
+    }
+    // SAFETY: valid for len bytes while self lives; 4096-aligned.
+    unsafe impl DusMemory for HeapDus {
+        fn as_ptr(&self) -> *mut u8 {
+            self.ptr
+        }
+        fn len(&self) -> usize {
+            self.len
+        }
+    }
+
+    /// A doorbell that records values; the test feeds them to the device side.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<u64>>);
+    impl Doorbell for Recorder {
+        fn ring(&self, value: u64) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(value);
+            Ok(())
+        }
+    }
+
+    fn pair(depth: u16, version: QmVersion) -> (DriverRing, DeviceRing, Arc<Recorder>) {
+        let layout = RingLayout::with_page_size(depth, depth, 4096).unwrap();
+        let mem = HeapDus::new(layout.dus_size());
+        let rec = Arc::new(Recorder::default());
+        let drv = DriverRing::new(mem.clone(), layout, rec.clone(), version, 3).unwrap();
+        let dev = DeviceRing::new(mem, layout, version, 3).unwrap();
+        (drv, dev, rec)
+    }
+
+    fn deliver(dev: &mut DeviceRing, rec: &Recorder) -> Vec<DeviceEvent> {
+        let values: Vec<u64> = rec.0.lock().unwrap().drain(..).collect();
+        values
+            .into_iter()
+            .map(|v| dev.doorbell(v).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn layout_sizes_match_protocol_doc() {
+        // §2.2 example: depth 1024, 128-byte SQEs.
+        let l4 = RingLayout::with_page_size(1024, 1024, 4096).unwrap();
+        assert_eq!(l4.cq_offset(), 0x20000);
+        assert_eq!(l4.dus_size(), 0x25000);
+        let l64 = RingLayout::with_page_size(1024, 1024, 65536).unwrap();
+        assert_eq!(l64.dus_size(), 0x40000);
+        assert!(RingLayout::with_page_size(1, 1, 4096).is_err());
+        assert!(RingLayout::with_page_size(8, 4, 4096).is_err());
+        assert!(l4.check_len(0x24000).is_err());
+        assert!(l4.check_len(0x25000).is_ok());
+    }
+
+    #[test]
+    fn status_words_sit_at_region_end() {
+        let layout = RingLayout::with_page_size(4, 4, 4096).unwrap();
+        let mem = HeapDus::new(layout.dus_size());
+        let rec = Arc::new(Recorder::default());
+        let mut drv = DriverRing::new(mem.clone(), layout, rec, QmVersion::V2, 0).unwrap();
+        // Set the TX word by hand at DUS end - 4, as the kernel does.
+        // SAFETY: in bounds, aligned.
+        unsafe { (mem.ptr.add(mem.len - 4) as *mut u32).write_volatile(1) };
+        match drv.push(&[0; 128]) {
+            Err(RingError::QueueReset { tx: 1, rx: 0 }) => {}
+            other => panic!("{other:?}"),
+        }
+        // SAFETY: as above (RX word, end - 8).
+        unsafe { (mem.ptr.add(mem.len - 8) as *mut u32).write_volatile(1) };
+        assert!(matches!(
+            drv.pop(),
+            Err(RingError::QueueReset { tx: 1, rx: 1 })
+        ));
+    }
+
+    #[test]
+    fn free_slot_rule_and_full() {
+        let (mut drv, _dev, _rec) = pair(4, QmVersion::V2);
+        assert_eq!(drv.free_slots(), 3);
+        for i in 0..3 {
+            assert_eq!(drv.push(&[i; 128]).unwrap(), i as u16);
+        }
+        assert_eq!(drv.free_slots(), 0);
+        assert!(matches!(drv.push(&[9; 128]), Err(RingError::Full)));
+    }
+
+    #[test]
+    fn batched_doorbell_and_round_trip_with_wrap() {
+        for version in [QmVersion::V1, QmVersion::V2, QmVersion::V3] {
+            let (mut drv, mut dev, rec) = pair(4, version);
+            let mut next_byte = 0u8;
+            let mut expect = std::collections::VecDeque::new();
+            // 50 rounds of up to 3 jobs wrap the 4-slot rings (and the CQ phase) many times.
+            for round in 0..50u32 {
+                let n = 1 + (round % 3) as u8;
+                for _ in 0..n {
+                    let sqe = [next_byte; 128];
+                    drv.push(&sqe).unwrap();
+                    expect.push_back(next_byte);
+                    next_byte = next_byte.wrapping_add(1);
+                }
+                assert!(rec.0.lock().unwrap().is_empty(), "push must not ring");
+                drv.ring_sq().unwrap();
+                drv.ring_sq().unwrap(); // nothing new: no second doorbell
+                assert_eq!(rec.0.lock().unwrap().len(), 1);
+                assert_eq!(deliver(&mut dev, &rec), vec![DeviceEvent::SqTail]);
+                assert_eq!(dev.pending(), u16::from(n));
+                while let Some((slot, mut sqe)) = dev.fetch() {
+                    sqe[0] = sqe[1].wrapping_add(100); // a "result"
+                    dev.write_back(slot, &sqe).unwrap();
+                    dev.post(slot).unwrap();
+                }
+                let mut got = 0;
+                while let Some(c) = drv.pop().unwrap() {
+                    let b = expect.pop_front().unwrap();
+                    assert_eq!(c.sqe[1], b);
+                    assert_eq!(c.sqe[0], b.wrapping_add(100));
+                    got += 1;
+                }
+                assert_eq!(got, n);
+                assert_eq!(drv.in_flight(), 0);
+                drv.ring_cq(round % 2 == 0).unwrap();
+                assert_eq!(
+                    deliver(&mut dev, &rec),
+                    vec![DeviceEvent::CqHead {
+                        arm: round % 2 == 0
+                    }]
+                );
+                assert_eq!(dev.cq_outstanding(), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn device_refuses_cq_overflow_and_bad_doorbells() {
+        let (mut drv, mut dev, rec) = pair(4, QmVersion::V2);
+        // Three posts fill a 4-entry CQ (one entry stays free); the fourth would overwrite unread entries.
+        for _ in 0..3 {
+            drv.push(&[0; 128]).unwrap();
+        }
+        drv.ring_sq().unwrap();
+        deliver(&mut dev, &rec);
+        while let Some((slot, _)) = dev.fetch() {
+            dev.post(slot).unwrap();
+        }
+        assert!(dev.cq_full());
+        assert!(matches!(dev.post(0), Err(RingError::CqOverflow)));
+        // Index outside the ring, wrong queue, EQ command.
+        let bad_index = encode_doorbell(
+            QmVersion::V2,
+            DoorbellFields {
+                sqn: 3,
+                cmd: DoorbellCmd::Sq,
+                index: 4,
+                priority: 0,
+            },
+        )
+        .unwrap();
+        assert!(matches!(
+            dev.doorbell(bad_index),
+            Err(RingError::BadIndex { .. })
+        ));
+        let other_queue = bad_index & !0xFFF;
+        assert!(matches!(
+            dev.doorbell(other_queue),
+            Err(RingError::WrongQueue {
+                got: 0,
+                expected: 3
+            })
+        ));
+        assert!(dev.doorbell(0x2003).is_err());
+    }
+
+    #[test]
+    fn bad_cqe_is_consumed_and_reported() {
+        let (mut drv, mut dev, rec) = pair(4, QmVersion::V2);
+        drv.submit(&[0; 128]).unwrap();
+        deliver(&mut dev, &rec);
+        let _ = dev.fetch();
+        // Forge a CQE naming slot 7 (outside the 4-slot SQ).
+        dev.mem.cqe_word(0, 8).store(7, Ordering::Relaxed);
+        dev.mem.cqe_word(0, 14).store(1, Ordering::Release);
+        assert!(matches!(
+            drv.pop(),
+            Err(RingError::BadCqe { slot: 7, depth: 4 })
+        ));
+        assert!(drv.pop().unwrap().is_none());
+        assert_eq!(drv.in_flight(), 0);
+    }
+
+    #[test]
+    fn disable_sets_both_words() {
+        let (drv, dev, _rec) = pair(4, QmVersion::V3);
+        assert!(drv.check_alive().is_ok());
+        dev.disable();
+        assert!(dev.is_disabled());
+        assert!(matches!(
+            drv.check_alive(),
+            Err(RingError::QueueReset { tx: 1, rx: 1 })
+        ));
+    }
+
+    /// Driver and device on two threads, many wraps: every job completes exactly once, in order.
+    #[test]
+    fn threaded_stress() {
+        let layout = RingLayout::with_page_size(8, 8, 4096).unwrap();
+        let mem = HeapDus::new(layout.dus_size());
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        struct Chan(Mutex<std::sync::mpsc::Sender<u64>>);
+        impl Doorbell for Chan {
+            fn ring(&self, v: u64) -> std::io::Result<()> {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .send(v)
+                    .map_err(|_| std::io::Error::other("device gone"))
+            }
+        }
+        let db = Arc::new(Chan(Mutex::new(tx)));
+        let mut drv = DriverRing::new(mem.clone(), layout, db, QmVersion::V2, 1).unwrap();
+        let mut dev = DeviceRing::new(mem, layout, QmVersion::V2, 1).unwrap();
+        const JOBS: u32 = 20_000;
+        let device = std::thread::spawn(move || {
+            let mut done = 0u32;
+            // Runs until the driver side drops its doorbell (closing the channel).
+            while let Ok(v) = rx.recv() {
+                if let DeviceEvent::SqTail = dev.doorbell(v).unwrap() {
+                    while let Some((slot, mut sqe)) = dev.fetch() {
+                        sqe[4] = 0xAA;
+                        dev.write_back(slot, &sqe).unwrap();
+                        while dev.cq_full() {
+                            let v = rx.recv().unwrap();
+                            dev.doorbell(v).unwrap();
+                        }
+                        dev.post(slot).unwrap();
+                        done += 1;
+                    }
+                }
+            }
+            done
+        });
+        let mut sent = 0u32;
+        let mut received = 0u32;
+        while received < JOBS {
+            while sent < JOBS && drv.free_slots() > 0 {
+                let mut sqe = [0u8; 128];
+                sqe[..4].copy_from_slice(&sent.to_le_bytes());
+                drv.push(&sqe).unwrap();
+                sent += 1;
+            }
+            drv.ring_sq().unwrap();
+            let mut any = false;
+            while let Some(c) = drv.pop().unwrap() {
+                assert_eq!(u32::from_le_bytes(c.sqe[..4].try_into().unwrap()), received);
+                assert_eq!(c.sqe[4], 0xAA);
+                received += 1;
+                any = true;
+            }
+            if any {
+                drv.ring_cq(false).unwrap();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+        drop(drv);
+        assert_eq!(device.join().unwrap(), JOBS);
+    }
+}
