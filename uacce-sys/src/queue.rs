@@ -36,7 +36,7 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::sys::stat::Mode;
 
-use crate::qm::{Doorbell, DusMemory, QmVersion};
+use crate::qm::{CQE_SIZE, Doorbell, DusMemory, QmVersion};
 use crate::sysfs::Device;
 use crate::uapi::{HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UacceEventfd, UacceQfrt, ioctl};
 
@@ -44,8 +44,6 @@ use crate::uapi::{HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UacceEventfd, UacceQfrt,
 pub const DEFAULT_DEPTH: u16 = 1024;
 /// SQE size used when `UACCE_CMD_QM_SET_QP_INFO` is unavailable (ZIP and SEC use 128).
 pub const DEFAULT_SQE_SIZE: u32 = 128;
-/// Size of one CQE in the DUS region.
-pub const CQE_SIZE: u32 = 16;
 /// Doorbell register offset in the MMIO region for api `hisi_qm_v1`.
 pub const DOORBELL_OFFSET_V1: usize = 0x340;
 /// Doorbell register offset in the MMIO region for `hisi_qm_v2` and later.
@@ -61,7 +59,7 @@ pub fn page_size() -> usize {
 
 /// The DUS size the kernel allocates for a ring geometry: `PAGE_ALIGN(sqe_size*sq_depth + 16*cq_depth) + PAGE_SIZE`.
 pub fn dus_size_for(sqe_size: u32, sq_depth: u16, cq_depth: u16, page_size: usize) -> usize {
-    let rings = sqe_size as usize * sq_depth as usize + CQE_SIZE as usize * cq_depth as usize;
+    let rings = sqe_size as usize * sq_depth as usize + CQE_SIZE * cq_depth as usize;
     rings.div_ceil(page_size) * page_size + page_size
 }
 
@@ -340,6 +338,22 @@ impl Queue {
             mmio: None,
             file: File::from(fd),
         })
+    }
+
+    /// The whole setup in one call, in UADK's order: [`check_device`] (SVA for hardware), [`Queue::open`],
+    /// [`Queue::set_qp_ctx`]`(qc_type)`, [`Queue::qp_info`] (defaults if unavailable), [`Queue::map_dus`],
+    /// [`Queue::map_mmio`] (skipped for the soft device when it exposes no MMIO region), [`Queue::start`].
+    pub fn open_and_start(dev: &Device, qc_type: u16) -> Result<Queue, QueueError> {
+        check_device(dev)?;
+        let mut q = Queue::open(dev)?;
+        q.set_qp_ctx(qc_type)?;
+        q.qp_info();
+        q.map_dus()?;
+        if !(q.is_soft() && q.region_mmio_size == 0) {
+            q.map_mmio()?;
+        }
+        q.start()?;
+        Ok(q)
     }
 
     /// `UACCE_CMD_QM_SET_QP_CTX`: sets the queue's algorithm type (ZIP: 0 compress, 1 decompress; SEC: 0) and

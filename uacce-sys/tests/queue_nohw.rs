@@ -215,3 +215,24 @@ fn soft_doorbell_on_a_non_uacce_fd() {
     // Not started: refused before any ioctl.
     assert_eq!(q.ring(1).unwrap_err().kind(), io::ErrorKind::NotConnected);
 }
+
+#[test]
+fn open_and_start_stops_at_the_first_failure() {
+    let err = Queue::open_and_start(&null_device("hisi_qm_v2"), 0).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            QueueError::Ioctl {
+                cmd: "UACCE_CMD_QM_SET_QP_CTX",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let mut no_sva = null_device("hisi_qm_v2");
+    no_sva.flags = 0;
+    assert!(matches!(
+        Queue::open_and_start(&no_sva, 0),
+        Err(QueueError::SvaRequired { .. })
+    ));
+}
