@@ -94,6 +94,12 @@ pub fn page_size() -> usize {
     }
 }
 
+/// The DUS size the kernel allocates for a ring geometry: `PAGE_ALIGN(sqe_size*sq_depth + 16*cq_depth) + PAGE_SIZE`.
+pub fn dus_size_for(sqe_size: usize, sq_depth: u16, cq_depth: u16, page_size: usize) -> usize {
+    let rings = sqe_size * usize::from(sq_depth) + CQE_SIZE * usize::from(cq_depth);
+    rings.div_ceil(page_size) * page_size + page_size
+}
+
 impl RingLayout {
     /// A layout with 128-byte SQEs and the system page size.
     pub fn new(sq_depth: u16, cq_depth: u16) -> Result<Self, RingError> {
@@ -132,10 +138,9 @@ impl RingLayout {
         self.sqe_size * usize::from(self.sq_depth)
     }
 
-    /// Size of the DUS region the kernel allocates: `PAGE_ALIGN(sqe*sq_depth + 16*cq_depth) + PAGE_SIZE`.
+    /// Size of the DUS region the kernel allocates for this layout (see [`dus_size_for`]).
     pub fn dus_size(&self) -> usize {
-        let rings = self.cq_offset() + CQE_SIZE * usize::from(self.cq_depth);
-        rings.div_ceil(self.page_size) * self.page_size + self.page_size
+        dus_size_for(self.sqe_size, self.sq_depth, self.cq_depth, self.page_size)
     }
 
     /// Check that a region of `len` bytes holds this layout (rings plus the two status words).
