@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Run the ring, queue and emulator test binaries under valgrind memcheck. Any memcheck error or definite leak fails.
+#   bash scripts/valgrind-tests.sh            # uacce-sys and uacce-emu tests
+#   bash scripts/valgrind-tests.sh -p uacce-async   # other packages (passed to cargo test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+pkgs=("$@")
+[ ${#pkgs[@]} -gt 0 ] || pkgs=(-p uacce-sys -p uacce-emu)
+mapfile -t bins < <(cargo test "${pkgs[@]}" --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import json,sys
+for line in sys.stdin:
+    try: m=json.loads(line)
+    except ValueError: continue
+    if m.get("reason")=="compiler-artifact" and m.get("profile",{}).get("test") and m.get("executable"):
+        print(m["executable"])')
+[ ${#bins[@]} -gt 0 ] || { echo "no test binaries found" >&2; exit 1; }
+status=0
+for b in "${bins[@]}"; do
+  echo "== valgrind $(basename "$b")"
+  if ! valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+      --show-leak-kinds=definite "$b" --test-threads=1 2>&1 | tail -n 40; then
+    echo "!! valgrind failed on $b"
+    status=1
+  fi
+done
+exit $status
