@@ -3,6 +3,10 @@
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use crate::DeviceKind;
+use crate::mem::ProcMem;
+
+pub mod sec;
+pub mod zip;
 
 /// What executing one SQE produced.
 pub(crate) struct Outcome {
@@ -12,28 +16,36 @@ pub(crate) struct Outcome {
     pub bytes: u64,
 }
 
-/// Per-device execution state (ZIP stream contexts live here).
+/// Per-device execution state.
 pub(crate) struct ExecState {
     kind: DeviceKind,
-    #[allow(dead_code)]
-    zip_level: u32,
+    mem: ProcMem,
+    zip: zip::ZipEngine,
 }
 
 impl ExecState {
     pub fn new(kind: DeviceKind, zip_level: u32) -> Self {
-        Self { kind, zip_level }
+        Self {
+            kind,
+            mem: ProcMem::new(),
+            zip: zip::ZipEngine::new(zip_level),
+        }
     }
 
-    pub fn execute(&self, _version: QmVersion, _qc_type: u16, _sqe: &mut Sqe) -> Outcome {
+    pub fn execute(&self, version: QmVersion, qc_type: u16, sqe: &mut Sqe) -> Outcome {
         match self.kind {
             DeviceKind::Null => Outcome { ok: true, bytes: 0 },
-            DeviceKind::Zip | DeviceKind::Sec => Outcome {
-                ok: false,
-                bytes: 0,
-            },
+            DeviceKind::Zip => self.zip.execute(qc_type, sqe, &self.mem),
+            DeviceKind::Sec => sec::execute(version, sqe, &self.mem),
         }
     }
 }
 
 /// Write an injected error status into an SQE.
-pub(crate) fn inject_error(_kind: DeviceKind, _version: QmVersion, _sqe: &mut Sqe) {}
+pub(crate) fn inject_error(kind: DeviceKind, _version: QmVersion, sqe: &mut Sqe) {
+    match kind {
+        DeviceKind::Zip => zip::inject_error(sqe),
+        DeviceKind::Sec => sec::inject_error(sqe),
+        DeviceKind::Null => {}
+    }
+}

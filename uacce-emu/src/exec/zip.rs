@@ -106,7 +106,11 @@ impl ZipEngine {
         finish(sqe, res, bytes)
     }
 
-    fn block_compress(&self, view: &ZipSqeView, src: &[u8]) -> Result<(ZipResult, Vec<u8>), ZipResult> {
+    fn block_compress(
+        &self,
+        view: &ZipSqeView,
+        src: &[u8],
+    ) -> Result<(ZipResult, Vec<u8>), ZipResult> {
         let mut c = Compress::new(Compression::new(self.level), false);
         let mut out = Vec::with_capacity(src.len() / 2 + 64);
         deflate_all(&mut c, src, &mut out, FlushCompress::Finish);
