@@ -1,3 +1,6 @@
-//! `uacce`: the facade of uacce-rs. Re-exports the layers so that one dependency is enough.
+#![doc = include_str!("../README.md")]
+
+/// The in-process emulated device.
 pub use uacce_emu as emu;
+/// The uapi mirror, sysfs discovery, queue lifecycle and QM ring protocol.
 pub use uacce_sys as sys;

@@ -3,7 +3,7 @@
 //! published vectors and an independent decoder (flate2's readers).
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use uacce_emu::{DeviceKind, EmuConfig, EmuDevice, EmuQueue};
 use uacce_sys::qm::sec::{
@@ -40,19 +40,12 @@ impl Tq {
     }
 }
 
-/// Submit one SQE and spin until its completion; return the completed SQE.
+/// Submit one SQE and wait for its completion; return the completed SQE.
 fn run(tq: &mut Tq, sqe: &Sqe) -> Sqe {
-    let ring = &mut tq.ring;
-    ring.submit(sqe).unwrap();
-    let t = Instant::now();
-    loop {
-        if let Some(c) = ring.pop().unwrap() {
-            ring.ring_cq(false).unwrap();
-            return c.sqe;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "no completion");
-        std::thread::yield_now();
-    }
+    tq.ring
+        .run_blocking(sqe, Duration::from_secs(10))
+        .unwrap()
+        .sqe
 }
 
 fn test_data(len: usize) -> Vec<u8> {

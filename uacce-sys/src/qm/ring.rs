@@ -70,6 +70,9 @@ pub enum RingError {
     /// The device would overwrite a CQE the consumer has not read yet.
     #[error("completion queue overflow")]
     CqOverflow,
+    /// No completion arrived in time ([`DriverRing::run_blocking`]).
+    #[error("no completion within {0:?}")]
+    Timeout(std::time::Duration),
     /// A doorbell addressed another queue.
     #[error("doorbell for queue {got} arrived at queue {expected}")]
     WrongQueue {
@@ -408,6 +411,28 @@ impl DriverRing {
         }
         self.used = self.used.saturating_sub(1);
         result
+    }
+
+    /// Submit one SQE and wait for the next completion by polling the CQ (yielding the thread between looks), then
+    /// release the CQ entry. For synchronous tools and tests with one job in flight; the async layer does not use it.
+    /// `Timeout` if nothing arrives within `timeout` (the job stays in flight).
+    pub fn run_blocking(
+        &mut self,
+        sqe: &Sqe,
+        timeout: std::time::Duration,
+    ) -> Result<Completion, RingError> {
+        self.submit(sqe)?;
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(c) = self.pop()? {
+                self.ring_cq(false)?;
+                return Ok(c);
+            }
+            if start.elapsed() > timeout {
+                return Err(RingError::Timeout(timeout));
+            }
+            std::thread::yield_now();
+        }
     }
 
     /// Ring the CQ doorbell with the current head. `arm = true` sets priority 1, which asks the device for a
