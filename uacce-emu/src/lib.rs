@@ -43,6 +43,7 @@ use uacce_sys::qm::{
 
 mod exec;
 pub mod mem;
+pub mod soft;
 
 pub use mem::{AccessFault, AnonDus, ProcMem};
 
@@ -655,7 +656,7 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                         (true, 0)
                     }
                     _ => {
-                        let out = device.exec.execute(cfg.version, queue.qc_type, &mut sqe);
+                        let out = device.exec.execute(queue.qc_type, &mut sqe);
                         (!out.ok, out.bytes)
                     }
                 };

@@ -32,11 +32,11 @@ impl ExecState {
         }
     }
 
-    pub fn execute(&self, version: QmVersion, qc_type: u16, sqe: &mut Sqe) -> Outcome {
+    pub fn execute(&self, qc_type: u16, sqe: &mut Sqe) -> Outcome {
         match self.kind {
             DeviceKind::Null => Outcome { ok: true, bytes: 0 },
             DeviceKind::Zip => self.zip.execute(qc_type, sqe, &self.mem),
-            DeviceKind::Sec => sec::execute(version, sqe, &self.mem),
+            DeviceKind::Sec => sec::execute(sqe, &self.mem),
         }
     }
 }
