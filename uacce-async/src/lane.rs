@@ -1,0 +1,647 @@
+//! One device queue driven asynchronously: its ring, its tag slab, and the futures of the jobs on it.
+//!
+//! * A job is submitted under the lane's lock: a free slab slot gives the tag, the job's buffers move into the slot,
+//!   the SQE goes onto the ring and the SQ doorbell rings.
+//! * Completions are taken off the CQ by whoever drives the lane (a notification strategy, see `notify`): each CQE's
+//!   tag names a slot, the slot becomes `Done` and its future's waker is woken.
+//! * A future dropped before its completion leaves its buffers in the slot as an orphan; the slot is freed when the
+//!   CQE arrives or after the queue has been stopped. Dropping never blocks (one short mutex section).
+//! * Retiring a lane (reset, removal, time-out) stops the queue first, then fails the pending jobs and releases the
+//!   orphans: the device never sees freed memory.
+
+use std::future::Future;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Semaphore;
+use uacce_emu::{EmuQueue, QueueState};
+use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, sec, zip};
+use uacce_sys::queue::Queue;
+
+use crate::error::Error;
+
+/// What a lane's queue does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Class {
+    /// ZIP queue opened with qc_type 0.
+    ZipCompress,
+    /// ZIP queue opened with qc_type 1.
+    ZipDecompress,
+    /// SEC queue.
+    Sec,
+    /// Emulated null-job queue.
+    Null,
+}
+
+impl Class {
+    pub(crate) fn qc_type(self) -> u16 {
+        match self {
+            Class::ZipDecompress => 1,
+            _ => 0,
+        }
+    }
+
+    /// The tag of a completed SQE.
+    fn tag_of(self, sqe: &Sqe) -> Option<u64> {
+        match self {
+            Class::ZipCompress | Class::ZipDecompress => {
+                zip::ZipSqeType::of(sqe).map(|t| u64::from(zip::read_tag(sqe, t)))
+            }
+            Class::Sec => Some(sec::read_tag(sqe)),
+            Class::Null => Some(u64::from(u32::from_le_bytes([
+                sqe[0], sqe[1], sqe[2], sqe[3],
+            ]))),
+        }
+    }
+}
+
+/// Per-slot scratch memory the device may read (IVs) and write (MACs, tags, hash state) for the job in the slot.
+/// Allocated once per slot and reused, so small per-job buffers cost no allocation.
+#[repr(C, align(64))]
+pub(crate) struct Scratch(pub [u8; SCRATCH_LEN]);
+pub(crate) const SCRATCH_LEN: usize = 256;
+/// Offsets inside the scratch area.
+pub(crate) mod scratch {
+    /// IV (16 bytes; GCM uses 12).
+    pub const IV: usize = 0;
+    /// GCM per-slot IV copy (`a_ivin`, 64 bytes).
+    pub const AIV: usize = 64;
+    /// MAC / tag / long-hash state (64 bytes).
+    pub const MAC: usize = 128;
+    /// Padded HMAC key copy, or other key material (up to 64 bytes), zeroed after the job.
+    pub const KEY: usize = 192;
+}
+
+/// Buffers a job owns while the device may touch them.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    /// Input (read by the device). Held, not read: it keeps the memory alive while the device may use it.
+    #[allow(dead_code)]
+    pub input: Option<Bytes>,
+    /// Output (written by the device); zero-filled to its length before submission.
+    pub output: Option<BytesMut>,
+    /// Long-lived memory shared between jobs (keys, stream contexts), kept alive while in flight. Held, not read.
+    #[allow(dead_code)]
+    pub keep: Option<Arc<dyn Send + Sync>>,
+}
+
+/// What a completed job gives back.
+pub(crate) struct JobOutput {
+    /// The SQE as the device left it (results inside).
+    pub sqe: Sqe,
+    /// The job's buffers.
+    pub bufs: Buffers,
+    /// A copy of the slot's scratch MAC area.
+    pub mac: [u8; 64],
+}
+
+enum SlotState {
+    Free,
+    Pending {
+        bufs: Buffers,
+        waker: Option<Waker>,
+        deadline: Option<Instant>,
+    },
+    Done {
+        bufs: Buffers,
+        result: Result<Sqe, Error>,
+    },
+    Orphan {
+        _bufs: Buffers,
+    },
+}
+
+struct Slot {
+    state: SlotState,
+    scratch: Box<Scratch>,
+}
+
+/// What keeps a queue open.
+pub(crate) enum Owner {
+    Emu(EmuQueue),
+    Hw(Arc<Queue>),
+}
+
+impl Owner {
+    /// Stop the queue so the device no longer touches job memory. Emulator: close the queue (joins its device
+    /// thread). Hardware: `UACCE_CMD_PUT_Q` (the mapping and fd go when the last reference drops).
+    fn stop(self) {
+        match self {
+            Owner::Emu(q) => drop(q),
+            Owner::Hw(q) => {
+                if let Err(e) = q.put() {
+                    tracing::warn!("UACCE_CMD_PUT_Q failed while retiring a queue: {e}");
+                }
+            }
+        }
+    }
+
+    /// Why the queue stopped working, if the owner can tell on its own.
+    fn death(&self) -> Option<Error> {
+        match self {
+            Owner::Emu(q) => match q.state() {
+                QueueState::Live => None,
+                QueueState::Reset => Some(Error::QueueReset),
+                QueueState::Removed => Some(Error::DeviceRemoved),
+            },
+            Owner::Hw(_) => None,
+        }
+    }
+}
+
+struct State {
+    ring: DriverRing,
+    slots: Vec<Slot>,
+    free: Vec<u16>,
+    wake_buf: Vec<Waker>,
+}
+
+/// Counters of one lane.
+#[derive(Debug, Default)]
+pub(crate) struct LaneStats {
+    pub submitted: AtomicU64,
+    pub completed: AtomicU64,
+    pub unknown_tags: AtomicU64,
+}
+
+/// One device queue.
+pub(crate) struct Lane {
+    pub class: Class,
+    pub version: QmVersion,
+    pub device: String,
+    pub numa_node: Option<u32>,
+    /// Sleeps on this fd are woken by completions (eventfd, or the queue fd); taken by the notification driver.
+    wait_fd: Mutex<Option<OwnedFd>>,
+    state: Mutex<State>,
+    ring_slots: Semaphore,
+    owner: Mutex<Option<Owner>>,
+    dead: AtomicBool,
+    death: Mutex<Option<Error>>,
+    job_timeout: Option<Duration>,
+    pub stats: LaneStats,
+    /// Exponentially weighted mean service time in ns (for the hybrid strategy's spin window).
+    pub service_ewma_ns: AtomicU64,
+    /// Signalled when the lane is retired, so a sleeping driver lets go of it.
+    pub retired: tokio::sync::Notify,
+    /// The wait fd is an eventfd (its counter must be read to reset it).
+    pub wait_is_eventfd: bool,
+}
+
+/// Everything a lane is made of besides its ring.
+pub(crate) struct LaneSpec {
+    pub class: Class,
+    pub device: String,
+    pub numa_node: Option<u32>,
+    pub version: QmVersion,
+    pub owner: Owner,
+    /// The fd completions wake (eventfd or queue fd).
+    pub wait_fd: OwnedFd,
+    pub wait_is_eventfd: bool,
+    pub job_timeout: Option<Duration>,
+}
+
+/// Slab size limit: BD2 tags are 16 bits.
+const MAX_SLOTS: usize = 0xFFFF;
+
+impl Lane {
+    pub(crate) fn new(spec: LaneSpec, ring: DriverRing) -> Arc<Self> {
+        let LaneSpec {
+            class,
+            device,
+            numa_node,
+            version,
+            owner,
+            wait_fd,
+            wait_is_eventfd,
+            job_timeout,
+        } = spec;
+        let usable = usize::from(ring.layout().sq_depth) - 1;
+        Arc::new(Self {
+            class,
+            version,
+            device,
+            numa_node,
+            wait_fd: Mutex::new(Some(wait_fd)),
+            state: Mutex::new(State {
+                ring,
+                slots: Vec::with_capacity(usable * 2),
+                free: Vec::with_capacity(usable * 2),
+                wake_buf: Vec::with_capacity(64),
+            }),
+            ring_slots: Semaphore::new(usable),
+            owner: Mutex::new(Some(owner)),
+            dead: AtomicBool::new(false),
+            death: Mutex::new(None),
+            job_timeout,
+            stats: LaneStats::default(),
+            service_ewma_ns: AtomicU64::new(0),
+            retired: tokio::sync::Notify::new(),
+            wait_is_eventfd,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The fd to wait on, once (the notification driver takes it).
+    pub(crate) fn take_wait_fd(&self) -> Option<OwnedFd> {
+        self.wait_fd
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// True once retired.
+    pub(crate) fn is_dead(&self) -> bool {
+        self.dead.load(Ordering::Acquire)
+    }
+
+    /// Free ring slots right now (a load hint for queue selection).
+    pub(crate) fn free_slots(&self) -> usize {
+        self.ring_slots.available_permits()
+    }
+
+    /// Jobs on the ring.
+    pub(crate) fn in_flight(&self) -> usize {
+        usize::from(self.lock().ring.in_flight())
+    }
+
+    /// Submit a job: wait for a ring slot (never spinning, never failing for lack of room), then let `build` write
+    /// the SQE for the given tag with the slot's scratch memory, move the buffers into the slot and ring the
+    /// doorbell.
+    pub(crate) async fn submit<F>(
+        self: &Arc<Self>,
+        bufs: Buffers,
+        build: F,
+    ) -> Result<JobFuture, Error>
+    where
+        F: FnOnce(u32, &mut Scratch) -> Result<Sqe, Error>,
+    {
+        let permit = match self.ring_slots.acquire().await {
+            Ok(p) => p,
+            Err(_) => return Err(self.death_error()),
+        };
+        let mut st = self.lock();
+        if self.is_dead() {
+            return Err(self.death_error());
+        }
+        let tag = match st.free.pop() {
+            Some(t) => t,
+            None => {
+                if st.slots.len() >= MAX_SLOTS {
+                    return Err(Error::Device("tag space exhausted".into()));
+                }
+                st.slots.push(Slot {
+                    state: SlotState::Free,
+                    scratch: Box::new(Scratch([0; SCRATCH_LEN])),
+                });
+                (st.slots.len() - 1) as u16
+            }
+        };
+        let slot = &mut st.slots[usize::from(tag)];
+        let sqe = match build(u32::from(tag), &mut slot.scratch) {
+            Ok(v) => v,
+            Err(e) => {
+                st.free.push(tag);
+                return Err(e);
+            }
+        };
+        if let Err(e) = st.ring.submit(&sqe) {
+            st.free.push(tag);
+            drop(st);
+            drop(bufs);
+            return Err(self.ring_error(e));
+        }
+        st.slots[usize::from(tag)].state = SlotState::Pending {
+            bufs,
+            waker: None,
+            deadline: self.job_timeout.map(|t| Instant::now() + t),
+        };
+        drop(st);
+        permit.forget();
+        self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        Ok(JobFuture {
+            lane: self.clone(),
+            tag,
+            done: false,
+            submitted: Instant::now(),
+        })
+    }
+
+    fn ring_error(&self, e: RingError) -> Error {
+        match e {
+            RingError::QueueReset { .. } => {
+                let err = self.classify_death();
+                self.retire(err.clone());
+                err
+            }
+            other => Error::Device(other.to_string()),
+        }
+    }
+
+    fn classify_death(&self) -> Error {
+        self.owner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .and_then(Owner::death)
+            .unwrap_or(Error::QueueReset)
+    }
+
+    fn death_error(&self) -> Error {
+        self.death
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or(Error::Shutdown)
+    }
+
+    /// Take every available completion off the CQ and wake its future. Returns how many were taken. Retires the
+    /// lane when the device disabled the queue.
+    pub(crate) fn drain(&self) -> usize {
+        let mut st = self.lock();
+        let mut wakers = std::mem::take(&mut st.wake_buf);
+        let mut n = 0usize;
+        let mut reset = false;
+        loop {
+            match st.ring.pop() {
+                Ok(Some(c)) => {
+                    n += 1;
+                    let slot = self
+                        .class
+                        .tag_of(&c.sqe)
+                        .and_then(|t| usize::try_from(t).ok())
+                        .filter(|&t| t < st.slots.len());
+                    let Some(t) = slot else {
+                        self.unknown_tag(&c.sqe);
+                        continue;
+                    };
+                    let state = std::mem::replace(&mut st.slots[t].state, SlotState::Free);
+                    match state {
+                        SlotState::Pending { bufs, waker, .. } => {
+                            st.slots[t].state = SlotState::Done {
+                                bufs,
+                                result: Ok(c.sqe),
+                            };
+                            if let Some(w) = waker {
+                                wakers.push(w);
+                            }
+                        }
+                        SlotState::Orphan { .. } => {
+                            st.slots[t].scratch.0[scratch::KEY..].fill(0);
+                            st.free.push(t as u16);
+                        }
+                        other => {
+                            st.slots[t].state = other;
+                            self.unknown_tag(&c.sqe);
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(RingError::BadCqe { slot, depth }) => {
+                    tracing::warn!(device = %self.device, "CQE names SQ slot {slot} of {depth}; ignored");
+                    n += 1;
+                }
+                Err(RingError::QueueReset { .. }) => {
+                    reset = true;
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(device = %self.device, "ring error while draining: {e}");
+                    break;
+                }
+            }
+        }
+        if n > 0 && !reset {
+            // Release the consumed CQ entries to the device.
+            let _ = st.ring.ring_cq(false);
+        }
+        drop(st);
+        if n > 0 {
+            self.ring_slots.add_permits(n);
+            self.stats.completed.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        for w in wakers.drain(..) {
+            w.wake();
+        }
+        self.lock().wake_buf = wakers;
+        if reset {
+            let err = self.classify_death();
+            self.retire(err);
+        }
+        n
+    }
+
+    fn unknown_tag(&self, sqe: &Sqe) {
+        self.stats.unknown_tags.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            device = %self.device,
+            tag = ?self.class.tag_of(sqe),
+            "completion with an unknown tag; counted and ignored"
+        );
+    }
+
+    /// Ring the CQ doorbell with priority 1 (arm the completion signal), then report whether a completion is
+    /// already waiting (the caller must then drain instead of sleeping).
+    pub(crate) fn arm(&self) -> bool {
+        let mut st = self.lock();
+        if self.is_dead() {
+            return false;
+        }
+        let _ = st.ring.ring_cq(true);
+        st.ring.has_completion()
+    }
+
+    /// True if a completion is waiting (cheap: one load).
+    pub(crate) fn has_completion(&self) -> bool {
+        self.lock().ring.has_completion()
+    }
+
+    /// The earliest job deadline, if a job timeout is configured and jobs are pending.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.job_timeout?;
+        let st = self.lock();
+        st.slots
+            .iter()
+            .filter_map(|s| match s.state {
+                SlotState::Pending { deadline, .. } => deadline,
+                _ => None,
+            })
+            .min()
+    }
+
+    /// Retire the lane if a pending job is past its deadline. Returns true if it did.
+    pub(crate) fn expire(&self, now: Instant) -> bool {
+        match (self.next_deadline(), self.job_timeout) {
+            (Some(d), Some(t)) if d <= now => {
+                tracing::warn!(device = %self.device, "a job exceeded the {t:?} job timeout; retiring its queue");
+                self.retire(Error::Timeout(t));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Called by a notification driver that saw the fd report an error or hang-up (device removed with the
+    /// patched kernel).
+    pub(crate) fn hung_up(&self) {
+        if !self.is_dead() {
+            let err = self.classify_death();
+            let err = if matches!(err, Error::QueueReset) {
+                Error::DeviceRemoved
+            } else {
+                err
+            };
+            self.retire(err);
+        }
+    }
+
+    /// Stop the queue, then fail every pending job with `err` and free the orphans. Idempotent.
+    pub(crate) fn retire(&self, err: Error) {
+        if self.dead.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        tracing::warn!(device = %self.device, class = ?self.class, "retiring queue: {err}");
+        *self.death.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
+        // 1. Stop the queue: after this the device touches no job memory.
+        let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(o) = owner {
+            o.stop();
+        }
+        // 2. Fail pending jobs, release orphans.
+        let mut wakers = Vec::new();
+        let mut graveyard = Vec::new();
+        {
+            let mut st = self.lock();
+            let st = &mut *st;
+            for (i, slot) in st.slots.iter_mut().enumerate() {
+                match std::mem::replace(&mut slot.state, SlotState::Free) {
+                    SlotState::Pending { bufs, waker, .. } => {
+                        slot.state = SlotState::Done {
+                            bufs,
+                            result: Err(err.clone()),
+                        };
+                        wakers.extend(waker);
+                    }
+                    SlotState::Orphan { _bufs } => {
+                        graveyard.push(_bufs);
+                        st.free.push(i as u16);
+                    }
+                    other => slot.state = other,
+                }
+            }
+        }
+        drop(graveyard);
+        // 3. Wake submitters waiting for a slot: they get the death error and go elsewhere; let the driver go.
+        self.ring_slots.close();
+        self.retired.notify_one();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Record a completion's service time (submit → completion seen).
+    fn observe(&self, d: Duration) {
+        let ns = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+        let old = self.service_ewma_ns.load(Ordering::Relaxed);
+        let new = if old == 0 { ns } else { old - old / 8 + ns / 8 };
+        self.service_ewma_ns.store(new, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Lane {
+    fn drop(&mut self) {
+        // Stop the queue before the slab (and any orphaned buffers in it) is freed.
+        let owner = self
+            .owner
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(o) = owner {
+            o.stop();
+        }
+    }
+}
+
+/// The future of one submitted job.
+pub(crate) struct JobFuture {
+    lane: Arc<Lane>,
+    tag: u16,
+    done: bool,
+    submitted: Instant,
+}
+
+impl Future for JobFuture {
+    type Output = Result<JobOutput, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let lane = this.lane.clone();
+        let mut st = lane.lock();
+        let t = usize::from(this.tag);
+        match &mut st.slots[t].state {
+            SlotState::Pending { waker, .. } => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            SlotState::Done { .. } => {
+                let SlotState::Done { bufs, result } =
+                    std::mem::replace(&mut st.slots[t].state, SlotState::Free)
+                else {
+                    unreachable!("matched Done above")
+                };
+                let slot = &mut st.slots[t];
+                let mut mac = [0u8; 64];
+                mac.copy_from_slice(&slot.scratch.0[scratch::MAC..scratch::MAC + 64]);
+                slot.scratch.0[scratch::KEY..].fill(0);
+                st.free.push(this.tag);
+                drop(st);
+                this.done = true;
+                lane.observe(this.submitted.elapsed());
+                Poll::Ready(result.map(|sqe| JobOutput { sqe, bufs, mac }))
+            }
+            SlotState::Free | SlotState::Orphan { .. } => {
+                drop(st);
+                this.done = true;
+                Poll::Ready(Err(Error::Device("job slot lost".into())))
+            }
+        }
+    }
+}
+
+impl Drop for JobFuture {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let mut st = self.lane.lock();
+        let t = usize::from(self.tag);
+        let graveyard = match std::mem::replace(&mut st.slots[t].state, SlotState::Free) {
+            // Still on the device: the buffers stay in the slab until the completion (or queue stop).
+            SlotState::Pending { bufs, .. } => {
+                st.slots[t].state = SlotState::Orphan { _bufs: bufs };
+                None
+            }
+            SlotState::Done { bufs, .. } => {
+                st.slots[t].scratch.0[scratch::KEY..].fill(0);
+                st.free.push(self.tag);
+                Some(bufs)
+            }
+            other => {
+                st.slots[t].state = other;
+                None
+            }
+        };
+        drop(st);
+        drop(graveyard);
+    }
+}

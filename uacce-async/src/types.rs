@@ -1,0 +1,235 @@
+//! Algorithms and keys of the public API.
+
+use std::sync::Arc;
+
+use uacce_sys::qm::sec::{CipherMode as HwMode, DigestAlg};
+use uacce_sys::qm::zip::ZipAlg;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// A compressed data format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Raw deflate (RFC 1951).
+    Deflate,
+    /// zlib (RFC 1950): 2-byte header, deflate, Adler-32.
+    Zlib,
+    /// gzip (RFC 1952): 10-byte header (more with optional fields), deflate, CRC-32 and size.
+    Gzip,
+}
+
+impl Format {
+    pub(crate) fn zip_alg(self) -> ZipAlg {
+        match self {
+            Format::Deflate => ZipAlg::Deflate,
+            Format::Zlib => ZipAlg::Zlib,
+            Format::Gzip => ZipAlg::Gzip,
+        }
+    }
+
+    /// The `Content-Encoding` token (`deflate` is zlib-wrapped in HTTP).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Deflate => "deflate-raw",
+            Format::Zlib => "zlib",
+            Format::Gzip => "gzip",
+        }
+    }
+}
+
+/// A hash function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlg {
+    /// SHA-256.
+    Sha256,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlg {
+    pub(crate) fn digest_alg(self) -> DigestAlg {
+        match self {
+            HashAlg::Sha256 => DigestAlg::Sha256,
+            HashAlg::Sha512 => DigestAlg::Sha512,
+        }
+    }
+
+    /// Digest length in bytes.
+    pub fn output_len(self) -> usize {
+        self.digest_alg().digest_len() as usize
+    }
+
+    /// Block length in bytes.
+    pub fn block_len(self) -> usize {
+        self.digest_alg().block_len() as usize
+    }
+}
+
+/// A block-cipher mode for [`crate::Accel::encrypt`] / [`crate::Accel::decrypt`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CipherMode {
+    /// AES-CBC, no padding: the length must be a nonzero multiple of 16.
+    Cbc,
+    /// AES-CTR with a 128-bit big-endian counter: any length.
+    Ctr,
+    /// AES-XTS with the IV as the tweak of one data unit: at least 16 bytes; the key is key1 ‖ key2.
+    Xts,
+}
+
+impl CipherMode {
+    pub(crate) fn hw(self) -> HwMode {
+        match self {
+            CipherMode::Cbc => HwMode::Cbc,
+            CipherMode::Ctr => HwMode::Ctr,
+            CipherMode::Xts => HwMode::Xts,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            CipherMode::Cbc => "AES-CBC",
+            CipherMode::Ctr => "AES-CTR",
+            CipherMode::Xts => "AES-XTS",
+        }
+    }
+
+    /// Check a data length for this mode.
+    pub(crate) fn check_len(self, len: usize) -> Result<()> {
+        let why = match self {
+            CipherMode::Cbc if len == 0 || len % 16 != 0 => {
+                "must be a nonzero multiple of 16 (no padding)"
+            }
+            CipherMode::Xts if len < 16 => "must be at least 16 bytes",
+            _ => return Ok(()),
+        };
+        Err(Error::InvalidLength {
+            alg: self.name(),
+            got: len,
+            why,
+        })
+    }
+}
+
+/// Key bytes that are wiped when the last holder drops them. Device jobs hold a reference while in flight.
+pub(crate) type KeyBytes = Arc<Zeroizing<Vec<u8>>>;
+
+/// An AES key for [`CipherMode`]s: 16, 24 or 32 bytes, or for XTS 32 or 64 bytes (two AES-128 or AES-256 keys).
+/// Zeroized on drop.
+#[derive(Clone)]
+pub struct CipherKey {
+    pub(crate) bytes: KeyBytes,
+    pub(crate) mode: CipherMode,
+}
+
+impl std::fmt::Debug for CipherKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CipherKey")
+            .field("mode", &self.mode)
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CipherKey {
+    /// A key for `mode`, checked for length.
+    pub fn new(mode: CipherMode, key: &[u8]) -> Result<Self> {
+        let ok = match mode {
+            CipherMode::Xts => matches!(key.len(), 32 | 64),
+            _ => matches!(key.len(), 16 | 24 | 32),
+        };
+        if !ok {
+            return Err(Error::InvalidKeyLength {
+                alg: mode.name(),
+                got: key.len(),
+                expected: if mode == CipherMode::Xts {
+                    "32 or 64 bytes (key1 ‖ key2)"
+                } else {
+                    "16, 24 or 32 bytes"
+                },
+            });
+        }
+        Ok(Self {
+            bytes: Arc::new(Zeroizing::new(key.to_vec())),
+            mode,
+        })
+    }
+
+    /// The mode the key was made for.
+    pub fn mode(&self) -> CipherMode {
+        self.mode
+    }
+}
+
+/// An AES-GCM key: 16, 24 or 32 bytes. Zeroized on drop.
+#[derive(Clone)]
+pub struct AeadKey {
+    pub(crate) bytes: KeyBytes,
+}
+
+impl std::fmt::Debug for AeadKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AeadKey")
+            .field("len", &self.bytes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AeadKey {
+    /// An AES-GCM key, checked for length.
+    pub fn new(key: &[u8]) -> Result<Self> {
+        if !matches!(key.len(), 16 | 24 | 32) {
+            return Err(Error::InvalidKeyLength {
+                alg: "AES-GCM",
+                got: key.len(),
+                expected: "16, 24 or 32 bytes",
+            });
+        }
+        Ok(Self {
+            bytes: Arc::new(Zeroizing::new(key.to_vec())),
+        })
+    }
+}
+
+/// An HMAC key for one hash function; any length (longer than the hash's block it is hashed first, as HMAC
+/// specifies). Zeroized on drop.
+#[derive(Clone)]
+pub struct HmacKey {
+    pub(crate) alg: HashAlg,
+    /// The key as given (for the CPU path).
+    pub(crate) raw: KeyBytes,
+    /// The key as the device takes it: hashed if longer than a block, zero-padded to a nonzero multiple of 4 bytes
+    /// (HMAC pads with zeros to the block size anyway, so the MAC is the same).
+    pub(crate) device: KeyBytes,
+}
+
+impl std::fmt::Debug for HmacKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HmacKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HmacKey {
+    /// An HMAC key for `alg`.
+    pub fn new(alg: HashAlg, key: &[u8]) -> Self {
+        let mut dev = if key.len() > alg.block_len() {
+            uacce_emu::soft::hash(alg.digest_alg(), key).unwrap_or_default()
+        } else {
+            key.to_vec()
+        };
+        let padded = dev.len().div_ceil(4).max(1) * 4;
+        dev.resize(padded, 0);
+        Self {
+            alg,
+            raw: Arc::new(Zeroizing::new(key.to_vec())),
+            device: Arc::new(Zeroizing::new(dev)),
+        }
+    }
+
+    /// The hash function.
+    pub fn alg(&self) -> HashAlg {
+        self.alg
+    }
+}
