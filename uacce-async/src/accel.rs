@@ -829,7 +829,15 @@ impl Accel {
         };
         let body_len = data.len() - hdr;
         let ceiling = limit.min(MAX_FLAT);
-        let mut cap = (body_len.saturating_mul(4)).clamp(4096, ceiling.max(1));
+        // First guess at the output size: gzip's trailer states it (ISIZE, mod 2^32); otherwise 8× the input.
+        let guess = match format {
+            Format::Gzip if data.len() >= hdr + 8 => {
+                let t = &data[data.len() - 4..];
+                u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize
+            }
+            _ => body_len.saturating_mul(8),
+        };
+        let mut cap = guess.clamp(4096.min(ceiling.max(1)), ceiling.max(1));
         loop {
             let input = data.clone();
             let (out, _) = self

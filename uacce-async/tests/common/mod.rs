@@ -1,0 +1,119 @@
+//! Helpers shared by the async tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use uacce_async::{Accel, Backend, Config, EmuOptions, NotifyMode, ServiceModel};
+
+/// Scale for job counts: `UACCE_TEST_SCALE=0.01` under valgrind.
+pub fn scaled(n: usize) -> usize {
+    let s: f64 = std::env::var("UACCE_TEST_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * s) as usize).max(1)
+}
+
+pub async fn emu(mode: NotifyMode, emu: EmuOptions, job_timeout: Option<Duration>) -> Accel {
+    Accel::with_config(Config {
+        backend: Backend::Emulated,
+        mode,
+        emu,
+        job_timeout,
+        ..Config::default()
+    })
+    .await
+    .expect("emulated accelerator")
+}
+
+pub async fn emu_default(mode: NotifyMode) -> Accel {
+    emu(mode, EmuOptions::default(), Some(Duration::from_secs(10))).await
+}
+
+pub async fn cpu() -> Accel {
+    Accel::builder()
+        .backend(Backend::Cpu)
+        .build()
+        .await
+        .expect("cpu accelerator")
+}
+
+pub fn service(us: u64) -> EmuOptions {
+    EmuOptions {
+        service: ServiceModel::Fixed(Duration::from_micros(us)),
+        ..EmuOptions::default()
+    }
+}
+
+/// A deterministic pseudo-random generator (xorshift) for test data.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    /// Compressible bytes: runs of random words.
+    pub fn text(&mut self, len: usize) -> Vec<u8> {
+        const WORDS: [&str; 10] = [
+            "alpha ",
+            "beta ",
+            "gamma ",
+            "delta\n",
+            "uacce ",
+            "queue ",
+            "0xdeadbeef ",
+            "{\"k\":1} ",
+            "zip ",
+            "sec ",
+        ];
+        let mut out = Vec::with_capacity(len + 16);
+        while out.len() < len {
+            if self.below(8) == 0 {
+                out.push(self.next() as u8);
+            } else {
+                out.extend_from_slice(WORDS[self.below(10) as usize].as_bytes());
+            }
+        }
+        out.truncate(len);
+        out
+    }
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+}
+
+/// CPU time (user + system) of this process's threads whose name starts with `prefix`, from /proc/self/task.
+pub fn threads_cpu(prefix: &str) -> Duration {
+    let tick = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        for t in dir.flatten() {
+            let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+            if !comm.trim_end().starts_with(prefix) {
+                continue;
+            }
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            // Fields after the ")" that closes the command name: state is field 3; utime 14, stime 15.
+            if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                if f.len() > 13 {
+                    let ut: f64 = f[11].parse().unwrap_or(0.0);
+                    let st: f64 = f[12].parse().unwrap_or(0.0);
+                    total += (ut + st) / tick;
+                }
+            }
+        }
+    }
+    Duration::from_secs_f64(total)
+}
