@@ -481,6 +481,7 @@ impl Inner {
                     wait_fd: fd,
                     wait_is_eventfd: true,
                     job_timeout: cfg.job_timeout,
+                    kick: self.kick(),
                 };
                 Lane::new(spec, ring)
             }
@@ -512,6 +513,7 @@ impl Inner {
                     wait_fd: fd,
                     wait_is_eventfd: is_eventfd,
                     job_timeout: cfg.job_timeout,
+                    kick: self.kick(),
                 };
                 Lane::new(spec, ring)
             }
@@ -536,6 +538,14 @@ impl Inner {
             }
         }
         Ok(lane)
+    }
+
+    /// The notifier that wakes a lane's driver for a new deadline.
+    fn kick(&self) -> Arc<tokio::sync::Notify> {
+        match &self.uring {
+            Some(u) => u.kick.clone(),
+            None => Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
     /// A live lane of `pool`: the one with the most free ring slots (NUMA-local first), reopening queues when some

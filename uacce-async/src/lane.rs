@@ -190,6 +190,10 @@ pub(crate) struct Lane {
     pub retired: tokio::sync::Notify,
     /// The wait fd is an eventfd (its counter must be read to reset it).
     pub wait_is_eventfd: bool,
+    /// Wakes the lane's driver when a job with a deadline arrives while the driver sleeps without a timer.
+    pub kick: Arc<tokio::sync::Notify>,
+    /// Set by the driver while it sleeps with a deadline timer.
+    pub timer_armed: AtomicBool,
 }
 
 /// Everything a lane is made of besides its ring.
@@ -203,6 +207,8 @@ pub(crate) struct LaneSpec {
     pub wait_fd: OwnedFd,
     pub wait_is_eventfd: bool,
     pub job_timeout: Option<Duration>,
+    /// See [`Lane::kick`] (shared by all lanes of one io_uring reactor).
+    pub kick: Arc<tokio::sync::Notify>,
 }
 
 /// Slab size limit: BD2 tags are 16 bits.
@@ -219,6 +225,7 @@ impl Lane {
             wait_fd,
             wait_is_eventfd,
             job_timeout,
+            kick,
         } = spec;
         let usable = usize::from(ring.layout().sq_depth) - 1;
         Arc::new(Self {
@@ -242,6 +249,8 @@ impl Lane {
             service_ewma_ns: AtomicU64::new(0),
             retired: tokio::sync::Notify::new(),
             wait_is_eventfd,
+            kick,
+            timer_armed: AtomicBool::new(false),
         })
     }
 
@@ -326,6 +335,10 @@ impl Lane {
         drop(st);
         permit.forget();
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
+        // Deadlines only grow (one timeout for all jobs), so a driver already sleeping with a timer needs no kick.
+        if self.job_timeout.is_some() && !self.timer_armed.load(Ordering::Acquire) {
+            self.kick.notify_one();
+        }
         Ok(JobFuture {
             lane: self.clone(),
             tag,

@@ -124,6 +124,8 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
                 continue;
             }
             let deadline = lane.next_deadline();
+            lane.timer_armed
+                .store(deadline.is_some(), Ordering::Release);
             tokio::select! {
                 r = afd.readable() => match r {
                     Ok(mut guard) => {
@@ -142,10 +144,12 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
                     }
                 },
                 _ = lane.retired.notified() => {}
+                _ = lane.kick.notified() => {}
                 _ = sleep_until(deadline) => {
                     lane.expire(Instant::now());
                 }
             }
+            lane.timer_armed.store(false, Ordering::Release);
         }
         // The lane is retired: fail whatever arrived late, drop our fd registration.
         lane.drain();
@@ -197,11 +201,10 @@ impl BusyPoller {
                         last_check = Instant::now();
                         let mut dead = false;
                         for lane in &local {
+                            // drain() also notices a queue the device disabled (status words).
+                            lane.drain();
                             lane.expire(last_check);
-                            if lane.is_dead() {
-                                lane.drain();
-                                dead = true;
-                            }
+                            dead |= lane.is_dead();
                         }
                         if dead {
                             let mut l = l2.lock().unwrap_or_else(|e| e.into_inner());
@@ -245,6 +248,8 @@ impl Drop for BusyPoller {
 /// The `IoUring` strategy: one task owning an io_uring with a multishot `POLL_ADD` per lane fd.
 pub(crate) struct UringReactor {
     tx: tokio::sync::mpsc::UnboundedSender<Arc<Lane>>,
+    /// Shared by every lane of this reactor (see `Lane::kick`).
+    pub(crate) kick: Arc<tokio::sync::Notify>,
 }
 
 struct UringFd(io_uring::IoUring);
@@ -262,8 +267,9 @@ impl UringReactor {
         let afd = unsafe { AsyncFd::register_with_interest(UringFd(ring), Interest::READABLE) }
             .map_err(|e| e.into_parts().1)?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(uring_task(afd, rx));
-        Ok(Self { tx })
+        let kick = Arc::new(tokio::sync::Notify::new());
+        tokio::spawn(uring_task(afd, rx, kick.clone()));
+        Ok(Self { tx, kick })
     }
 
     pub(crate) fn add(&self, lane: Arc<Lane>) -> io::Result<()> {
@@ -295,6 +301,7 @@ fn push_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
 async fn uring_task(
     mut afd: AsyncFd<UringFd>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<Arc<Lane>>,
+    kick: Arc<tokio::sync::Notify>,
 ) {
     let mut lanes: Vec<UringLane> = Vec::new();
     let mut open = true;
@@ -320,6 +327,11 @@ async fn uring_task(
             continue;
         }
         let deadline = lanes.iter().filter_map(|l| l.lane.next_deadline()).min();
+        for l in &lanes {
+            l.lane
+                .timer_armed
+                .store(deadline.is_some(), Ordering::Release);
+        }
         tokio::select! {
             r = afd.readable_mut() => {
                 let Ok(mut guard) = r else { break };
@@ -358,12 +370,16 @@ async fn uring_task(
                 }
                 None => open = false,
             },
+            _ = kick.notified() => {}
             _ = sleep_until(deadline) => {
                 let now = Instant::now();
                 for ul in &lanes {
                     ul.lane.expire(now);
                 }
             }
+        }
+        for l in &lanes {
+            l.lane.timer_armed.store(false, Ordering::Release);
         }
         if !open && lanes.iter().all(|l| l.lane.is_dead()) {
             break;
