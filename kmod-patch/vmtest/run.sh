@@ -258,8 +258,11 @@ run_vm() { # run_vm patched|unpatched
 		result fail "vm-$flavour" "time-out after 600 s"
 	fi
 	# guest test lines, prefixed by the flavour
-	sed -n '/^=== TESTS BEGIN/,/^=== TESTS END/p' "$logf.txt" |
-		grep -E '^(ok|FAIL) ' | while read -r l; do echo "$l"; done >"$B/tests-$flavour.txt" || true
+	# (the console may prefix the first line with terminal escapes)
+	awk '/=== TESTS BEGIN/ {on = 1; next} /=== TESTS END/ {on = 0} on' "$logf.txt" \
+		>"$B/guest-$flavour.txt"
+	grep '^# ' "$B/guest-$flavour.txt" | sed "s/^# /# $flavour: /" || true
+	grep -E '^(ok|FAIL) ' "$B/guest-$flavour.txt" >"$B/tests-$flavour.txt" || true
 	while read -r st name rest; do
 		name=${name%:}
 		if [ "$st" = ok ]; then result ok "$flavour/$name"
