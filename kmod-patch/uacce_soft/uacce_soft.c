@@ -160,19 +160,27 @@ struct soft_dev {
 	struct platform_device *pdev;
 	struct uacce_device *uacce;
 	enum soft_kind kind;
+	bool removing;			/* uacce_remove() is running */
 	struct mutex lock;		/* protects used and nr_used */
 	unsigned long *used;
 	unsigned int nr_used;
 };
 
 /*
- * One open queue. It is reference counted because the worker may still be
- * running a job when uacce stops and puts the queue: stopping only clears
- * @running (under @lock); the worker checks it before taking a job and before
- * signalling, so it never touches the uacce queue after stop, and it drops its
- * reference when it returns. Waiting for the worker in stop_queue() instead
- * could deadlock: uacce calls it with q->mutex held, the worker may wait for
- * the mmap_lock in a page fault, and mmap() takes q->mutex under mmap_lock.
+ * One open queue. Stopping clears @running (under @lock); the worker checks
+ * it before it takes a job and before it writes a completion, so it never
+ * touches the uacce queue once stop_queue() has returned. stop_queue() also
+ * waits until the job the worker is running, if any, is finished (@busy), so
+ * that after PUT_Q or close() the device no longer writes to user memory, as
+ * the hardware drains a queue on stop.
+ *
+ * On device removal that wait is bounded: uacce_remove() calls stop_queue()
+ * with q->mutex held, the worker may be waiting for the mmap_lock in a page
+ * fault, and a concurrent mmap() of the same queue takes q->mutex under the
+ * mmap_lock. Rather than deadlock in that corner case the removal goes on
+ * after a while; the context is reference counted (the worker holds a
+ * reference while it is queued or running), so nothing is freed under the
+ * worker's feet.
  */
 struct soft_ctx {
 	struct kref ref;
@@ -188,9 +196,12 @@ struct soft_ctx {
 	struct work_struct work;
 	void *zws;			/* zlib workspace, worker only */
 
+	wait_queue_head_t idle;		/* woken when @busy goes false */
+
 	spinlock_t lock;		/* protects the fields below */
 	struct uacce_queue *uq;
 	bool running;
+	bool busy;			/* the worker is running a job */
 	bool mm_dead;
 	bool armed;
 	u16 sq_head;			/* next SQE the device fetches */
@@ -775,6 +786,24 @@ static void soft_post(struct soft_ctx *ctx, u16 slot)
 	soft_maybe_signal(ctx);
 }
 
+static void soft_idle(struct soft_ctx *ctx)
+{
+	spin_lock(&ctx->lock);
+	ctx->busy = false;
+	spin_unlock(&ctx->lock);
+	wake_up(&ctx->idle);
+}
+
+static bool soft_is_idle(struct soft_ctx *ctx)
+{
+	bool idle;
+
+	spin_lock(&ctx->lock);
+	idle = !ctx->busy;
+	spin_unlock(&ctx->lock);
+	return idle;
+}
+
 static void soft_work(struct work_struct *work)
 {
 	struct soft_ctx *ctx = container_of(work, struct soft_ctx, work);
@@ -791,11 +820,14 @@ static void soft_work(struct work_struct *work)
 			break;
 		}
 		slot = ctx->sq_head;
+		ctx->busy = true;
 		spin_unlock(&ctx->lock);
 
 		if (!have_mm) {
-			if (!mmget_not_zero(ctx->mm))
+			if (!mmget_not_zero(ctx->mm)) {
+				soft_idle(ctx);
 				break;
+			}
 			kthread_use_mm(ctx->mm);
 			have_mm = true;
 		}
@@ -807,14 +839,14 @@ static void soft_work(struct work_struct *work)
 			sec_run(sqe);
 
 		spin_lock(&ctx->lock);
-		if (!ctx->running) {
-			spin_unlock(&ctx->lock);
-			break;
+		if (ctx->running) {
+			memcpy(ctx->dus + (size_t)slot * SOFT_SQE_SIZE, sqe,
+			       sizeof(sqe));
+			ctx->sq_head = (slot + 1) % ctx->depth;
+			soft_post(ctx, slot);
 		}
-		memcpy(ctx->dus + (size_t)slot * SOFT_SQE_SIZE, sqe, sizeof(sqe));
-		ctx->sq_head = (slot + 1) % ctx->depth;
-		soft_post(ctx, slot);
 		spin_unlock(&ctx->lock);
+		soft_idle(ctx);
 		cond_resched();
 	}
 
@@ -895,6 +927,7 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 		return -ENOMEM;
 	kref_init(&ctx->ref);
 	spin_lock_init(&ctx->lock);
+	init_waitqueue_head(&ctx->idle);
 	INIT_WORK(&ctx->work, soft_work);
 	ctx->kind = sdev->kind;
 	ctx->depth = depth;
@@ -980,12 +1013,18 @@ static int soft_start_queue(struct uacce_queue *q)
 
 static void soft_stop_queue(struct uacce_queue *q)
 {
+	struct soft_dev *sdev = to_soft_dev(q->uacce);
 	struct soft_ctx *ctx = q->priv;
 
-	/* Not waiting for the worker: see struct soft_ctx */
 	spin_lock(&ctx->lock);
 	ctx->running = false;
 	spin_unlock(&ctx->lock);
+
+	/* Let the job in progress finish: see struct soft_ctx */
+	if (READ_ONCE(sdev->removing))
+		wait_event_timeout(ctx->idle, soft_is_idle(ctx), 5 * HZ);
+	else
+		wait_event(ctx->idle, soft_is_idle(ctx));
 }
 
 static int soft_is_q_updated(struct uacce_queue *q)
@@ -1065,6 +1104,7 @@ static const struct uacce_ops soft_uacce_ops = {
 
 static void soft_dev_destroy(struct soft_dev *sdev)
 {
+	WRITE_ONCE(sdev->removing, true);
 	uacce_remove(sdev->uacce);
 	platform_device_unregister(sdev->pdev);
 	bitmap_free(sdev->used);

@@ -68,7 +68,10 @@ IMG=$CACHE/image-$KVER
 if [ ! -f "$IMG/.done" ]; then
 	log "downloading linux-image-$KVER=$KPKGVER"
 	rm -rf "$IMG" "$CACHE/debs" && mkdir -p "$IMG" "$CACHE/debs"
-	(cd "$CACHE/debs" && apt-get download -qq "linux-image-$KVER=$KPKGVER")
+	(cd "$CACHE/debs" && { apt-get download -qq -o APT::Sandbox::User=root \
+		"linux-image-$KVER=$KPKGVER" ||
+		apt-get download -qq -o APT::Sandbox::User=root \
+			"linux-image-$KVER-unsigned=$KPKGVER"; })
 	dpkg -x "$CACHE"/debs/linux-image-"$KVER"_*.deb "$IMG"
 	touch "$IMG/.done"
 fi
@@ -221,7 +224,7 @@ mk_initramfs() { # mk_initramfs patched|unpatched OUT
 	r=$B/initramfs-$flavour
 	rm -rf "$r" && mkdir -p "$r"/{bin,sbin,proc,sys,dev,tmp,mods}
 	cp /bin/busybox "$r/bin/busybox"
-	for a in sh mount umount cat echo sleep insmod dmesg ls grep sed mkdir poweroff; do
+	for a in sh mount umount cat echo sleep insmod rmmod lsmod dmesg ls grep sed mkdir poweroff; do
 		ln -s busybox "$r/bin/$a"
 	done
 	: >"$r/mods/order"
@@ -268,11 +271,16 @@ run_vm() { # run_vm patched|unpatched
 		if [ "$st" = ok ]; then result ok "$flavour/$name"
 		else result fail "$flavour/$name" "$rest"; fi
 	done <"$B/tests-$flavour.txt"
-	if ! grep -q '^=== TESTS END' "$logf.txt"; then
+	local grc
+	grc=$(sed -n 's/^=== TESTS END rc=\([0-9]*\).*/\1/p' "$logf.txt")
+	if [ -z "$grc" ]; then
 		result fail "vm-$flavour-complete" "guest did not finish (see $logf.txt)"
 		tail -30 "$logf.txt" >&2
+	elif [ "$grc" != 0 ]; then
+		result fail "vm-$flavour-guest-exit" "guest test binary exited with $grc"
 	fi
-	if grep -E 'BUG:|Oops|WARNING:|Call Trace' "$logf.txt" >"$B/kbad-$flavour.txt"; then
+	if grep -E 'BUG:|Oops|WARNING:|Call Trace|Kernel panic|blocked for more than|general protection' \
+		"$logf.txt" >"$B/kbad-$flavour.txt"; then
 		result fail "vm-$flavour-kernel-log" "$(head -3 "$B/kbad-$flavour.txt" | tr '\n' ' ')"
 	else
 		result ok "vm-$flavour-kernel-log-clean"

@@ -32,8 +32,11 @@ pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
     ("eventfd_unbind_rebind", eventfd_rebind),
     ("tokio_asyncfd_queue_fd", tokio_asyncfd),
     ("tokio_asyncfd_eventfd", tokio_asyncfd_eventfd),
+    ("parallel_queues", parallel_queues),
     ("kill9_in_flight", kill9),
+    ("mm_exit_stops_queue", mm_exit),
     ("device_removal_wakes_waiters", removal),
+    ("module_unload_with_open_queue", module_unload),
 ];
 
 pub const UNPATCHED: &[(&str, fn() -> TestResult)] = &[
@@ -41,6 +44,7 @@ pub const UNPATCHED: &[(&str, fn() -> TestResult)] = &[
     ("zip_zlib", zip_zlib),
     ("eventfd_ioctl_enotty", unpatched_enotty),
     ("eventfd_falls_back_to_poll", unpatched_fallback),
+    ("kill9_in_flight", kill9),
 ];
 
 macro_rules! check {
@@ -930,6 +934,13 @@ fn removal() -> TestResult {
     let q1 = Queue::open(&d, 0).map_err(e2s)?;
     let q2 = Queue::open(&d, 0).map_err(e2s)?;
     let q3 = Queue::open(&d, 1).map_err(e2s)?;
+    // A fourth queue with jobs in flight and nobody waiting: removal must cope with a busy worker
+    let mut q4 = Queue::open(&d, 0).map_err(e2s)?;
+    let input = data(256 * 1024, 1);
+    let mut outs: Vec<Vec<u8>> = (0..16).map(|_| vec![0u8; 300 * 1024]).collect();
+    for o in outs.iter_mut() {
+        q4.submit(&zip_sqe(REQ_ZLIB, &input, o, 1)).map_err(e2s)?;
+    }
     let efd = eventfd().map_err(e2s)?;
     q2.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
     for q in [&q1, &q2, &q3] {
@@ -993,7 +1004,8 @@ fn removal() -> TestResult {
     check!(errno(q1.doorbell(doorbell_value(q1.qid, 0, 1, 0))) == Some(libc::ENXIO), "doorbell after removal");
     check!(errno(q2.set_eventfd(-1, 0)) == Some(libc::ENXIO), "SET_EVENTFD after removal");
     check!(!std::path::Path::new(&format!("/dev/{d}")).exists(), "/dev/{d} still exists");
-    drop((q1, q2, q3));
+    drop((q1, q2, q3, q4));
+    drop(outs);
     Ok(())
 }
 
@@ -1031,5 +1043,132 @@ fn unpatched_fallback() -> TestResult {
     q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
     use sha2::Digest;
     check!(mac[..] == sha2::Sha256::digest(&buf)[..], "digest differs");
+    Ok(())
+}
+
+// ---------------------------------------------------------- more teardown --
+
+/// Four threads, each with its own queue (two ZIP, two SEC), 150 jobs each, checked against the CPU.
+fn parallel_queues() -> TestResult {
+    let mut hs = Vec::new();
+    for t in 0..4u32 {
+        hs.push(thread::spawn(move || -> TestResult {
+            if t % 2 == 0 {
+                let mut q = Queue::open(&zip_dev(), 0).map_err(e2s)?;
+                for i in 0..150u32 {
+                    let input = data(2000 + (i as usize * 37) % 5000, t * 1000 + i);
+                    let (st, comp) = dev_compress(&mut q, REQ_GZIP, &input)?;
+                    check!(st == 0 && cpu_decompress(REQ_GZIP, &comp).map_err(e2s)? == input, "thread {t} job {i}");
+                }
+            } else {
+                use sha2::Digest;
+                let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+                for i in 0..150u32 {
+                    let m = data(100 + i as usize, t * 1000 + i);
+                    let d = dev_digest(&mut q, 0x01, 32, &[], &m)?;
+                    check!(d == sha2::Sha256::digest(&m).to_vec(), "thread {t} job {i}");
+                }
+            }
+            Ok(())
+        }));
+    }
+    for h in hs {
+        h.join().map_err(|_| "thread panicked")??;
+    }
+    Ok(())
+}
+
+/// The process that opened a queue dies (SIGKILL, jobs in flight) while another process still holds the queue fd
+/// (taken with pidfd_getfd): the mmu_notifier release callback must stop the queue, so doorbells fail with EIO.
+fn mm_exit() -> TestResult {
+    let d = zip_dev();
+    let before = sysfs_attr(&d, "available_instances").map_err(e2s)?;
+    let mut p = [0i32; 2];
+    check!(unsafe { libc::pipe(p.as_mut_ptr()) } == 0, "pipe");
+    let pid = unsafe { libc::fork() };
+    check!(pid >= 0, "fork");
+    if pid == 0 {
+        unsafe { libc::close(p[0]) };
+        let mut q = match Queue::open(&d, 0) {
+            Ok(q) => q,
+            Err(_) => unsafe { libc::_exit(1) },
+        };
+        let input = data(256 * 1024, 1);
+        let mut outs: Vec<Vec<u8>> = (0..16).map(|_| vec![0u8; 300 * 1024]).collect();
+        for o in outs.iter_mut() {
+            let _ = q.submit(&zip_sqe(REQ_ZLIB, &input, o, 1));
+        }
+        let msg = format!("{} {}\n", q.fd(), q.qid);
+        unsafe {
+            libc::write(p[1], msg.as_ptr() as *const libc::c_void, msg.len());
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    unsafe { libc::close(p[1]) };
+    let mut buf = [0u8; 64];
+    let n = unsafe { libc::read(p[0], buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+    unsafe { libc::close(p[0]) };
+    check!(n > 0, "child did not report");
+    let msg = String::from_utf8_lossy(&buf[..n as usize]).to_string();
+    let mut it = msg.split_whitespace().map(|x| x.parse::<i32>().unwrap_or(-1));
+    let (cfd, qid) = (it.next().unwrap_or(-1), it.next().unwrap_or(-1));
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    check!(pidfd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, cfd, 0) } as i32;
+    check!(fd >= 0, "pidfd_getfd: {}", std::io::Error::last_os_error());
+    unsafe {
+        libc::close(pidfd);
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    // The queue is still open here, but its mm is gone: the doorbell is refused with EIO
+    let db = |v: u64| -> Option<i32> {
+        let mut v = v;
+        ioctl_raw(fd, UACCE_SOFT_CMD_DOORBELL, &mut v as *mut u64 as *mut _).err().and_then(|e| e.raw_os_error())
+    };
+    let t = Instant::now();
+    let mut e = db(doorbell_value(qid as u16, 0, 17, 0));
+    while e != Some(libc::EIO) && t.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(20));
+        e = db(doorbell_value(qid as u16, 0, 17, 0));
+    }
+    check!(e == Some(libc::EIO), "doorbell after the owner's exit: {e:?}");
+    // PUT_Q and close still work; the queue comes back
+    let _ = ioctl_raw(fd, UACCE_CMD_PUT_Q, std::ptr::null_mut());
+    unsafe { libc::close(fd) };
+    let t = Instant::now();
+    while sysfs_attr(&d, "available_instances").map_err(e2s)? != before {
+        check!(t.elapsed() < Duration::from_secs(10), "queue not released");
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// rmmod uacce_soft with a queue open and a task sleeping in poll() on it: the task wakes with EPOLLERR|EPOLLHUP,
+/// the fd can still be closed, and uacce itself can then be unloaded.
+fn module_unload() -> TestResult {
+    let d = sec_dev();
+    let q = Queue::open(&d, 0).map_err(e2s)?;
+    q.arm().map_err(e2s)?;
+    let fd = q.fd();
+    let w = thread::spawn(move || {
+        let r = poll1(fd, libc::POLLIN, Duration::from_secs(10)).map_err(e2s);
+        (r, Instant::now())
+    });
+    thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let out = Command::new("/bin/rmmod").arg("uacce_soft").output().map_err(e2s)?;
+    check!(out.status.success(), "rmmod uacce_soft: {}", String::from_utf8_lossy(&out.stderr));
+    let (r, at) = w.join().map_err(|_| "panicked")?;
+    let rev = r?;
+    let el = at.saturating_duration_since(t0);
+    check!(rev & (libc::POLLERR | libc::POLLHUP) == (libc::POLLERR | libc::POLLHUP), "revents {rev:#x}");
+    check!(el < Duration::from_secs(1), "woke after {el:?}");
+    drop(q);
+    let out = Command::new("/bin/rmmod").arg("uacce").output().map_err(e2s)?;
+    check!(out.status.success(), "rmmod uacce: {}", String::from_utf8_lossy(&out.stderr));
+    check!(std::fs::read_dir("/sys/class/uacce").is_err(), "/sys/class/uacce still there");
     Ok(())
 }
