@@ -37,7 +37,7 @@ result() { # result ok|fail NAME [why]
 
 # ------------------------------------------------------------ packages --
 PKGS="linux-source-6.12 linux-headers-6.12-amd64 linux-source-6.1 qemu-system-x86
-busybox-static cpio kmod xz-utils build-essential bc flex bison libelf-dev
+busybox-static cpio kmod xz-utils build-essential bc flex bison libelf-dev python3-ply
 patch perl"
 if [ "${UACCE_VMTEST_NO_APT:-0}" != 1 ]; then
 	missing=""
