@@ -1,13 +1,13 @@
 //! The guest tests. Devices: `soft_zip-*` and `soft_sec-*` registered by uacce_soft (devices=2 queues=8).
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::sys_tmp::*;
+use crate::ring::*;
 use crate::TestResult;
 
 pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
@@ -102,6 +102,18 @@ fn discovery() -> TestResult {
         check!(inst == "8", "{d}: available_instances {inst}");
         check!(std::path::Path::new(&format!("/dev/{d}")).exists(), "/dev/{d} missing");
     }
+    // The same through uacce-sys: discovery, the device check and the doorbell path it picks
+    let sysfs = uacce_sys::sysfs::Sysfs::new();
+    let devs = sysfs.devices().map_err(|e| e.to_string())?;
+    let soft: Vec<_> = devs.iter().filter(|d| d.is_soft()).collect();
+    check!(soft.len() == zips.len() + secs.len(), "uacce-sys sees {} soft devices", soft.len());
+    for d in &soft {
+        let path = uacce_sys::queue::check_device(d).map_err(|e| e.to_string())?;
+        check!(path == uacce_sys::queue::DoorbellPath::SoftIoctl, "{}: doorbell path {path:?}", d.name);
+        check!(d.region_mmio_size == 0 && !d.is_sva(), "{}: mmio {} sva {}", d.name, d.region_mmio_size, d.is_sva());
+    }
+    let zlib = sysfs.devices_for_algorithm("zlib").map_err(|e| e.to_string())?;
+    check!(zlib.iter().all(|d| d.driver == "soft_zip") && zlib.len() == zips.len(), "zlib devices {zlib:?}");
     let za = sysfs_attr(&zips[0], "algorithms").map_err(e2s)?;
     check!(za.split('\n').collect::<Vec<_>>() == ["zlib", "gzip", "deflate"], "zip algorithms {za:?}");
     let sa = sysfs_attr(&secs[0], "algorithms").map_err(e2s)?;
@@ -682,7 +694,7 @@ fn poll_not_armed() -> TestResult {
 fn eventfd_wakes() -> TestResult {
     let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
     let efd = eventfd().map_err(e2s)?;
-    q.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
+    q.sys().bind_eventfd(efd.as_fd()).map_err(|e| e.to_string())?;
     let buf = data(100, 1);
     let mut mac = [0u8; 32];
     // armed: signalled
@@ -1023,10 +1035,11 @@ fn unpatched_enotty() -> TestResult {
 fn unpatched_fallback() -> TestResult {
     let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
     let efd = eventfd().map_err(e2s)?;
-    let wait_fd = match q.set_eventfd(efd.as_raw_fd(), 0) {
+    // uacce-sys reports ENOTTY/EINVAL as QueueError::Unsupported
+    let wait_fd = match q.sys().bind_eventfd(efd.as_fd()) {
         Ok(()) => efd.as_raw_fd(),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOTTY) | Some(libc::EINVAL)) => {
-            println!("# eventfd not supported ({e}); falling back to poll() on the queue fd");
+        Err(e @ uacce_sys::queue::QueueError::Unsupported { .. }) => {
+            println!("# {e}");
             q.fd()
         }
         Err(e) => return Err(e.to_string()),

@@ -1,9 +1,10 @@
-//! TEMPORARY: uapi constants, a uacce queue and a minimal QM ring driver, written directly on libc.
+//! The guest tests' queue: `uacce_sys::queue::Queue` (uapi, sysfs discovery, open/mmap/start/put, eventfd bind,
+//! doorbell; branch `edge`, merged) plus a minimal QM driver ring (SQ producer, CQ consumer) on its DUS memory.
 //!
-//! Replace with `uacce_sys::{uapi, sysfs, queue, qm}` once branch `edge` (uapi/sysfs/queue) and the QM ring from
-//! `main` are merged into `kernel`; at the time of writing `uacce-sys` only had empty modules.
+//! TEMPORARY: the ring part stands in for `uacce_sys::qm`'s driver ring, which lives on branch `main` and is not
+//! merged into `kernel` yet. Raw ioctls (with `uacce_sys::uapi` numbers) are kept for the negative tests, which
+//! need arguments the typed API does not allow (flags != 0, bad fds, doorbells before START_Q).
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -11,44 +12,18 @@ use std::ptr;
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
-const fn ioc(dir: u64, ty: u8, nr: u8, size: u64) -> u64 {
-    (dir << 30) | (size << 16) | ((ty as u64) << 8) | nr as u64
-}
-const IOC_WRITE: u64 = 1;
+use uacce_sys::qm::{Doorbell, DusMemory};
+use uacce_sys::queue::Queue as SysQueue;
+use uacce_sys::sysfs::Sysfs;
+use uacce_sys::uapi;
 
-pub const UACCE_CMD_START_Q: u64 = ioc(0, b'W', 0, 0);
-pub const UACCE_CMD_PUT_Q: u64 = ioc(0, b'W', 1, 0);
-/// `_IOW('W', 4, struct uacce_eventfd)` from the patch series.
-pub const UACCE_CMD_SET_EVENTFD: u64 = ioc(IOC_WRITE, b'W', 4, 8);
-pub const UACCE_CMD_QM_SET_QP_CTX: u64 = 0xC004_480A;
-pub const UACCE_CMD_QM_SET_QP_INFO: u64 = 0xC010_480B;
-/// `_IOW('S', 0, __u64)`: the soft device's doorbell.
-pub const UACCE_SOFT_CMD_DOORBELL: u64 = ioc(IOC_WRITE, b'S', 0, 8);
+pub const UACCE_CMD_START_Q: u64 = uapi::UACCE_CMD_START_Q as u64;
+pub const UACCE_CMD_PUT_Q: u64 = uapi::UACCE_CMD_PUT_Q as u64;
+pub const UACCE_CMD_SET_EVENTFD: u64 = uapi::UACCE_CMD_SET_EVENTFD as u64;
+pub const UACCE_SOFT_CMD_DOORBELL: u64 = uapi::UACCE_SOFT_CMD_DOORBELL as u64;
 
-pub const SQE_SIZE: usize = 128;
-pub const CQE_SIZE: usize = 16;
-
-#[repr(C)]
-#[derive(Default)]
-struct QpCtx {
-    id: u16,
-    qc_type: u16,
-}
-
-#[repr(C)]
-#[derive(Default)]
-struct QpInfo {
-    sqe_size: u32,
-    sq_depth: u16,
-    cq_depth: u16,
-    reserved: u64,
-}
-
-#[repr(C)]
-pub struct UacceEventfd {
-    pub fd: i32,
-    pub flags: u32,
-}
+pub const SQE_SIZE: usize = uacce_sys::qm::SQE_SIZE;
+pub const CQE_SIZE: usize = uacce_sys::qm::CQE_SIZE;
 
 pub fn page_size() -> usize {
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
@@ -118,9 +93,9 @@ pub fn poll1(fd: RawFd, events: i16, timeout: Duration) -> io::Result<i16> {
     Ok(if r == 0 { 0 } else { p.revents })
 }
 
-/// An open, started queue of a soft device with its DUS mapped, and the driver side of its QM ring.
+/// An open queue of a soft device with its DUS mapped, and the driver side of its QM ring.
 pub struct Queue {
-    fd: OwnedFd,
+    q: SysQueue,
     dus: *mut u8,
     dus_size: usize,
     pub depth: u16,
@@ -134,74 +109,61 @@ pub struct Queue {
 unsafe impl Send for Queue {}
 
 impl Queue {
-    /// Open `/dev/<dev>`, map the DUS region, set the queue type and start it.
+    /// Open `/dev/<dev>`, set the queue type, map the DUS region and start it (`Queue::open_and_start`).
     pub fn open(dev: &str, qc_type: u16) -> io::Result<Queue> {
-        let q = Self::open_unstarted(dev, qc_type)?;
-        q.ioctl(UACCE_CMD_START_Q, ptr::null_mut())?;
-        Ok(q)
+        let d = Sysfs::new().device(dev).map_err(io::Error::other)?;
+        let q = SysQueue::open_and_start(&d, qc_type)?;
+        Self::wrap(q)
     }
 
+    /// The same without `UACCE_CMD_START_Q`.
     pub fn open_unstarted(dev: &str, qc_type: u16) -> io::Result<Queue> {
-        let path = CString::new(format!("/dev/{dev}")).unwrap();
-        let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+        let d = Sysfs::new().device(dev).map_err(io::Error::other)?;
+        let mut q = SysQueue::open(&d)?;
+        q.set_qp_ctx(qc_type)?;
+        q.qp_info().ok_or_else(|| io::Error::other("UACCE_CMD_QM_SET_QP_INFO failed"))?;
+        q.map_dus()?;
+        Self::wrap(q)
+    }
+
+    fn wrap(q: SysQueue) -> io::Result<Queue> {
+        if q.sqe_size() as usize != SQE_SIZE || q.sq_depth() != q.cq_depth() || q.kernel_qp_info().is_none() {
+            return Err(io::Error::other("unexpected qp info"));
         }
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let dus_size: usize = sysfs_attr(dev, "region_dus_size")?
-            .parse()
-            .map_err(|_| io::Error::other("bad region_dus_size"))?;
-        let dus = unsafe {
-            libc::mmap(
-                ptr::null_mut(),
-                dus_size,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd.as_raw_fd(),
-                page_size() as libc::off_t,
-            )
-        };
-        if dus == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        let mut q = Queue {
-            fd,
-            dus: dus as *mut u8,
-            dus_size,
-            depth: 0,
-            qid: 0,
+        Ok(Queue {
+            dus: q.as_ptr(),
+            dus_size: q.dus_mapped_len(),
+            depth: q.sq_depth(),
+            qid: q.sqn().ok_or_else(|| io::Error::other("no sqn"))?,
+            q,
             sq_tail: 0,
             cq_head: 0,
             phase: 1,
             in_flight: 0,
-        };
-        let mut ctx = QpCtx { id: 0, qc_type };
-        q.ioctl(UACCE_CMD_QM_SET_QP_CTX, &mut ctx as *mut _ as *mut _)?;
-        let mut info = QpInfo::default();
-        q.ioctl(UACCE_CMD_QM_SET_QP_INFO, &mut info as *mut _ as *mut _)?;
-        if info.sqe_size as usize != SQE_SIZE || info.sq_depth != info.cq_depth {
-            return Err(io::Error::other("unexpected qp info"));
-        }
-        q.qid = ctx.id;
-        q.depth = info.sq_depth;
-        Ok(q)
+        })
+    }
+
+    pub fn sys(&self) -> &SysQueue {
+        &self.q
     }
 
     pub fn fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.q.as_raw_fd()
     }
 
     pub fn ioctl(&self, cmd: u64, arg: *mut libc::c_void) -> io::Result<i32> {
-        ioctl_raw(self.fd.as_raw_fd(), cmd, arg)
+        ioctl_raw(self.fd(), cmd, arg)
     }
 
+    /// A doorbell through the raw ioctl (no client-side state checks), for the negative tests.
     pub fn doorbell(&self, v: u64) -> io::Result<()> {
         let mut v = v;
         self.ioctl(UACCE_SOFT_CMD_DOORBELL, &mut v as *mut u64 as *mut _).map(|_| ())
     }
 
+    /// `UACCE_CMD_SET_EVENTFD` with any fd and flags (the typed API is `bind_eventfd`/`unbind_eventfd`).
     pub fn set_eventfd(&self, fd: i32, flags: u32) -> io::Result<()> {
-        let mut a = UacceEventfd { fd, flags };
+        let mut a = uapi::UacceEventfd { fd, flags };
         self.ioctl(UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map(|_| ())
     }
 
@@ -230,7 +192,7 @@ impl Queue {
         unsafe { ptr::copy_nonoverlapping(sqe.as_ptr(), self.sqe_ptr(slot), SQE_SIZE) };
         fence(Ordering::SeqCst);
         self.sq_tail = (slot + 1) % self.depth;
-        self.doorbell(doorbell_value(self.qid, 0, self.sq_tail, 0))?;
+        self.q.ring(doorbell_value(self.qid, 0, self.sq_tail, 0))?;
         self.in_flight += 1;
         Ok(slot)
     }
@@ -262,13 +224,13 @@ impl Queue {
             self.cq_head += 1;
         }
         self.in_flight = self.in_flight.saturating_sub(1);
-        self.doorbell(doorbell_value(self.qid, 1, self.cq_head, 0))?;
+        self.q.ring(doorbell_value(self.qid, 1, self.cq_head, 0))?;
         Ok(Some((slot, sqe)))
     }
 
     /// Arm the completion signal: a CQ doorbell with priority 1 at the current head.
     pub fn arm(&self) -> io::Result<()> {
-        self.doorbell(doorbell_value(self.qid, 1, self.cq_head, 1))
+        self.q.ring(doorbell_value(self.qid, 1, self.cq_head, 1))
     }
 
     /// Busy-wait (with short sleeps) for one completion.
@@ -292,16 +254,7 @@ impl Queue {
     }
 
     pub fn put(&self) -> io::Result<()> {
-        self.ioctl(UACCE_CMD_PUT_Q, ptr::null_mut()).map(|_| ())
-    }
-}
-
-impl Drop for Queue {
-    fn drop(&mut self) {
-        // Teardown order: stop the queue (close does it) before the mapping goes; munmap then close is fine
-        // for the soft device because the worker never touches user mappings of the DUS.
-        let _ = self.put();
-        unsafe { libc::munmap(self.dus as *mut libc::c_void, self.dus_size) };
+        self.q.put().map_err(io::Error::from)
     }
 }
 
