@@ -85,21 +85,31 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define ZIP_DW_SRC_H		19
 #define ZIP_DW_DST_L		20
 #define ZIP_DW_DST_H		21
+#define ZIP_DW_CTX0		15
+#define ZIP_DW_CTX1		28
+#define ZIP_DW_CTX2		29
+#define ZIP_DW_ISIZE		30
+#define ZIP_DW_CHECKSUM		31
 #define ZIP_STREAM_MODE		BIT(26)
 #define ZIP_REQ_DEFLATE		1
 #define ZIP_REQ_ZLIB		2
 #define ZIP_REQ_GZIP		3
 #define ZIP_MAX_LEN		(8U << 20)
 /*
- * Status codes: 0x0e and 0x10 are the hardware's "output buffer too small"
- * and "CRC error". The hardware has no code for an SQE it cannot parse or an
- * address it cannot reach; the soft device reports 0x11 there (any nonzero
- * status is an error for UADK and for the Rust driver).
+ * Status codes, as the uacce-emu emulator writes them. 0x0d (negative
+ * compression, a success), 0x0e (output buffer too small) and 0x10 (CRC
+ * error) are the hardware's. The hardware has no documented code for the
+ * others: 0x11 malformed or truncated deflate data, 0x1f a buffer the device
+ * cannot access, 0xff an SQE it does not accept (any status other than 0x00,
+ * 0x0d and 0x13 is an error to UADK and to the Rust driver).
  */
 #define ZIP_ST_OK		0x00
+#define ZIP_ST_NEGATIVE		0x0d
 #define ZIP_ST_DST_SHORT	0x0e
-#define ZIP_ST_DATA		0x10
-#define ZIP_ST_BAD_SQE		0x11
+#define ZIP_ST_CRC		0x10
+#define ZIP_ST_BAD_DATA		0x11
+#define ZIP_ST_FAULT		0x1f
+#define ZIP_ST_INVALID		0xff
 
 /* SEC BD type 2, byte offsets */
 #define SEC_TYPE2		2
@@ -130,9 +140,14 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define SEC_FLAG_CIPHER		2
 #define SEC_FLAG_AEAD		3
 #define SEC_ICV_ERR		2
-/* error_type values of the soft device (the hardware's are undocumented) */
-#define SEC_ERR_BAD_BD		0x01
+/*
+ * error_type values, as the uacce-emu emulator writes them (the hardware's are
+ * undocumented): a buffer the device cannot access, a valid BD it does not
+ * implement (SM4, CCM, long hash, SGL, ...), a BD that does not decode.
+ */
 #define SEC_ERR_FAULT		0x02
+#define SEC_ERR_UNSUPPORTED	0x03
+#define SEC_ERR_INVALID		0xff
 
 enum soft_kind {
 	SOFT_ZIP,
@@ -289,19 +304,39 @@ static void zip_trailer(u32 req, const u8 *in, u32 len, u8 *out)
 	}
 }
 
-/* Returns the status; *consumed and *produced are set on success */
-static u32 zip_compress(struct soft_ctx *ctx, u32 req, const u8 *in, u32 in_len,
-			u8 *out, u32 avail, u32 *consumed, u32 *produced)
+struct zip_res {
+	u32 status;
+	u32 consumed;
+	u32 produced;
+	u32 isize;
+	u32 checksum;
+};
+
+/* dw31 in block mode: zlib Adler-32, gzip CRC-32, deflate 0 (plain values) */
+static u32 zip_checksum(u32 req, const u8 *data, u32 len)
+{
+	if (req == ZIP_REQ_ZLIB)
+		return zlib_adler32(1, data, len);
+	if (req == ZIP_REQ_GZIP)
+		return crc32_le(~0U, data, len) ^ ~0U;
+	return 0;
+}
+
+static void zip_compress(struct soft_ctx *ctx, u32 req, const u8 *in,
+			 u32 in_len, u8 *out, u32 avail, struct zip_res *res)
 {
 	unsigned int tl = zip_trailer_len(req);
 	struct z_stream_s strm = { .workspace = ctx->zws };
 	int ret;
 
+	res->status = ZIP_ST_DST_SHORT;
 	if (avail < tl)
-		return ZIP_ST_DST_SHORT;
+		return;
 	if (zlib_deflateInit2(&strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
-			      -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-		return ZIP_ST_BAD_SQE;
+			      -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		res->status = ZIP_ST_INVALID;
+		return;
+	}
 	strm.next_in = in;
 	strm.avail_in = in_len;
 	strm.next_out = out;
@@ -309,16 +344,18 @@ static u32 zip_compress(struct soft_ctx *ctx, u32 req, const u8 *in, u32 in_len,
 	ret = zlib_deflate(&strm, Z_FINISH);
 	zlib_deflateEnd(&strm);
 	if (ret != Z_STREAM_END)
-		return ZIP_ST_DST_SHORT;
+		return;
 	zip_trailer(req, in, in_len, out + strm.total_out);
-	*consumed = in_len;
-	*produced = strm.total_out + tl;
-	return ZIP_ST_OK;
+	res->consumed = in_len;
+	res->produced = strm.total_out + tl;
+	res->isize = in_len;
+	res->checksum = zip_checksum(req, in, in_len);
+	res->status = in_len && res->produced >= in_len ? ZIP_ST_NEGATIVE :
+							  ZIP_ST_OK;
 }
 
-static u32 zip_decompress(struct soft_ctx *ctx, u32 req, const u8 *in,
-			  u32 in_len, u8 *out, u32 avail, u32 *consumed,
-			  u32 *produced)
+static void zip_decompress(struct soft_ctx *ctx, u32 req, const u8 *in,
+			   u32 in_len, u8 *out, u32 avail, struct zip_res *res)
 {
 	unsigned int tl = zip_trailer_len(req);
 	struct z_stream_s strm = { .workspace = ctx->zws };
@@ -326,8 +363,9 @@ static u32 zip_decompress(struct soft_ctx *ctx, u32 req, const u8 *in,
 	u32 used;
 	int ret;
 
+	res->status = ZIP_ST_INVALID;
 	if (zlib_inflateInit2(&strm, -MAX_WBITS) != Z_OK)
-		return ZIP_ST_BAD_SQE;
+		return;
 	strm.next_in = in;
 	strm.avail_in = in_len;
 	strm.next_out = out;
@@ -335,20 +373,26 @@ static u32 zip_decompress(struct soft_ctx *ctx, u32 req, const u8 *in,
 	ret = zlib_inflate(&strm, Z_FINISH);
 	zlib_inflateEnd(&strm);
 	if (ret != Z_STREAM_END) {
-		/* Out of room with input left over: the output is too small */
+		/* Out of room before the end: the output is too small */
 		if ((ret == Z_OK || ret == Z_BUF_ERROR) && !strm.avail_out)
-			return ZIP_ST_DST_SHORT;
-		return ZIP_ST_DATA;
+			res->status = ZIP_ST_DST_SHORT;
+		else
+			res->status = ZIP_ST_BAD_DATA;
+		return;
 	}
 	used = strm.total_in;
+	res->status = ZIP_ST_BAD_DATA;
 	if (in_len - used < tl)
-		return ZIP_ST_DATA;
+		return;
 	zip_trailer(req, out, strm.total_out, trailer);
+	res->status = ZIP_ST_CRC;
 	if (memcmp(trailer, in + used, tl))
-		return ZIP_ST_DATA;
-	*consumed = used + tl;
-	*produced = strm.total_out;
-	return ZIP_ST_OK;
+		return;
+	res->consumed = used + tl;
+	res->produced = strm.total_out;
+	res->isize = strm.total_out;
+	res->checksum = zip_checksum(req, out, strm.total_out);
+	res->status = ZIP_ST_OK;
 }
 
 static void zip_run(struct soft_ctx *ctx, u8 *sqe)
@@ -361,14 +405,15 @@ static void zip_run(struct soft_ctx *ctx, u8 *sqe)
 		  (u64)sqe_dw(sqe, ZIP_DW_SRC_H) << 32;
 	u64 dst = sqe_dw(sqe, ZIP_DW_DST_L) |
 		  (u64)sqe_dw(sqe, ZIP_DW_DST_H) << 32;
-	u32 status = ZIP_ST_BAD_SQE, consumed = 0, produced = 0;
+	struct zip_res res = { .status = ZIP_ST_INVALID };
 	u32 type = flags >> 28;
 	u8 *in = NULL, *out = NULL;
 
 	/*
 	 * Block mode, flat buffers only: SQE type 0 or 3, request type
 	 * deflate/zlib/gzip in dw9 bits 0..7, buffer type (bits 8..11) 0.
-	 * The window size (bits 12..15) is accepted and ignored.
+	 * The window size (bits 12..15) is accepted and ignored. Stream mode
+	 * (dw7 bit 26), which uacce-emu implements, is refused here.
 	 */
 	if ((type != 0 && type != 3) || (flags & ZIP_STREAM_MODE) ||
 	    (req & 0xf00) || ctx->qc_type > 1)
@@ -387,31 +432,31 @@ static void zip_run(struct soft_ctx *ctx, u8 *sqe)
 	out = kvmalloc(max(avail, 1U), GFP_KERNEL);
 	if (!in || !out)
 		goto out;
+	res.status = ZIP_ST_FAULT;
 	if (copy_from_user(in, u64_to_user_ptr(src), in_len))
 		goto out;
 
 	if (ctx->qc_type == 0)
-		status = zip_compress(ctx, req, in, in_len, out, avail,
-				      &consumed, &produced);
+		zip_compress(ctx, req, in, in_len, out, avail, &res);
 	else
-		status = zip_decompress(ctx, req, in, in_len, out, avail,
-					&consumed, &produced);
-	if (status == ZIP_ST_OK &&
-	    copy_to_user(u64_to_user_ptr(dst), out, produced)) {
-		status = ZIP_ST_BAD_SQE;
-		consumed = 0;
-		produced = 0;
-	}
+		zip_decompress(ctx, req, in, in_len, out, avail, &res);
+	if ((res.status == ZIP_ST_OK || res.status == ZIP_ST_NEGATIVE) &&
+	    copy_to_user(u64_to_user_ptr(dst), out, res.produced))
+		res = (struct zip_res){ .status = ZIP_ST_FAULT };
 out:
 	kvfree(in);
 	kvfree(out);
-	if (status != ZIP_ST_OK) {
-		consumed = 0;
-		produced = 0;
-	}
-	sqe_set_dw(sqe, ZIP_DW_CONSUMED, consumed);
-	sqe_set_dw(sqe, ZIP_DW_PRODUCED, produced);
-	sqe_set_dw(sqe, ZIP_DW_STATUS, status);
+	if (res.status != ZIP_ST_OK && res.status != ZIP_ST_NEGATIVE)
+		res = (struct zip_res){ .status = res.status };
+	sqe_set_dw(sqe, ZIP_DW_CONSUMED, res.consumed);
+	sqe_set_dw(sqe, ZIP_DW_PRODUCED, res.produced);
+	sqe_set_dw(sqe, ZIP_DW_STATUS, res.status);
+	/* Block mode: no stream context */
+	sqe_set_dw(sqe, ZIP_DW_CTX0, 0);
+	sqe_set_dw(sqe, ZIP_DW_CTX1, 0);
+	sqe_set_dw(sqe, ZIP_DW_CTX2, 0);
+	sqe_set_dw(sqe, ZIP_DW_ISIZE, res.isize);
+	sqe_set_dw(sqe, ZIP_DW_CHECKSUM, res.checksum);
 }
 
 /* ----------------------------------------------------------------- SEC -- */
@@ -490,7 +535,7 @@ static int sec_cipher(u8 *sqe, u32 dir, u32 mode, u32 key_code, u32 c_len)
 
 	tfm = crypto_alloc_skcipher(names[mode], 0, 0);
 	if (IS_ERR(tfm))
-		return -EINVAL;
+		return -EOPNOTSUPP;
 	ret = crypto_skcipher_setkey(tfm, key, klen);
 	if (ret)
 		goto out;
@@ -558,7 +603,9 @@ static int sec_digest(u8 *sqe, u32 mac_key_alg, u32 a_len)
 
 	name = sec_hash_name((mac_key_alg >> 11) & 0x3f, &hmac);
 	/* One-shot only: BD2 byte 5 (ai_gen, a_pad) selects long hash */
-	if (!name || sqe[5] || !a_len || a_len > SEC_MAX_LEN)
+	if (!name || sqe[5])
+		return -EOPNOTSUPP;
+	if (!a_len || a_len > SEC_MAX_LEN)
 		return -EINVAL;
 	if (hmac && (!key_len || key_len > sizeof(key)))
 		return -EINVAL;
@@ -569,7 +616,7 @@ static int sec_digest(u8 *sqe, u32 mac_key_alg, u32 a_len)
 
 	tfm = crypto_alloc_shash(name, 0, 0);
 	if (IS_ERR(tfm))
-		return -EINVAL;
+		return -EOPNOTSUPP;
 	ret = -EINVAL;
 	if (!mac_len)
 		mac_len = crypto_shash_digestsize(tfm);
@@ -609,9 +656,10 @@ out:
 /*
  * AES-GCM as UADK lays it out: src = AAD || payload, cipher_src_offset = AAD
  * length, the tag in a separate buffer at mac_addr (written on encrypt, the
- * expected tag on decrypt). The device writes AAD || result to dst (the AAD
- * is copied, so dst holds the same layout as src). A tag mismatch is not an
- * SQE error: it is reported in the icv field (2) and dst is not written.
+ * expected tag on decrypt). The result goes to dst + cipher_src_offset; the
+ * AAD region of dst is not written (as in uacce-emu; what the hardware does
+ * there is unknown). A tag mismatch is not an SQE error: it is reported in
+ * the icv field (2) and nothing is written.
  */
 static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 		   u32 c_len, bool *icv_err)
@@ -639,7 +687,7 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 
 	tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
 	if (IS_ERR(tfm))
-		return -EINVAL;
+		return -EOPNOTSUPP;
 	ret = crypto_aead_setkey(tfm, key, klen);
 	if (!ret)
 		ret = crypto_aead_setauthsize(tfm, tag_len);
@@ -682,8 +730,8 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 		goto out;
 	}
 	ret = -EFAULT;
-	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_DST)), buf,
-			 a_len + c_len))
+	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_DST) + a_len),
+			 buf + a_len, c_len))
 		goto out;
 	if (dir == SEC_CIPHER_ENC &&
 	    copy_to_user(mac, buf + a_len + c_len, tag_len))
@@ -708,12 +756,16 @@ static void sec_run(u8 *sqe)
 	u32 de = (sqe[1] >> 1) & 3;
 	u32 c_mode = mode_key >> 12, c_key = (mode_key >> 9) & 7;
 	u32 c_alg = sqe[SEC_OFF_C_ALG] & 0xf;
-	u16 flag = SEC_FLAG_CIPHER, done;
+	u16 flag = SEC_FLAG_CIPHER, done = 1;
 	bool icv_err = false;
-	int ret = -EINVAL;
+	int ret = -EOPNOTSUPP;
 
-	/* BD type 2, flat (pbuffer) source, destination and MAC only */
-	if ((sqe[0] & 0xf) != SEC_TYPE2 || (sqe[1] & 0x80) || sqe[2])
+	if ((sqe[0] & 0xf) != SEC_TYPE2) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Flat (pbuffer) source, destination and MAC only */
+	if ((sqe[1] & 0x80) || sqe[2])
 		goto out;
 	if (sqe[7] & 0x80) {
 		/* "invalid" BD: the hardware only completes it */
@@ -721,25 +773,36 @@ static void sec_run(u8 *sqe)
 		goto out;
 	}
 	if (auth == 0 && (cipher == SEC_CIPHER_ENC ||
-			  cipher == SEC_CIPHER_DEC) && c_alg == SEC_ALG_AES) {
+			  cipher == SEC_CIPHER_DEC)) {
+		if (c_alg != SEC_ALG_AES)
+			goto out;
 		if (c_mode == SEC_MODE_GCM) {
 			flag = SEC_FLAG_AEAD;
 			ret = sec_gcm(sqe, cipher, c_key, mode_key & 0x3f,
 				      a_len, c_len, &icv_err);
-		} else if (de == 1 && (c_mode == SEC_MODE_ECB ||
-				       c_mode == SEC_MODE_CBC ||
-				       c_mode == SEC_MODE_CTR ||
-				       c_mode == SEC_MODE_XTS)) {
-			ret = sec_cipher(sqe, cipher, c_mode, c_key, c_len);
+		} else if (c_mode == SEC_MODE_ECB || c_mode == SEC_MODE_CBC ||
+			   c_mode == SEC_MODE_CTR || c_mode == SEC_MODE_XTS) {
+			ret = de == 1 ? sec_cipher(sqe, cipher, c_mode, c_key,
+						   c_len) : -EINVAL;
 		}
 	} else if (cipher == 0 && auth == SEC_AUTH_CALC) {
 		ret = sec_digest(sqe, mac_key_alg, a_len);
+	} else if (cipher == 0 && auth == 0) {
+		ret = -EINVAL;
 	}
 out:
-	done = 1 | (icv_err ? SEC_ICV_ERR << 1 : 0) | flag << 7;
-	put_unaligned_le16(done, sqe + SEC_OFF_DONE);
-	sqe[SEC_OFF_ERROR] = ret == -EFAULT ? SEC_ERR_FAULT :
-			     ret ? SEC_ERR_BAD_BD : 0;
+	/* Like uacce-emu: an error has done 1, icv 0, flag 0 */
+	if (ret)
+		flag = 0;
+	else if (icv_err)
+		done |= SEC_ICV_ERR << 1;
+	done |= flag << 7;
+	put_unaligned_le16((get_unaligned_le16(sqe + SEC_OFF_DONE) & ~0x78f) |
+			   done, sqe + SEC_OFF_DONE);
+	sqe[SEC_OFF_ERROR] = !ret ? 0 :
+			     ret == -EFAULT ? SEC_ERR_FAULT :
+			     ret == -EOPNOTSUPP ? SEC_ERR_UNSUPPORTED :
+			     SEC_ERR_INVALID;
 }
 
 /* ------------------------------------------------------------- the ring -- */

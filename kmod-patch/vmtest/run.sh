@@ -36,7 +36,8 @@ result() { # result ok|fail NAME [why]
 }
 
 # ------------------------------------------------------------ packages --
-PKGS="linux-source-6.12 linux-headers-6.12-amd64 linux-source-6.1 qemu-system-x86
+# linux-headers-amd64 is Debian 12's 6.1 kernel: apply-check.sh builds the 6.1 uacce.c against it
+PKGS="linux-source-6.12 linux-headers-6.12-amd64 linux-source-6.1 linux-headers-amd64 qemu-system-x86
 busybox-static cpio kmod xz-utils build-essential bc flex bison libelf-dev python3-ply
 patch perl"
 if [ "${UACCE_VMTEST_NO_APT:-0}" != 1 ]; then
@@ -81,28 +82,30 @@ VMLINUZ=$IMG/boot/vmlinuz-$KVER
 # ---------------------------------------- source trees (partial, cached) --
 # Only what the harness needs: uacce, hisilicon, docs, checkpatch and the
 # files checkpatch wants to see to recognise a kernel tree.
-extract_src() { # extract_src 6.12
+extract_src() { # extract_src 6.12 full|min
 	local v=$1 ver dir
 	ver=$(dpkg-query -W -f='${Version}' "linux-source-$v")
 	dir=$CACHE/src-$v
-	if [ ! -f "$dir/.done-$ver" ]; then
-		log "extracting linux-source-$v ($ver)"
+	if [ ! -f "$dir/.done-$ver-$2" ]; then
+		log "extracting linux-source-$v ($ver, $2)"
 		rm -rf "$dir" && mkdir -p "$dir"
+		local extra=()
+		[ "$2" = full ] && extra=("linux-source-$v/include/*" "linux-source-$v/scripts/*"
+			"linux-source-$v/COPYING" "linux-source-$v/CREDITS" "linux-source-$v/Kbuild"
+			"linux-source-$v/MAINTAINERS" "linux-source-$v/Makefile" "linux-source-$v/README")
 		tar -xJf "/usr/src/linux-source-$v.tar.xz" -C "$dir" --wildcards \
 			"linux-source-$v/drivers/misc/uacce/*" \
 			"linux-source-$v/drivers/crypto/hisilicon/*" \
 			"linux-source-$v/Documentation/misc-devices/*" \
-			"linux-source-$v/include/*" \
-			"linux-source-$v/scripts/*" \
-			"linux-source-$v/COPYING" "linux-source-$v/CREDITS" \
-			"linux-source-$v/Kbuild" "linux-source-$v/MAINTAINERS" \
-			"linux-source-$v/Makefile" "linux-source-$v/README"
-		mkdir -p "$dir/linux-source-$v"/{arch,fs,init,ipc,kernel,lib}
-		touch "$dir/.done-$ver"
+			"linux-source-$v/include/linux/uacce.h" \
+			"linux-source-$v/include/uapi/misc/uacce/*" "${extra[@]}"
+		# checkpatch recognises a kernel tree by these
+		[ "$2" = full ] && mkdir -p "$dir/linux-source-$v"/{arch,fs,init,ipc,kernel,lib}
+		touch "$dir/.done-$ver-$2"
 	fi
 }
-extract_src 6.12
-extract_src 6.1
+extract_src 6.12 full   # checkpatch runs from this tree
+extract_src 6.1 min     # only for the apply check
 SRC=$CACHE/src-6.12/linux-source-6.12
 
 # --------------------------------------------------------- apply check --
