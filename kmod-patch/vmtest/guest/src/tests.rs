@@ -45,6 +45,7 @@ pub const UNPATCHED: &[(&str, fn() -> TestResult)] = &[
     ("eventfd_ioctl_enotty", unpatched_enotty),
     ("eventfd_falls_back_to_poll", unpatched_fallback),
     ("kill9_in_flight", kill9),
+    ("removal_not_reported_without_patch", unpatched_removal),
 ];
 
 macro_rules! check {
@@ -1206,5 +1207,27 @@ fn module_unload() -> TestResult {
     let out = Command::new("/bin/rmmod").arg("uacce").output().map_err(e2s)?;
     check!(out.status.success(), "rmmod uacce: {}", String::from_utf8_lossy(&out.stderr));
     check!(std::fs::read_dir("/sys/class/uacce").is_err(), "/sys/class/uacce still there");
+    Ok(())
+}
+
+/// Without patch 2 a removed device leaves poll() sleepers asleep and poll() reports nothing: this documents what the
+/// patch fixes (the patched run checks EPOLLERR|EPOLLHUP and a wake within 1 s instead).
+fn unpatched_removal() -> TestResult {
+    let d = devices("soft_zip-").into_iter().last().ok_or("no zip device")?;
+    let q = Queue::open(&d, 0).map_err(e2s)?;
+    q.arm().map_err(e2s)?;
+    let fd = q.fd();
+    let w = thread::spawn(move || {
+        let t = Instant::now();
+        (poll1(fd, libc::POLLIN, Duration::from_millis(1500)).map_err(e2s), t.elapsed())
+    });
+    thread::sleep(Duration::from_millis(200));
+    std::fs::write("/sys/module/uacce_soft/parameters/remove", format!("{d}\n")).map_err(|e| format!("remove: {e}"))?;
+    let (r, el) = w.join().map_err(|_| "panicked")?;
+    let rev = r?;
+    check!(rev == 0 && el >= Duration::from_millis(1400), "unpatched poll() woke: revents {rev:#x} after {el:?}");
+    let rev = poll1(q.fd(), libc::POLLIN, Duration::from_millis(100)).map_err(e2s)?;
+    check!(rev == 0, "unpatched poll() after removal: revents {rev:#x}");
+    println!("# without the series a removed queue's poll() sleeps until its time-out and reports nothing");
     Ok(())
 }
