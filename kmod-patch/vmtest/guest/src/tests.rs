@@ -30,6 +30,7 @@ pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
     ("eventfd_wakes", eventfd_wakes),
     ("eventfd_ioctl_errors", eventfd_errors),
     ("eventfd_unbind_rebind", eventfd_rebind),
+    ("eventfd_rebind_races_wakes", eventfd_rebind_race),
     ("tokio_asyncfd_queue_fd", tokio_asyncfd),
     ("tokio_asyncfd_eventfd", tokio_asyncfd_eventfd),
     ("parallel_queues", parallel_queues),
@@ -1229,5 +1230,52 @@ fn unpatched_removal() -> TestResult {
     let rev = poll1(q.fd(), libc::POLLIN, Duration::from_millis(100)).map_err(e2s)?;
     check!(rev == 0, "unpatched poll() after removal: revents {rev:#x}");
     println!("# without the series a removed queue's poll() sleeps until its time-out and reports nothing");
+    Ok(())
+}
+
+/// Rebinding and unbinding eventfds (and closing them) while completions are signalled on another CPU: exercises the
+/// locking between UACCE_CMD_SET_EVENTFD and uacce_wake_up(). The kernel log must stay clean.
+fn eventfd_rebind_race() -> TestResult {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let fd = q.fd();
+    let q = Arc::new(std::sync::Mutex::new(q));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (q2, stop2) = (q.clone(), stop.clone());
+    let worker = thread::spawn(move || -> Result<usize, String> {
+        let buf = data(64, 1);
+        let mut mac = [0u8; 32];
+        let mut n = 0;
+        while !stop2.load(Ordering::Relaxed) {
+            let mut g = q2.lock().unwrap();
+            g.arm().map_err(e2s)?;
+            small_job(&mut g, &buf, &mut mac).map_err(e2s)?;
+            g.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+            n += 1;
+        }
+        Ok(n)
+    });
+    let t = Instant::now();
+    let mut binds = 0;
+    while t.elapsed() < Duration::from_millis(1500) {
+        let e1 = eventfd().map_err(e2s)?;
+        let e2 = eventfd().map_err(e2s)?;
+        let mut a = uacce_sys::uapi::UacceEventfd { fd: e1.as_raw_fd(), flags: 0 };
+        ioctl_raw(fd, UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map_err(e2s)?;
+        a.fd = e2.as_raw_fd();
+        ioctl_raw(fd, UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map_err(e2s)?;
+        drop(e2); // still bound: the kernel holds its own reference
+        drop(e1);
+        if binds % 3 == 0 {
+            a.fd = -1;
+            ioctl_raw(fd, UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map_err(e2s)?;
+        }
+        binds += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let jobs = worker.join().map_err(|_| "worker panicked")??;
+    check!(jobs > 10 && binds > 100, "only {jobs} jobs / {binds} binds");
+    println!("# eventfd_rebind_races_wakes: {binds} rebinds during {jobs} signalled completions");
     Ok(())
 }
