@@ -1,0 +1,1320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uacce_soft: software ZIP and SEC accelerators behind uacce.
+ *
+ * The devices speak the HiSilicon QM ring protocol (hw v2) to user space: the
+ * same DUS layout (SQ, CQ, status page), the same QM ioctls and the same SQE,
+ * CQE and doorbell formats. They differ from the hardware in three ways:
+ *  - the api is "soft_qm_v2", so nobody mistakes them for real hardware;
+ *  - there is no MMIO region: the 64-bit v2 doorbell value is passed through
+ *    the UACCE_SOFT_CMD_DOORBELL ioctl instead of being written to a register;
+ *  - flags is 0 (no SVA): SQEs carry user virtual addresses of the process
+ *    that opened the queue, which a worker accesses with kthread_use_mm().
+ *
+ * Jobs run in a workqueue with the kernel's zlib and crypto API. A completion
+ * is signalled with uacce_wake_up() only when the consumer armed the
+ * interrupt with a CQ doorbell of priority 1; the arm is one-shot. If CQEs
+ * past the consumer's head are already posted when it arms, the signal fires
+ * at once (the uacce-emu emulator does the same).
+ *
+ * Error reporting never uses kernel warnings: an SQE the device cannot run
+ * gets an error status written into it (ZIP dw3, SEC byte 114) and completes
+ * normally.
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <crypto/aead.h>
+#include <crypto/hash.h>
+#include <crypto/skcipher.h>
+#include <linux/crc32.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mmu_notifier.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/sched/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uacce.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+#include <linux/zlib.h>
+#include <linux/zutil.h>
+#include <uapi/misc/uacce/hisi_qm.h>
+#include <linux/unaligned.h>
+
+#ifndef UACCE_CMD_SET_EVENTFD
+/*
+ * Built against uacce without the eventfd series (for the harness' unpatched
+ * boot): only tasks sleeping in poll() can be woken.
+ */
+static void uacce_wake_up(struct uacce_queue *q)
+{
+	wake_up_interruptible(&q->wait);
+}
+#endif
+
+/* Doorbell ioctl of the soft device: the argument is the v2 doorbell value */
+#define UACCE_SOFT_CMD_DOORBELL	_IOW('S', 0, __u64)
+
+#define SOFT_API		"soft_qm_v2"
+#define SOFT_SQE_SIZE		128
+#define SOFT_CQE_SIZE		16
+#define SOFT_MAX_DEPTH		32768
+
+/* v2 doorbell fields */
+#define DB_SQN(v)		((u32)(v) & 0xfff)
+#define DB_CMD(v)		(((u32)(v) >> 12) & 0xf)
+#define DB_RAND(v)		(((u32)(v) >> 16) & 0xffff)
+#define DB_INDEX(v)		((u32)((v) >> 32) & 0xffff)
+#define DB_PRIO(v)		((u32)((v) >> 48) & 0xffff)
+#define DB_CMD_SQ		0
+#define DB_CMD_CQ		1
+
+/* ZIP SQE, dword indexes */
+#define ZIP_DW_CONSUMED		0
+#define ZIP_DW_PRODUCED		1
+#define ZIP_DW_STATUS		3
+#define ZIP_DW_IN_LEN		4
+#define ZIP_DW_FLAGS		7
+#define ZIP_DW_REQ		9
+#define ZIP_DW_AVAIL_OUT	14
+#define ZIP_DW_SRC_L		18
+#define ZIP_DW_SRC_H		19
+#define ZIP_DW_DST_L		20
+#define ZIP_DW_DST_H		21
+#define ZIP_DW_CTX0		15
+#define ZIP_DW_CTX1		28
+#define ZIP_DW_CTX2		29
+#define ZIP_DW_ISIZE		30
+#define ZIP_DW_CHECKSUM		31
+#define ZIP_STREAM_MODE		BIT(26)
+#define ZIP_REQ_DEFLATE		1
+#define ZIP_REQ_ZLIB		2
+#define ZIP_REQ_GZIP		3
+#define ZIP_MAX_LEN		(8U << 20)
+/*
+ * Status codes, as the uacce-emu emulator writes them. 0x0d (negative
+ * compression, a success), 0x0e (output buffer too small) and 0x10 (CRC
+ * error) are the hardware's. The hardware has no documented code for the
+ * others: 0x11 malformed or truncated deflate data, 0x1f a buffer the device
+ * cannot access, 0xff an SQE it does not accept (any status other than 0x00,
+ * 0x0d and 0x13 is an error to UADK and to the Rust driver).
+ */
+#define ZIP_ST_OK		0x00
+#define ZIP_ST_NEGATIVE		0x0d
+#define ZIP_ST_DST_SHORT	0x0e
+#define ZIP_ST_CRC		0x10
+#define ZIP_ST_BAD_DATA		0x11
+#define ZIP_ST_FAULT		0x1f
+#define ZIP_ST_INVALID		0xff
+
+/* SEC BD type 2, byte offsets */
+#define SEC_TYPE2		2
+#define SEC_OFF_MAC_KEY_ALG	8
+#define SEC_OFF_MODE_KEY	12
+#define SEC_OFF_C_ALG		14
+#define SEC_OFF_A_LEN		16
+#define SEC_OFF_C_LEN		20
+#define SEC_OFF_CIPHER_OFF	26
+#define SEC_OFF_MAC		72
+#define SEC_OFF_C_IVIN		80
+#define SEC_OFF_C_KEY		88
+#define SEC_OFF_SRC		96
+#define SEC_OFF_DST		104
+#define SEC_OFF_A_KEY		64
+#define SEC_OFF_DONE		112
+#define SEC_OFF_ERROR		114
+#define SEC_CIPHER_ENC		1
+#define SEC_CIPHER_DEC		2
+#define SEC_AUTH_CALC		1
+#define SEC_ALG_AES		2
+#define SEC_MODE_ECB		0
+#define SEC_MODE_CBC		1
+#define SEC_MODE_CTR		4
+#define SEC_MODE_GCM		6
+#define SEC_MODE_XTS		7
+#define SEC_MAX_LEN		0xfffe00
+#define SEC_FLAG_CIPHER		2
+#define SEC_FLAG_AEAD		3
+#define SEC_ICV_ERR		2
+/*
+ * error_type values, as the uacce-emu emulator writes them (the hardware's are
+ * undocumented): a buffer the device cannot access, a valid BD it does not
+ * implement (SM4, CCM, long hash, SGL, ...), a BD that does not decode.
+ */
+#define SEC_ERR_FAULT		0x02
+#define SEC_ERR_UNSUPPORTED	0x03
+#define SEC_ERR_INVALID		0xff
+
+enum soft_kind {
+	SOFT_ZIP,
+	SOFT_SEC,
+};
+
+static unsigned int devices = 1;
+module_param(devices, uint, 0444);
+MODULE_PARM_DESC(devices, "Number of ZIP and of SEC devices (default 1 each)");
+
+static unsigned int queues = 16;
+module_param(queues, uint, 0444);
+MODULE_PARM_DESC(queues, "Queues per device (default 16)");
+
+static unsigned int depth = 1024;
+module_param(depth, uint, 0444);
+MODULE_PARM_DESC(depth, "SQ and CQ depth (default 1024, as the hardware)");
+
+static struct workqueue_struct *soft_wq;
+static LIST_HEAD(soft_devs);
+static DEFINE_MUTEX(soft_devs_lock);
+
+struct soft_dev {
+	struct list_head node;
+	struct platform_device *pdev;
+	struct uacce_device *uacce;
+	enum soft_kind kind;
+	bool removing;			/* uacce_remove() is running */
+	struct mutex lock;		/* protects used and nr_used */
+	unsigned long *used;
+	unsigned int nr_used;
+};
+
+/*
+ * One open queue. Stopping clears @running (under @lock); the worker checks
+ * it before it takes a job and before it writes a completion, so it never
+ * touches the uacce queue once stop_queue() has returned. stop_queue() also
+ * waits until the job the worker is running, if any, is finished (@busy), so
+ * that after PUT_Q or close() the device no longer writes to user memory, as
+ * the hardware drains a queue on stop.
+ *
+ * On device removal that wait is bounded: uacce_remove() calls stop_queue()
+ * with q->mutex held, the worker may be waiting for the mmap_lock in a page
+ * fault, and a concurrent mmap() of the same queue takes q->mutex under the
+ * mmap_lock. Rather than deadlock in that corner case the removal goes on
+ * after a while; the context is reference counted (the worker holds a
+ * reference while it is queued or running), so nothing is freed under the
+ * worker's feet.
+ */
+struct soft_ctx {
+	struct kref ref;
+	enum soft_kind kind;
+	u16 qid;
+	u16 depth;
+	u16 qc_type;
+	void *dus;
+	size_t dus_size;
+	struct mm_struct *mm;
+	struct mmu_notifier mn;
+	bool mn_registered;
+	struct work_struct work;
+	void *zws;			/* zlib workspace, worker only */
+
+	wait_queue_head_t idle;		/* woken when @busy goes false */
+
+	spinlock_t lock;		/* protects the fields below */
+	struct uacce_queue *uq;
+	bool running;
+	bool busy;			/* the worker is running a job */
+	bool mm_dead;
+	bool armed;
+	u16 sq_head;			/* next SQE the device fetches */
+	u16 sq_tail;			/* from the last SQ doorbell */
+	u16 cq_head;			/* from the last CQ doorbell */
+	u16 cq_tail;			/* next CQE the device writes */
+	u8 cq_phase;
+	u32 posted;			/* CQEs posted, for is_q_updated() */
+	u32 seen;
+};
+
+static size_t soft_dus_size(unsigned int d)
+{
+	return PAGE_ALIGN((size_t)SOFT_SQE_SIZE * d + (size_t)SOFT_CQE_SIZE * d) +
+	       PAGE_SIZE;
+}
+
+static void soft_ctx_free(struct kref *ref)
+{
+	struct soft_ctx *ctx = container_of(ref, struct soft_ctx, ref);
+
+	vfree(ctx->zws);
+	vfree(ctx->dus);
+	if (ctx->mm)
+		mmdrop(ctx->mm);
+	kfree(ctx);
+}
+
+static void soft_ctx_put(struct soft_ctx *ctx)
+{
+	kref_put(&ctx->ref, soft_ctx_free);
+}
+
+static void soft_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct soft_ctx *ctx = container_of(mn, struct soft_ctx, mn);
+
+	/* The owner's address space is going away: stop the queue */
+	spin_lock(&ctx->lock);
+	ctx->mm_dead = true;
+	ctx->running = false;
+	spin_unlock(&ctx->lock);
+}
+
+static const struct mmu_notifier_ops soft_mn_ops = {
+	.release = soft_mn_release,
+};
+
+/* ----------------------------------------------------------------- ZIP -- */
+
+static u32 sqe_dw(const u8 *sqe, unsigned int dw)
+{
+	return get_unaligned_le32(sqe + 4 * dw);
+}
+
+static void sqe_set_dw(u8 *sqe, unsigned int dw, u32 val)
+{
+	put_unaligned_le32(val, sqe + 4 * dw);
+}
+
+static int soft_zws(struct soft_ctx *ctx)
+{
+	size_t sz;
+
+	if (ctx->zws)
+		return 0;
+	sz = max_t(size_t, zlib_deflate_workspacesize(MAX_WBITS, 8),
+		   zlib_inflate_workspacesize());
+	ctx->zws = vzalloc(sz);
+	return ctx->zws ? 0 : -ENOMEM;
+}
+
+static unsigned int zip_trailer_len(u32 req)
+{
+	return req == ZIP_REQ_ZLIB ? 4 : req == ZIP_REQ_GZIP ? 8 : 0;
+}
+
+static void zip_trailer(u32 req, const u8 *in, u32 len, u8 *out)
+{
+	if (req == ZIP_REQ_ZLIB) {
+		put_unaligned_be32(zlib_adler32(1, in, len), out);
+	} else if (req == ZIP_REQ_GZIP) {
+		put_unaligned_le32(crc32_le(~0U, in, len) ^ ~0U, out);
+		put_unaligned_le32(len, out + 4);
+	}
+}
+
+struct zip_res {
+	u32 status;
+	u32 consumed;
+	u32 produced;
+	u32 isize;
+	u32 checksum;
+};
+
+/* dw31 in block mode: zlib Adler-32, gzip CRC-32, deflate 0 (plain values) */
+static u32 zip_checksum(u32 req, const u8 *data, u32 len)
+{
+	if (req == ZIP_REQ_ZLIB)
+		return zlib_adler32(1, data, len);
+	if (req == ZIP_REQ_GZIP)
+		return crc32_le(~0U, data, len) ^ ~0U;
+	return 0;
+}
+
+static void zip_compress(struct soft_ctx *ctx, u32 req, const u8 *in,
+			 u32 in_len, u8 *out, u32 avail, struct zip_res *res)
+{
+	unsigned int tl = zip_trailer_len(req);
+	struct z_stream_s strm = { .workspace = ctx->zws };
+	int ret;
+
+	res->status = ZIP_ST_DST_SHORT;
+	if (avail < tl)
+		return;
+	if (zlib_deflateInit2(&strm, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+			      -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		res->status = ZIP_ST_INVALID;
+		return;
+	}
+	strm.next_in = in;
+	strm.avail_in = in_len;
+	strm.next_out = out;
+	strm.avail_out = avail - tl;
+	ret = zlib_deflate(&strm, Z_FINISH);
+	zlib_deflateEnd(&strm);
+	if (ret != Z_STREAM_END)
+		return;
+	zip_trailer(req, in, in_len, out + strm.total_out);
+	res->consumed = in_len;
+	res->produced = strm.total_out + tl;
+	res->isize = in_len;
+	res->checksum = zip_checksum(req, in, in_len);
+	res->status = in_len && res->produced >= in_len ? ZIP_ST_NEGATIVE :
+							  ZIP_ST_OK;
+}
+
+static void zip_decompress(struct soft_ctx *ctx, u32 req, const u8 *in,
+			   u32 in_len, u8 *out, u32 avail, struct zip_res *res)
+{
+	unsigned int tl = zip_trailer_len(req);
+	struct z_stream_s strm = { .workspace = ctx->zws };
+	u8 trailer[8];
+	u32 used;
+	int ret;
+
+	res->status = ZIP_ST_INVALID;
+	if (zlib_inflateInit2(&strm, -MAX_WBITS) != Z_OK)
+		return;
+	strm.next_in = in;
+	strm.avail_in = in_len;
+	strm.next_out = out;
+	strm.avail_out = avail;
+	ret = zlib_inflate(&strm, Z_FINISH);
+	zlib_inflateEnd(&strm);
+	if (ret != Z_STREAM_END) {
+		/* Out of room before the end: the output is too small */
+		if ((ret == Z_OK || ret == Z_BUF_ERROR) && !strm.avail_out)
+			res->status = ZIP_ST_DST_SHORT;
+		else
+			res->status = ZIP_ST_BAD_DATA;
+		return;
+	}
+	used = strm.total_in;
+	res->status = ZIP_ST_BAD_DATA;
+	if (in_len - used < tl)
+		return;
+	zip_trailer(req, out, strm.total_out, trailer);
+	res->status = ZIP_ST_CRC;
+	if (memcmp(trailer, in + used, tl))
+		return;
+	res->consumed = used + tl;
+	res->produced = strm.total_out;
+	res->isize = strm.total_out;
+	res->checksum = zip_checksum(req, out, strm.total_out);
+	res->status = ZIP_ST_OK;
+}
+
+static void zip_run(struct soft_ctx *ctx, u8 *sqe)
+{
+	u32 in_len = sqe_dw(sqe, ZIP_DW_IN_LEN);
+	u32 avail = sqe_dw(sqe, ZIP_DW_AVAIL_OUT);
+	u32 flags = sqe_dw(sqe, ZIP_DW_FLAGS);
+	u32 req = sqe_dw(sqe, ZIP_DW_REQ);
+	u64 src = sqe_dw(sqe, ZIP_DW_SRC_L) |
+		  (u64)sqe_dw(sqe, ZIP_DW_SRC_H) << 32;
+	u64 dst = sqe_dw(sqe, ZIP_DW_DST_L) |
+		  (u64)sqe_dw(sqe, ZIP_DW_DST_H) << 32;
+	struct zip_res res = { .status = ZIP_ST_INVALID };
+	u32 type = flags >> 28;
+	u8 *in = NULL, *out = NULL;
+
+	/*
+	 * Block mode, flat buffers only: SQE type 0 or 3, request type
+	 * deflate/zlib/gzip in dw9 bits 0..7, buffer type (bits 8..11) 0.
+	 * The window size (bits 12..15) is accepted and ignored. Stream mode
+	 * (dw7 bit 26), which uacce-emu implements, is refused here.
+	 */
+	if ((type != 0 && type != 3) || (flags & ZIP_STREAM_MODE) ||
+	    (req & 0xf00) || ctx->qc_type > 1)
+		goto out;
+	req &= 0xff;
+	if (req != ZIP_REQ_DEFLATE && req != ZIP_REQ_ZLIB &&
+	    req != ZIP_REQ_GZIP)
+		goto out;
+	if (in_len > ZIP_MAX_LEN)
+		goto out;
+	avail = min(avail, ZIP_MAX_LEN);
+	if (soft_zws(ctx))
+		goto out;
+
+	in = kvmalloc(max(in_len, 1U), GFP_KERNEL);
+	out = kvmalloc(max(avail, 1U), GFP_KERNEL);
+	if (!in || !out)
+		goto out;
+	res.status = ZIP_ST_FAULT;
+	if (copy_from_user(in, u64_to_user_ptr(src), in_len))
+		goto out;
+
+	if (ctx->qc_type == 0)
+		zip_compress(ctx, req, in, in_len, out, avail, &res);
+	else
+		zip_decompress(ctx, req, in, in_len, out, avail, &res);
+	if ((res.status == ZIP_ST_OK || res.status == ZIP_ST_NEGATIVE) &&
+	    copy_to_user(u64_to_user_ptr(dst), out, res.produced))
+		res = (struct zip_res){ .status = ZIP_ST_FAULT };
+out:
+	kvfree(in);
+	kvfree(out);
+	if (res.status != ZIP_ST_OK && res.status != ZIP_ST_NEGATIVE)
+		res = (struct zip_res){ .status = res.status };
+	sqe_set_dw(sqe, ZIP_DW_CONSUMED, res.consumed);
+	sqe_set_dw(sqe, ZIP_DW_PRODUCED, res.produced);
+	sqe_set_dw(sqe, ZIP_DW_STATUS, res.status);
+	/* Block mode: no stream context */
+	sqe_set_dw(sqe, ZIP_DW_CTX0, 0);
+	sqe_set_dw(sqe, ZIP_DW_CTX1, 0);
+	sqe_set_dw(sqe, ZIP_DW_CTX2, 0);
+	sqe_set_dw(sqe, ZIP_DW_ISIZE, res.isize);
+	sqe_set_dw(sqe, ZIP_DW_CHECKSUM, res.checksum);
+}
+
+/* ----------------------------------------------------------------- SEC -- */
+
+/* A scatterlist over a kvmalloc'ed buffer */
+static int soft_sg(struct sg_table *sgt, u8 *buf, size_t len)
+{
+	struct scatterlist *sg;
+	unsigned int n, i;
+	int ret;
+
+	if (!is_vmalloc_addr(buf)) {
+		ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+		if (!ret)
+			sg_set_buf(sgt->sgl, buf, len);
+		return ret;
+	}
+	n = DIV_ROUND_UP(offset_in_page(buf) + len, PAGE_SIZE);
+	ret = sg_alloc_table(sgt, n, GFP_KERNEL);
+	if (ret)
+		return ret;
+	for_each_sg(sgt->sgl, sg, n, i) {
+		size_t chunk = min_t(size_t, len,
+				     PAGE_SIZE - offset_in_page(buf));
+
+		sg_set_page(sg, vmalloc_to_page(buf), chunk,
+			    offset_in_page(buf));
+		buf += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+static u64 sqe_u64(const u8 *sqe, unsigned int off)
+{
+	return get_unaligned_le64(sqe + off);
+}
+
+static int sec_key_len(u32 code, bool xts)
+{
+	static const int aes[] = { 16, 24, 32 };
+
+	if (code > 2 || (xts && code == 1))
+		return -EINVAL;
+	return xts ? 2 * aes[code] : aes[code];
+}
+
+static int sec_cipher(u8 *sqe, u32 dir, u32 mode, u32 key_code, u32 c_len)
+{
+	static const char * const names[] = {
+		[SEC_MODE_ECB] = "ecb(aes)", [SEC_MODE_CBC] = "cbc(aes)",
+		[SEC_MODE_CTR] = "ctr(aes)", [SEC_MODE_XTS] = "xts(aes)",
+	};
+	struct crypto_skcipher *tfm;
+	struct skcipher_request *req = NULL;
+	DECLARE_CRYPTO_WAIT(wait);
+	struct sg_table sgt = {};
+	u8 key[64], iv[16] = {};
+	u8 *buf = NULL;
+	int klen, ret;
+
+	klen = sec_key_len(key_code, mode == SEC_MODE_XTS);
+	if (klen < 0 || !c_len || c_len > SEC_MAX_LEN)
+		return -EINVAL;
+	if ((mode == SEC_MODE_ECB || mode == SEC_MODE_CBC) && c_len % 16)
+		return -EINVAL;
+	if (mode == SEC_MODE_XTS && c_len < 16)
+		return -EINVAL;
+	if (copy_from_user(key, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_KEY)),
+			   klen))
+		return -EFAULT;
+	if (mode != SEC_MODE_ECB &&
+	    copy_from_user(iv, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_IVIN)),
+			   sizeof(iv)))
+		return -EFAULT;
+
+	tfm = crypto_alloc_skcipher(names[mode], 0, 0);
+	if (IS_ERR(tfm))
+		return -EOPNOTSUPP;
+	ret = crypto_skcipher_setkey(tfm, key, klen);
+	if (ret)
+		goto out;
+	ret = -ENOMEM;
+	buf = kvmalloc(c_len, GFP_KERNEL);
+	req = skcipher_request_alloc(tfm, GFP_KERNEL);
+	if (!buf || !req)
+		goto out;
+	ret = -EFAULT;
+	if (copy_from_user(buf, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_SRC)),
+			   c_len))
+		goto out;
+	ret = soft_sg(&sgt, buf, c_len);
+	if (ret)
+		goto out;
+	skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				      CRYPTO_TFM_REQ_MAY_SLEEP,
+				      crypto_req_done, &wait);
+	skcipher_request_set_crypt(req, sgt.sgl, sgt.sgl, c_len, iv);
+	ret = crypto_wait_req(dir == SEC_CIPHER_ENC ?
+			      crypto_skcipher_encrypt(req) :
+			      crypto_skcipher_decrypt(req), &wait);
+	if (ret) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_DST)), buf,
+			 c_len))
+		ret = -EFAULT;
+out:
+	sg_free_table(&sgt);
+	skcipher_request_free(req);
+	kvfree(buf);
+	crypto_free_skcipher(tfm);
+	memzero_explicit(key, sizeof(key));
+	return ret;
+}
+
+static const char *sec_hash_name(u32 a_alg, bool *hmac)
+{
+	/* a_alg codes: 0x00 SHA1 .. 0x05 SHA512, HMAC variants at 0x10 + n */
+	static const char * const names[] = {
+		[0x00] = "sha1", [0x01] = "sha256", [0x03] = "sha224",
+		[0x04] = "sha384", [0x05] = "sha512",
+		[0x10] = "hmac(sha1)", [0x11] = "hmac(sha256)",
+		[0x13] = "hmac(sha224)", [0x14] = "hmac(sha384)",
+		[0x15] = "hmac(sha512)",
+	};
+
+	*hmac = a_alg >= 0x10;
+	return a_alg < ARRAY_SIZE(names) ? names[a_alg] : NULL;
+}
+
+static int sec_digest(u8 *sqe, u32 mac_key_alg, u32 a_len)
+{
+	u32 mac_len = (mac_key_alg & 0x1f) * 4;
+	u32 key_len = ((mac_key_alg >> 5) & 0x3f) * 4;
+	struct crypto_shash *tfm;
+	struct shash_desc *desc = NULL;
+	u8 key[256], md[64];
+	const char *name;
+	u8 *buf = NULL;
+	bool hmac;
+	int ret;
+
+	name = sec_hash_name((mac_key_alg >> 11) & 0x3f, &hmac);
+	/* One-shot only: BD2 byte 5 (ai_gen, a_pad) selects long hash */
+	if (!name || sqe[5])
+		return -EOPNOTSUPP;
+	if (!a_len || a_len > SEC_MAX_LEN)
+		return -EINVAL;
+	if (hmac && (!key_len || key_len > sizeof(key)))
+		return -EINVAL;
+	if (hmac && copy_from_user(key,
+				   u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_A_KEY)),
+				   key_len))
+		return -EFAULT;
+
+	tfm = crypto_alloc_shash(name, 0, 0);
+	if (IS_ERR(tfm))
+		return -EOPNOTSUPP;
+	ret = -EINVAL;
+	if (!mac_len)
+		mac_len = crypto_shash_digestsize(tfm);
+	if (mac_len > crypto_shash_digestsize(tfm))
+		goto out;
+	if (hmac) {
+		ret = crypto_shash_setkey(tfm, key, key_len);
+		if (ret)
+			goto out;
+	}
+	ret = -ENOMEM;
+	buf = kvmalloc(a_len, GFP_KERNEL);
+	desc = kzalloc(sizeof(*desc) + crypto_shash_descsize(tfm), GFP_KERNEL);
+	if (!buf || !desc)
+		goto out;
+	desc->tfm = tfm;
+	ret = -EFAULT;
+	if (copy_from_user(buf, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_SRC)),
+			   a_len))
+		goto out;
+	ret = crypto_shash_digest(desc, buf, a_len, md);
+	if (ret) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_MAC)), md,
+			 mac_len))
+		ret = -EFAULT;
+out:
+	kfree_sensitive(desc);
+	kvfree(buf);
+	crypto_free_shash(tfm);
+	memzero_explicit(key, sizeof(key));
+	return ret;
+}
+
+/*
+ * AES-GCM as UADK lays it out: src = AAD || payload, cipher_src_offset = AAD
+ * length, the tag in a separate buffer at mac_addr (written on encrypt, the
+ * expected tag on decrypt). The result goes to dst + cipher_src_offset; the
+ * AAD region of dst is not written (as in uacce-emu; what the hardware does
+ * there is unknown). A tag mismatch is not an SQE error: it is reported in
+ * the icv field (2) and nothing is written.
+ */
+static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
+		   u32 c_len, bool *icv_err)
+{
+	u32 coff = get_unaligned_le16(sqe + SEC_OFF_CIPHER_OFF);
+	size_t total = (size_t)a_len + c_len + tag_len;
+	void __user *mac = u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_MAC));
+	struct aead_request *req = NULL;
+	struct crypto_aead *tfm;
+	DECLARE_CRYPTO_WAIT(wait);
+	struct sg_table sgt = {};
+	u8 key[32], iv[12];
+	u8 *buf = NULL;
+	int klen, ret;
+
+	klen = sec_key_len(key_code, false);
+	if (klen < 0 || coff != a_len || tag_len < 4 || tag_len > 16 ||
+	    a_len > SEC_MAX_LEN || c_len > SEC_MAX_LEN)
+		return -EINVAL;
+	if (copy_from_user(key, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_KEY)),
+			   klen) ||
+	    copy_from_user(iv, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_IVIN)),
+			   sizeof(iv)))
+		return -EFAULT;
+
+	tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
+	if (IS_ERR(tfm))
+		return -EOPNOTSUPP;
+	ret = crypto_aead_setkey(tfm, key, klen);
+	if (!ret)
+		ret = crypto_aead_setauthsize(tfm, tag_len);
+	if (ret) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = -ENOMEM;
+	buf = kvmalloc(total, GFP_KERNEL);
+	req = aead_request_alloc(tfm, GFP_KERNEL);
+	if (!buf || !req)
+		goto out;
+	ret = -EFAULT;
+	if (copy_from_user(buf, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_SRC)),
+			   a_len + c_len))
+		goto out;
+	if (dir == SEC_CIPHER_DEC &&
+	    copy_from_user(buf + a_len + c_len, mac, tag_len))
+		goto out;
+	ret = soft_sg(&sgt, buf, total);
+	if (ret)
+		goto out;
+	aead_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
+				  CRYPTO_TFM_REQ_MAY_SLEEP,
+				  crypto_req_done, &wait);
+	aead_request_set_ad(req, a_len);
+	aead_request_set_crypt(req, sgt.sgl, sgt.sgl,
+			       dir == SEC_CIPHER_ENC ? c_len : c_len + tag_len,
+			       iv);
+	ret = crypto_wait_req(dir == SEC_CIPHER_ENC ?
+			      crypto_aead_encrypt(req) :
+			      crypto_aead_decrypt(req), &wait);
+	if (ret == -EBADMSG) {
+		*icv_err = true;
+		ret = 0;
+		goto out;
+	}
+	if (ret) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = -EFAULT;
+	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_DST) + a_len),
+			 buf + a_len, c_len))
+		goto out;
+	if (dir == SEC_CIPHER_ENC &&
+	    copy_to_user(mac, buf + a_len + c_len, tag_len))
+		goto out;
+	ret = 0;
+out:
+	sg_free_table(&sgt);
+	aead_request_free(req);
+	kvfree(buf);
+	crypto_free_aead(tfm);
+	memzero_explicit(key, sizeof(key));
+	return ret;
+}
+
+static void sec_run(u8 *sqe)
+{
+	u32 mac_key_alg = get_unaligned_le32(sqe + SEC_OFF_MAC_KEY_ALG);
+	u16 mode_key = get_unaligned_le16(sqe + SEC_OFF_MODE_KEY);
+	u32 a_len = get_unaligned_le32(sqe + SEC_OFF_A_LEN) & 0xffffff;
+	u32 c_len = get_unaligned_le32(sqe + SEC_OFF_C_LEN) & 0xffffff;
+	u32 cipher = (sqe[0] >> 4) & 3, auth = (sqe[0] >> 6) & 3;
+	u32 de = (sqe[1] >> 1) & 3;
+	u32 c_mode = mode_key >> 12, c_key = (mode_key >> 9) & 7;
+	u32 c_alg = sqe[SEC_OFF_C_ALG] & 0xf;
+	u16 flag = SEC_FLAG_CIPHER, done = 1;
+	bool icv_err = false;
+	int ret = -EOPNOTSUPP;
+
+	if ((sqe[0] & 0xf) != SEC_TYPE2) {
+		ret = -EINVAL;
+		goto out;
+	}
+	/* Flat (pbuffer) source, destination and MAC only */
+	if ((sqe[1] & 0x80) || sqe[2])
+		goto out;
+	if (sqe[7] & 0x80) {
+		/* "invalid" BD: the hardware only completes it */
+		ret = 0;
+		goto out;
+	}
+	if (auth == 0 && (cipher == SEC_CIPHER_ENC ||
+			  cipher == SEC_CIPHER_DEC)) {
+		if (c_alg != SEC_ALG_AES)
+			goto out;
+		if (c_mode == SEC_MODE_GCM) {
+			flag = SEC_FLAG_AEAD;
+			ret = sec_gcm(sqe, cipher, c_key, mode_key & 0x3f,
+				      a_len, c_len, &icv_err);
+		} else if (c_mode == SEC_MODE_ECB || c_mode == SEC_MODE_CBC ||
+			   c_mode == SEC_MODE_CTR || c_mode == SEC_MODE_XTS) {
+			ret = de == 1 ? sec_cipher(sqe, cipher, c_mode, c_key,
+						   c_len) : -EINVAL;
+		}
+	} else if (cipher == 0 && auth == SEC_AUTH_CALC) {
+		ret = sec_digest(sqe, mac_key_alg, a_len);
+	} else if (cipher == 0 && auth == 0) {
+		ret = -EINVAL;
+	}
+out:
+	/* Like uacce-emu: an error has done 1, icv 0, flag 0 */
+	if (ret)
+		flag = 0;
+	else if (icv_err)
+		done |= SEC_ICV_ERR << 1;
+	done |= flag << 7;
+	put_unaligned_le16((get_unaligned_le16(sqe + SEC_OFF_DONE) & ~0x78f) |
+			   done, sqe + SEC_OFF_DONE);
+	sqe[SEC_OFF_ERROR] = !ret ? 0 :
+			     ret == -EFAULT ? SEC_ERR_FAULT :
+			     ret == -EOPNOTSUPP ? SEC_ERR_UNSUPPORTED :
+			     SEC_ERR_INVALID;
+}
+
+/* ------------------------------------------------------------- the ring -- */
+
+static u8 *soft_cqe(struct soft_ctx *ctx, u16 i)
+{
+	return ctx->dus + (size_t)SOFT_SQE_SIZE * ctx->depth +
+	       (size_t)SOFT_CQE_SIZE * i;
+}
+
+static bool soft_cq_full(struct soft_ctx *ctx)
+{
+	return (ctx->cq_tail + 1) % ctx->depth == ctx->cq_head;
+}
+
+/* Signal if armed and CQEs past the consumer's head are posted; ctx->lock */
+static void soft_maybe_signal(struct soft_ctx *ctx)
+{
+	if (ctx->running && ctx->armed && ctx->cq_tail != ctx->cq_head) {
+		ctx->armed = false;
+		uacce_wake_up(ctx->uq);
+	}
+}
+
+/* Post the CQE for SQ slot @slot; ctx->lock held */
+static void soft_post(struct soft_ctx *ctx, u16 slot)
+{
+	u8 *cqe = soft_cqe(ctx, ctx->cq_tail);
+
+	put_unaligned_le32(0, cqe);
+	put_unaligned_le16(0, cqe + 4);
+	put_unaligned_le16(0, cqe + 6);
+	put_unaligned_le16(slot, cqe + 8);
+	put_unaligned_le16(ctx->qid, cqe + 10);
+	put_unaligned_le16(0, cqe + 12);
+	/* The SQE result and the CQE body are visible before the phase */
+	smp_wmb();
+	WRITE_ONCE(*(u16 *)(cqe + 14), cpu_to_le16(ctx->cq_phase));
+	if (++ctx->cq_tail == ctx->depth) {
+		ctx->cq_tail = 0;
+		ctx->cq_phase ^= 1;
+	}
+	ctx->posted++;
+	soft_maybe_signal(ctx);
+}
+
+static void soft_idle(struct soft_ctx *ctx)
+{
+	spin_lock(&ctx->lock);
+	ctx->busy = false;
+	spin_unlock(&ctx->lock);
+	wake_up(&ctx->idle);
+}
+
+static bool soft_is_idle(struct soft_ctx *ctx)
+{
+	bool idle;
+
+	spin_lock(&ctx->lock);
+	idle = !ctx->busy;
+	spin_unlock(&ctx->lock);
+	return idle;
+}
+
+static void soft_work(struct work_struct *work)
+{
+	struct soft_ctx *ctx = container_of(work, struct soft_ctx, work);
+	bool have_mm = false;
+	u8 sqe[SOFT_SQE_SIZE];
+
+	for (;;) {
+		u16 slot;
+
+		spin_lock(&ctx->lock);
+		if (!ctx->running || ctx->sq_head == ctx->sq_tail ||
+		    soft_cq_full(ctx)) {
+			spin_unlock(&ctx->lock);
+			break;
+		}
+		slot = ctx->sq_head;
+		ctx->busy = true;
+		spin_unlock(&ctx->lock);
+
+		if (!have_mm) {
+			if (!mmget_not_zero(ctx->mm)) {
+				soft_idle(ctx);
+				break;
+			}
+			kthread_use_mm(ctx->mm);
+			have_mm = true;
+		}
+
+		memcpy(sqe, ctx->dus + (size_t)slot * SOFT_SQE_SIZE, sizeof(sqe));
+		if (ctx->kind == SOFT_ZIP)
+			zip_run(ctx, sqe);
+		else
+			sec_run(sqe);
+
+		spin_lock(&ctx->lock);
+		if (ctx->running) {
+			memcpy(ctx->dus + (size_t)slot * SOFT_SQE_SIZE, sqe,
+			       sizeof(sqe));
+			ctx->sq_head = (slot + 1) % ctx->depth;
+			soft_post(ctx, slot);
+		}
+		spin_unlock(&ctx->lock);
+		soft_idle(ctx);
+		cond_resched();
+	}
+
+	if (have_mm) {
+		kthread_unuse_mm(ctx->mm);
+		mmput(ctx->mm);
+	}
+	soft_ctx_put(ctx);
+}
+
+/* Queue the worker, holding a reference for it; ctx->lock held */
+static void soft_kick(struct soft_ctx *ctx)
+{
+	kref_get(&ctx->ref);
+	if (!queue_work(soft_wq, &ctx->work))
+		kref_put(&ctx->ref, soft_ctx_free);	/* cannot be the last */
+}
+
+static long soft_doorbell(struct soft_ctx *ctx, u64 db)
+{
+	u32 index = DB_INDEX(db), cmd = DB_CMD(db), prio = DB_PRIO(db);
+	long ret = 0;
+
+	if (DB_SQN(db) != ctx->qid || DB_RAND(db) || index >= ctx->depth ||
+	    (cmd != DB_CMD_SQ && cmd != DB_CMD_CQ) || prio > 1)
+		return -EINVAL;
+
+	spin_lock(&ctx->lock);
+	if (!ctx->running) {
+		ret = ctx->mm_dead ? -EIO : -EINVAL;
+	} else if (cmd == DB_CMD_SQ) {
+		ctx->sq_tail = index;
+		soft_kick(ctx);
+	} else {
+		bool was_full = soft_cq_full(ctx);
+
+		ctx->cq_head = index;
+		if (prio)
+			ctx->armed = true;
+		soft_maybe_signal(ctx);
+		if (was_full && ctx->sq_head != ctx->sq_tail)
+			soft_kick(ctx);
+	}
+	spin_unlock(&ctx->lock);
+	return ret;
+}
+
+/* ------------------------------------------------------------ uacce ops -- */
+
+static struct soft_dev *to_soft_dev(struct uacce_device *uacce)
+{
+	return uacce->priv;
+}
+
+static int soft_get_available_instances(struct uacce_device *uacce)
+{
+	struct soft_dev *sdev = to_soft_dev(uacce);
+	int n;
+
+	mutex_lock(&sdev->lock);
+	n = queues - sdev->nr_used;
+	mutex_unlock(&sdev->lock);
+	return n;
+}
+
+static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
+			  struct uacce_queue *q)
+{
+	struct soft_dev *sdev = to_soft_dev(uacce);
+	struct soft_ctx *ctx;
+	unsigned int qid;
+	int ret;
+
+	if (!current->mm)
+		return -EINVAL;
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	kref_init(&ctx->ref);
+	spin_lock_init(&ctx->lock);
+	init_waitqueue_head(&ctx->idle);
+	INIT_WORK(&ctx->work, soft_work);
+	ctx->kind = sdev->kind;
+	ctx->depth = depth;
+	ctx->dus_size = soft_dus_size(depth);
+	/* Zeroed: the CQ and both status words start at 0 */
+	ctx->dus = vmalloc_user(ctx->dus_size);
+	if (!ctx->dus) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	ctx->mm = current->mm;
+	mmgrab(ctx->mm);
+	ctx->mn.ops = &soft_mn_ops;
+	ret = mmu_notifier_register(&ctx->mn, ctx->mm);
+	if (ret)
+		goto err;
+	ctx->mn_registered = true;
+
+	mutex_lock(&sdev->lock);
+	qid = find_first_zero_bit(sdev->used, queues);
+	if (qid >= queues) {
+		mutex_unlock(&sdev->lock);
+		ret = -EBUSY;
+		goto err;
+	}
+	__set_bit(qid, sdev->used);
+	sdev->nr_used++;
+	mutex_unlock(&sdev->lock);
+
+	ctx->qid = qid;
+	ctx->uq = q;
+	q->priv = ctx;
+	return 0;
+err:
+	if (ctx->mn_registered)
+		mmu_notifier_unregister(&ctx->mn, ctx->mm);
+	soft_ctx_put(ctx);
+	return ret;
+}
+
+static void soft_put_queue(struct uacce_queue *q)
+{
+	struct soft_ctx *ctx = q->priv;
+	struct soft_dev *sdev = to_soft_dev(q->uacce);
+
+	spin_lock(&ctx->lock);
+	ctx->running = false;
+	ctx->uq = NULL;
+	spin_unlock(&ctx->lock);
+
+	mutex_lock(&sdev->lock);
+	__clear_bit(ctx->qid, sdev->used);
+	sdev->nr_used--;
+	mutex_unlock(&sdev->lock);
+
+	mmu_notifier_unregister(&ctx->mn, ctx->mm);
+	q->priv = NULL;
+	soft_ctx_put(ctx);
+}
+
+static int soft_start_queue(struct uacce_queue *q)
+{
+	struct soft_ctx *ctx = q->priv;
+	int ret = 0;
+
+	spin_lock(&ctx->lock);
+	if (ctx->mm_dead) {
+		ret = -EIO;
+	} else {
+		/* Like the SQC/CQC set-up: empty rings, CQ phase 1 */
+		memset(soft_cqe(ctx, 0), 0, (size_t)SOFT_CQE_SIZE * ctx->depth);
+		ctx->sq_head = 0;
+		ctx->sq_tail = 0;
+		ctx->cq_head = 0;
+		ctx->cq_tail = 0;
+		ctx->cq_phase = 1;
+		ctx->armed = false;
+		ctx->running = true;
+	}
+	spin_unlock(&ctx->lock);
+	return ret;
+}
+
+static void soft_stop_queue(struct uacce_queue *q)
+{
+	struct soft_dev *sdev = to_soft_dev(q->uacce);
+	struct soft_ctx *ctx = q->priv;
+
+	spin_lock(&ctx->lock);
+	ctx->running = false;
+	spin_unlock(&ctx->lock);
+
+	/* Let the job in progress finish: see struct soft_ctx */
+	if (READ_ONCE(sdev->removing))
+		wait_event_timeout(ctx->idle, soft_is_idle(ctx), 5 * HZ);
+	else
+		wait_event(ctx->idle, soft_is_idle(ctx));
+}
+
+static int soft_is_q_updated(struct uacce_queue *q)
+{
+	struct soft_ctx *ctx = q->priv;
+	int updated;
+
+	spin_lock(&ctx->lock);
+	updated = ctx->posted != ctx->seen;
+	ctx->seen = ctx->posted;
+	spin_unlock(&ctx->lock);
+	return updated;
+}
+
+static int soft_mmap(struct uacce_queue *q, struct vm_area_struct *vma,
+		     struct uacce_qfile_region *qfr)
+{
+	struct soft_ctx *ctx = q->priv;
+
+	/* No MMIO region: the doorbell is UACCE_SOFT_CMD_DOORBELL */
+	if (qfr->type != UACCE_QFRT_DUS)
+		return -EINVAL;
+	if (vma->vm_end - vma->vm_start != ctx->dus_size)
+		return -EINVAL;
+	return remap_vmalloc_range(vma, ctx->dus, 0);
+}
+
+static long soft_ioctl(struct uacce_queue *q, unsigned int cmd,
+		       unsigned long arg)
+{
+	struct soft_ctx *ctx = q->priv;
+	void __user *uarg = (void __user *)arg;
+	struct hisi_qp_info info = {};
+	struct hisi_qp_ctx qp_ctx;
+	u64 db;
+
+	switch (cmd) {
+	case UACCE_SOFT_CMD_DOORBELL:
+		if (get_user(db, (u64 __user *)uarg))
+			return -EFAULT;
+		return soft_doorbell(ctx, db);
+	case UACCE_CMD_QM_SET_QP_CTX:
+		if (copy_from_user(&qp_ctx, uarg, sizeof(qp_ctx)))
+			return -EFAULT;
+		/* ZIP: 0 compress, 1 decompress; SEC: 0 */
+		if (qp_ctx.qc_type > (ctx->kind == SOFT_ZIP ? 1 : 0))
+			return -EINVAL;
+		ctx->qc_type = qp_ctx.qc_type;
+		qp_ctx.id = ctx->qid;
+		if (copy_to_user(uarg, &qp_ctx, sizeof(qp_ctx)))
+			return -EFAULT;
+		return 0;
+	case UACCE_CMD_QM_SET_QP_INFO:
+		info.sqe_size = SOFT_SQE_SIZE;
+		info.sq_depth = ctx->depth;
+		info.cq_depth = ctx->depth;
+		if (copy_to_user(uarg, &info, sizeof(info)))
+			return -EFAULT;
+		return 0;
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct uacce_ops soft_uacce_ops = {
+	.get_available_instances = soft_get_available_instances,
+	.get_queue = soft_get_queue,
+	.put_queue = soft_put_queue,
+	.start_queue = soft_start_queue,
+	.stop_queue = soft_stop_queue,
+	.is_q_updated = soft_is_q_updated,
+	.mmap = soft_mmap,
+	.ioctl = soft_ioctl,
+};
+
+/* ------------------------------------------------------------- devices -- */
+
+static void soft_dev_destroy(struct soft_dev *sdev)
+{
+	WRITE_ONCE(sdev->removing, true);
+	uacce_remove(sdev->uacce);
+	platform_device_unregister(sdev->pdev);
+	bitmap_free(sdev->used);
+	kfree(sdev);
+}
+
+static int soft_dev_create(enum soft_kind kind, int id)
+{
+	struct uacce_interface iface = {
+		.flags = 0,
+		.ops = &soft_uacce_ops,
+	};
+	struct soft_dev *sdev;
+	int ret;
+
+	sdev = kzalloc(sizeof(*sdev), GFP_KERNEL);
+	if (!sdev)
+		return -ENOMEM;
+	mutex_init(&sdev->lock);
+	sdev->kind = kind;
+	sdev->used = bitmap_zalloc(queues, GFP_KERNEL);
+	if (!sdev->used) {
+		kfree(sdev);
+		return -ENOMEM;
+	}
+	sdev->pdev = platform_device_register_simple(KBUILD_MODNAME, id,
+						     NULL, 0);
+	if (IS_ERR(sdev->pdev)) {
+		ret = PTR_ERR(sdev->pdev);
+		bitmap_free(sdev->used);
+		kfree(sdev);
+		return ret;
+	}
+
+	strscpy(iface.name, kind == SOFT_ZIP ? "soft_zip" : "soft_sec",
+		sizeof(iface.name));
+	sdev->uacce = uacce_alloc(&sdev->pdev->dev, &iface);
+	if (IS_ERR(sdev->uacce)) {
+		ret = PTR_ERR(sdev->uacce);
+		sdev->uacce = NULL;
+		soft_dev_destroy(sdev);
+		return ret;
+	}
+	sdev->uacce->api_ver = SOFT_API;
+	sdev->uacce->algs = kind == SOFT_ZIP ? "zlib\ngzip\ndeflate" :
+					       "cipher\ndigest\naead";
+	sdev->uacce->qf_pg_num[UACCE_QFRT_MMIO] = 0;
+	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] =
+		soft_dus_size(depth) >> PAGE_SHIFT;
+	sdev->uacce->priv = sdev;
+	ret = uacce_register(sdev->uacce);
+	if (ret) {
+		soft_dev_destroy(sdev);
+		return ret;
+	}
+
+	mutex_lock(&soft_devs_lock);
+	list_add_tail(&sdev->node, &soft_devs);
+	mutex_unlock(&soft_devs_lock);
+	dev_info(&sdev->uacce->dev, "%u queues of depth %u\n", queues, depth);
+	return 0;
+}
+
+/*
+ * Writing a uacce device name (e.g. "soft_zip-0") to the "remove" parameter
+ * removes that device at run time through uacce_remove(), like a hot unplug.
+ */
+static int soft_remove_set(const char *val, const struct kernel_param *kp)
+{
+	struct soft_dev *sdev, *found = NULL;
+	char name[UACCE_MAX_NAME_SIZE];
+
+	strscpy(name, val, sizeof(name));
+	strim(name);
+
+	mutex_lock(&soft_devs_lock);
+	list_for_each_entry(sdev, &soft_devs, node) {
+		if (!strcmp(dev_name(&sdev->uacce->dev), name)) {
+			found = sdev;
+			list_del(&sdev->node);
+			break;
+		}
+	}
+	mutex_unlock(&soft_devs_lock);
+	if (!found)
+		return -ENODEV;
+
+	soft_dev_destroy(found);
+	return 0;
+}
+
+static const struct kernel_param_ops soft_remove_ops = {
+	.set = soft_remove_set,
+};
+module_param_cb(remove, &soft_remove_ops, NULL, 0200);
+MODULE_PARM_DESC(remove, "Write a device name to remove that device");
+
+static void soft_destroy_all(void)
+{
+	struct soft_dev *sdev;
+
+	for (;;) {
+		mutex_lock(&soft_devs_lock);
+		sdev = list_first_entry_or_null(&soft_devs, struct soft_dev,
+						node);
+		if (sdev)
+			list_del(&sdev->node);
+		mutex_unlock(&soft_devs_lock);
+		if (!sdev)
+			break;
+		soft_dev_destroy(sdev);
+	}
+}
+
+static int __init soft_init(void)
+{
+	unsigned int i;
+	int ret = 0;
+
+	if (!queues || queues > 1024 || depth < 2 || depth > SOFT_MAX_DEPTH)
+		return -EINVAL;
+	soft_wq = alloc_workqueue(KBUILD_MODNAME, WQ_UNBOUND, 0);
+	if (!soft_wq)
+		return -ENOMEM;
+
+	for (i = 0; i < devices && !ret; i++) {
+		ret = soft_dev_create(SOFT_ZIP, 2 * i);
+		if (!ret)
+			ret = soft_dev_create(SOFT_SEC, 2 * i + 1);
+	}
+	if (ret) {
+		soft_destroy_all();
+		destroy_workqueue(soft_wq);
+	}
+	return ret;
+}
+
+static void __exit soft_exit(void)
+{
+	soft_destroy_all();
+	/* Drains the workers still holding queue contexts */
+	destroy_workqueue(soft_wq);
+}
+
+module_init(soft_init);
+module_exit(soft_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_AUTHOR("uacce-rs developers <dev@uacce-rs.invalid>");
+MODULE_DESCRIPTION("Software ZIP/SEC accelerators speaking the HiSilicon QM protocol through uacce");

@@ -1,0 +1,1281 @@
+//! The guest tests. Devices: `soft_zip-*` and `soft_sec-*` registered by uacce_soft (devices=2 queues=8).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::ring::*;
+use crate::TestResult;
+
+pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
+    ("discovery", discovery),
+    ("queue_start_put", queue_start_put),
+    ("zip_deflate", zip_deflate),
+    ("zip_zlib", zip_zlib),
+    ("zip_gzip", zip_gzip),
+    ("zip_errors", zip_errors),
+    ("sec_aes_cbc", sec_aes_cbc),
+    ("sec_aes_ctr", sec_aes_ctr),
+    ("sec_aes_xts", sec_aes_xts),
+    ("sec_sha256_sha512", sec_sha),
+    ("sec_hmac_sha256", sec_hmac),
+    ("sec_aes_gcm", sec_gcm),
+    ("sec_errors", sec_errors),
+    ("ring_wrap", ring_wrap),
+    ("poll_wakes", poll_wakes),
+    ("poll_not_armed_no_wake", poll_not_armed),
+    ("eventfd_wakes", eventfd_wakes),
+    ("eventfd_ioctl_errors", eventfd_errors),
+    ("eventfd_unbind_rebind", eventfd_rebind),
+    ("eventfd_rebind_races_wakes", eventfd_rebind_race),
+    ("tokio_asyncfd_queue_fd", tokio_asyncfd),
+    ("tokio_asyncfd_eventfd", tokio_asyncfd_eventfd),
+    ("parallel_queues", parallel_queues),
+    ("kill9_in_flight", kill9),
+    ("mm_exit_stops_queue", mm_exit),
+    ("device_removal_wakes_waiters", removal),
+    ("module_unload_with_open_queue", module_unload),
+];
+
+pub const UNPATCHED: &[(&str, fn() -> TestResult)] = &[
+    ("discovery", discovery),
+    ("zip_zlib", zip_zlib),
+    ("eventfd_ioctl_enotty", unpatched_enotty),
+    ("eventfd_falls_back_to_poll", unpatched_fallback),
+    ("kill9_in_flight", kill9),
+    ("removal_not_reported_without_patch", unpatched_removal),
+];
+
+macro_rules! check {
+    ($c:expr, $($fmt:tt)*) => {
+        if !$c {
+            return Err(format!($($fmt)*));
+        }
+    };
+}
+
+fn e2s(e: std::io::Error) -> String {
+    e.to_string()
+}
+
+fn errno(r: std::io::Result<()>) -> Option<i32> {
+    r.err().and_then(|e| e.raw_os_error())
+}
+
+fn zip_dev() -> String {
+    devices("soft_zip-").into_iter().next().unwrap_or_default()
+}
+
+fn sec_dev() -> String {
+    devices("soft_sec-").into_iter().next().unwrap_or_default()
+}
+
+/// Deterministic test data: some text, some pseudo-random bytes.
+fn data(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
+    let text = b"uacce soft device test data, compressible and repeated. ";
+    (0..len)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            if (i / 512) % 2 == 0 { text[i % text.len()] } else { x as u8 }
+        })
+        .collect()
+}
+
+// ------------------------------------------------------------------ basics --
+
+fn discovery() -> TestResult {
+    let zips = devices("soft_zip-");
+    let secs = devices("soft_sec-");
+    check!(zips.len() >= 1 && secs.len() >= 1, "devices: zip {zips:?} sec {secs:?}");
+    for d in zips.iter().chain(secs.iter()) {
+        check!(sysfs_attr(d, "api").map_err(e2s)? == "soft_qm_v2", "{d}: api");
+        check!(sysfs_attr(d, "flags").map_err(e2s)? == "0", "{d}: flags");
+        let dus: usize = sysfs_attr(d, "region_dus_size").map_err(e2s)?.parse().unwrap_or(0);
+        let ps = page_size();
+        let want = (128 * 1024 + 16 * 1024 + ps - 1) / ps * ps + ps;
+        check!(dus == want, "{d}: region_dus_size {dus} want {want}");
+        let inst = sysfs_attr(d, "available_instances").map_err(e2s)?;
+        check!(inst == "8", "{d}: available_instances {inst}");
+        check!(std::path::Path::new(&format!("/dev/{d}")).exists(), "/dev/{d} missing");
+    }
+    // The same through uacce-sys: discovery, the device check and the doorbell path it picks
+    let sysfs = uacce_sys::sysfs::Sysfs::new();
+    let devs = sysfs.devices().map_err(|e| e.to_string())?;
+    let soft: Vec<_> = devs.iter().filter(|d| d.is_soft()).collect();
+    check!(soft.len() == zips.len() + secs.len(), "uacce-sys sees {} soft devices", soft.len());
+    for d in &soft {
+        let path = uacce_sys::queue::check_device(d).map_err(|e| e.to_string())?;
+        check!(path == uacce_sys::queue::DoorbellPath::SoftIoctl, "{}: doorbell path {path:?}", d.name);
+        check!(d.region_mmio_size == 0 && !d.is_sva(), "{}: mmio {} sva {}", d.name, d.region_mmio_size, d.is_sva());
+    }
+    let zlib = sysfs.devices_for_algorithm("zlib").map_err(|e| e.to_string())?;
+    check!(zlib.iter().all(|d| d.driver == "soft_zip") && zlib.len() == zips.len(), "zlib devices {zlib:?}");
+    let za = sysfs_attr(&zips[0], "algorithms").map_err(e2s)?;
+    check!(za.split('\n').collect::<Vec<_>>() == ["zlib", "gzip", "deflate"], "zip algorithms {za:?}");
+    let sa = sysfs_attr(&secs[0], "algorithms").map_err(e2s)?;
+    check!(sa.split('\n').collect::<Vec<_>>() == ["cipher", "digest", "aead"], "sec algorithms {sa:?}");
+    Ok(())
+}
+
+fn queue_start_put() -> TestResult {
+    let d = zip_dev();
+    let before: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
+    let q = Queue::open_unstarted(&d, 0).map_err(e2s)?;
+    let during: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
+    check!(during + 1 == before, "available_instances {before} -> {during}");
+    check!(q.depth == 1024, "depth {}", q.depth);
+    // Doorbell before START_Q is refused
+    check!(errno(q.doorbell(doorbell_value(q.qid, 0, 1, 0))) == Some(libc::EINVAL), "doorbell before start");
+    q.ioctl(UACCE_CMD_START_Q, std::ptr::null_mut()).map_err(e2s)?;
+    let again = q.ioctl(UACCE_CMD_START_Q, std::ptr::null_mut());
+    check!(again.err().and_then(|e| e.raw_os_error()) == Some(libc::EINVAL), "second START_Q");
+    // Malformed doorbells
+    check!(errno(q.doorbell(doorbell_value(q.qid + 1, 0, 1, 0))) == Some(libc::EINVAL), "wrong sqn");
+    check!(errno(q.doorbell(doorbell_value(q.qid, 2, 1, 0))) == Some(libc::EINVAL), "cmd 2");
+    check!(errno(q.doorbell(doorbell_value(q.qid, 0, 1024, 0))) == Some(libc::EINVAL), "index >= depth");
+    check!(q.status_words() == (0, 0), "status words {:?}", q.status_words());
+    // No MMIO region: the doorbell is an ioctl
+    let m = unsafe {
+        libc::mmap(std::ptr::null_mut(), page_size(), libc::PROT_READ, libc::MAP_SHARED, q.fd(), 0)
+    };
+    check!(m == libc::MAP_FAILED, "MMIO region mapped");
+    // Unknown ioctl
+    let r = q.ioctl(0x5a5a, std::ptr::null_mut());
+    check!(r.err().and_then(|e| e.raw_os_error()) == Some(libc::ENOTTY), "unknown ioctl");
+    q.put().map_err(e2s)?;
+    drop(q);
+    let after: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
+    check!(after == before, "available_instances after close {after}");
+    Ok(())
+}
+
+// --------------------------------------------------------------------- ZIP --
+
+const REQ_DEFLATE: u32 = 1;
+const REQ_ZLIB: u32 = 2;
+const REQ_GZIP: u32 = 3;
+
+fn zip_header(req: u32) -> &'static [u8] {
+    match req {
+        REQ_ZLIB => &[0x78, 0x9c],
+        REQ_GZIP => &[0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0, 0x03],
+        _ => &[],
+    }
+}
+
+/// A block-mode ZIP SQE as UADK builds it on hw v2 (type 0 for zlib/gzip, type 3 for deflate).
+fn zip_sqe(req: u32, src: &[u8], dst: &mut [u8], tag: u32) -> [u8; SQE_SIZE] {
+    let mut s = [0u8; SQE_SIZE];
+    let ty: u32 = if req == REQ_DEFLATE { 3 } else { 0 };
+    set_dw(&mut s, 4, src.len() as u32);
+    set_dw(&mut s, 7, 0x0A00_0000 | ty << 28);
+    set_dw(&mut s, 9, req | 4 << 12);
+    set_dw(&mut s, if ty == 0 { 13 } else { 26 }, tag);
+    set_dw(&mut s, 14, dst.len() as u32);
+    let sp = src.as_ptr() as u64;
+    let dp = dst.as_mut_ptr() as u64;
+    set_dw(&mut s, 18, sp as u32);
+    set_dw(&mut s, 19, (sp >> 32) as u32);
+    set_dw(&mut s, 20, dp as u32);
+    set_dw(&mut s, 21, (dp >> 32) as u32);
+    s
+}
+
+/// Compress on the device; returns (status, header + produced).
+fn dev_compress(q: &mut Queue, req: u32, input: &[u8]) -> Result<(u32, Vec<u8>), String> {
+    let h = zip_header(req);
+    let mut out = vec![0u8; input.len() + input.len() / 8 + 1024];
+    out[..h.len()].copy_from_slice(h);
+    let sqe = {
+        let (_, dst) = out.split_at_mut(h.len());
+        zip_sqe(req, input, dst, 0x1234)
+    };
+    let r = q.run(&sqe).map_err(e2s)?;
+    let status = sqe_dw(&r, 3) & 0xff;
+    if status == 0 || status == 0x0d {
+        // block mode: dw30 ISIZE, dw31 the plain checksum (gzip CRC-32; zlib Adler-32; deflate 0)
+        let mut crc = flate2::Crc::new();
+        crc.update(input);
+        if sqe_dw(&r, 30) != input.len() as u32 || (req == REQ_GZIP && sqe_dw(&r, 31) != crc.sum()) {
+            return Err(format!("isize/checksum {:#x}/{:#x}", sqe_dw(&r, 30), sqe_dw(&r, 31)));
+        }
+    }
+    let tag = if req == REQ_DEFLATE { sqe_dw(&r, 26) } else { sqe_dw(&r, 13) };
+    if tag != 0x1234 {
+        return Err(format!("tag not preserved: {tag:#x}"));
+    }
+    let produced = sqe_dw(&r, 1) as usize;
+    out.truncate(h.len() + produced);
+    Ok((status, out))
+}
+
+/// Decompress on the device (the header is skipped by software); returns (status, consumed, output).
+fn dev_decompress(q: &mut Queue, req: u32, comp: &[u8], cap: usize) -> Result<(u32, u32, Vec<u8>), String> {
+    let h = zip_header(req).len();
+    let mut out = vec![0u8; cap];
+    let sqe = zip_sqe(req, &comp[h..], &mut out, 0x77);
+    let r = q.run(&sqe).map_err(e2s)?;
+    let status = sqe_dw(&r, 3) & 0xff;
+    out.truncate(sqe_dw(&r, 1) as usize);
+    Ok((status, sqe_dw(&r, 0), out))
+}
+
+fn cpu_compress(req: u32, input: &[u8]) -> Vec<u8> {
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+    use flate2::Compression;
+    let c = Compression::default();
+    match req {
+        REQ_ZLIB => {
+            let mut e = ZlibEncoder::new(Vec::new(), c);
+            e.write_all(input).unwrap();
+            e.finish().unwrap()
+        }
+        REQ_GZIP => {
+            let mut e = GzEncoder::new(Vec::new(), c);
+            e.write_all(input).unwrap();
+            e.finish().unwrap()
+        }
+        _ => {
+            let mut e = DeflateEncoder::new(Vec::new(), c);
+            e.write_all(input).unwrap();
+            e.finish().unwrap()
+        }
+    }
+}
+
+fn cpu_decompress(req: u32, comp: &[u8]) -> std::io::Result<Vec<u8>> {
+    use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
+    let mut out = Vec::new();
+    match req {
+        REQ_ZLIB => ZlibDecoder::new(comp).read_to_end(&mut out)?,
+        REQ_GZIP => GzDecoder::new(comp).read_to_end(&mut out)?,
+        _ => DeflateDecoder::new(comp).read_to_end(&mut out)?,
+    };
+    Ok(out)
+}
+
+fn zip_roundtrip(req: u32) -> TestResult {
+    let d = zip_dev();
+    let mut cq = Queue::open(&d, 0).map_err(e2s)?;
+    let mut dq = Queue::open(&d, 1).map_err(e2s)?;
+    for (i, len) in [1usize, 100, 4096, 65536, 300_000].into_iter().enumerate() {
+        let input = data(len, i as u32 + req * 10);
+        // device compress -> CPU decompress
+        let (st, comp) = dev_compress(&mut cq, req, &input)?;
+        // 0x0d: "negative compression" (output not smaller than input), a success code
+        check!(st == 0 || (st == 0x0d && comp.len() >= input.len()), "compress len {len}: status {st:#x}");
+        let back = cpu_decompress(req, &comp).map_err(|e| format!("CPU decompress of device output, len {len}: {e}"))?;
+        check!(back == input, "device compress len {len}: round trip differs");
+        // CPU compress -> device decompress
+        let comp = cpu_compress(req, &input);
+        let (st, consumed, out) = dev_decompress(&mut dq, req, &comp, len + 64)?;
+        check!(st == 0, "decompress len {len}: status {st:#x}");
+        check!(out == input, "device decompress len {len}: output differs");
+        let h = zip_header(req).len();
+        check!(consumed as usize == comp.len() - h, "consumed {consumed} of {}", comp.len() - h);
+    }
+    Ok(())
+}
+
+fn zip_deflate() -> TestResult {
+    zip_roundtrip(REQ_DEFLATE)
+}
+fn zip_zlib() -> TestResult {
+    zip_roundtrip(REQ_ZLIB)
+}
+fn zip_gzip() -> TestResult {
+    zip_roundtrip(REQ_GZIP)
+}
+
+fn zip_errors() -> TestResult {
+    let d = zip_dev();
+    let mut cq = Queue::open(&d, 0).map_err(e2s)?;
+    let mut dq = Queue::open(&d, 1).map_err(e2s)?;
+    let input = data(100_000, 7);
+    // Output too small: 0x0e
+    let mut small = vec![0u8; 64];
+    let r = cq.run(&zip_sqe(REQ_ZLIB, &input, &mut small, 1)).map_err(e2s)?;
+    check!(sqe_dw(&r, 3) & 0xff == 0x0e, "short dst: status {:#x}", sqe_dw(&r, 3));
+    // Decompress output too small
+    let comp = cpu_compress(REQ_GZIP, &input);
+    let (st, _, _) = dev_decompress(&mut dq, REQ_GZIP, &comp, 1000)?;
+    check!(st == 0x0e, "short decompress dst: status {st:#x}");
+    // Corrupt gzip trailer: CRC error 0x10
+    let mut bad = comp.clone();
+    let n = bad.len();
+    bad[n - 6] ^= 0xff;
+    let (st, _, _) = dev_decompress(&mut dq, REQ_GZIP, &bad, 200_000)?;
+    check!(st == 0x10, "bad CRC: status {st:#x}");
+    // Garbage: 0x11 (bad data); truncated: 0x11
+    let garbage = data(5000, 99);
+    let (st, _, _) = dev_decompress(&mut dq, REQ_DEFLATE, &garbage, 200_000)?;
+    check!(st == 0x11, "garbage: status {st:#x}");
+    let (st, _, _) = dev_decompress(&mut dq, REQ_GZIP, &comp[..comp.len() / 2], 200_000)?;
+    check!(st == 0x11, "truncated: status {st:#x}");
+    // Unknown request type, SGL buffer type, stream mode, bad address: nonzero, no kernel warning
+    let mut out = vec![0u8; 200_000];
+    let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
+    set_dw(&mut s, 9, 0x40);
+    let r = cq.run(&s).map_err(e2s)?;
+    check!(sqe_dw(&r, 3) & 0xff == 0xff, "req type 0x40: status {:#x}", sqe_dw(&r, 3));
+    let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
+    set_dw(&mut s, 9, REQ_ZLIB | 0x100);
+    check!(sqe_dw(&cq.run(&s).map_err(e2s)?, 3) == 0xff, "SGL accepted");
+    let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
+    set_dw(&mut s, 7, 0x0C00_0000); // stream mode: not implemented by the soft device
+    check!(sqe_dw(&cq.run(&s).map_err(e2s)?, 3) == 0xff, "stream mode accepted");
+    let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
+    set_dw(&mut s, 18, 0x10);
+    set_dw(&mut s, 19, 0);
+    let r = cq.run(&s).map_err(e2s)?;
+    check!(sqe_dw(&r, 3) & 0xff == 0x1f && sqe_dw(&r, 1) == 0, "bad source address: {:#x}", sqe_dw(&r, 3));
+    let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
+    set_dw(&mut s, 20, 0x1000);
+    set_dw(&mut s, 21, 0xffff_8000);
+    check!(sqe_dw(&cq.run(&s).map_err(e2s)?, 3) & 0xff == 0x1f, "kernel destination address accepted");
+    // The queue still works
+    let (st, comp) = dev_compress(&mut cq, REQ_ZLIB, &input)?;
+    check!((st == 0 || st == 0x0d) && cpu_decompress(REQ_ZLIB, &comp).map_err(e2s)? == input, "queue broken after errors");
+    Ok(())
+}
+
+// --------------------------------------------------------------------- SEC --
+
+const C_ENC: u8 = 1;
+const C_DEC: u8 = 2;
+
+fn sec_status(r: &[u8; SQE_SIZE]) -> (u16, u16, u16, u8) {
+    let w = u16::from_le_bytes([r[112], r[113]]);
+    (w & 1, (w >> 1) & 7, (w >> 7) & 0xf, r[114])
+}
+
+fn sec_cipher_sqe(dir: u8, mode: u16, key_code: u16, key: &[u8], iv: &[u8], src: &[u8], dst: &mut [u8]) -> [u8; SQE_SIZE] {
+    let mut s = [0u8; SQE_SIZE];
+    s[0] = 0x02 | dir << 4;
+    s[1] = 0x0A; // de = 1, scene 1
+    s[12..14].copy_from_slice(&(key_code << 9 | mode << 12).to_le_bytes());
+    s[14] = 2; // AES
+    s[20..24].copy_from_slice(&(src.len() as u32).to_le_bytes());
+    s[40..42].copy_from_slice(&0xbeefu16.to_le_bytes());
+    set_u64(&mut s, 80, iv.as_ptr() as u64);
+    set_u64(&mut s, 88, key.as_ptr() as u64);
+    set_u64(&mut s, 96, src.as_ptr() as u64);
+    set_u64(&mut s, 104, dst.as_mut_ptr() as u64);
+    s
+}
+
+fn dev_cipher(q: &mut Queue, dir: u8, mode: u16, key: &[u8], iv: &[u8], input: &[u8]) -> Result<Vec<u8>, String> {
+    let key_code = match (mode, key.len()) {
+        (7, 32) | (_, 16) => 0,
+        (_, 24) => 1,
+        _ => 2,
+    };
+    let mut out = vec![0u8; input.len()];
+    let s = sec_cipher_sqe(dir, mode, key_code, key, iv, input, &mut out);
+    let r = q.run(&s).map_err(e2s)?;
+    let (done, icv, flag, err) = sec_status(&r);
+    check!(done == 1 && err == 0 && icv == 0 && flag == 2, "done {done} icv {icv} flag {flag} error_type {err}");
+    check!(u16::from_le_bytes([r[40], r[41]]) == 0xbeef, "tag not preserved");
+    Ok(out)
+}
+
+fn sec_aes_cbc() -> TestResult {
+    use aes::cipher::{block_padding::NoPadding, BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let iv = [7u8; 16];
+    for klen in [16usize, 24, 32] {
+        let key: Vec<u8> = (0..klen as u8).collect();
+        let pt = data(4096 + 16 * klen, klen as u32);
+        let ct = dev_cipher(&mut q, C_ENC, 1, &key, &iv, &pt)?;
+        let mut r = pt.clone();
+        let n = r.len();
+        match klen {
+            16 => cbc::Encryptor::<aes::Aes128>::new_from_slices(&key, &iv).unwrap().encrypt_padded_mut::<NoPadding>(&mut r, n).map(|_| ()),
+            24 => cbc::Encryptor::<aes::Aes192>::new_from_slices(&key, &iv).unwrap().encrypt_padded_mut::<NoPadding>(&mut r, n).map(|_| ()),
+            _ => cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv).unwrap().encrypt_padded_mut::<NoPadding>(&mut r, n).map(|_| ()),
+        }
+        .map_err(|_| "pad".to_string())?;
+        check!(ct == r, "AES-{} CBC encrypt differs from RustCrypto", klen * 8);
+        let back = dev_cipher(&mut q, C_DEC, 1, &key, &iv, &ct)?;
+        check!(back == pt, "AES-{} CBC decrypt differs", klen * 8);
+        if klen == 16 {
+            let mut r2 = ct.clone();
+            cbc::Decryptor::<aes::Aes128>::new_from_slices(&key, &iv).unwrap().decrypt_padded_mut::<NoPadding>(&mut r2).map_err(|_| "unpad")?;
+            check!(r2 == pt, "RustCrypto decrypt of device output differs");
+        }
+    }
+    Ok(())
+}
+
+fn sec_aes_ctr() -> TestResult {
+    use aes::cipher::{KeyIvInit, StreamCipher};
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let key = [0x42u8; 32];
+    let mut iv = [0u8; 16];
+    iv[15] = 0xfe; // counter wraps a byte early
+    let pt = data(10_001, 3);
+    let ct = dev_cipher(&mut q, C_ENC, 4, &key, &iv, &pt)?;
+    let mut r = pt.clone();
+    ctr::Ctr128BE::<aes::Aes256>::new_from_slices(&key, &iv).unwrap().apply_keystream(&mut r);
+    check!(ct == r, "AES-256 CTR differs from RustCrypto");
+    let back = dev_cipher(&mut q, C_DEC, 4, &key, &iv, &ct)?;
+    check!(back == pt, "CTR decrypt differs");
+    Ok(())
+}
+
+fn sec_aes_xts() -> TestResult {
+    use aes::cipher::KeyInit;
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    for klen in [32usize, 64] {
+        let key: Vec<u8> = (0..klen).map(|i| (i * 3 + 1) as u8).collect();
+        let iv: [u8; 16] = [5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        for len in [512usize, 4096, 1000] {
+            let pt = data(len, len as u32);
+            let ct = dev_cipher(&mut q, C_ENC, 7, &key, &iv, &pt)?;
+            let mut r = pt.clone();
+            if klen == 32 {
+                let x = xts_mode::Xts128::new(aes::Aes128::new_from_slice(&key[..16]).unwrap(), aes::Aes128::new_from_slice(&key[16..]).unwrap());
+                x.encrypt_sector(&mut r, iv);
+            } else {
+                let x = xts_mode::Xts128::new(aes::Aes256::new_from_slice(&key[..32]).unwrap(), aes::Aes256::new_from_slice(&key[32..]).unwrap());
+                x.encrypt_sector(&mut r, iv);
+            }
+            check!(ct == r, "AES-{}-XTS len {len} differs from RustCrypto", klen * 4);
+            let back = dev_cipher(&mut q, C_DEC, 7, &key, &iv, &ct)?;
+            check!(back == pt, "XTS decrypt len {len} differs");
+        }
+    }
+    Ok(())
+}
+
+fn sec_digest_sqe(a_alg: u32, out_len: u32, key: &[u8], src: &[u8], mac: &mut [u8]) -> [u8; SQE_SIZE] {
+    let mut s = [0u8; SQE_SIZE];
+    s[0] = 0x42; // type 2, auth calc
+    s[1] = 0x08; // scene 1, de 0
+    let mka = out_len / 4 | (key.len() as u32 / 4) << 5 | a_alg << 11;
+    s[8..12].copy_from_slice(&mka.to_le_bytes());
+    s[16..20].copy_from_slice(&(src.len() as u32).to_le_bytes());
+    set_u64(&mut s, 64, key.as_ptr() as u64);
+    set_u64(&mut s, 72, mac.as_mut_ptr() as u64);
+    set_u64(&mut s, 96, src.as_ptr() as u64);
+    s
+}
+
+fn dev_digest(q: &mut Queue, a_alg: u32, out_len: usize, key: &[u8], src: &[u8]) -> Result<Vec<u8>, String> {
+    let mut mac = vec![0u8; out_len];
+    let r = q.run(&sec_digest_sqe(a_alg, out_len as u32, key, src, &mut mac)).map_err(e2s)?;
+    let (done, _, _, err) = sec_status(&r);
+    check!(done == 1 && err == 0, "digest a_alg {a_alg:#x}: done {done} error_type {err}");
+    Ok(mac)
+}
+
+fn sec_sha() -> TestResult {
+    use sha2::Digest;
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    for len in [1usize, 64, 1000, 100_000] {
+        let m = data(len, 11);
+        let d = dev_digest(&mut q, 0x01, 32, &[], &m)?;
+        check!(d == sha2::Sha256::digest(&m).to_vec(), "SHA-256 len {len} differs");
+        let d = dev_digest(&mut q, 0x05, 64, &[], &m)?;
+        check!(d == sha2::Sha512::digest(&m).to_vec(), "SHA-512 len {len} differs");
+    }
+    Ok(())
+}
+
+fn sec_hmac() -> TestResult {
+    use hmac::{Hmac, Mac};
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    for klen in [16usize, 32, 128] {
+        let key = data(klen, 5);
+        let m = data(3000, klen as u32);
+        let d = dev_digest(&mut q, 0x11, 32, &key, &m)?;
+        let mut h = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+        h.update(&m);
+        check!(d == h.finalize().into_bytes().to_vec(), "HMAC-SHA256 key {klen} differs");
+    }
+    let key = data(64, 1);
+    let m = data(777, 2);
+    let d = dev_digest(&mut q, 0x15, 64, &key, &m)?;
+    let mut h = Hmac::<sha2::Sha512>::new_from_slice(&key).unwrap();
+    h.update(&m);
+    check!(d == h.finalize().into_bytes().to_vec(), "HMAC-SHA512 differs");
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sec_gcm_sqe(dir: u8, key: &[u8], iv: &[u8], aad_len: usize, src: &[u8], dst: &mut [u8], tag: &mut [u8]) -> [u8; SQE_SIZE] {
+    let mut s = [0u8; SQE_SIZE];
+    s[0] = 0x02 | dir << 4;
+    s[1] = if dir == C_ENC { 0x0A } else { 0x0B };
+    let key_code: u16 = match key.len() {
+        16 => 0,
+        24 => 1,
+        _ => 2,
+    };
+    s[12..14].copy_from_slice(&(tag.len() as u16 | key_code << 9 | 6 << 12).to_le_bytes());
+    s[14] = 2;
+    s[16..20].copy_from_slice(&(aad_len as u32).to_le_bytes());
+    s[20..24].copy_from_slice(&((src.len() - aad_len) as u32).to_le_bytes());
+    s[26..28].copy_from_slice(&(aad_len as u16).to_le_bytes());
+    set_u64(&mut s, 56, iv.as_ptr() as u64);
+    set_u64(&mut s, 64, key.as_ptr() as u64);
+    set_u64(&mut s, 72, tag.as_mut_ptr() as u64);
+    set_u64(&mut s, 80, iv.as_ptr() as u64);
+    set_u64(&mut s, 88, key.as_ptr() as u64);
+    set_u64(&mut s, 96, src.as_ptr() as u64);
+    set_u64(&mut s, 104, dst.as_mut_ptr() as u64);
+    s
+}
+
+fn sec_gcm() -> TestResult {
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    for (klen, aad_len, plen) in [(16usize, 16usize, 64usize), (32, 20, 1000), (16, 0, 4096), (32, 13, 0)] {
+        let key = data(klen, 9);
+        let iv = [3u8; 12];
+        let aad = data(aad_len, 4);
+        let pt = data(plen, 8);
+        let mut src = aad.clone();
+        src.extend_from_slice(&pt);
+        let mut dst = vec![0u8; src.len()];
+        let mut tag = [0u8; 16];
+        let r = q.run(&sec_gcm_sqe(C_ENC, &key, &iv, aad_len, &src, &mut dst, &mut tag)).map_err(e2s)?;
+        let (done, icv, flag, err) = sec_status(&r);
+        check!(done == 1 && icv == 0 && flag == 3 && err == 0, "GCM enc: done {done} icv {icv} flag {flag} err {err}");
+        let mut ct = pt.clone();
+        let rtag = if klen == 16 {
+            aes_gcm::Aes128Gcm::new_from_slice(&key).unwrap().encrypt_in_place_detached(&iv.into(), &aad, &mut ct)
+        } else {
+            aes_gcm::Aes256Gcm::new_from_slice(&key).unwrap().encrypt_in_place_detached(&iv.into(), &aad, &mut ct)
+        }
+        .map_err(|_| "gcm")?;
+        check!(dst[aad_len..] == ct[..], "GCM ciphertext differs (key {klen}, aad {aad_len}, len {plen})");
+        check!(dst[..aad_len].iter().all(|&b| b == 0), "AAD region of dst written");
+        check!(tag[..] == rtag[..], "GCM tag differs");
+        // decrypt with the right tag
+        let mut src2 = aad.clone();
+        src2.extend_from_slice(&ct);
+        let mut out = vec![0u8; src2.len()];
+        let r = q.run(&sec_gcm_sqe(C_DEC, &key, &iv, aad_len, &src2, &mut out, &mut tag)).map_err(e2s)?;
+        let (done, icv, _, err) = sec_status(&r);
+        check!(done == 1 && icv == 0 && err == 0, "GCM dec: icv {icv} err {err}");
+        check!(out[aad_len..] == pt[..], "GCM decrypt differs");
+        // and with a wrong tag: icv = 2, dst untouched
+        tag[0] ^= 1;
+        let mut out = vec![0u8; src2.len()];
+        let r = q.run(&sec_gcm_sqe(C_DEC, &key, &iv, aad_len, &src2, &mut out, &mut tag)).map_err(e2s)?;
+        let (done, icv, _, err) = sec_status(&r);
+        check!(done == 1 && icv == 2 && err == 0, "GCM bad tag: done {done} icv {icv} err {err}");
+        check!(out.iter().all(|&b| b == 0), "GCM bad tag: dst written");
+    }
+    Ok(())
+}
+
+fn sec_errors() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let key = [1u8; 16];
+    let iv = [0u8; 16];
+    let pt = data(64, 1);
+    let mut out = vec![0u8; 64];
+    // error: done 1, icv 0, flag 0, error_type as uacce-emu (0x02 fault, 0x03 unsupported, 0xff invalid)
+    let mut expect = |what: &str, s: &[u8; SQE_SIZE], err: u8| -> TestResult {
+        let (done, icv, flag, e) = sec_status(&q.run(s).map_err(e2s)?);
+        check!(done == 1 && icv == 0 && flag == 0 && e == err, "{what}: done {done} icv {icv} flag {flag} error_type {e:#x}, want {err:#x}");
+        Ok(())
+    };
+    let mut s = sec_cipher_sqe(C_ENC, 1, 0, &key, &iv, &pt, &mut out);
+    s[0] = (s[0] & 0xf0) | 3;
+    expect("BD type 3 on a v2 device", &s, 0xff)?;
+    let mut s = sec_cipher_sqe(C_ENC, 1, 0, &key, &iv, &pt, &mut out);
+    s[20..24].copy_from_slice(&30u32.to_le_bytes());
+    expect("CBC length 30", &s, 0xff)?;
+    let mut s = sec_cipher_sqe(C_ENC, 1, 0, &key, &iv, &pt, &mut out);
+    s[14] = 3;
+    expect("SM4", &s, 0x03)?;
+    let mut s = sec_cipher_sqe(C_ENC, 1, 0, &key, &iv, &pt, &mut out);
+    s[1] |= 0x80;
+    expect("SGL source", &s, 0x03)?;
+    let mut s = sec_cipher_sqe(C_ENC, 1, 0, &key, &iv, &pt, &mut out);
+    set_u64(&mut s, 88, 8);
+    expect("bad key address", &s, 0x02)?;
+    let mut s = sec_cipher_sqe(C_ENC, 1, 0, &key, &iv, &pt, &mut out);
+    set_u64(&mut s, 104, 0xffff_8000_0000_1000);
+    expect("kernel dst address", &s, 0x02)?;
+    let mut mac = [0u8; 32];
+    let s = sec_digest_sqe(0x25, 32, &[], &pt, &mut mac);
+    expect("SM3", &s, 0x03)?;
+    let mut s = sec_digest_sqe(0x01, 32, &[], &pt, &mut mac);
+    s[5] = 0x04;
+    expect("long hash", &s, 0x03)?;
+    let s = sec_digest_sqe(0x01, 32, &[], &[], &mut mac);
+    expect("zero-length hash", &s, 0xff)?;
+    drop(expect);
+    // Still works
+    dev_cipher(&mut q, C_ENC, 1, &key, &iv, &pt)?;
+    Ok(())
+}
+
+// ----------------------------------------------------------- ring and waits --
+
+fn hash_sqe(src: &[u8], mac: &mut [u8; 32], tag: u16) -> [u8; SQE_SIZE] {
+    let mut s = sec_digest_sqe(0x01, 32, &[], src, mac);
+    s[40..42].copy_from_slice(&tag.to_le_bytes());
+    s
+}
+
+/// 2500 jobs through a depth-1024 ring, up to 300 in flight: the CQ wraps twice, the phase toggles.
+fn ring_wrap() -> TestResult {
+    use sha2::Digest;
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let n = 2500usize;
+    let srcs: Vec<Vec<u8>> = (0..n).map(|i| data(64 + i % 50, i as u32)).collect();
+    let mut macs = vec![[0u8; 32]; n];
+    let mut next = 0usize;
+    let mut done = 0usize;
+    let t = Instant::now();
+    while done < n {
+        while next < n && q.in_flight < 300 {
+            let s = hash_sqe(&srcs[next], &mut macs[next], next as u16);
+            q.submit(&s).map_err(e2s)?;
+            next += 1;
+        }
+        match q.pop().map_err(e2s)? {
+            Some((_, sqe)) => {
+                let tag = u16::from_le_bytes([sqe[40], sqe[41]]) as usize;
+                check!(tag == done % 65536, "completion order: tag {tag} expected {done}");
+                check!(sec_status(&sqe).3 == 0, "job {done} failed");
+                done += 1;
+            }
+            None => thread::sleep(Duration::from_micros(100)),
+        }
+        check!(t.elapsed() < Duration::from_secs(60), "stuck at {done}/{n}");
+    }
+    for i in 0..n {
+        check!(macs[i][..] == sha2::Sha256::digest(&srcs[i])[..], "digest {i} differs");
+    }
+    Ok(())
+}
+
+fn small_job(q: &mut Queue, buf: &[u8], mac: &mut [u8; 32]) -> std::io::Result<u16> {
+    q.submit(&hash_sqe(buf, mac, 1))
+}
+
+fn poll_wakes() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    for round in 0..3 {
+        // consumer loop: drain, arm, check again, wait
+        while q.pop().map_err(e2s)?.is_some() {}
+        q.arm().map_err(e2s)?;
+        let fd = q.fd();
+        let (tx, rx) = mpsc::channel();
+        let waiter = thread::spawn(move || {
+            let t = Instant::now();
+            let r = poll1(fd, libc::POLLIN, Duration::from_secs(5));
+            tx.send(()).ok();
+            (r.map_err(e2s), t.elapsed())
+        });
+        thread::sleep(Duration::from_millis(50));
+        small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+        let _ = rx.recv_timeout(Duration::from_secs(6));
+        let (r, el) = waiter.join().map_err(|_| "waiter panicked")?;
+        let rev = r?;
+        check!(rev & libc::POLLIN != 0, "round {round}: poll revents {rev:#x} after {el:?}");
+        check!(el < Duration::from_secs(2), "round {round}: woke after {el:?}");
+        q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+    }
+    Ok(())
+}
+
+/// Not armed: a completion must not wake a task sleeping in poll().
+fn poll_not_armed() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    let fd = q.fd();
+    let waiter = thread::spawn(move || {
+        let t = Instant::now();
+        (poll1(fd, libc::POLLIN, Duration::from_millis(800)).map_err(e2s), t.elapsed())
+    });
+    thread::sleep(Duration::from_millis(100));
+    small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+    let (rev, el) = waiter.join().map_err(|_| "waiter panicked")?;
+    let rev = rev?;
+    // poll() re-polls once after its time-out, so POLLIN may be reported then: what matters is that the sleeper
+    // was not woken before the time-out.
+    check!(el >= Duration::from_millis(750), "woken without arming after {el:?}: revents {rev:#x}");
+    q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+    // The completion is now visible to a fresh poll() (is_q_updated), armed or not
+    Ok(())
+}
+
+fn eventfd_wakes() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let efd = eventfd().map_err(e2s)?;
+    q.sys().bind_eventfd(efd.as_fd()).map_err(|e| e.to_string())?;
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    // armed: signalled
+    q.arm().map_err(e2s)?;
+    small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+    let rev = poll1(efd.as_raw_fd(), libc::POLLIN, Duration::from_secs(5)).map_err(e2s)?;
+    check!(rev & libc::POLLIN != 0, "eventfd not signalled");
+    check!(eventfd_take(efd.as_raw_fd()).map_err(e2s)? == 1, "count != 1");
+    q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+    // the arm is one-shot: the next completion is not signalled
+    small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+    q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+    thread::sleep(Duration::from_millis(50));
+    check!(eventfd_take(efd.as_raw_fd()).map_err(e2s)? == 0, "signalled without re-arming");
+    // arming while a completion is already posted signals at once
+    small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+    let t = Instant::now();
+    while !q.has_completion() && t.elapsed() < Duration::from_secs(5) {
+        thread::sleep(Duration::from_millis(1));
+    }
+    q.arm().map_err(e2s)?;
+    check!(eventfd_take(efd.as_raw_fd()).map_err(e2s)? == 1, "arm over a posted CQE did not signal");
+    q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+    // a task blocked on the eventfd is woken
+    q.arm().map_err(e2s)?;
+    let fd = efd.as_raw_fd();
+    let w = thread::spawn(move || {
+        let t = Instant::now();
+        (poll1(fd, libc::POLLIN, Duration::from_secs(5)).map_err(e2s), t.elapsed())
+    });
+    thread::sleep(Duration::from_millis(50));
+    small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+    let (r, el) = w.join().map_err(|_| "panicked")?;
+    check!(r? & libc::POLLIN != 0 && el < Duration::from_secs(2), "blocked eventfd waiter: {el:?}");
+    Ok(())
+}
+
+fn eventfd_errors() -> TestResult {
+    let q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let efd = eventfd().map_err(e2s)?;
+    check!(errno(q.set_eventfd(efd.as_raw_fd(), 1)) == Some(libc::EINVAL), "flags 1");
+    check!(errno(q.set_eventfd(efd.as_raw_fd(), 0x8000_0000)) == Some(libc::EINVAL), "flags high bit");
+    check!(errno(q.set_eventfd(9999, 0)) == Some(libc::EBADF), "closed fd");
+    check!(errno(q.set_eventfd(-2, 0)) == Some(libc::EBADF), "fd -2");
+    let mut p = [0i32; 2];
+    unsafe { libc::pipe(p.as_mut_ptr()) };
+    check!(errno(q.set_eventfd(p[0], 0)) == Some(libc::EINVAL), "pipe fd");
+    unsafe {
+        libc::close(p[0]);
+        libc::close(p[1]);
+    }
+    q.set_eventfd(-1, 0).map_err(e2s)?; // unbind with nothing bound
+    q.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
+    q.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?; // same fd again
+    // Also on a queue that is not started
+    let q2 = Queue::open_unstarted(&sec_dev(), 0).map_err(e2s)?;
+    q2.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
+    Ok(())
+}
+
+fn eventfd_rebind() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let e1 = eventfd().map_err(e2s)?;
+    let e2 = eventfd().map_err(e2s)?;
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    let mut job = |q: &mut Queue| -> TestResult {
+        q.arm().map_err(e2s)?;
+        small_job(q, &buf, &mut mac).map_err(e2s)?;
+        q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+        thread::sleep(Duration::from_millis(20));
+        Ok(())
+    };
+    q.set_eventfd(e1.as_raw_fd(), 0).map_err(e2s)?;
+    q.set_eventfd(e2.as_raw_fd(), 0).map_err(e2s)?;
+    job(&mut q)?;
+    let (c1, c2) = (eventfd_take(e1.as_raw_fd()).map_err(e2s)?, eventfd_take(e2.as_raw_fd()).map_err(e2s)?);
+    check!(c1 == 0 && c2 == 1, "after rebind: old {c1} new {c2}");
+    q.set_eventfd(-1, 0).map_err(e2s)?;
+    job(&mut q)?;
+    let (c1, c2) = (eventfd_take(e1.as_raw_fd()).map_err(e2s)?, eventfd_take(e2.as_raw_fd()).map_err(e2s)?);
+    check!(c1 == 0 && c2 == 0, "after unbind: {c1} {c2}");
+    // closing our eventfd fd keeps the context alive while bound
+    q.set_eventfd(e1.as_raw_fd(), 0).map_err(e2s)?;
+    let dup = unsafe { libc::dup(e1.as_raw_fd()) };
+    drop(e1);
+    job(&mut q)?;
+    check!(eventfd_take(dup).map_err(e2s)? == 1, "bound eventfd lost after close of one fd");
+    unsafe { libc::close(dup) };
+    Ok(())
+}
+
+struct Fd(RawFd);
+impl AsRawFd for Fd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// tokio AsyncFd on the queue fd (a poll-only fd, cf. tokio#6632): registered with `AsyncFd::register_with_interest`
+/// (tokio 1.54 deprecates `AsyncFd::new`/`with_interest` as unsound, tokio PR #8587).
+fn tokio_asyncfd() -> TestResult {
+    let q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let q = std::sync::Arc::new(std::sync::Mutex::new(q));
+    let fd = q.lock().unwrap().fd();
+    rt().block_on(async move {
+        // SAFETY: the queue (and its fd) outlives the AsyncFd, which is dropped at the end of this block.
+        let afd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(Fd(fd), tokio::io::Interest::READABLE) }
+            .map_err(|e| format!("register: {e:?}"))?;
+        let buf = data(100, 1);
+        for round in 0..3 {
+            {
+                let mut g = q.lock().unwrap();
+                while g.pop().map_err(e2s)?.is_some() {}
+                g.arm().map_err(e2s)?;
+            }
+            let q2 = q.clone();
+            let buf2 = buf.clone();
+            let h = thread::spawn(move || {
+                thread::sleep(Duration::from_millis(30));
+                let mut mac = [0u8; 32];
+                let mut g = q2.lock().unwrap();
+                small_job(&mut g, &buf2, &mut mac).map(|_| ())
+            });
+            let t = Instant::now();
+            let mut guard = tokio::time::timeout(Duration::from_secs(5), afd.readable())
+                .await
+                .map_err(|_| format!("round {round}: AsyncFd not woken within 5 s"))?
+                .map_err(e2s)?;
+            let el = t.elapsed();
+            h.join().map_err(|_| "submitter panicked")?.map_err(e2s)?;
+            {
+                let mut g = q.lock().unwrap();
+                g.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+            }
+            guard.clear_ready();
+            if el > Duration::from_secs(2) {
+                return Err(format!("round {round}: woke after {el:?}"));
+            }
+        }
+        drop(afd);
+        Ok::<(), String>(())
+    })
+}
+
+fn tokio_asyncfd_eventfd() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let efd = eventfd().map_err(e2s)?;
+    q.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    let raw = efd.as_raw_fd();
+    rt().block_on(async {
+        // SAFETY: efd outlives the AsyncFd
+        let afd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(Fd(raw), tokio::io::Interest::READABLE) }
+            .map_err(|e| format!("register: {e:?}"))?;
+        for round in 0..3 {
+            q.arm().map_err(e2s)?;
+            small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+            let mut g = tokio::time::timeout(Duration::from_secs(5), afd.readable())
+                .await
+                .map_err(|_| format!("round {round}: not woken"))?
+                .map_err(e2s)?;
+            check!(eventfd_take(raw).map_err(e2s)? >= 1, "round {round}: counter 0");
+            g.clear_ready();
+            q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+        }
+        Ok::<(), String>(())
+    })
+}
+
+// --------------------------------------------------------- kill and removal --
+
+/// Child of the kill -9 test: floods a compress queue, says "ready", keeps going until killed.
+pub fn child_flood(dev: &str) {
+    let mut q = match Queue::open(dev, 0) {
+        Ok(q) => q,
+        Err(e) => {
+            println!("error {e}");
+            return;
+        }
+    };
+    let input = data(256 * 1024, 1);
+    let mut outs: Vec<Vec<u8>> = (0..64).map(|_| vec![0u8; 300 * 1024]).collect();
+    let mut said = false;
+    loop {
+        for o in outs.iter_mut() {
+            let s = zip_sqe(REQ_ZLIB, &input, o, 1);
+            if q.submit(&s).is_err() {
+                break;
+            }
+        }
+        if !said {
+            println!("ready");
+            std::io::stdout().flush().ok();
+            said = true;
+        }
+        while q.in_flight > 32 {
+            match q.pop() {
+                Ok(Some(_)) => {}
+                Ok(None) => thread::sleep(Duration::from_micros(100)),
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn kill9() -> TestResult {
+    let d = zip_dev();
+    let before = sysfs_attr(&d, "available_instances").map_err(e2s)?;
+    for round in 0..3 {
+        let mut child = Command::new("/proc/self/exe")
+            .args(["--child-flood", &d])
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(e2s)?;
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).map_err(e2s)?;
+        check!(line.trim() == "ready", "child said {line:?}");
+        thread::sleep(Duration::from_millis(20 + 40 * round));
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        child.wait().map_err(e2s)?;
+    }
+    // The queues come back (the worker may finish the job it was running first)
+    let t = Instant::now();
+    loop {
+        let now = sysfs_attr(&d, "available_instances").map_err(e2s)?;
+        if now == before {
+            break;
+        }
+        check!(t.elapsed() < Duration::from_secs(10), "available_instances {now}, was {before}");
+        thread::sleep(Duration::from_millis(50));
+    }
+    // and the device still works
+    let mut q = Queue::open(&d, 0).map_err(e2s)?;
+    let input = data(1000, 3);
+    let (st, comp) = dev_compress(&mut q, REQ_ZLIB, &input)?;
+    check!((st == 0 || st == 0x0d) && cpu_decompress(REQ_ZLIB, &comp).map_err(e2s)? == input, "device broken after kill");
+    Ok(())
+}
+
+fn removal() -> TestResult {
+    // Remove the last ZIP device while a poll() sleeper, an eventfd sleeper and a tokio task wait on its queues.
+    let d = devices("soft_zip-").into_iter().last().ok_or("no zip device")?;
+    let q1 = Queue::open(&d, 0).map_err(e2s)?;
+    let q2 = Queue::open(&d, 0).map_err(e2s)?;
+    let q3 = Queue::open(&d, 1).map_err(e2s)?;
+    // A fourth queue with jobs in flight and nobody waiting: removal must cope with a busy worker
+    let mut q4 = Queue::open(&d, 0).map_err(e2s)?;
+    let input = data(256 * 1024, 1);
+    let mut outs: Vec<Vec<u8>> = (0..16).map(|_| vec![0u8; 300 * 1024]).collect();
+    for o in outs.iter_mut() {
+        q4.submit(&zip_sqe(REQ_ZLIB, &input, o, 1)).map_err(e2s)?;
+    }
+    let efd = eventfd().map_err(e2s)?;
+    q2.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
+    for q in [&q1, &q2, &q3] {
+        q.arm().map_err(e2s)?;
+    }
+    let (fd1, fd3, efd_raw) = (q1.fd(), q3.fd(), efd.as_raw_fd());
+    let (tx, rx) = mpsc::channel::<(&'static str, Result<i16, String>, Instant)>();
+    let tx1 = tx.clone();
+    let h1 = thread::spawn(move || {
+        let r = poll1(fd1, libc::POLLIN, Duration::from_secs(10)).map_err(e2s);
+        tx1.send(("poll", r, Instant::now())).ok();
+    });
+    let tx2 = tx.clone();
+    let h2 = thread::spawn(move || {
+        let r = poll1(efd_raw, libc::POLLIN, Duration::from_secs(10)).map_err(e2s);
+        tx2.send(("eventfd", r, Instant::now())).ok();
+    });
+    let tx3 = tx.clone();
+    let h3 = thread::spawn(move || {
+        let r = rt().block_on(async {
+            // SAFETY: q3 outlives this thread (joined below)
+            let afd = unsafe { tokio::io::unix::AsyncFd::register_with_interest(Fd(fd3), tokio::io::Interest::READABLE) }
+                .map_err(|e| format!("{e:?}"))?;
+            let g = tokio::time::timeout(Duration::from_secs(10), afd.ready(tokio::io::Interest::READABLE | tokio::io::Interest::ERROR))
+                .await
+                .map_err(|_| "tokio waiter not woken".to_string())?
+                .map_err(e2s)?;
+            let rd = g.ready();
+            Ok::<i16, String>(if rd.is_error() { libc::POLLERR } else { 0 } | if rd.is_read_closed() { libc::POLLHUP } else { 0 } | if rd.is_readable() { libc::POLLIN } else { 0 })
+        });
+        tx3.send(("tokio", r, Instant::now())).ok();
+    });
+    drop(tx);
+    thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    std::fs::write("/sys/module/uacce_soft/parameters/remove", format!("{d}\n")).map_err(|e| format!("remove: {e}"))?;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(x) => got.push(x),
+            Err(_) => break,
+        }
+    }
+    for h in [h1, h2, h3] {
+        let _ = h.join();
+    }
+    check!(got.len() == 3, "only {} of 3 waiters woke: {:?}", got.len(), got.iter().map(|g| g.0).collect::<Vec<_>>());
+    for (who, r, at) in &got {
+        let rev = r.clone()?;
+        let el = at.saturating_duration_since(t0);
+        check!(el < Duration::from_secs(1), "{who} woke after {el:?}");
+        match *who {
+            "poll" => check!(rev & (libc::POLLERR | libc::POLLHUP) == (libc::POLLERR | libc::POLLHUP), "poll revents {rev:#x}"),
+            "eventfd" => check!(rev & libc::POLLIN != 0, "eventfd revents {rev:#x}"),
+            _ => check!(rev & (libc::POLLERR | libc::POLLHUP) != 0, "tokio readiness {rev:#x}"),
+        }
+    }
+    // After removal: poll reports EPOLLERR|EPOLLHUP at once, ioctls fail with ENXIO, the device node is gone
+    let rev = poll1(q1.fd(), libc::POLLIN, Duration::from_millis(100)).map_err(e2s)?;
+    check!(rev & (libc::POLLERR | libc::POLLHUP) == (libc::POLLERR | libc::POLLHUP), "poll after removal {rev:#x}");
+    check!(errno(q1.doorbell(doorbell_value(q1.qid, 0, 1, 0))) == Some(libc::ENXIO), "doorbell after removal");
+    check!(errno(q2.set_eventfd(-1, 0)) == Some(libc::ENXIO), "SET_EVENTFD after removal");
+    check!(!std::path::Path::new(&format!("/dev/{d}")).exists(), "/dev/{d} still exists");
+    drop((q1, q2, q3, q4));
+    drop(outs);
+    Ok(())
+}
+
+// --------------------------------------------------------------- unpatched --
+
+fn unpatched_enotty() -> TestResult {
+    let q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let efd = eventfd().map_err(e2s)?;
+    let e = errno(q.set_eventfd(efd.as_raw_fd(), 0));
+    check!(e == Some(libc::ENOTTY), "SET_EVENTFD on unpatched uacce: {e:?}");
+    Ok(())
+}
+
+/// The fallback a driver does: try the eventfd, and on ENOTTY/EINVAL wait with poll() on the queue fd instead.
+fn unpatched_fallback() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let efd = eventfd().map_err(e2s)?;
+    // uacce-sys reports ENOTTY/EINVAL as QueueError::Unsupported
+    let wait_fd = match q.sys().bind_eventfd(efd.as_fd()) {
+        Ok(()) => efd.as_raw_fd(),
+        Err(e @ uacce_sys::queue::QueueError::Unsupported { .. }) => {
+            println!("# {e}");
+            q.fd()
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    check!(wait_fd == q.fd(), "eventfd accepted on unpatched uacce");
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    q.arm().map_err(e2s)?;
+    let w = thread::spawn(move || poll1(wait_fd, libc::POLLIN, Duration::from_secs(5)).map_err(e2s));
+    thread::sleep(Duration::from_millis(50));
+    small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+    let rev = w.join().map_err(|_| "panicked")??;
+    check!(rev & libc::POLLIN != 0, "poll fallback not woken: {rev:#x}");
+    q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+    use sha2::Digest;
+    check!(mac[..] == sha2::Sha256::digest(&buf)[..], "digest differs");
+    Ok(())
+}
+
+// ---------------------------------------------------------- more teardown --
+
+/// Four threads, each with its own queue (two ZIP, two SEC), 150 jobs each, checked against the CPU.
+fn parallel_queues() -> TestResult {
+    let mut hs = Vec::new();
+    for t in 0..4u32 {
+        hs.push(thread::spawn(move || -> TestResult {
+            if t % 2 == 0 {
+                let mut q = Queue::open(&zip_dev(), 0).map_err(e2s)?;
+                for i in 0..150u32 {
+                    let input = data(2000 + (i as usize * 37) % 5000, t * 1000 + i);
+                    let (st, comp) = dev_compress(&mut q, REQ_GZIP, &input)?;
+                    check!((st == 0 || st == 0x0d) && cpu_decompress(REQ_GZIP, &comp).map_err(e2s)? == input, "thread {t} job {i}");
+                }
+            } else {
+                use sha2::Digest;
+                let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+                for i in 0..150u32 {
+                    let m = data(100 + i as usize, t * 1000 + i);
+                    let d = dev_digest(&mut q, 0x01, 32, &[], &m)?;
+                    check!(d == sha2::Sha256::digest(&m).to_vec(), "thread {t} job {i}");
+                }
+            }
+            Ok(())
+        }));
+    }
+    for h in hs {
+        h.join().map_err(|_| "thread panicked")??;
+    }
+    Ok(())
+}
+
+/// The process that opened a queue dies (SIGKILL, jobs in flight) while another process still holds the queue fd
+/// (taken with pidfd_getfd): the mmu_notifier release callback must stop the queue, so doorbells fail with EIO.
+fn mm_exit() -> TestResult {
+    let d = zip_dev();
+    let before = sysfs_attr(&d, "available_instances").map_err(e2s)?;
+    let mut p = [0i32; 2];
+    check!(unsafe { libc::pipe(p.as_mut_ptr()) } == 0, "pipe");
+    let pid = unsafe { libc::fork() };
+    check!(pid >= 0, "fork");
+    if pid == 0 {
+        unsafe { libc::close(p[0]) };
+        let mut q = match Queue::open(&d, 0) {
+            Ok(q) => q,
+            Err(_) => unsafe { libc::_exit(1) },
+        };
+        let input = data(256 * 1024, 1);
+        let mut outs: Vec<Vec<u8>> = (0..16).map(|_| vec![0u8; 300 * 1024]).collect();
+        for o in outs.iter_mut() {
+            let _ = q.submit(&zip_sqe(REQ_ZLIB, &input, o, 1));
+        }
+        let msg = format!("{} {}\n", q.fd(), q.qid);
+        unsafe {
+            libc::write(p[1], msg.as_ptr() as *const libc::c_void, msg.len());
+            loop {
+                libc::pause();
+            }
+        }
+    }
+    unsafe { libc::close(p[1]) };
+    let mut buf = [0u8; 64];
+    let n = unsafe { libc::read(p[0], buf.as_mut_ptr() as *mut libc::c_void, buf.len()) };
+    unsafe { libc::close(p[0]) };
+    check!(n > 0, "child did not report");
+    let msg = String::from_utf8_lossy(&buf[..n as usize]).to_string();
+    let mut it = msg.split_whitespace().map(|x| x.parse::<i32>().unwrap_or(-1));
+    let (cfd, qid) = (it.next().unwrap_or(-1), it.next().unwrap_or(-1));
+    let pidfd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as i32;
+    check!(pidfd >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd, cfd, 0) } as i32;
+    check!(fd >= 0, "pidfd_getfd: {}", std::io::Error::last_os_error());
+    unsafe {
+        libc::close(pidfd);
+        libc::kill(pid, libc::SIGKILL);
+        libc::waitpid(pid, std::ptr::null_mut(), 0);
+    }
+    // The queue is still open here, but its mm is gone: the doorbell is refused with EIO
+    let db = |v: u64| -> Option<i32> {
+        let mut v = v;
+        ioctl_raw(fd, UACCE_SOFT_CMD_DOORBELL, &mut v as *mut u64 as *mut _).err().and_then(|e| e.raw_os_error())
+    };
+    let t = Instant::now();
+    let mut e = db(doorbell_value(qid as u16, 0, 17, 0));
+    while e != Some(libc::EIO) && t.elapsed() < Duration::from_secs(10) {
+        thread::sleep(Duration::from_millis(20));
+        e = db(doorbell_value(qid as u16, 0, 17, 0));
+    }
+    check!(e == Some(libc::EIO), "doorbell after the owner's exit: {e:?}");
+    // PUT_Q and close still work; the queue comes back
+    let _ = ioctl_raw(fd, UACCE_CMD_PUT_Q, std::ptr::null_mut());
+    unsafe { libc::close(fd) };
+    let t = Instant::now();
+    while sysfs_attr(&d, "available_instances").map_err(e2s)? != before {
+        check!(t.elapsed() < Duration::from_secs(10), "queue not released");
+        thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// rmmod uacce_soft with a queue open and a task sleeping in poll() on it: the task wakes with EPOLLERR|EPOLLHUP,
+/// the fd can still be closed, and uacce itself can then be unloaded.
+fn module_unload() -> TestResult {
+    let d = sec_dev();
+    let q = Queue::open(&d, 0).map_err(e2s)?;
+    q.arm().map_err(e2s)?;
+    let fd = q.fd();
+    let w = thread::spawn(move || {
+        let r = poll1(fd, libc::POLLIN, Duration::from_secs(10)).map_err(e2s);
+        (r, Instant::now())
+    });
+    thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    let out = Command::new("/bin/rmmod").arg("uacce_soft").output().map_err(e2s)?;
+    check!(out.status.success(), "rmmod uacce_soft: {}", String::from_utf8_lossy(&out.stderr));
+    let (r, at) = w.join().map_err(|_| "panicked")?;
+    let rev = r?;
+    let el = at.saturating_duration_since(t0);
+    check!(rev & (libc::POLLERR | libc::POLLHUP) == (libc::POLLERR | libc::POLLHUP), "revents {rev:#x}");
+    check!(el < Duration::from_secs(1), "woke after {el:?}");
+    drop(q);
+    let out = Command::new("/bin/rmmod").arg("uacce").output().map_err(e2s)?;
+    check!(out.status.success(), "rmmod uacce: {}", String::from_utf8_lossy(&out.stderr));
+    check!(std::fs::read_dir("/sys/class/uacce").is_err(), "/sys/class/uacce still there");
+    Ok(())
+}
+
+/// Without patch 2 a removed device leaves poll() sleepers asleep and poll() reports nothing: this documents what the
+/// patch fixes (the patched run checks EPOLLERR|EPOLLHUP and a wake within 1 s instead).
+fn unpatched_removal() -> TestResult {
+    let d = devices("soft_zip-").into_iter().last().ok_or("no zip device")?;
+    let q = Queue::open(&d, 0).map_err(e2s)?;
+    q.arm().map_err(e2s)?;
+    let fd = q.fd();
+    let w = thread::spawn(move || {
+        let t = Instant::now();
+        (poll1(fd, libc::POLLIN, Duration::from_millis(1500)).map_err(e2s), t.elapsed())
+    });
+    thread::sleep(Duration::from_millis(200));
+    std::fs::write("/sys/module/uacce_soft/parameters/remove", format!("{d}\n")).map_err(|e| format!("remove: {e}"))?;
+    let (r, el) = w.join().map_err(|_| "panicked")?;
+    let rev = r?;
+    check!(rev == 0 && el >= Duration::from_millis(1400), "unpatched poll() woke: revents {rev:#x} after {el:?}");
+    let rev = poll1(q.fd(), libc::POLLIN, Duration::from_millis(100)).map_err(e2s)?;
+    check!(rev == 0, "unpatched poll() after removal: revents {rev:#x}");
+    println!("# without the series a removed queue's poll() sleeps until its time-out and reports nothing");
+    Ok(())
+}
+
+/// Rebinding and unbinding eventfds (and closing them) while completions are signalled on another CPU: exercises the
+/// locking between UACCE_CMD_SET_EVENTFD and uacce_wake_up(). The kernel log must stay clean.
+fn eventfd_rebind_race() -> TestResult {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let fd = q.fd();
+    let q = Arc::new(std::sync::Mutex::new(q));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (q2, stop2) = (q.clone(), stop.clone());
+    let worker = thread::spawn(move || -> Result<usize, String> {
+        let buf = data(64, 1);
+        let mut mac = [0u8; 32];
+        let mut n = 0;
+        while !stop2.load(Ordering::Relaxed) {
+            let mut g = q2.lock().unwrap();
+            g.arm().map_err(e2s)?;
+            small_job(&mut g, &buf, &mut mac).map_err(e2s)?;
+            g.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+            n += 1;
+        }
+        Ok(n)
+    });
+    let t = Instant::now();
+    let mut binds = 0;
+    while t.elapsed() < Duration::from_millis(1500) {
+        let e1 = eventfd().map_err(e2s)?;
+        let e2 = eventfd().map_err(e2s)?;
+        let mut a = uacce_sys::uapi::UacceEventfd { fd: e1.as_raw_fd(), flags: 0 };
+        ioctl_raw(fd, UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map_err(e2s)?;
+        a.fd = e2.as_raw_fd();
+        ioctl_raw(fd, UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map_err(e2s)?;
+        drop(e2); // still bound: the kernel holds its own reference
+        drop(e1);
+        if binds % 3 == 0 {
+            a.fd = -1;
+            ioctl_raw(fd, UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map_err(e2s)?;
+        }
+        binds += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let jobs = worker.join().map_err(|_| "worker panicked")??;
+    check!(jobs > 10 && binds > 100, "only {jobs} jobs / {binds} binds");
+    println!("# eventfd_rebind_races_wakes: {binds} rebinds during {jobs} signalled completions");
+    Ok(())
+}
