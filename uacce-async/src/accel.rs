@@ -713,7 +713,7 @@ const MAX_FLAT: usize = zip::MAX_FLAT_LEN as usize;
 const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
 
 /// zlib's `deflateBound` plus room for the zlib/gzip header and trailer.
-fn compress_bound(n: usize) -> usize {
+pub(crate) fn compress_bound(n: usize) -> usize {
     n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 18
 }
 
@@ -729,6 +729,22 @@ impl Accel {
             Engine::Device(p) => Some(p),
             Engine::Cpu => None,
         }
+    }
+
+    /// A lane for a stream session of `class`, or `None` when that kind of job runs on the CPU.
+    pub(crate) fn stream_lane(&self, class: Class) -> Result<Option<Arc<Lane>>> {
+        match self.pool(class) {
+            Some(p) => self.inner.pick(p).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Run `f` on the CPU backend's bounded blocking pool.
+    pub(crate) async fn cpu_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.inner.cpu(f).await
     }
 
     /// Compress `data` into one `format` stream.
@@ -832,11 +848,7 @@ impl Accel {
             return cpu_path(data).await;
         };
         let alg = format.zip_alg();
-        let hdr = match format {
-            Format::Deflate => 0,
-            Format::Zlib => gzip_header::zlib_header_len(&data)?,
-            Format::Gzip => gzip_header::gzip_header_len(&data)?,
-        };
+        let hdr = gzip_header::complete_header_len(format, &data)?;
         let body_len = data.len() - hdr;
         let ceiling = limit.min(MAX_FLAT);
         // First guess at the output size: gzip's trailer states it (ISIZE, mod 2^32); otherwise 8× the input.
