@@ -131,6 +131,14 @@ enum Source {
 }
 
 impl Source {
+    /// Queues this device can still hand out (`available_instances`; 0 from sysfs means "unknown").
+    fn available(&self) -> Option<usize> {
+        match self {
+            Source::Emu(d) => Some(usize::from(d.available_instances())),
+            Source::Hw(d) => (d.available_instances > 0).then_some(d.available_instances as usize),
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Source::Emu(d) => d.config().name.clone(),
@@ -435,7 +443,8 @@ impl Inner {
         let mut lanes = Vec::new();
         let mut last_err = None;
         for src in &pool.sources {
-            for _ in 0..per {
+            let n = src.available().map_or(per, |a| per.min(a));
+            for _ in 0..n {
                 match self.open_lane(class, src) {
                     Ok(l) => lanes.push(l),
                     Err(e) => {
