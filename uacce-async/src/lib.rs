@@ -76,5 +76,6 @@ pub mod write {
 pub use accel::{Accel, AccelBuilder, Backend, Config, EmuOptions, Hasher};
 pub use error::{Error, Result};
 pub use notify::NotifyMode;
+pub use stream::{Flush, StreamCompressor};
 pub use types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
 pub use uacce_emu::{EmuDevice, Fault, ServiceModel};

@@ -29,9 +29,9 @@ const DECOMP_OUT: usize = 256 * 1024;
 /// Size of a stream's context buffer (UADK reserves 64 KiB; the hardware context starts 64 bytes in).
 const CTX_LEN: usize = 64 * 1024;
 
-/// What to do at the end of an encode step.
+/// What a compression step does at its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flush {
+pub enum Flush {
     /// Nothing: output comes when the codec has it.
     None,
     /// Everything written so far is made decodable (sync flush).
@@ -89,14 +89,18 @@ pub(crate) struct Codec {
 
 impl Codec {
     pub(crate) fn encoder(accel: &Accel, format: Format) -> Result<Self> {
-        Self::new(accel, format, Class::ZipCompress)
+        Self::new(accel, format, Class::ZipCompress, None)
+    }
+
+    pub(crate) fn encoder_with_level(accel: &Accel, format: Format, level: u32) -> Result<Self> {
+        Self::new(accel, format, Class::ZipCompress, Some(level))
     }
 
     pub(crate) fn decoder(accel: &Accel, format: Format) -> Result<Self> {
-        Self::new(accel, format, Class::ZipDecompress)
+        Self::new(accel, format, Class::ZipDecompress, None)
     }
 
-    fn new(accel: &Accel, format: Format, class: Class) -> Result<Self> {
+    fn new(accel: &Accel, format: Format, class: Class, level: Option<u32>) -> Result<Self> {
         let engine = match accel.stream_lane(class)? {
             Some(lane) => {
                 let ctx = Arc::new(vec![0u8; CTX_LEN]);
@@ -108,7 +112,8 @@ impl Codec {
                 Engine::Device(DeviceSide { lane, ctx, state })
             }
             None if class == Class::ZipCompress => {
-                let level = flate2::Compression::new(accel.config().cpu_level.min(9));
+                let level =
+                    flate2::Compression::new(level.unwrap_or(accel.config().cpu_level).min(9));
                 Engine::CpuEnc(Box::new(match format {
                     Format::Deflate => {
                         CpuEnc::Deflate(flate2::write::DeflateEncoder::new(Vec::new(), level))
@@ -458,4 +463,68 @@ fn cpu_inflate(st: &mut CpuDec, format: Format, input: &[u8]) -> Result<(Bytes, 
         }
     }
     Ok((Bytes::from(out), pos, ended))
+}
+
+/// A streaming compressor for callers that drive it chunk by chunk (HTTP bodies, message framing): each call
+/// takes the compressor by value and gives it back with the output, so its future can be stored by poll-based
+/// code. Produces one standard stream; on devices it is a ZIP stream-mode session on one queue, on the CPU flate2.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), uacce_async::Error> {
+/// use bytes::Bytes;
+/// use uacce_async::{Accel, Backend, Flush, Format, StreamCompressor};
+/// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+/// let c = StreamCompressor::new(&accel, Format::Gzip)?;
+/// let (c, first) = c.compress(Bytes::from_static(b"part one, "), Flush::None).await;
+/// let (_c, rest) = c.compress(Bytes::from_static(b"part two"), Flush::Finish).await;
+/// let gz: Vec<u8> = first?.into_iter().chain(rest?).flatten().collect();
+/// assert_eq!(&accel.decompress(Format::Gzip, gz).await?[..], b"part one, part two");
+/// # Ok(()) }
+/// ```
+pub struct StreamCompressor {
+    codec: Codec,
+}
+
+impl std::fmt::Debug for StreamCompressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamCompressor")
+            .field("format", &self.codec.format)
+            .field("ended", &self.codec.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StreamCompressor {
+    /// A compressor for `format` (the CPU backend uses the accelerator's configured level).
+    pub fn new(accel: &Accel, format: Format) -> Result<Self> {
+        Ok(Self {
+            codec: Codec::encoder(accel, format)?,
+        })
+    }
+
+    /// A compressor whose CPU fallback uses deflate `level` (0..=9); devices have no level.
+    pub fn with_level(accel: &Accel, format: Format, level: u32) -> Result<Self> {
+        Ok(Self {
+            codec: Codec::encoder_with_level(accel, format, level)?,
+        })
+    }
+
+    /// Compress `input`, then flush as asked. Returns the compressor and the output produced (possibly none).
+    /// After `Flush::Finish` the stream is complete; more input is an error.
+    pub fn compress(
+        self,
+        input: Bytes,
+        flush: Flush,
+    ) -> impl std::future::Future<Output = (Self, Result<Vec<Bytes>>)> + Send + 'static {
+        async move {
+            let (codec, r) = self.codec.encode(input, flush).await;
+            (Self { codec }, r)
+        }
+    }
+
+    /// True once the stream was finished.
+    pub fn is_finished(&self) -> bool {
+        self.codec.ended
+    }
 }
