@@ -512,15 +512,9 @@ impl StreamCompressor {
 
     /// Compress `input`, then flush as asked. Returns the compressor and the output produced (possibly none).
     /// After `Flush::Finish` the stream is complete; more input is an error.
-    pub fn compress(
-        self,
-        input: Bytes,
-        flush: Flush,
-    ) -> impl std::future::Future<Output = (Self, Result<Vec<Bytes>>)> + Send + 'static {
-        async move {
-            let (codec, r) = self.codec.encode(input, flush).await;
-            (Self { codec }, r)
-        }
+    pub async fn compress(self, input: Bytes, flush: Flush) -> (Self, Result<Vec<Bytes>>) {
+        let (codec, r) = self.codec.encode(input, flush).await;
+        (Self { codec }, r)
     }
 
     /// True once the stream was finished.
