@@ -3,6 +3,7 @@
 //! `uacce-vmtest-guest --mode patched|unpatched` prints one line per test, `ok NAME` or `FAIL NAME: why`.
 //! `uacce-vmtest-guest --child-flood DEV` is the helper process of the kill -9 test.
 
+mod async_tests;
 mod queue;
 mod tests;
 
@@ -18,6 +19,11 @@ fn run(name: &str, f: fn() -> TestResult) -> bool {
     match r {
         Ok(Ok(())) => {
             println!("ok {name} ({ms} ms)");
+            true
+        }
+        Ok(Err(e)) if e.starts_with("XFAIL ") => {
+            // A known failure (a documented limitation outside kmod-patch): reported, not counted as a failure
+            println!("xfail {name}: {}", &e[6..]);
             true
         }
         Ok(Err(e)) => {
@@ -40,6 +46,10 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() >= 3 && args[1] == "--child-flood" {
         tests::child_flood(&args[2]);
+        return;
+    }
+    if args.len() >= 4 && args[1] == "--child-async-removal" {
+        async_tests::child_removal(&args[2], &args[3]);
         return;
     }
     let mode = args

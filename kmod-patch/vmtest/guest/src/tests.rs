@@ -34,9 +34,16 @@ pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
     ("eventfd_rebind_races_wakes", eventfd_rebind_race),
     ("tokio_asyncfd_queue_fd", tokio_asyncfd),
     ("tokio_asyncfd_eventfd", tokio_asyncfd_eventfd),
+    ("async_interrupt_mixed_64", crate::async_tests::mixed_interrupt),
+    ("async_eventfd_mixed_64", crate::async_tests::mixed_eventfd),
+    ("async_io_uring_mixed_64", crate::async_tests::mixed_io_uring),
+    ("async_busy_poll_mixed_64", crate::async_tests::mixed_busy_poll),
+    ("async_hybrid_mixed_64", crate::async_tests::mixed_hybrid),
     ("parallel_queues", parallel_queues),
     ("kill9_in_flight", kill9),
     ("mm_exit_stops_queue", mm_exit),
+    ("async_removal_eventfd_zip", crate::async_tests::removal_eventfd_zip),
+    ("async_removal_interrupt_sec", crate::async_tests::removal_interrupt_sec),
     ("device_removal_wakes_waiters", removal),
     ("module_unload_with_open_queue", module_unload),
 ];
@@ -46,6 +53,7 @@ pub const UNPATCHED: &[(&str, fn() -> TestResult)] = &[
     ("zip_zlib", zip_zlib),
     ("eventfd_ioctl_enotty", unpatched_enotty),
     ("eventfd_falls_back_to_poll", unpatched_fallback),
+    ("async_eventfd_falls_back_to_poll", crate::async_tests::mixed_eventfd),
     ("kill9_in_flight", kill9),
     ("removal_not_reported_without_patch", unpatched_removal),
 ];
@@ -75,7 +83,7 @@ fn sec_dev() -> String {
 }
 
 /// Deterministic test data: some text, some pseudo-random bytes.
-fn data(len: usize, seed: u32) -> Vec<u8> {
+pub fn data(len: usize, seed: u32) -> Vec<u8> {
     let mut x = seed.wrapping_mul(2654435761).wrapping_add(1);
     let text = b"uacce soft device test data, compressible and repeated. ";
     (0..len)
