@@ -426,3 +426,50 @@ mod sigbus {
         }
     }
 }
+
+// ------------------------------------------------------------- streaming --
+
+/// `uacce_async::{bufread, write}` encoders and decoders (ZIP stream mode on the soft device), checked with flate2:
+/// device encode → CPU decode, CPU encode → device decode, device → device, several writes with `write::Encoder`,
+/// and a corrupt gzip trailer → an `InvalidData` error.
+pub fn stream_bufread() -> TestResult {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    rt().block_on(async {
+        let accel = build(NotifyMode::Eventfd).await?;
+        for (k, f) in FORMATS.into_iter().enumerate() {
+            let plain = data(300_000, 40 + k as u32);
+            let mut comp = Vec::new();
+            uacce_async::bufread::Encoder::new(&accel, f, &plain[..])
+                .map_err(|e| format!("{f:?} encoder: {e}"))?
+                .read_to_end(&mut comp)
+                .await
+                .map_err(|e| format!("{f:?} stream encode: {e}"))?;
+            let back = cpu_decode(f, &comp).map_err(|e| format!("{f:?}: CPU decode of the device stream: {e}"))?;
+            check!(back == plain, "{f:?}: device stream round trip differs");
+            for (what, src) in [("CPU", cpu_encode(f, &plain)), ("device", comp.clone())] {
+                let mut out = Vec::new();
+                uacce_async::bufread::Decoder::new(&accel, f, &src[..])
+                    .map_err(|e| format!("{f:?} decoder: {e}"))?
+                    .read_to_end(&mut out)
+                    .await
+                    .map_err(|e| format!("{f:?}: stream decode of the {what} stream: {e}"))?;
+                check!(out == plain, "{f:?}: stream decode of the {what} stream differs");
+            }
+            let mut enc = uacce_async::write::Encoder::new(&accel, f, Vec::new()).map_err(|e| e.to_string())?;
+            for part in plain.chunks(70_000) {
+                enc.write_all(part).await.map_err(|e| format!("{f:?} write: {e}"))?;
+            }
+            enc.shutdown().await.map_err(|e| format!("{f:?} shutdown: {e}"))?;
+            let back = cpu_decode(f, &enc.into_inner()).map_err(|e| format!("{f:?}: CPU decode of write::Encoder output: {e}"))?;
+            check!(back == plain, "{f:?}: write::Encoder round trip differs");
+        }
+        let mut bad = cpu_encode(Format::Gzip, &data(50_000, 3));
+        let n = bad.len();
+        bad[n - 6] ^= 0xff;
+        let mut out = Vec::new();
+        let r = uacce_async::bufread::Decoder::new(&accel, Format::Gzip, &bad[..]).map_err(|e| e.to_string())?.read_to_end(&mut out).await;
+        check!(matches!(&r, Err(e) if e.kind() == std::io::ErrorKind::InvalidData), "corrupt gzip trailer: {r:?}");
+        Ok::<(), String>(())
+    })?;
+    wait_queues_released("stream")
+}

@@ -39,6 +39,7 @@ pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
     ("async_io_uring_mixed_64", crate::async_tests::mixed_io_uring),
     ("async_busy_poll_mixed_64", crate::async_tests::mixed_busy_poll),
     ("async_hybrid_mixed_64", crate::async_tests::mixed_hybrid),
+    ("async_stream_bufread_write", crate::async_tests::stream_bufread),
     ("parallel_queues", parallel_queues),
     ("kill9_in_flight", kill9),
     ("mm_exit_stops_queue", mm_exit),
@@ -326,12 +327,25 @@ fn zip_errors() -> TestResult {
     s[37] |= 0x01;
     let r = cq.run(&s).map_err(e2s)?;
     check!(zip_status(&r) == 0xff && !zip::read_result(&r).lstblk, "SGL accepted: {:#x}", zip_status(&r));
-    // Stream mode (dw7 bit 26): the soft device refuses it
+    // Stream mode (dw7 bit 26): a continuation BD for a context no "new" BD started is refused, and so is a
+    // stream BD with another algorithm than the one that started the stream (which is then still usable)
     let ctx = vec![0u8; 4096];
-    let stream = zip::StreamState { ctx_addr: ctx.as_ptr() as u64 + zip::HW_CTX_OFFSET, first: true, last: true, ..Default::default() };
+    let stream = zip::StreamState { ctx_addr: ctx.as_ptr() as u64 + zip::HW_CTX_OFFSET, first: false, last: true, ..Default::default() };
     let hw = HwBuffers { src_addr: input.as_ptr() as u64, src_len: input.len() as u32, dst_addr: out.as_mut_ptr() as u64, dst_avail: out.len() as u32 };
-    let s = zip::encode(&ZipRequest { alg: REQ_ZLIB, buffers: hw, tag: 1, window: ZipWindow::W32K, mode: ZipMode::Stream(stream) }, VERSION);
-    check!(zip_status(&cq.run(&s).map_err(e2s)?) == 0xff, "stream mode accepted");
+    let sreq = |alg, first, last| ZipRequest { alg, buffers: hw, tag: 1, window: ZipWindow::W32K, mode: ZipMode::Stream(zip::StreamState { first, last, ..stream }) };
+    check!(zip_status(&cq.run(&zip::encode(&sreq(REQ_ZLIB, false, true), VERSION)).map_err(e2s)?) == 0xff, "stream continuation without a start accepted");
+    let c = zip::read_result(&cq.run(&zip::encode(&sreq(REQ_ZLIB, true, false), VERSION)).map_err(e2s)?);
+    check!(c.status == ZipStatus::Ok && c.consumed == input.len() as u32 && !c.lstblk && c.isize == input.len() as u32, "stream start: {c:?}");
+    let mut comp = vec![0x78, 0x9c];
+    comp.extend_from_slice(&out[..c.produced as usize]);
+    check!(zip_status(&cq.run(&zip::encode(&sreq(REQ_GZIP, false, true), VERSION)).map_err(e2s)?) == 0xff, "stream BD of another algorithm accepted");
+    // the end of the stream: no input, Z_FINISH, the rest of the output and the Adler-32 trailer, lstblk
+    let hw0 = HwBuffers { src_len: 0, ..hw };
+    let end = ZipRequest { buffers: hw0, ..sreq(REQ_ZLIB, false, true) };
+    let c = zip::read_result(&cq.run(&zip::encode(&end, VERSION)).map_err(e2s)?);
+    check!(c.status == ZipStatus::Ok && c.lstblk && c.consumed == 0, "stream end: {c:?}");
+    comp.extend_from_slice(&out[..c.produced as usize]);
+    check!(cpu_decompress(REQ_ZLIB, &comp).map_err(e2s)? == input, "two-BD zlib stream differs");
     // Addresses the device cannot access: 0x1f, nothing produced
     let s = zip_sqe_raw(REQ_ZLIB, 0x10, input.len() as u32, out.as_mut_ptr() as u64, out.len() as u32, 1);
     let r = cq.run(&s).map_err(e2s)?;
