@@ -1,7 +1,7 @@
 //! Guest tests of `uacce-async` (`Backend::Hardware`) against the uacce_soft devices, on a tokio multi-thread
 //! runtime (2 workers, one per vCPU).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -283,9 +283,13 @@ fn removal(mode: NotifyMode, prefix: &str) -> TestResult {
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut out).map_err(|e| e.to_string())?;
+    let mut all = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut all).map_err(|e| e.to_string())?;
     let st = child.wait().map_err(|e| e.to_string())?;
+    let out = all.lines().next().unwrap_or("").to_string();
+    if let Some(f) = all.lines().find(|l| l.starts_with("sigbus-frames ")) {
+        println!("# async removal of {dev} ({mode}): SIGBUS at {}", &f[14..]);
+    }
     // The remaining devices get their queues back (a killed child's queues go when its mm is released)
     wait_queues_released("after the removal child")?;
     use std::os::unix::process::ExitStatusExt;
@@ -420,8 +424,20 @@ mod sigbus {
             put_num(&mut buf, &mut p, (now_us() - removed).max(0) as u64, 10);
         }
         put(&mut buf, &mut p, b"\n");
+        unsafe { libc::write(1, buf.as_ptr() as *const libc::c_void, p) };
+        // Where in the library: a symbolised backtrace (allocates, which is not async-signal-safe; the fault is a
+        // load from the unmapped DUS, not inside the allocator, and the process ends right after)
+        let bt = std::backtrace::Backtrace::force_capture().to_string();
+        let frames: Vec<&str> = bt
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.contains("uacce_") && !l.contains("sigbus") && !l.starts_with("at "))
+            .map(|l| l.split_once(": ").map_or(l, |x| x.1))
+            .take(8)
+            .collect();
+        let line = format!("sigbus-frames {}\n", frames.join(" <- "));
         unsafe {
-            libc::write(1, buf.as_ptr() as *const libc::c_void, p);
+            libc::write(1, line.as_ptr() as *const libc::c_void, line.len());
             libc::_exit(70);
         }
     }
