@@ -1305,6 +1305,14 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 	mmgrab(ctx->mm);
 	ctx->mn.ops = &soft_mn_ops;
 	ret = mmu_notifier_register(&ctx->mn, ctx->mm);
+	/*
+	 * mm_take_all_locks() gives up with -EINTR on any pending signal,
+	 * including task work queued with TWA_SIGNAL (io_uring's ring exit
+	 * does that to every task that used the ring): let the open() be
+	 * restarted instead of failing it.
+	 */
+	if (ret == -EINTR)
+		ret = -ERESTARTSYS;
 	if (ret)
 		goto err;
 	ctx->mn_registered = true;

@@ -161,7 +161,7 @@ pub fn mixed(mode: NotifyMode) -> TestResult {
         let accel = build(mode).await?;
         // The Accel holds queues: 2 per device and kind (compress, decompress; SEC)
         for d in devices("soft_") {
-            check!(instances(&d) == 8 - if d.starts_with("soft_zip") { 4 } else { 2 }, "{d}: {} free queues", instances(&d));
+            check!(instances(&d) == 8 - if d.starts_with("soft_zip") { 4 } else { 2 }, "{mode}: {d}: {} free queues ({} live queues)", instances(&d), accel.live_queues());
         }
         let t = Instant::now();
         let mut set = tokio::task::JoinSet::new();
@@ -488,4 +488,61 @@ pub fn stream_bufread() -> TestResult {
         Ok::<(), String>(())
     })?;
     wait_queues_released("stream")
+}
+
+// ---------------------------------------------------------------- tracing --
+
+/// Prints uacce-async's `tracing` events of level WARN and above as `# tracing LEVEL target: fields` lines (on
+/// stderr in child processes, whose stdout is parsed).
+pub mod log {
+    use std::fmt::Write as _;
+    use tracing::field::{Field, Visit};
+    use tracing::{Event, Level, Metadata, Subscriber};
+
+    struct Printer {
+        stderr: bool,
+    }
+
+    struct Fields(String);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                let _ = write!(self.0, " {value:?}");
+            } else {
+                let _ = write!(self.0, " {}={value:?}", field.name());
+            }
+        }
+    }
+
+    impl Subscriber for Printer {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            *m.level() <= Level::WARN
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, e: &Event<'_>) {
+            let mut f = Fields(String::new());
+            e.record(&mut f);
+            // Every queue of a dropped Accel is retired with this WARN: not worth a line each
+            if f.0.contains("the accelerator was shut down") {
+                return;
+            }
+            let line = format!("# tracing {} {}:{}", e.metadata().level(), e.metadata().target(), f.0);
+            if self.stderr {
+                eprintln!("{line}");
+            } else {
+                println!("{line}");
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    pub fn init(stderr: bool) {
+        let _ = tracing::subscriber::set_global_default(Printer { stderr });
+    }
 }

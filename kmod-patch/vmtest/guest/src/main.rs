@@ -49,6 +49,7 @@ fn main() {
         return;
     }
     if args.len() >= 4 && args[1] == "--child-async-removal" {
+        async_tests::log::init(true);
         async_tests::child_removal(&args[2], &args[3]);
         return;
     }
@@ -59,6 +60,7 @@ fn main() {
         .map(String::as_str)
         .unwrap_or("patched");
     std::panic::set_hook(Box::new(|_| {}));
+    async_tests::log::init(false);
     let list: &[(&str, fn() -> TestResult)] = if mode == "unpatched" {
         tests::UNPATCHED
     } else {
