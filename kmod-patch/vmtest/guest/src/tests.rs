@@ -40,6 +40,7 @@ pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
     ("async_busy_poll_mixed_64", crate::async_tests::mixed_busy_poll),
     ("async_hybrid_mixed_64", crate::async_tests::mixed_hybrid),
     ("async_stream_bufread_write", crate::async_tests::stream_bufread),
+    ("open_after_io_uring_exit", open_after_io_uring_exit),
     ("parallel_queues", parallel_queues),
     ("kill9_in_flight", kill9),
     ("mm_exit_stops_queue", mm_exit),
@@ -1331,5 +1332,37 @@ fn eventfd_rebind_race() -> TestResult {
     let jobs = worker.join().map_err(|_| "worker panicked")??;
     check!(jobs > 10 && binds > 100, "only {jobs} jobs / {binds} binds");
     println!("# eventfd_rebind_races_wakes: {binds} rebinds during {jobs} signalled completions");
+    Ok(())
+}
+
+/// io_uring's ring exit work queues task work with TWA_SIGNAL on every task that used the ring, which makes
+/// signal_pending() true until the task returns to user space; uacce_soft's open() registers an mmu_notifier, whose
+/// mm_take_all_locks() gives up with -EINTR then. uacce_soft restarts the open (-ERESTARTSYS) instead of failing
+/// it: opens right after dropping a ring with a multishot poll must all succeed.
+fn open_after_io_uring_exit() -> TestResult {
+    let efd = eventfd().map_err(e2s)?;
+    let (mut opened, mut eintr) = (0, 0);
+    for _ in 0..40 {
+        let mut ring = io_uring::IoUring::new(8).map_err(e2s)?;
+        let poll = io_uring::opcode::PollAdd::new(io_uring::types::Fd(efd.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(1);
+        // SAFETY: the eventfd outlives the ring
+        unsafe { ring.submission().push(&poll) }.map_err(|e| e.to_string())?;
+        ring.submit().map_err(e2s)?;
+        drop(ring);
+        for _ in 0..3 {
+            match Queue::open(&sec_dev(), 0) {
+                Ok(q) => {
+                    opened += 1;
+                    drop(q);
+                }
+                Err(e) if e.to_string().contains("EINTR") || e.raw_os_error() == Some(libc::EINTR) => eintr += 1,
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+    check!(eintr == 0, "{eintr} of {} opens failed with EINTR", opened + eintr);
     Ok(())
 }
