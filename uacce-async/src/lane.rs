@@ -517,7 +517,11 @@ impl Lane {
         if self.dead.swap(true, Ordering::AcqRel) {
             return;
         }
-        tracing::warn!(device = %self.device, class = ?self.class, "retiring queue: {err}");
+        if matches!(err, Error::Shutdown) {
+            tracing::debug!(device = %self.device, class = ?self.class, "closing queue: the accelerator was dropped");
+        } else {
+            tracing::warn!(device = %self.device, class = ?self.class, "retiring queue: {err}");
+        }
         *self.death.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
         // 1. Stop the queue: after this the device touches no job memory.
         let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).take();
