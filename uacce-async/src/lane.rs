@@ -376,6 +376,10 @@ impl Lane {
     /// Take every available completion off the CQ and wake its future. Returns how many were taken. Retires the
     /// lane when the device disabled the queue.
     pub(crate) fn drain(&self) -> usize {
+        // A retired queue's ring may be unmapped (uacce_remove() zaps the mappings): never touch it again.
+        if self.is_dead() {
+            return 0;
+        }
         let mut st = self.lock();
         let mut wakers = std::mem::take(&mut st.wake_buf);
         let mut n = 0usize;
@@ -470,7 +474,7 @@ impl Lane {
 
     /// True if a completion is waiting (cheap: one load).
     pub(crate) fn has_completion(&self) -> bool {
-        self.lock().ring.has_completion()
+        !self.is_dead() && self.lock().ring.has_completion()
     }
 
     /// The earliest job deadline, if a job timeout is configured and jobs are pending.
