@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run --release --example compress-load                       # defaults below
-//! cargo run --release --example compress-load -- --duration 20 --large-rate 60 --small-rate 200
+//! cargo run --release --example compress-load -- --duration 20 --large-rate 60 --rounds 3
 //! ```
 //!
 //! For each configuration it starts the same server code as `examples/compress-server` in a child process (this
@@ -32,13 +32,13 @@ use clap::Parser;
 )]
 struct Args {
     /// Measured seconds per configuration (after the warm-up).
-    #[arg(long, default_value_t = 15.0)]
+    #[arg(long, default_value_t = 10.0)]
     duration: f64,
     /// Warm-up seconds per configuration (same load, not measured).
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 2.0)]
     warmup: f64,
     /// Large compressible requests per second.
-    #[arg(long, default_value_t = 40.0)]
+    #[arg(long, default_value_t = 100.0)]
     large_rate: f64,
     /// Size of the large responses (`/json?bytes=N`).
     #[arg(long, default_value_t = 262_144)]
@@ -52,7 +52,7 @@ struct Args {
     configs: String,
     /// Rounds: the configurations run in turn this many times (interleaved, so that a change in the machine's
     /// other load hits them alike); each configuration's latencies are pooled over its rounds.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 2)]
     rounds: usize,
     /// Requests in flight at most per kind; a scheduled request beyond it is counted as dropped.
     #[arg(long, default_value_t = 1000)]
