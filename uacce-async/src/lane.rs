@@ -159,6 +159,11 @@ struct State {
     slots: Vec<Slot>,
     free: Vec<u16>,
     wake_buf: Vec<Waker>,
+    /// While set (the lane's driver is dispatching a batch of completions), submissions push their SQE without
+    /// ringing the SQ doorbell; the driver rings once for all of them when it ends the batch (`end_batch`).
+    defer_sq: bool,
+    /// SQEs pushed but not yet rung.
+    unrung: u16,
 }
 
 /// Counters of one lane.
@@ -239,6 +244,8 @@ impl Lane {
                 slots: Vec::with_capacity(usable * 2),
                 free: Vec::with_capacity(usable * 2),
                 wake_buf: Vec::with_capacity(64),
+                defer_sq: false,
+                unrung: 0,
             }),
             ring_slots: Semaphore::new(usable),
             owner: Mutex::new(Some(owner)),
@@ -321,7 +328,13 @@ impl Lane {
                 return Err(e);
             }
         };
-        if let Err(e) = st.ring.submit(&sqe) {
+        let pushed = if st.defer_sq {
+            // The driver rings the doorbell at the end of its batch (`end_batch`).
+            st.ring.push(&sqe).map(|_| st.unrung += 1)
+        } else {
+            st.ring.submit(&sqe).map(|_| ())
+        };
+        if let Err(e) = pushed {
             st.free.push(tag);
             drop(st);
             drop(bufs);
@@ -458,6 +471,25 @@ impl Lane {
             tag = ?self.class.tag_of(sqe),
             "completion with an unknown tag; counted and ignored"
         );
+    }
+
+    /// Start a batch: until [`Lane::end_batch`], submissions on this lane defer their SQ doorbell.
+    pub(crate) fn begin_batch(&self) {
+        self.lock().defer_sq = true;
+    }
+
+    /// End a batch: ring the SQ doorbell once for every SQE pushed since [`Lane::begin_batch`].
+    pub(crate) fn end_batch(&self) {
+        let mut st = self.lock();
+        st.defer_sq = false;
+        if st.unrung > 0 {
+            st.unrung = 0;
+            if let Err(e) = st.ring.ring_sq() {
+                drop(st);
+                let err = self.ring_error(e);
+                tracing::warn!(device = %self.device, "SQ doorbell at the end of a batch failed: {err}");
+            }
+        }
     }
 
     /// Ring the CQ doorbell with priority 1 (arm the completion signal), then report whether a completion is
