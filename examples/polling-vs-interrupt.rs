@@ -324,7 +324,7 @@ where
         let (phase, done, job) = (phase.clone(), done.clone(), job.clone());
         tasks.push(tokio::spawn(async move {
             let mut hist =
-                Histogram::<u64>::new_with_bounds(1, 120_000_000_000, 3).expect("bounds");
+                Histogram::<u64>::new_with_bounds(1, 120_000_000_000, 2).expect("bounds");
             loop {
                 if phase.load(Ordering::Relaxed) == 2 {
                     break;
@@ -350,7 +350,7 @@ where
     let el = t0.elapsed().as_secs_f64();
     let c1 = cpu_snapshot();
     let jobs = done.load(Ordering::Relaxed);
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000_000, 3)?;
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000_000, 2)?;
     for t in tasks {
         let h = t.await.map_err(|e| format!("bench task: {e}"))??;
         hist.add(&h)?;
