@@ -1,112 +1,243 @@
-//! The main job: find uacce devices (or fall back to the in-process emulated device, and say so), then run real
-//! jobs through the HiSilicon QM ring — gzip compress and decompress, SHA-256, AES-256-GCM seal/open — and check
-//! every result against a CPU reference.
+//! The main job: pick real uacce devices (or the in-process emulated device, and say why), then, for every
+//! completion strategy ([`NotifyMode::ALL`]), run a fixed workload through the awaitable API of `uacce-async` with
+//! 32 concurrent tasks — gzip compress and decompress of 64 KiB of JSON-like text, AES-256-GCM seal and open of
+//! 4 KiB, SHA-256 of 4 KiB (and null jobs on the emulator) — check every result against the CPU backend, and print
+//! throughput and latency percentiles per mode and job.
 //!
-//! `cargo run --release --example tour` (`UACCE_BACKEND=emu` forces the emulator).
-//!
-//! This is the synchronous tour over `uacce-sys` and `uacce-emu` (one job in flight, polled). The async library
-//! (`uacce-async`) builds the awaitable API on the same ring.
+//! `cargo run --release --example tour` (`UACCE_BACKEND=emu|hw|cpu|auto` overrides the choice of backend).
+//! Any mismatch or failed job makes it exit non-zero. `examples/sync_tour.rs` shows the same jobs without a runtime.
 
-use std::io::Read;
+use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use uacce::emu::{DeviceKind, EmuConfig, EmuDevice, EmuQueue};
-use uacce::sys::qm::sec::{
-    self, CipherDir, DigestAlg, DigestRequest, DigestStage, GcmRequest, SecOp, SecRequest,
-};
-use uacce::sys::qm::zip::{
-    self, HwBuffers, QcType, ZipAlg, ZipMode, ZipOutcome, ZipRequest, ZipWindow,
-};
-use uacce::sys::qm::{DriverRing, QmVersion, RingLayout, Sqe};
-use uacce::sys::queue::Queue;
-use uacce::sys::sysfs::Sysfs;
+use bytes::Bytes;
+use uacce::aio::{Accel, AeadKey, Backend, Error, Format, HashAlg, NotifyMode};
 
-const TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent tasks per phase.
+const TASKS: u64 = 32;
+/// How long each phase submits new jobs.
+const PHASE: Duration = Duration::from_millis(300);
+/// AAD of the AES-GCM jobs.
+const AAD: &[u8] = b"uacce-rs tour";
 
-/// One open queue and the driver side of its ring; keeps whatever owns the queue alive.
-struct Lane {
-    ring: DriverRing,
-    version: QmVersion,
-    _owner: Box<dyn std::any::Any>,
+/// A group of jobs that run together: each task loops over the phase's steps until the phase ends.
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    Gzip,
+    Gcm,
+    Sha,
+    Nop,
 }
 
-impl Lane {
-    fn run(&mut self, sqe: &Sqe) -> Result<Sqe, Box<dyn std::error::Error>> {
-        Ok(self.ring.run_blocking(sqe, TIMEOUT)?.sqe)
-    }
-}
-
-fn emu_lane(dev: &EmuDevice, qc_type: u16) -> Result<Lane, Box<dyn std::error::Error>> {
-    let q: EmuQueue = dev.open_queue(qc_type)?;
-    Ok(Lane {
-        ring: q.driver_ring()?,
-        version: q.version(),
-        _owner: Box::new(q),
-    })
-}
-
-fn hw_lane(
-    dev: &uacce::sys::sysfs::Device,
-    qc_type: u16,
-) -> Result<Lane, Box<dyn std::error::Error>> {
-    let q = Arc::new(Queue::open_and_start(dev, qc_type)?);
-    let layout = RingLayout::new(q.sq_depth(), q.cq_depth())?;
-    let version = dev.qm_version().ok_or("unsupported api")?;
-    let sqn = q.sqn().ok_or("queue has no number")?;
-    let ring = DriverRing::new(q.clone(), layout, q.clone(), version, sqn)?;
-    Ok(Lane {
-        ring,
-        version,
-        _owner: Box::new(q),
-    })
-}
-
-/// (compress lane, decompress lane, sec lane, description)
-fn lanes() -> Result<(Lane, Lane, Lane, String), Box<dyn std::error::Error>> {
-    let backend = std::env::var("UACCE_BACKEND").unwrap_or_else(|_| "auto".into());
-    if backend != "emu" && backend != "cpu" {
-        let sysfs = Sysfs::new();
-        let zip = sysfs.devices_for_algorithm("gzip").unwrap_or_default();
-        let sec = sysfs.devices_for_algorithm("aead").unwrap_or_default();
-        match (zip.first(), sec.first()) {
-            (Some(z), Some(s)) => {
-                let desc = format!("uacce devices {} and {}", z.name, s.name);
-                return Ok((hw_lane(z, 0)?, hw_lane(z, 1)?, hw_lane(s, 0)?, desc));
-            }
-            _ if backend == "hw" => {
-                return Err("UACCE_BACKEND=hw but no uacce ZIP and SEC devices were found".into());
-            }
-            _ => {}
+impl Phase {
+    /// The job kinds a phase measures, in the order its steps run.
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            Phase::Gzip => &["gzip compress 64 KiB", "gzip decompress 64 KiB"],
+            Phase::Gcm => &["aes-256-gcm seal 4 KiB", "aes-256-gcm open 4 KiB"],
+            Phase::Sha => &["sha-256 4 KiB"],
+            Phase::Nop => &["nop (ring only)"],
         }
     }
-    let why = if backend == "emu" {
-        "UACCE_BACKEND=emu".to_string()
+}
+
+/// The fixed inputs, and the references computed once on the CPU backend.
+struct Work {
+    text: Bytes,
+    small: Bytes,
+    key: AeadKey,
+    sha256: Vec<u8>,
+}
+
+/// What one task (or one phase, merged) saw.
+#[derive(Default)]
+struct Tally {
+    /// Latencies in nanoseconds, per kind of the phase.
+    lat: [Vec<u64>; 2],
+    mismatches: u64,
+    errors: u64,
+    first_problem: Option<String>,
+}
+
+impl Tally {
+    fn note(&mut self, problem: String) {
+        self.first_problem.get_or_insert(problem);
+    }
+
+    fn merge(&mut self, other: Tally) {
+        for (a, b) in self.lat.iter_mut().zip(other.lat) {
+            a.extend(b);
+        }
+        self.mismatches += other.mismatches;
+        self.errors += other.errors;
+        if let Some(p) = other.first_problem {
+            self.note(p);
+        }
+    }
+}
+
+/// Why a step stopped short.
+enum Problem {
+    /// The accelerator returned an error (the task stops: a stuck queue would only repeat it).
+    Failed(String),
+    /// A result differs from the CPU reference (counted; the task goes on).
+    Mismatch(String),
+}
+
+impl From<Error> for Problem {
+    fn from(e: Error) -> Self {
+        Problem::Failed(e.to_string())
+    }
+}
+
+fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), Problem> {
+    if ok {
+        Ok(())
     } else {
-        match Sysfs::new().devices() {
-            Err(e) => format!("no uacce devices: {e}"),
-            Ok(d) => format!("no usable ZIP+SEC uacce devices ({} found)", d.len()),
-        }
-    };
-    let zipdev = EmuDevice::new(EmuConfig::new(DeviceKind::Zip).version(QmVersion::V3));
-    let secdev = EmuDevice::new(EmuConfig::new(DeviceKind::Sec).version(QmVersion::V3));
-    let desc = format!("the in-process emulated device (QM v3), because {why}");
-    Ok((
-        emu_lane(&zipdev, 0)?,
-        emu_lane(&zipdev, 1)?,
-        emu_lane(&secdev, 0)?,
-        desc,
-    ))
+        Err(Problem::Mismatch(what()))
+    }
 }
 
+/// Run `f` and record its latency under kind `k`.
+async fn timed<T>(
+    tally: &mut Tally,
+    k: usize,
+    f: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Problem> {
+    let t = Instant::now();
+    let out = f.await?;
+    tally.lat[k].push(t.elapsed().as_nanos() as u64);
+    Ok(out)
+}
+
+/// One round of a phase's steps.
+async fn step(
+    phase: Phase,
+    accel: &Accel,
+    cpu: &Accel,
+    w: &Work,
+    nonce: [u8; 12],
+    tally: &mut Tally,
+) -> Result<(), Problem> {
+    match phase {
+        Phase::Gzip => {
+            let gz = timed(tally, 0, accel.compress(Format::Gzip, w.text.clone())).await?;
+            // The stream must decode on the CPU backend (an independent decoder) to the input.
+            match cpu.decompress(Format::Gzip, gz.clone()).await {
+                Ok(d) => check(d == w.text, || "gzip stream decodes to other data".into())?,
+                Err(e) => return Err(Problem::Mismatch(format!("gzip stream rejected: {e}"))),
+            }
+            let back = timed(tally, 1, accel.decompress(Format::Gzip, gz)).await?;
+            check(back == w.text, || "gzip decompress: wrong output".into())
+        }
+        Phase::Gcm => {
+            let sealed = timed(
+                tally,
+                0,
+                accel.aes_gcm_seal(&w.key, &nonce, AAD, w.small.clone()),
+            )
+            .await?;
+            let expect = cpu
+                .aes_gcm_seal(&w.key, &nonce, AAD, w.small.clone())
+                .await?;
+            check(sealed == expect, || {
+                "aes-gcm seal: ciphertext or tag differs".into()
+            })?;
+            let opened = timed(tally, 1, accel.aes_gcm_open(&w.key, &nonce, AAD, sealed)).await?;
+            check(opened == w.small, || "aes-gcm open: wrong plaintext".into())
+        }
+        Phase::Sha => {
+            let d = timed(tally, 0, accel.digest(HashAlg::Sha256, w.small.clone())).await?;
+            check(d == w.sha256, || "sha-256: wrong digest".into())
+        }
+        Phase::Nop => timed(tally, 0, accel.nop()).await,
+    }
+}
+
+/// One task of a phase: loop until `until`.
+async fn worker(
+    phase: Phase,
+    accel: Accel,
+    cpu: Accel,
+    w: Arc<Work>,
+    until: Instant,
+    task: u64,
+) -> Tally {
+    let mut tally = Tally::default();
+    let mut seq = 0u64;
+    while Instant::now() < until {
+        seq += 1;
+        // A fresh nonce for every seal: task ‖ sequence number.
+        let mut nonce = [0u8; 12];
+        nonce[..4].copy_from_slice(&(task as u32).to_be_bytes());
+        nonce[4..].copy_from_slice(&seq.to_be_bytes());
+        match step(phase, &accel, &cpu, &w, nonce, &mut tally).await {
+            Ok(()) => {}
+            Err(Problem::Mismatch(m)) => {
+                tally.mismatches += 1;
+                tally.note(m);
+            }
+            Err(Problem::Failed(e)) => {
+                tally.errors += 1;
+                tally.note(e);
+                break;
+            }
+        }
+    }
+    tally
+}
+
+/// Run `phase` with `TASKS` tasks for `PHASE`; returns the merged tally and the wall time.
+async fn run_phase(phase: Phase, accel: &Accel, cpu: &Accel, w: &Arc<Work>) -> (Tally, Duration) {
+    let start = Instant::now();
+    let until = start + PHASE;
+    let tasks: Vec<_> = (0..TASKS)
+        .map(|t| {
+            tokio::spawn(worker(
+                phase,
+                accel.clone(),
+                cpu.clone(),
+                w.clone(),
+                until,
+                t,
+            ))
+        })
+        .collect();
+    let mut all = Tally::default();
+    for t in tasks {
+        match t.await {
+            Ok(tally) => all.merge(tally),
+            Err(e) => {
+                all.errors += 1;
+                all.note(format!("task panicked: {e}"));
+            }
+        }
+    }
+    (all, start.elapsed())
+}
+
+/// Nearest-rank percentile of sorted nanoseconds, in microseconds.
+fn percentile_us(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1] as f64 / 1e3
+}
+
+/// About `len` bytes of JSON lines.
 fn sample(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
+    let mut out = Vec::with_capacity(len + 64);
     let mut i = 0u64;
     while out.len() < len {
         out.extend_from_slice(
             format!(
-                "{{\"id\":{i},\"name\":\"item-{}\",\"ok\":true}}\n",
-                i * 7919 % 1000
+                "{{\"id\":{i},\"name\":\"item-{}\",\"price\":{}.{:02},\"ok\":{}}}\n",
+                i * 7919 % 1000,
+                i * 31 % 500,
+                i * 17 % 100,
+                i % 3 != 0
             )
             .as_bytes(),
         );
@@ -116,178 +247,111 @@ fn sample(len: usize) -> Vec<u8> {
     out
 }
 
-fn gzip(
-    lane: &mut Lane,
-    dir: QcType,
-    src: &[u8],
-    dst_len: usize,
-) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
-    let alg = ZipAlg::Gzip;
-    let mut dst = vec![0u8; dst_len];
-    if dir == QcType::Compress {
-        dst[..alg.header().len()].copy_from_slice(alg.header());
+/// `UACCE_BACKEND` if set, else real devices if an `Accel` on them builds, else the emulator; and why.
+async fn choose_backend() -> Result<(Backend, String), Error> {
+    if let Ok(v) = std::env::var("UACCE_BACKEND") {
+        return Ok((Backend::from_env()?, format!("UACCE_BACKEND={v}")));
     }
-    let buffers = HwBuffers::from_user(
-        alg,
-        dir,
-        true,
-        src.as_ptr() as u64,
-        src.len() as u32,
-        dst.as_mut_ptr() as u64,
-        dst.len() as u32,
-    )?;
-    let req = ZipRequest {
-        alg,
-        buffers,
-        tag: 1,
-        window: ZipWindow::W32K,
-        mode: ZipMode::Block,
-    };
-    let done = zip::read_result(&lane.run(&zip::encode(&req, lane.version))?);
-    match done.outcome() {
-        ZipOutcome::Ok => {
-            dst.truncate(done.user_lengths(dir).1 as usize);
-            Ok(dst)
-        }
-        other => Err(format!("ZIP job failed: {other:?}").into()),
+    match Accel::builder().backend(Backend::Hardware).build().await {
+        Ok(_) => Ok((
+            Backend::Hardware,
+            "uacce ZIP and SEC devices are present".into(),
+        )),
+        Err(e) => Ok((Backend::Emulated, format!("no real devices: {e}"))),
     }
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (mut cq, mut dq, mut sq, desc) = lanes()?;
-    println!("uacce-rs tour: using {desc}\n");
-    println!("{:<34} {:>10} {:>12}  check", "job", "bytes", "time");
-    let mut failures = 0;
-    let mut report = |name: &str, bytes: usize, t: Duration, ok: bool| {
-        println!(
-            "{name:<34} {bytes:>10} {:>10.1}µs  {}",
-            t.as_secs_f64() * 1e6,
-            if ok { "ok" } else { "MISMATCH" }
-        );
-        if !ok {
-            failures += 1;
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tour: {e}");
+            ExitCode::FAILURE
         }
-    };
-
-    // gzip: compress on a compress queue, check with flate2's decoder, decompress on a decompress queue.
-    let data = sample(1 << 20);
-    let t = Instant::now();
-    let gz = gzip(&mut cq, QcType::Compress, &data, data.len() + 4096)?;
-    let el = t.elapsed();
-    let mut reference = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut reference)?;
-    report(
-        &format!(
-            "gzip compress (ratio {:.2})",
-            data.len() as f64 / gz.len() as f64
-        ),
-        data.len(),
-        el,
-        reference == data,
-    );
-    let t = Instant::now();
-    let back = gzip(&mut dq, QcType::Decompress, &gz, data.len())?;
-    report("gzip decompress", gz.len(), t.elapsed(), back == data);
-
-    // SHA-256 of 1 MiB and of "abc".
-    for (name, input) in [
-        ("sha256(\"abc\")", b"abc".to_vec()),
-        ("sha256(1 MiB)", data.clone()),
-    ] {
-        let mut mac = [0u8; 32];
-        let op = SecOp::Digest(DigestRequest {
-            alg: DigestAlg::Sha256,
-            hmac_key: None,
-            src_addr: input.as_ptr() as u64,
-            len: input.len() as u32,
-            mac_addr: mac.as_mut_ptr() as u64,
-            mac_len: 32,
-            stage: DigestStage::OneShot,
-        });
-        let t = Instant::now();
-        let done = sec::read_result(&sq.run(&sec::encode(
-            &SecRequest {
-                op,
-                tag: 2,
-                sva_prefetch: false,
-            },
-            sq.version,
-        )?)?);
-        let el = t.elapsed();
-        use sha2::Digest;
-        let ok =
-            done.outcome() == sec::SecOutcome::Ok && mac[..] == sha2::Sha256::digest(&input)[..];
-        report(name, input.len(), el, ok);
     }
+}
 
-    // AES-256-GCM seal and open of 64 KiB with 16 bytes of AAD.
-    let key = [0x42u8; 32];
-    let iv = [7u8; 12];
-    let aad = b"header-0123456789";
-    let payload = &data[..65536];
-    let mut aiv = [0u8; 64];
-    let gcm = |dir, src: &[u8], dst: &mut [u8], mac: &mut [u8], aiv: &mut [u8]| {
-        SecOp::Aead(GcmRequest {
-            dir,
-            key_addr: key.as_ptr() as u64,
-            key_len: 32,
-            iv_addr: iv.as_ptr() as u64,
-            aiv_addr: aiv.as_mut_ptr() as u64,
-            src_addr: src.as_ptr() as u64,
-            dst_addr: dst.as_mut_ptr() as u64,
-            aad_len: aad.len() as u32,
-            payload_len: (src.len() - aad.len()) as u32,
-            mac_addr: mac.as_mut_ptr() as u64,
-            tag_len: 16,
-        })
-    };
-    let src = [&aad[..], payload].concat();
-    let mut sealed = vec![0u8; src.len()];
-    let mut tag = [0u8; 16];
-    let t = Instant::now();
-    let op = gcm(CipherDir::Encrypt, &src, &mut sealed, &mut tag, &mut aiv);
-    let done = sec::read_result(&sq.run(&sec::encode(
-        &SecRequest {
-            op,
-            tag: 3,
-            sva_prefetch: false,
-        },
-        sq.version,
-    )?)?);
-    let el = t.elapsed();
-    use aes_gcm::aead::{AeadInPlace, KeyInit};
-    let cpu = aes_gcm::Aes256Gcm::new_from_slice(&key)?;
-    let mut expect = payload.to_vec();
-    let expect_tag = cpu
-        .encrypt_in_place_detached((&iv).into(), aad, &mut expect)
-        .map_err(|_| "cpu gcm")?;
-    let ok = done.outcome() == sec::SecOutcome::Ok
-        && sealed[aad.len()..] == expect[..]
-        && tag[..] == expect_tag[..];
-    report("aes-256-gcm seal", payload.len(), el, ok);
-    let ct = [&aad[..], &sealed[aad.len()..]].concat();
-    let mut opened = vec![0u8; ct.len()];
-    let t = Instant::now();
-    let op = gcm(CipherDir::Decrypt, &ct, &mut opened, &mut tag, &mut aiv);
-    let done = sec::read_result(&sq.run(&sec::encode(
-        &SecRequest {
-            op,
-            tag: 4,
-            sva_prefetch: false,
-        },
-        sq.version,
-    )?)?);
-    report(
-        "aes-256-gcm open",
-        payload.len(),
-        t.elapsed(),
-        done.outcome() == sec::SecOutcome::Ok && opened[aad.len()..] == *payload,
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let started = Instant::now();
+    let (backend, why) = choose_backend().await?;
+    let probe = Accel::builder().backend(backend).build().await?;
+    println!("uacce-rs tour: using {}", probe.description());
+    println!("  because: {why}");
+    drop(probe);
+
+    let cpu = Accel::builder().backend(Backend::Cpu).build().await?;
+    let text = Bytes::from(sample(64 << 10));
+    let small = text.slice(1000..1000 + 4096);
+    let w = Arc::new(Work {
+        sha256: cpu.digest(HashAlg::Sha256, small.clone()).await?,
+        key: AeadKey::new(&[0x42; 32])?,
+        text,
+        small,
+    });
+    println!(
+        "{TASKS} concurrent tasks per job group for {} ms; latency is submit to result with up to {TASKS} jobs in \
+         flight; every result is checked against the CPU backend\n",
+        PHASE.as_millis()
+    );
+    println!(
+        "{:<10} {:<24} {:>8} {:>10} {:>9} {:>9}",
+        "mode", "job", "jobs", "jobs/s", "p50 µs", "p99 µs"
     );
 
-    println!();
-    if failures > 0 {
-        return Err(format!("{failures} job(s) did not match the CPU reference").into());
+    let (mut mismatches, mut errors, mut skipped) = (0, 0, Vec::new());
+    for mode in NotifyMode::ALL {
+        let accel = match Accel::builder().backend(backend).mode(mode).build().await {
+            Ok(a) => a,
+            Err(e) => {
+                println!("{:<10} not available here: {e}", mode.name());
+                skipped.push(mode.name());
+                continue;
+            }
+        };
+        let mut phases = vec![Phase::Gzip, Phase::Gcm, Phase::Sha];
+        if backend == Backend::Emulated {
+            phases.push(Phase::Nop);
+        }
+        for phase in phases {
+            let (mut tally, wall) = run_phase(phase, &accel, &cpu, &w).await;
+            for (k, name) in phase.kinds().iter().enumerate() {
+                let lat = &mut tally.lat[k];
+                lat.sort_unstable();
+                println!(
+                    "{:<10} {name:<24} {:>8} {:>10.0} {:>9.1} {:>9.1}",
+                    mode.name(),
+                    lat.len(),
+                    lat.len() as f64 / wall.as_secs_f64(),
+                    percentile_us(lat, 50.0),
+                    percentile_us(lat, 99.0)
+                );
+            }
+            if tally.mismatches + tally.errors > 0 {
+                println!(
+                    "{:<10} !! {} mismatch(es), {} failed job(s); first: {}",
+                    mode.name(),
+                    tally.mismatches,
+                    tally.errors,
+                    tally.first_problem.as_deref().unwrap_or("?")
+                );
+            }
+            mismatches += tally.mismatches;
+            errors += tally.errors;
+        }
+        println!();
     }
-    println!("all results match the CPU reference");
+
+    println!("finished in {:.1} s", started.elapsed().as_secs_f64());
+    if !skipped.is_empty() {
+        println!("modes not available here: {}", skipped.join(", "));
+    }
+    if mismatches + errors > 0 {
+        return Err(format!(
+            "{mismatches} result(s) differ from the CPU backend, {errors} job(s) failed"
+        )
+        .into());
+    }
+    println!("all results match the CPU backend");
     Ok(())
 }

@@ -40,6 +40,18 @@ pub enum Backend {
 
 impl Backend {
     /// `UACCE_BACKEND` = `auto` | `hw` | `emu` | `cpu` (unset: `Auto`).
+    ///
+    /// ```
+    /// use uacce_async::Backend;
+    /// // `UACCE_BACKEND=emu cargo run …` selects the emulated devices; unset means `Backend::Auto`.
+    /// match Backend::from_env() {
+    ///     Ok(backend) => println!("backend: {backend:?}"),
+    ///     Err(e) => eprintln!("{e}"), // a value other than auto, hw, emu or cpu
+    /// }
+    /// // The same names parse directly:
+    /// assert_eq!("emu".parse::<Backend>().unwrap(), Backend::Emulated);
+    /// assert!("gpu".parse::<Backend>().is_err());
+    /// ```
     pub fn from_env() -> Result<Self> {
         match std::env::var("UACCE_BACKEND") {
             Err(_) => Ok(Backend::Auto),
@@ -131,6 +143,14 @@ enum Source {
 }
 
 impl Source {
+    /// Queues this device can still hand out (`available_instances`; 0 from sysfs means "unknown").
+    fn available(&self) -> Option<usize> {
+        match self {
+            Source::Emu(d) => Some(usize::from(d.available_instances())),
+            Source::Hw(d) => (d.available_instances > 0).then_some(d.available_instances as usize),
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Source::Emu(d) => d.config().name.clone(),
@@ -243,6 +263,28 @@ impl AccelBuilder {
     }
 
     /// Open the devices and start the completion drivers. Must run inside a tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use std::time::Duration;
+    /// use uacce_async::{Accel, Backend, EmuOptions, NotifyMode, ServiceModel};
+    /// let accel = Accel::builder()
+    ///     .backend(Backend::Emulated)
+    ///     .mode(NotifyMode::Hybrid)
+    ///     .queues_per_device(1)
+    ///     .job_timeout(Some(Duration::from_secs(2)))
+    ///     .emu(EmuOptions {
+    ///         depth: 64,
+    ///         service: ServiceModel::Fixed(Duration::from_micros(20)),
+    ///         ..EmuOptions::default()
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// assert!(accel.compression_offloaded() && accel.crypto_offloaded());
+    /// println!("jobs run on {}", accel.description());
+    /// # Ok(()) }
+    /// ```
     pub async fn build(self) -> Result<Accel> {
         Accel::with_config(self.config).await
     }
@@ -435,7 +477,8 @@ impl Inner {
         let mut lanes = Vec::new();
         let mut last_err = None;
         for src in &pool.sources {
-            for _ in 0..per {
+            let n = src.available().map_or(per, |a| per.min(a));
+            for _ in 0..n {
                 match self.open_lane(class, src) {
                     Ok(l) => lanes.push(l),
                     Err(e) => {
@@ -713,7 +756,7 @@ const MAX_FLAT: usize = zip::MAX_FLAT_LEN as usize;
 const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
 
 /// zlib's `deflateBound` plus room for the zlib/gzip header and trailer.
-fn compress_bound(n: usize) -> usize {
+pub(crate) fn compress_bound(n: usize) -> usize {
     n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 18
 }
 
@@ -731,9 +774,37 @@ impl Accel {
         }
     }
 
+    /// A lane for a stream session of `class`, or `None` when that kind of job runs on the CPU.
+    pub(crate) fn stream_lane(&self, class: Class) -> Result<Option<Arc<Lane>>> {
+        match self.pool(class) {
+            Some(p) => self.inner.pick(p).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Run `f` on the CPU backend's bounded blocking pool.
+    pub(crate) async fn cpu_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.inner.cpu(f).await
+    }
+
     /// Compress `data` into one `format` stream.
     ///
     /// Inputs above the hardware's 8 MiB flat-buffer limit run on the CPU backend.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let text = "to be or not to be, ".repeat(100);
+    /// let zlib = accel.compress(Format::Zlib, text.clone()).await?;
+    /// assert!(zlib.len() < text.len() / 10);
+    /// assert_eq!(accel.decompress(Format::Zlib, zlib).await?, text.as_bytes());
+    /// # Ok(()) }
+    /// ```
     pub async fn compress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         let data: Bytes = data.into();
         let level = self.inner.config.cpu_level;
@@ -806,6 +877,21 @@ impl Accel {
     }
 
     /// Decompress one `format` stream; the output may not exceed the configured `max_decompressed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Error, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let gz = accel.compress(Format::Gzip, &b"hello hello hello"[..]).await?;
+    /// assert_eq!(&accel.decompress(Format::Gzip, gz.clone()).await?[..], b"hello hello hello");
+    /// // A damaged stream is an error, never wrong data.
+    /// let mut bad = gz.to_vec();
+    /// let last = bad.len() - 1;
+    /// bad[last] ^= 0xff; // the length in the gzip trailer
+    /// assert!(matches!(accel.decompress(Format::Gzip, bad).await, Err(Error::CorruptData(_))));
+    /// # Ok(()) }
+    /// ```
     pub async fn decompress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         self.decompress_with_limit(format, data, self.inner.config.max_decompressed)
             .await
@@ -813,6 +899,19 @@ impl Accel {
 
     /// Decompress one `format` stream whose output may not exceed `limit` bytes ([`Error::OutputLimit`]
     /// otherwise). Malformed or truncated input, a checksum mismatch or trailing data is [`Error::CorruptData`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Error, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let zeros = accel.compress(Format::Deflate, vec![0u8; 1 << 20]).await?;
+    /// println!("1 MiB of zeros in {} bytes", zeros.len());
+    /// let err = accel.decompress_with_limit(Format::Deflate, zeros.clone(), 64 << 10).await;
+    /// assert!(matches!(err, Err(Error::OutputLimit { limit: 65536 })));
+    /// assert_eq!(accel.decompress_with_limit(Format::Deflate, zeros, 1 << 20).await?.len(), 1 << 20);
+    /// # Ok(()) }
+    /// ```
     pub async fn decompress_with_limit(
         &self,
         format: Format,
@@ -832,11 +931,7 @@ impl Accel {
             return cpu_path(data).await;
         };
         let alg = format.zip_alg();
-        let hdr = match format {
-            Format::Deflate => 0,
-            Format::Zlib => gzip_header::zlib_header_len(&data)?,
-            Format::Gzip => gzip_header::gzip_header_len(&data)?,
-        };
+        let hdr = gzip_header::complete_header_len(format, &data)?;
         let body_len = data.len() - hdr;
         let ceiling = limit.min(MAX_FLAT);
         // First guess at the output size: gzip's trailer states it (ISIZE, mod 2^32); otherwise 8× the input.
@@ -906,6 +1001,23 @@ impl Accel {
     }
 
     /// AES-GCM seal with a 12-byte nonce: returns ciphertext ‖ 16-byte tag.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, AeadKey, Backend};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let key = AeadKey::new(&[0x42; 32])?;
+    /// // Never reuse a nonce with the same key: here a counter.
+    /// let counter: u64 = 1;
+    /// let mut nonce = [0u8; 12];
+    /// nonce[4..].copy_from_slice(&counter.to_be_bytes());
+    /// let sealed = accel.aes_gcm_seal(&key, &nonce, b"header", &b"secret"[..]).await?;
+    /// assert_eq!(sealed.len(), b"secret".len() + 16); // ciphertext ‖ tag
+    /// let opened = accel.aes_gcm_open(&key, &nonce, b"header", sealed).await?;
+    /// assert_eq!(&opened[..], b"secret");
+    /// # Ok(()) }
+    /// ```
     pub async fn aes_gcm_seal(
         &self,
         key: &AeadKey,
@@ -979,6 +1091,25 @@ impl Accel {
 
     /// AES-GCM open of ciphertext ‖ 16-byte tag. A wrong key, nonce, AAD or a tampered input is
     /// [`Error::AuthFailed`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, AeadKey, Backend, Error};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let key = AeadKey::new(&[0x42; 16])?;
+    /// let nonce = [9u8; 12];
+    /// let sealed = accel.aes_gcm_seal(&key, &nonce, b"v1", &b"pay me 10"[..]).await?;
+    /// assert_eq!(&accel.aes_gcm_open(&key, &nonce, b"v1", sealed.clone()).await?[..], b"pay me 10");
+    /// // Other AAD, or a flipped bit anywhere, fails authentication.
+    /// let err = accel.aes_gcm_open(&key, &nonce, b"v2", sealed.clone()).await;
+    /// assert!(matches!(err, Err(Error::AuthFailed)));
+    /// let mut tampered = sealed.to_vec();
+    /// tampered[0] ^= 1;
+    /// let err = accel.aes_gcm_open(&key, &nonce, b"v1", tampered).await;
+    /// assert!(matches!(err, Err(Error::AuthFailed)));
+    /// # Ok(()) }
+    /// ```
     pub async fn aes_gcm_open(
         &self,
         key: &AeadKey,
@@ -1058,6 +1189,27 @@ impl Accel {
     }
 
     /// Encrypt with AES in `key`'s mode.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, CipherKey, CipherMode};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// // NIST SP 800-38A, F.2.1 (CBC-AES128.Encrypt), first block.
+    /// let key = CipherKey::new(CipherMode::Cbc, &[
+    ///     0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f, 0x3c,
+    /// ])?;
+    /// let iv: [u8; 16] = std::array::from_fn(|i| i as u8);
+    /// let plain = [
+    ///     0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a,
+    /// ];
+    /// let cipher = accel.encrypt(&key, &iv, plain.to_vec()).await?;
+    /// assert_eq!(cipher[..4], [0x76, 0x49, 0xab, 0xac]);
+    /// assert_eq!(accel.decrypt(&key, &iv, cipher).await?, plain[..]);
+    /// // CBC takes whole blocks only (no padding).
+    /// assert!(accel.encrypt(&key, &iv, vec![0u8; 15]).await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub async fn encrypt(
         &self,
         key: &CipherKey,
@@ -1068,6 +1220,22 @@ impl Accel {
     }
 
     /// Decrypt with AES in `key`'s mode.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, CipherKey, CipherMode};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// // AES-256-XTS: two AES-256 keys; the IV is the tweak (e.g. the sector number).
+    /// let key = CipherKey::new(CipherMode::Xts, &[7u8; 64])?;
+    /// let mut tweak = [0u8; 16];
+    /// tweak[..8].copy_from_slice(&42u64.to_le_bytes());
+    /// let sector = vec![0xa5u8; 512];
+    /// let enc = accel.encrypt(&key, &tweak, sector.clone()).await?;
+    /// assert_ne!(enc, sector);
+    /// assert_eq!(accel.decrypt(&key, &tweak, enc).await?, sector);
+    /// # Ok(()) }
+    /// ```
     pub async fn decrypt(
         &self,
         key: &CipherKey,
@@ -1147,6 +1315,19 @@ impl Accel {
     }
 
     /// Hash `data` in one job (longer inputs go through [`Hasher`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, HashAlg};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let d = accel.digest(HashAlg::Sha256, &b"abc"[..]).await?;
+    /// // FIPS 180-2, appendix B.1.
+    /// assert_eq!(d[..4], [0xba, 0x78, 0x16, 0xbf]);
+    /// assert_eq!(d.len(), HashAlg::Sha256.output_len());
+    /// assert_eq!(accel.digest(HashAlg::Sha512, &b"abc"[..]).await?.len(), 64);
+    /// # Ok(()) }
+    /// ```
     pub async fn digest(&self, alg: HashAlg, data: impl Into<Bytes>) -> Result<Vec<u8>> {
         let data: Bytes = data.into();
         if data.len() > MAX_SEC && self.pool(Class::Sec).is_some() {
@@ -1158,11 +1339,36 @@ impl Accel {
     }
 
     /// HMAC of `data` with `key` (the key's hash function).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, HashAlg, HmacKey};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// // RFC 4231, test case 2.
+    /// let key = HmacKey::new(HashAlg::Sha256, b"Jefe");
+    /// let mac = accel.hmac_sign(&key, &b"what do ya want for nothing?"[..]).await?;
+    /// assert_eq!(mac[..4], [0x5b, 0xdc, 0xc1, 0x46]);
+    /// # Ok(()) }
+    /// ```
     pub async fn hmac_sign(&self, key: &HmacKey, data: impl Into<Bytes>) -> Result<Vec<u8>> {
         self.digest_job(key.alg, Some(key), data.into()).await
     }
 
     /// Check an HMAC in constant time: [`Error::AuthFailed`] if it does not match.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Error, HashAlg, HmacKey};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let key = HmacKey::new(HashAlg::Sha512, b"a shared secret");
+    /// let mac = accel.hmac_sign(&key, &b"message"[..]).await?;
+    /// accel.hmac_verify(&key, &b"message"[..], &mac).await?;
+    /// let err = accel.hmac_verify(&key, &b"massage"[..], &mac).await;
+    /// assert!(matches!(err, Err(Error::AuthFailed)));
+    /// # Ok(()) }
+    /// ```
     pub async fn hmac_verify(
         &self,
         key: &HmacKey,
@@ -1256,6 +1462,19 @@ impl Accel {
 
     /// An incremental hash: feed any amount of data, get the digest at the end. On devices the data goes in
     /// long-hash parts of about 1 MiB; on the CPU it is hashed as it comes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, HashAlg};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let mut h = accel.hasher(HashAlg::Sha256);
+    /// for chunk in [&b"a"[..], b"b", b"c"] {
+    ///     h.update(chunk).await?;
+    /// }
+    /// assert_eq!(h.finalize().await?, accel.digest(HashAlg::Sha256, &b"abc"[..]).await?);
+    /// # Ok(()) }
+    /// ```
     pub fn hasher(&self, alg: HashAlg) -> Hasher {
         Hasher {
             accel: self.clone(),
@@ -1269,6 +1488,27 @@ impl Accel {
 
     /// A job that does no work, on the emulated null device: measures the pure cost of the ring and the completion
     /// strategy. [`Error::Unsupported`] on other backends.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use std::time::Instant;
+    /// use uacce_async::{Accel, Backend, NotifyMode};
+    /// let accel = Accel::builder()
+    ///     .backend(Backend::Emulated)
+    ///     .mode(NotifyMode::Eventfd)
+    ///     .build()
+    ///     .await?;
+    /// let t = Instant::now();
+    /// for _ in 0..100 {
+    ///     accel.nop().await?;
+    /// }
+    /// println!("{:?} per round trip", t.elapsed() / 100);
+    /// // Other backends have no null device.
+    /// let cpu = Accel::builder().backend(Backend::Cpu).build().await?;
+    /// assert!(cpu.nop().await.is_err());
+    /// # Ok(()) }
+    /// ```
     pub async fn nop(&self) -> Result<()> {
         let pool = self
             .inner
@@ -1357,6 +1597,19 @@ impl std::fmt::Debug for Hasher {
 
 impl Hasher {
     /// Feed data.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, HashAlg};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let mut h = accel.hasher(HashAlg::Sha512);
+    /// h.update(b"any ").await?;
+    /// h.update(vec![b'x'; 3 << 20]).await?; // longer than one job: goes in parts
+    /// h.update("amount").await?;
+    /// assert_eq!(h.finalize().await?.len(), 64);
+    /// # Ok(()) }
+    /// ```
     pub async fn update(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
         use sha2::Digest;
         let data = data.as_ref();
@@ -1391,6 +1644,17 @@ impl Hasher {
     }
 
     /// The digest of everything fed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, HashAlg};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// // Nothing fed: the digest of the empty message (FIPS 180-2).
+    /// let empty = accel.hasher(HashAlg::Sha256).finalize().await?;
+    /// assert_eq!(empty[..4], [0xe3, 0xb0, 0xc4, 0x42]);
+    /// # Ok(()) }
+    /// ```
     pub async fn finalize(mut self) -> Result<Vec<u8>> {
         use sha2::Digest;
         if let Some(h) = self.cpu.take() {

@@ -64,7 +64,7 @@ impl Class {
 /// Allocated once per slot and reused, so small per-job buffers cost no allocation.
 #[repr(C, align(64))]
 pub(crate) struct Scratch(pub [u8; SCRATCH_LEN]);
-pub(crate) const SCRATCH_LEN: usize = 256;
+pub(crate) const SCRATCH_LEN: usize = 192;
 /// Offsets inside the scratch area.
 pub(crate) mod scratch {
     /// IV (16 bytes; GCM uses 12).
@@ -73,8 +73,6 @@ pub(crate) mod scratch {
     pub const AIV: usize = 64;
     /// MAC / tag / long-hash state (64 bytes).
     pub const MAC: usize = 128;
-    /// Padded HMAC key copy, or other key material (up to 64 bytes), zeroed after the job.
-    pub const KEY: usize = 192;
 }
 
 /// Buffers a job owns while the device may touch them.
@@ -420,7 +418,6 @@ impl Lane {
                             }
                         }
                         SlotState::Orphan { .. } => {
-                            st.slots[t].scratch.0[scratch::KEY..].fill(0);
                             st.free.push(t as u16);
                         }
                         other => {
@@ -647,7 +644,6 @@ impl Future for JobFuture {
                 let slot = &mut st.slots[t];
                 let mut mac = [0u8; 64];
                 mac.copy_from_slice(&slot.scratch.0[scratch::MAC..scratch::MAC + 64]);
-                slot.scratch.0[scratch::KEY..].fill(0);
                 st.free.push(this.tag);
                 drop(st);
                 this.done = true;
@@ -677,7 +673,6 @@ impl Drop for JobFuture {
                 None
             }
             SlotState::Done { bufs, .. } => {
-                st.slots[t].scratch.0[scratch::KEY..].fill(0);
                 st.free.push(self.tag);
                 Some(bufs)
             }

@@ -22,12 +22,60 @@ mod accel;
 mod cpu;
 mod error;
 mod gzip_header;
+mod io;
 mod lane;
 mod notify;
+mod stream;
 mod types;
+
+/// Streaming compression over `tokio::io::AsyncBufRead`: [`bufread::Encoder`] reads plain data and yields one
+/// compressed stream, [`bufread::Decoder`] the reverse.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tokio::io::AsyncReadExt;
+/// use uacce_async::{Accel, Backend, Format, bufread};
+/// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+/// let plain = b"streamed through the accelerator ".repeat(1000);
+/// let mut gz = Vec::new();
+/// bufread::Encoder::new(&accel, Format::Gzip, &plain[..])?.read_to_end(&mut gz).await?;
+/// let mut back = Vec::new();
+/// bufread::Decoder::new(&accel, Format::Gzip, &gz[..])?.read_to_end(&mut back).await?;
+/// assert_eq!(back, plain);
+/// # Ok(()) }
+/// ```
+pub mod bufread {
+    pub use crate::io::{ReadDecoder as Decoder, ReadEncoder as Encoder};
+}
+
+/// Streaming compression over `tokio::io::AsyncWrite`: [`write::Encoder`] takes plain data and writes one
+/// compressed stream to the wrapped writer, [`write::Decoder`] the reverse. Call `shutdown` to end the stream.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tokio::io::AsyncWriteExt;
+/// use uacce_async::{Accel, Backend, Format, write};
+/// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+/// let mut enc = write::Encoder::new(&accel, Format::Zlib, Vec::new())?;
+/// enc.write_all(b"hello, ").await?;
+/// enc.write_all(b"world").await?;
+/// enc.shutdown().await?;
+/// let zlib = enc.into_inner();
+/// let mut dec = write::Decoder::new(&accel, Format::Zlib, Vec::new())?;
+/// dec.write_all(&zlib).await?;
+/// dec.shutdown().await?;
+/// assert_eq!(dec.into_inner(), b"hello, world");
+/// # Ok(()) }
+/// ```
+pub mod write {
+    pub use crate::io::{WriteDecoder as Decoder, WriteEncoder as Encoder};
+}
 
 pub use accel::{Accel, AccelBuilder, Backend, Config, EmuOptions, Hasher};
 pub use error::{Error, Result};
 pub use notify::NotifyMode;
+pub use stream::{Flush, StreamCompressor};
 pub use types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
 pub use uacce_emu::{EmuDevice, Fault, ServiceModel};

@@ -133,6 +133,17 @@ impl std::fmt::Debug for CipherKey {
 
 impl CipherKey {
     /// A key for `mode`, checked for length.
+    ///
+    /// ```
+    /// use uacce_async::{CipherKey, CipherMode, Error};
+    /// let ctr = CipherKey::new(CipherMode::Ctr, &[1u8; 32])?; // AES-256-CTR
+    /// assert_eq!(ctr.mode(), CipherMode::Ctr);
+    /// // XTS takes two keys: 32 or 64 bytes.
+    /// assert!(CipherKey::new(CipherMode::Xts, &[1u8; 64]).is_ok());
+    /// let err = CipherKey::new(CipherMode::Cbc, &[1u8; 20]);
+    /// assert!(matches!(err, Err(Error::InvalidKeyLength { got: 20, .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(mode: CipherMode, key: &[u8]) -> Result<Self> {
         let ok = match mode {
             CipherMode::Xts => matches!(key.len(), 32 | 64),
@@ -177,6 +188,14 @@ impl std::fmt::Debug for AeadKey {
 
 impl AeadKey {
     /// An AES-GCM key, checked for length.
+    ///
+    /// ```
+    /// use uacce_async::{AeadKey, Error};
+    /// let _aes256 = AeadKey::new(&[0x42; 32])?;
+    /// let _aes128 = AeadKey::new(&[0x42; 16])?;
+    /// assert!(matches!(AeadKey::new(&[0; 12]), Err(Error::InvalidKeyLength { got: 12, .. })));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn new(key: &[u8]) -> Result<Self> {
         if !matches!(key.len(), 16 | 24 | 32) {
             return Err(Error::InvalidKeyLength {
@@ -213,6 +232,15 @@ impl std::fmt::Debug for HmacKey {
 
 impl HmacKey {
     /// An HMAC key for `alg`.
+    ///
+    /// ```
+    /// use uacce_async::{HashAlg, HmacKey};
+    /// let key = HmacKey::new(HashAlg::Sha256, b"any length will do");
+    /// assert_eq!(key.alg(), HashAlg::Sha256);
+    /// // Longer than the hash's block: hashed first, as HMAC specifies.
+    /// let long = HmacKey::new(HashAlg::Sha512, &[7u8; 200]);
+    /// assert_eq!(long.alg(), HashAlg::Sha512);
+    /// ```
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
         let mut dev = if key.len() > alg.block_len() {
             uacce_emu::soft::hash(alg.digest_alg(), key).unwrap_or_default()

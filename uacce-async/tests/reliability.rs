@@ -97,9 +97,20 @@ async fn dropped_futures_keep_buffers_until_completion() {
         });
         let submitted = epoch.elapsed().as_micros() as u64;
         {
+            let dev = sec_devices(&accel)[0].clone();
+            let before = dev.counters().accepted;
             let fut = accel.digest(HashAlg::Sha256, data);
-            // Poll it until it is on the device, then drop it.
-            let _ = tokio::time::timeout(Duration::from_millis(2), fut).await;
+            tokio::pin!(fut);
+            // Poll it until the device has taken the job, then drop it.
+            let on_device = async {
+                while dev.counters().accepted == before {
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                }
+            };
+            tokio::select! {
+                r = &mut fut => panic!("job finished before it was dropped: {r:?}"),
+                _ = on_device => {}
+            }
         }
         assert_eq!(
             freed_at.load(Ordering::SeqCst),

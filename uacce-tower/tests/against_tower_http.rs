@@ -1,0 +1,352 @@
+//! Each negotiation and skip rule, checked against what tower-http's `CompressionLayer` (gzip + deflate) does in
+//! the same case, plus the decoded bodies.
+
+use std::convert::Infallible;
+use std::io::Read;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, Response, StatusCode, header};
+use http_body::{Body, Frame};
+use http_body_util::{BodyExt, Full, StreamBody};
+use tower::{Layer, ServiceExt};
+use uacce_async::{Accel, Backend};
+use uacce_tower::CompressionLayer;
+
+#[derive(Clone, Debug)]
+struct Case {
+    name: &'static str,
+    method: Method,
+    accept: Vec<&'static str>,
+    status: StatusCode,
+    content_type: Option<&'static str>,
+    content_encoding: Option<&'static str>,
+    content_range: bool,
+    body: Bytes,
+    content_length: bool,
+}
+
+impl Case {
+    fn new(name: &'static str, accept: &[&'static str]) -> Self {
+        Self {
+            name,
+            method: Method::GET,
+            accept: accept.to_vec(),
+            status: StatusCode::OK,
+            content_type: Some("text/plain"),
+            content_encoding: None,
+            content_range: false,
+            body: Bytes::from("hello compressible world. ".repeat(200)),
+            content_length: true,
+        }
+    }
+}
+
+fn request(c: &Case) -> Request<Full<Bytes>> {
+    let mut b = Request::builder().method(c.method.clone()).uri("/");
+    for a in &c.accept {
+        b = b.header(header::ACCEPT_ENCODING, *a);
+    }
+    b.body(Full::new(Bytes::new())).unwrap()
+}
+
+fn response(c: &Case) -> Response<Full<Bytes>> {
+    let mut b = Response::builder().status(c.status);
+    if let Some(t) = c.content_type {
+        b = b.header(header::CONTENT_TYPE, t);
+    }
+    if let Some(e) = c.content_encoding {
+        b = b.header(header::CONTENT_ENCODING, e);
+    }
+    if c.content_range {
+        b = b.header(header::CONTENT_RANGE, "bytes 0-9/100");
+    }
+    if c.content_length {
+        b = b.header(header::CONTENT_LENGTH, c.body.len());
+    }
+    b = b.header(header::ACCEPT_RANGES, "bytes");
+    let body = if c.method == Method::HEAD {
+        Bytes::new()
+    } else {
+        c.body.clone()
+    };
+    b.body(Full::new(body)).unwrap()
+}
+
+/// What a client sees of a response's headers.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    status: StatusCode,
+    encoding: Option<String>,
+    vary: bool,
+    content_length: bool,
+    accept_ranges: bool,
+}
+
+fn outcome(h: &HeaderMap, status: StatusCode) -> Outcome {
+    Outcome {
+        status,
+        encoding: h
+            .get(header::CONTENT_ENCODING)
+            .map(|v| v.to_str().unwrap().to_string()),
+        vary: h.get_all(header::VARY).iter().any(|v| {
+            v.to_str()
+                .unwrap()
+                .to_ascii_lowercase()
+                .contains("accept-encoding")
+        }),
+        content_length: h.contains_key(header::CONTENT_LENGTH),
+        accept_ranges: h.contains_key(header::ACCEPT_RANGES),
+    }
+}
+
+fn decode(encoding: Option<&str>, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    match encoding {
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(data)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        Some("deflate") => {
+            flate2::read::ZlibDecoder::new(data)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        _ => out.extend_from_slice(data),
+    }
+    out
+}
+
+async fn ours(accel: &Accel, c: &Case) -> (Outcome, Vec<u8>) {
+    let case = c.clone();
+    let svc = CompressionLayer::new(accel.clone()).layer(tower::service_fn(
+        move |_req: Request<Full<Bytes>>| {
+            let r = response(&case);
+            async move { Ok::<_, Infallible>(r) }
+        },
+    ));
+    let res = svc.oneshot(request(c)).await.unwrap();
+    let o = outcome(res.headers(), res.status());
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    let plain = decode(o.encoding.as_deref(), &body);
+    (o, plain)
+}
+
+async fn theirs(c: &Case) -> Outcome {
+    let case = c.clone();
+    let svc = tower_http::compression::CompressionLayer::new().layer(tower::service_fn(
+        move |_req: Request<Full<Bytes>>| {
+            let r = response(&case);
+            async move { Ok::<_, Infallible>(r) }
+        },
+    ));
+    let res = svc.oneshot(request(c)).await.unwrap();
+    outcome(res.headers(), res.status())
+}
+
+fn cases() -> Vec<Case> {
+    let mut v = vec![
+        Case::new("no accept-encoding", &[]),
+        Case::new("gzip", &["gzip"]),
+        Case::new("x-gzip", &["x-gzip"]),
+        Case::new("deflate", &["deflate"]),
+        Case::new("gzip, deflate (tie → gzip)", &["gzip, deflate"]),
+        Case::new("deflate preferred by q", &["gzip;q=0.5, deflate"]),
+        Case::new("gzip preferred by q", &["gzip;q=0.9, deflate;q=0.8"]),
+        Case::new("q=0 refuses gzip", &["gzip;q=0, deflate;q=0.1"]),
+        Case::new("only unsupported codings", &["br, zstd"]),
+        Case::new("identity only", &["identity"]),
+        Case::new("identity;q=0 alone → 406", &["identity;q=0"]),
+        Case::new("identity;q=0 with gzip", &["identity;q=0, gzip"]),
+        Case::new("identity;q=0 with br only → 406", &["identity;q=0, br"]),
+        Case::new("* wildcard", &["*"]),
+        Case::new("*;q=0 → 406", &["*;q=0"]),
+        Case::new("* with gzip;q=0", &["gzip;q=0, *"]),
+        Case::new("*;q=0.5 and deflate", &["*;q=0.5, deflate"]),
+        Case::new("* q=0 but identity allowed", &["*;q=0, identity"]),
+        Case::new("two headers", &["br", "deflate;q=0.3, gzip;q=0.2"]),
+        Case::new("case and spaces", &["  GZIP ;q=1 , Deflate;Q=0.7"]),
+        Case::new("malformed q ignored", &["gzip;q=2, deflate;q=abc"]),
+        Case::new("three decimals", &["gzip;q=0.001, deflate;q=0.002"]),
+    ];
+    let g = ["gzip"];
+    let mut small = Case::new("small body under threshold", &g);
+    small.body = Bytes::from_static(b"tiny");
+    v.push(small);
+    let mut exact = Case::new("exactly 32 bytes", &g);
+    exact.body = Bytes::from(vec![b'a'; 32]);
+    v.push(exact);
+    let mut enc = Case::new("already encoded", &g);
+    enc.content_encoding = Some("br");
+    v.push(enc);
+    let mut range = Case::new("content-range", &g);
+    range.content_range = true;
+    range.status = StatusCode::PARTIAL_CONTENT;
+    v.push(range);
+    for ct in [
+        "image/png",
+        "image/svg+xml",
+        "text/event-stream",
+        "application/grpc",
+        "application/grpc-web+proto",
+        "application/json",
+    ] {
+        let mut c = Case::new("content type", &g);
+        c.content_type = Some(ct);
+        v.push(c);
+    }
+    let mut none = Case::new("no content type", &g);
+    none.content_type = None;
+    v.push(none);
+    let mut head = Case::new("HEAD", &g);
+    head.method = Method::HEAD;
+    v.push(head);
+    for st in [StatusCode::NO_CONTENT, StatusCode::NOT_MODIFIED] {
+        let mut c = Case::new("empty status", &g);
+        c.status = st;
+        c.body = Bytes::new();
+        v.push(c);
+    }
+    let mut nolen = Case::new("no content-length (streaming)", &g);
+    nolen.content_length = false;
+    v.push(nolen);
+    v
+}
+
+async fn accels() -> Vec<Accel> {
+    vec![
+        Accel::builder()
+            .backend(Backend::Emulated)
+            .build()
+            .await
+            .unwrap(),
+        Accel::builder()
+            .backend(Backend::Cpu)
+            .build()
+            .await
+            .unwrap(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rule_matches_tower_http() {
+    for accel in accels().await {
+        for c in cases() {
+            let (o, plain) = ours(&accel, &c).await;
+            let t = theirs(&c).await;
+            assert_eq!(
+                o, t,
+                "case `{}` {:?} {:?}",
+                c.name, c.accept, c.content_type
+            );
+            if c.method != Method::HEAD && o.status == c.status {
+                assert_eq!(plain, c.body, "case `{}`: decoded body", c.name);
+            }
+        }
+    }
+}
+
+/// Where this layer deliberately differs from tower-http's default: it leaves already-compressed media alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn media_is_not_compressed() {
+    let accel = Accel::builder()
+        .backend(Backend::Emulated)
+        .build()
+        .await
+        .unwrap();
+    for ct in ["video/mp4", "audio/ogg"] {
+        let mut c = Case::new("media", &["gzip"]);
+        c.content_type = Some(ct);
+        let (o, plain) = ours(&accel, &c).await;
+        assert_eq!(o.encoding, None, "{ct}");
+        assert!(o.content_length);
+        assert_eq!(plain, c.body);
+        // tower-http compresses these.
+        assert_eq!(theirs(&c).await.encoding.as_deref(), Some("gzip"));
+    }
+}
+
+/// A streamed body of many frames with trailers: compressed as one stream, trailers passed on, and an error in
+/// the inner body surfaces as a body error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_trailers_and_errors() {
+    for accel in accels().await {
+        let chunks: Vec<Bytes> = (0..300)
+            .map(|i| Bytes::from(format!("line {i} of a long streamed response\n").repeat(20)))
+            .collect();
+        let expect: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        let frames = chunks.clone();
+        let svc = CompressionLayer::new(accel.clone()).layer(tower::service_fn(
+            move |_req: Request<Full<Bytes>>| {
+                let mut items: Vec<Result<Frame<Bytes>, Infallible>> =
+                    frames.iter().cloned().map(|b| Ok(Frame::data(b))).collect();
+                let mut t = HeaderMap::new();
+                t.insert("x-checksum", "abc".parse().unwrap());
+                items.push(Ok(Frame::trailers(t)));
+                let body = StreamBody::new(futures_stream(items));
+                async move { Ok::<_, Infallible>(Response::new(body)) }
+            },
+        ));
+        let req = Request::builder()
+            .header(header::ACCEPT_ENCODING, "gzip")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let res = svc.oneshot(req).await.unwrap();
+        assert_eq!(res.headers()[header::CONTENT_ENCODING], "gzip");
+        let collected = res.into_body().collect().await.unwrap();
+        assert_eq!(collected.trailers().unwrap()["x-checksum"], "abc");
+        assert_eq!(decode(Some("gzip"), &collected.to_bytes()), expect);
+
+        // An inner body error.
+        let svc =
+            CompressionLayer::new(accel.clone()).layer(tower::service_fn(
+                |_req: Request<Full<Bytes>>| {
+                    let items: Vec<Result<Frame<Bytes>, std::io::Error>> = vec![
+                        Ok(Frame::data(Bytes::from(vec![b'x'; 100_000]))),
+                        Err(std::io::Error::other("backend went away")),
+                    ];
+                    async move {
+                        Ok::<_, Infallible>(Response::new(StreamBody::new(futures_stream(items))))
+                    }
+                },
+            ));
+        let req = Request::builder()
+            .header(header::ACCEPT_ENCODING, "deflate")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let mut res = svc.oneshot(req).await.unwrap();
+        let mut saw_error = false;
+        while let Some(f) = res.body_mut().frame().await {
+            if let Err(e) = f {
+                assert!(e.to_string().contains("backend went away"));
+                saw_error = true;
+                break;
+            }
+        }
+        assert!(saw_error);
+    }
+}
+
+/// A tiny `Stream` over a Vec (no extra dependency).
+fn futures_stream<T: Unpin>(items: Vec<T>) -> VecStream<T> {
+    VecStream(items.into_iter().collect())
+}
+
+struct VecStream<T>(std::collections::VecDeque<T>);
+
+impl<T: Unpin> futures_core_shim::Stream for VecStream<T> {
+    type Item = T;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<T>> {
+        std::task::Poll::Ready(self.0.pop_front())
+    }
+}
+
+mod futures_core_shim {
+    pub use futures_core::Stream;
+}
+
+#[allow(dead_code)]
+fn assert_body<B: Body>() {}
