@@ -1301,7 +1301,14 @@ fn machine() -> String {
     format!("{n} x {cpu}{virt}, Linux {}", kernel.trim())
 }
 
-fn main() -> Result<(), BoxError> {
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("polling-vs-interrupt: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), BoxError> {
     let args = parse_args()?;
     let started = Instant::now();
     let filter = |list: &Option<Vec<String>>, name: &str| {
