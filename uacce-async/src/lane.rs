@@ -189,6 +189,8 @@ pub(crate) struct Lane {
     pub stats: LaneStats,
     /// Exponentially weighted mean service time in ns (for the hybrid strategy's spin window).
     pub service_ewma_ns: AtomicU64,
+    /// Measure service times (set by the hybrid strategy's driver; the other strategies do not need them).
+    pub track_service: AtomicBool,
     /// Signalled when the lane is retired, so a sleeping driver lets go of it.
     pub retired: tokio::sync::Notify,
     /// The wait fd is an eventfd (its counter must be read to reset it).
@@ -252,6 +254,7 @@ impl Lane {
             job_timeout,
             stats: LaneStats::default(),
             service_ewma_ns: AtomicU64::new(0),
+            track_service: AtomicBool::new(false),
             retired: tokio::sync::Notify::new(),
             wait_is_eventfd,
             kick,
@@ -354,7 +357,11 @@ impl Lane {
             lane: self.clone(),
             tag,
             done: false,
-            submitted: Instant::now(),
+            // Only the hybrid strategy uses service times: spare the other modes two clock reads per job.
+            submitted: self
+                .track_service
+                .load(Ordering::Relaxed)
+                .then(Instant::now),
         })
     }
 
@@ -616,7 +623,7 @@ pub(crate) struct JobFuture {
     lane: Arc<Lane>,
     tag: u16,
     done: bool,
-    submitted: Instant,
+    submitted: Option<Instant>,
 }
 
 impl Future for JobFuture {
@@ -647,7 +654,9 @@ impl Future for JobFuture {
                 st.free.push(this.tag);
                 drop(st);
                 this.done = true;
-                lane.observe(this.submitted.elapsed());
+                if let Some(t) = this.submitted {
+                    lane.observe(t.elapsed());
+                }
                 Poll::Ready(result.map(|sqe| JobOutput { sqe, bufs, mac }))
             }
             SlotState::Free | SlotState::Orphan { .. } => {

@@ -93,6 +93,7 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
     let fd = lane
         .take_wait_fd()
         .ok_or_else(|| io::Error::other("lane has no wait fd"))?;
+    lane.track_service.store(hybrid, Ordering::Relaxed);
     // SAFETY: the OwnedFd is moved into the AsyncFd, which owns it (and so keeps it open and unchanged) for the
     // AsyncFd's whole life.
     let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
