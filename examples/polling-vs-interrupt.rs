@@ -1058,10 +1058,10 @@ fn plot(path: &str, cells: &[Cell], title: &str) -> Result<(), BoxError> {
         }
     }
     let specs = [
-        (Job::Null, "null jobs: throughput (jobs/s)", true),
-        (Job::Null, "null jobs: app CPU per job (µs)", false),
-        (Job::Gzip4k, "gzip 4 KiB: throughput (jobs/s)", true),
-        (Job::Gzip4k, "gzip 4 KiB: app CPU per job (µs)", false),
+        (Job::Null, "null jobs: throughput (jobs/s, log)", true),
+        (Job::Null, "null jobs: app CPU per job (µs, log)", false),
+        (Job::Gzip4k, "gzip 4 KiB: throughput (jobs/s, log)", true),
+        (Job::Gzip4k, "gzip 4 KiB: app CPU per job (µs, log)", false),
     ];
     for (panel, (job, caption, thr)) in panels.iter().zip(specs) {
         let series: Vec<(usize, Vec<(f64, f64)>)> = runners
@@ -1093,23 +1093,27 @@ fn plot(path: &str, cells: &[Cell], title: &str) -> Result<(), BoxError> {
                                 )
                             })
                     })
+                    .filter(|p| p.1 > 0.0)
                     .collect();
                 (i, pts)
             })
             .filter(|(_, p): &(usize, Vec<(f64, f64)>)| !p.is_empty())
             .collect();
-        let ymax = series
-            .iter()
-            .flat_map(|(_, p)| p.iter().map(|q| q.1))
-            .fold(0.0f64, f64::max)
-            .max(1e-3)
-            * 1.1;
+        // Log scale: the modes differ by orders of magnitude.
+        let ys = || {
+            series
+                .iter()
+                .flat_map(|(_, p)| p.iter().map(|q| q.1))
+                .filter(|y| *y > 0.0)
+        };
+        let ymax = ys().fold(1e-3f64, f64::max) * 1.5;
+        let ymin = ys().fold(f64::INFINITY, f64::min).min(ymax / 10.0) / 1.5;
         let mut chart = ChartBuilder::on(panel)
             .caption(caption, ("sans-serif", 16))
             .margin(10)
             .x_label_area_size(35)
             .y_label_area_size(70)
-            .build_cartesian_2d(-0.2f64..3.2f64, 0f64..ymax)?;
+            .build_cartesian_2d(-0.2f64..3.2f64, (ymin..ymax).log_scale())?;
         chart
             .configure_mesh()
             .x_labels(4)
@@ -1119,6 +1123,15 @@ fn plot(path: &str, cells: &[Cell], title: &str) -> Result<(), BoxError> {
                     DEPTHS[i].to_string()
                 } else {
                     String::new()
+                }
+            })
+            .y_label_formatter(&|y| {
+                if *y >= 100.0 {
+                    format!("{y:.0}")
+                } else if *y >= 1.0 {
+                    format!("{y:.1}")
+                } else {
+                    format!("{y:.2}")
                 }
             })
             .x_desc("queue depth (outstanding jobs)")
