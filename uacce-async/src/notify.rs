@@ -104,11 +104,14 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
             // submit their next job. Let them run first (yield), with the lane deferring their SQ doorbells, and
             // ring once for all of them: one doorbell per batch instead of one per job.
             lane.begin_batch();
+            // Ends the batch even if this task is dropped at the yield (runtime shut down): the lane must not be
+            // left deferring doorbells.
+            let batch = EndBatch(&lane);
             let woke = lane.drain();
             if woke > 0 && !lane.is_dead() {
                 tokio::task::yield_now().await;
             }
-            lane.end_batch();
+            drop(batch);
             if lane.is_dead() {
                 break;
             }
@@ -164,6 +167,15 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
         lane.drain();
     });
     Ok(())
+}
+
+/// Calls [`Lane::end_batch`] when dropped.
+struct EndBatch<'a>(&'a Lane);
+
+impl Drop for EndBatch<'_> {
+    fn drop(&mut self) {
+        self.0.end_batch();
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
