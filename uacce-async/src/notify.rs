@@ -327,6 +327,27 @@ async fn uring_task(
     let mut lanes: Vec<UringLane> = Vec::new();
     let mut open = true;
     loop {
+        // Doorbell batching, as in the task driver: drain every live lane with its SQ doorbell deferred, let the
+        // woken futures run and submit, then ring each lane once.
+        {
+            let live: Vec<&Lane> = lanes
+                .iter()
+                .map(|ul| &*ul.lane)
+                .filter(|l| !l.is_dead())
+                .collect();
+            let batches: Vec<EndBatch<'_>> = live
+                .iter()
+                .map(|l| {
+                    l.begin_batch();
+                    EndBatch(l)
+                })
+                .collect();
+            let woke: usize = live.iter().map(|l| l.drain()).sum();
+            if woke > 0 {
+                tokio::task::yield_now().await;
+            }
+            drop(batches);
+        }
         // Drain and arm every live lane; if anything is already waiting, go round again.
         let mut again = false;
         for (i, ul) in lanes.iter_mut().enumerate() {
