@@ -90,7 +90,13 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define ZIP_DW_CTX2		29
 #define ZIP_DW_ISIZE		30
 #define ZIP_DW_CHECKSUM		31
+#define ZIP_DW_CTX_ADDR_L	22
+#define ZIP_DW_CTX_ADDR_H	23
+#define ZIP_FLUSH_FINISH	BIT(25)
 #define ZIP_STREAM_MODE		BIT(26)
+#define ZIP_STREAM_NEW		BIT(27)
+#define ZIP_LSTBLK		BIT(8)
+#define ZIP_MAX_STREAMS		16
 #define ZIP_REQ_DEFLATE		1
 #define ZIP_REQ_ZLIB		2
 #define ZIP_REQ_GZIP		3
@@ -107,6 +113,7 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define ZIP_ST_NEGATIVE		0x0d
 #define ZIP_ST_DST_SHORT	0x0e
 #define ZIP_ST_CRC		0x10
+#define ZIP_ST_END		0x13
 #define ZIP_ST_BAD_DATA		0x11
 #define ZIP_ST_FAULT		0x1f
 #define ZIP_ST_INVALID		0xff
@@ -210,6 +217,8 @@ struct soft_ctx {
 	bool mn_registered;
 	struct work_struct work;
 	void *zws;			/* zlib workspace, worker only */
+	struct list_head streams;	/* ZIP stream mode, worker only */
+	unsigned int nr_streams;
 
 	wait_queue_head_t idle;		/* woken when @busy goes false */
 
@@ -234,10 +243,13 @@ static size_t soft_dus_size(unsigned int d)
 	       PAGE_SIZE;
 }
 
+static void zip_streams_free(struct soft_ctx *ctx);
+
 static void soft_ctx_free(struct kref *ref)
 {
 	struct soft_ctx *ctx = container_of(ref, struct soft_ctx, ref);
 
+	zip_streams_free(ctx);
 	vfree(ctx->zws);
 	vfree(ctx->dus);
 	if (ctx->mm)
@@ -395,6 +407,290 @@ static void zip_decompress(struct soft_ctx *ctx, u32 req, const u8 *in,
 	res->status = ZIP_ST_OK;
 }
 
+/*
+ * Stream mode (dw7 bit 26), with the conventions of uacce-emu: the codec
+ * state lives in the queue, keyed by the stream context address (dw22/23;
+ * the hardware keeps it in the context buffer), created by a BD with "new"
+ * (bit 27). Compress consumes all input of each BD (Z_SYNC_FLUSH, or
+ * Z_FINISH plus the trailer when dw7 bit 25 is set) and hands out the output
+ * as dest_avail_out allows; lstblk marks the BD whose output completed the
+ * stream. Decompress consumes what fits the output; the end of the stream
+ * (trailer checked) is status 0x13 with lstblk. dw30/dw31 carry the running
+ * ISIZE and plain checksum; the context words are 0.
+ */
+struct zip_stream {
+	struct list_head node;
+	u64 key;
+	u32 req;
+	bool finished;			/* compress: Z_FINISH done */
+	bool inflated;			/* decompress: deflate data ended */
+	struct z_stream_s strm;
+	u32 crc, adler, isize;
+	u8 *pend;			/* compress output not handed out */
+	size_t pend_len, pend_cap;
+	u8 trailer[8];
+	unsigned int tlen;
+};
+
+static void zip_stream_free(struct soft_ctx *ctx, struct zip_stream *s)
+{
+	list_del(&s->node);
+	ctx->nr_streams--;
+	vfree(s->strm.workspace);
+	kvfree(s->pend);
+	kfree(s);
+}
+
+static void zip_streams_free(struct soft_ctx *ctx)
+{
+	struct zip_stream *s, *n;
+
+	if (!ctx->streams.next)
+		return;
+	list_for_each_entry_safe(s, n, &ctx->streams, node)
+		zip_stream_free(ctx, s);
+}
+
+static struct zip_stream *zip_stream_find(struct soft_ctx *ctx, u64 key)
+{
+	struct zip_stream *s;
+
+	list_for_each_entry(s, &ctx->streams, node)
+		if (s->key == key)
+			return s;
+	return NULL;
+}
+
+static struct zip_stream *zip_stream_new(struct soft_ctx *ctx, u64 key,
+					 u32 req)
+{
+	struct zip_stream *s = zip_stream_find(ctx, key);
+	size_t ws;
+	int ret;
+
+	if (s)
+		zip_stream_free(ctx, s);
+	/* A stream abandoned by its owner: drop the oldest */
+	if (ctx->nr_streams >= ZIP_MAX_STREAMS)
+		zip_stream_free(ctx, list_first_entry(&ctx->streams,
+						      struct zip_stream, node));
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s)
+		return NULL;
+	ws = ctx->qc_type == 0 ? zlib_deflate_workspacesize(MAX_WBITS, 8) :
+				 zlib_inflate_workspacesize();
+	s->strm.workspace = vzalloc(ws);
+	if (!s->strm.workspace) {
+		kfree(s);
+		return NULL;
+	}
+	if (ctx->qc_type == 0)
+		ret = zlib_deflateInit2(&s->strm, Z_DEFAULT_COMPRESSION,
+					Z_DEFLATED, -MAX_WBITS, 8,
+					Z_DEFAULT_STRATEGY);
+	else
+		ret = zlib_inflateInit2(&s->strm, -MAX_WBITS);
+	if (ret != Z_OK) {
+		vfree(s->strm.workspace);
+		kfree(s);
+		return NULL;
+	}
+	s->key = key;
+	s->req = req;
+	s->adler = 1;
+	list_add_tail(&s->node, &ctx->streams);
+	ctx->nr_streams++;
+	return s;
+}
+
+static void zip_stream_sum(struct zip_stream *s, const u8 *data, u32 len)
+{
+	s->crc = crc32_le(s->crc ^ ~0U, data, len) ^ ~0U;
+	s->adler = zlib_adler32(s->adler, data, len);
+	s->isize += len;
+}
+
+/* The trailer of the data summed so far (zlib Adler-32 BE, gzip CRC LE + ISIZE LE) */
+static void zip_stream_trailer(struct zip_stream *s, u8 *out)
+{
+	if (s->req == ZIP_REQ_ZLIB) {
+		put_unaligned_be32(s->adler, out);
+	} else if (s->req == ZIP_REQ_GZIP) {
+		put_unaligned_le32(s->crc, out);
+		put_unaligned_le32(s->isize, out + 4);
+	}
+}
+
+static int zip_pend_reserve(struct zip_stream *s, size_t more)
+{
+	size_t cap;
+	u8 *p;
+
+	if (s->pend_cap - s->pend_len >= more)
+		return 0;
+	cap = max(s->pend_cap * 2, s->pend_len + more);
+	p = kvmalloc(cap, GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	if (s->pend_len)
+		memcpy(p, s->pend, s->pend_len);
+	kvfree(s->pend);
+	s->pend = p;
+	s->pend_cap = cap;
+	return 0;
+}
+
+/* Deflate all of @in into the pending output; 0 or the status to report */
+static u32 zip_stream_deflate(struct zip_stream *s, const u8 *in, u32 in_len,
+			      bool last)
+{
+	int flush = last ? Z_FINISH : Z_SYNC_FLUSH;
+	int ret;
+
+	s->strm.next_in = in;
+	s->strm.avail_in = in_len;
+	for (;;) {
+		if (zip_pend_reserve(s, 16384))
+			return ZIP_ST_INVALID;
+		s->strm.next_out = s->pend + s->pend_len;
+		s->strm.avail_out = s->pend_cap - s->pend_len;
+		ret = zlib_deflate(&s->strm, flush);
+		s->pend_len = s->strm.next_out - s->pend;
+		if (ret == Z_STREAM_END)
+			return 0;
+		if (ret != Z_OK && ret != Z_BUF_ERROR)
+			return ZIP_ST_INVALID;
+		/* A sync flush is complete with all input in and room left */
+		if (!last && !s->strm.avail_in && s->strm.avail_out)
+			return 0;
+	}
+}
+
+static void zip_stream_run(struct soft_ctx *ctx, u8 *sqe, u32 req, u32 flags)
+{
+	u32 in_len = sqe_dw(sqe, ZIP_DW_IN_LEN);
+	u32 avail = min(sqe_dw(sqe, ZIP_DW_AVAIL_OUT), ZIP_MAX_LEN);
+	u64 src = sqe_dw(sqe, ZIP_DW_SRC_L) |
+		  (u64)sqe_dw(sqe, ZIP_DW_SRC_H) << 32;
+	u64 dst = sqe_dw(sqe, ZIP_DW_DST_L) |
+		  (u64)sqe_dw(sqe, ZIP_DW_DST_H) << 32;
+	u64 key = sqe_dw(sqe, ZIP_DW_CTX_ADDR_L) |
+		  (u64)sqe_dw(sqe, ZIP_DW_CTX_ADDR_H) << 32;
+	bool last = flags & ZIP_FLUSH_FINISH;
+	unsigned int tl = zip_trailer_len(req);
+	u32 status = ZIP_ST_INVALID, consumed = 0, produced = 0;
+	struct zip_stream *s = NULL;
+	bool done = false;
+	u8 *in = NULL, *out = NULL;
+	int ret;
+
+	if (!key || in_len > ZIP_MAX_LEN)
+		goto out;
+	s = flags & ZIP_STREAM_NEW ? zip_stream_new(ctx, key, req) :
+				     zip_stream_find(ctx, key);
+	if (!s || s->req != req) {
+		s = NULL;
+		goto out;
+	}
+	in = kvmalloc(max(in_len, 1U), GFP_KERNEL);
+	if (!in)
+		goto drop;
+	status = ZIP_ST_FAULT;
+	if (copy_from_user(in, u64_to_user_ptr(src), in_len))
+		goto drop;
+
+	if (ctx->qc_type == 0) {
+		status = ZIP_ST_INVALID;
+		if (s->finished && in_len)
+			goto drop;
+		if (!s->finished) {
+			zip_stream_sum(s, in, in_len);
+			status = zip_stream_deflate(s, in, in_len, last);
+			if (status)
+				goto drop;
+			if (last) {
+				s->finished = true;
+				if (zip_pend_reserve(s, tl))
+					goto drop;
+				zip_stream_trailer(s, s->pend + s->pend_len);
+				s->pend_len += tl;
+			}
+		}
+		consumed = in_len;
+		produced = min_t(size_t, s->pend_len, avail);
+		status = ZIP_ST_FAULT;
+		if (copy_to_user(u64_to_user_ptr(dst), s->pend, produced))
+			goto drop;
+		memmove(s->pend, s->pend + produced, s->pend_len - produced);
+		s->pend_len -= produced;
+		done = s->finished && !s->pend_len;
+		status = ZIP_ST_OK;
+	} else {
+		status = ZIP_ST_INVALID;
+		out = kvmalloc(max(avail, 1U), GFP_KERNEL);
+		if (!out)
+			goto drop;
+		if (!s->inflated) {
+			s->strm.next_in = in;
+			s->strm.avail_in = in_len;
+			s->strm.next_out = out;
+			s->strm.avail_out = avail;
+			ret = zlib_inflate(&s->strm, Z_SYNC_FLUSH);
+			consumed = in_len - s->strm.avail_in;
+			produced = avail - s->strm.avail_out;
+			status = ZIP_ST_BAD_DATA;
+			if (ret == Z_STREAM_END)
+				s->inflated = true;
+			else if (ret != Z_OK && ret != Z_BUF_ERROR)
+				goto drop;
+			zip_stream_sum(s, out, produced);
+		}
+		if (s->inflated) {
+			unsigned int take = min(tl - s->tlen, in_len - consumed);
+
+			memcpy(s->trailer + s->tlen, in + consumed, take);
+			s->tlen += take;
+			consumed += take;
+		}
+		done = s->inflated && s->tlen == tl;
+		if (done) {
+			u8 expect[8];
+
+			zip_stream_trailer(s, expect);
+			status = ZIP_ST_CRC;
+			if (memcmp(expect, s->trailer, tl))
+				goto drop;
+		}
+		status = ZIP_ST_FAULT;
+		if (copy_to_user(u64_to_user_ptr(dst), out, produced))
+			goto drop;
+		status = done ? ZIP_ST_END : ZIP_ST_OK;
+	}
+	goto out;
+drop:
+	/* An error ends the stream */
+	zip_stream_free(ctx, s);
+	s = NULL;
+	consumed = 0;
+	produced = 0;
+	done = false;
+out:
+	kvfree(in);
+	kvfree(out);
+	sqe_set_dw(sqe, ZIP_DW_CONSUMED, consumed);
+	sqe_set_dw(sqe, ZIP_DW_PRODUCED, produced);
+	sqe_set_dw(sqe, ZIP_DW_STATUS, status | (done ? ZIP_LSTBLK : 0));
+	sqe_set_dw(sqe, ZIP_DW_CTX0, 0);
+	sqe_set_dw(sqe, ZIP_DW_CTX1, 0);
+	sqe_set_dw(sqe, ZIP_DW_CTX2, 0);
+	sqe_set_dw(sqe, ZIP_DW_ISIZE, s ? s->isize : 0);
+	sqe_set_dw(sqe, ZIP_DW_CHECKSUM, !s ? 0 :
+			req == ZIP_REQ_ZLIB ? s->adler :
+			req == ZIP_REQ_GZIP ? s->crc : 0);
+	if (s && done)
+		zip_stream_free(ctx, s);
+}
+
 static void zip_run(struct soft_ctx *ctx, u8 *sqe)
 {
 	u32 in_len = sqe_dw(sqe, ZIP_DW_IN_LEN);
@@ -410,18 +706,21 @@ static void zip_run(struct soft_ctx *ctx, u8 *sqe)
 	u8 *in = NULL, *out = NULL;
 
 	/*
-	 * Block mode, flat buffers only: SQE type 0 or 3, request type
-	 * deflate/zlib/gzip in dw9 bits 0..7, buffer type (bits 8..11) 0.
-	 * The window size (bits 12..15) is accepted and ignored. Stream mode
-	 * (dw7 bit 26), which uacce-emu implements, is refused here.
+	 * Flat buffers only: SQE type 0 or 3, request type deflate/zlib/gzip
+	 * in dw9 bits 0..7, buffer type (bits 8..11) 0. The window size (bits
+	 * 12..15) is accepted and ignored. Stream mode (dw7 bit 26) has its
+	 * own path.
 	 */
-	if ((type != 0 && type != 3) || (flags & ZIP_STREAM_MODE) ||
-	    (req & 0xf00) || ctx->qc_type > 1)
+	if ((type != 0 && type != 3) || (req & 0xf00) || ctx->qc_type > 1)
 		goto out;
 	req &= 0xff;
 	if (req != ZIP_REQ_DEFLATE && req != ZIP_REQ_ZLIB &&
 	    req != ZIP_REQ_GZIP)
 		goto out;
+	if (flags & ZIP_STREAM_MODE) {
+		zip_stream_run(ctx, sqe, req, flags);
+		return;
+	}
 	if (in_len > ZIP_MAX_LEN)
 		goto out;
 	avail = min(avail, ZIP_MAX_LEN);
@@ -990,6 +1289,7 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 		return -ENOMEM;
 	kref_init(&ctx->ref);
 	spin_lock_init(&ctx->lock);
+	INIT_LIST_HEAD(&ctx->streams);
 	init_waitqueue_head(&ctx->idle);
 	INIT_WORK(&ctx->work, soft_work);
 	ctx->kind = sdev->kind;
@@ -1005,6 +1305,14 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 	mmgrab(ctx->mm);
 	ctx->mn.ops = &soft_mn_ops;
 	ret = mmu_notifier_register(&ctx->mn, ctx->mm);
+	/*
+	 * mm_take_all_locks() gives up with -EINTR on any pending signal,
+	 * including task work queued with TWA_SIGNAL (io_uring's ring exit
+	 * does that to every task that used the ring): let the open() be
+	 * restarted instead of failing it.
+	 */
+	if (ret == -EINTR)
+		ret = -ERESTARTSYS;
 	if (ret)
 		goto err;
 	ctx->mn_registered = true;

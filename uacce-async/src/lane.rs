@@ -396,6 +396,10 @@ impl Lane {
     /// Take every available completion off the CQ and wake its future. Returns how many were taken. Retires the
     /// lane when the device disabled the queue.
     pub(crate) fn drain(&self) -> usize {
+        // A retired queue's ring may be unmapped (uacce_remove() zaps the mappings): never touch it again.
+        if self.is_dead() {
+            return 0;
+        }
         let mut st = self.lock();
         let mut wakers = std::mem::take(&mut st.wake_buf);
         let mut n = 0usize;
@@ -509,7 +513,7 @@ impl Lane {
 
     /// True if a completion is waiting (cheap: one load).
     pub(crate) fn has_completion(&self) -> bool {
-        self.lock().ring.has_completion()
+        !self.is_dead() && self.lock().ring.has_completion()
     }
 
     /// The earliest job deadline, if a job timeout is configured and jobs are pending.
@@ -556,7 +560,11 @@ impl Lane {
         if self.dead.swap(true, Ordering::AcqRel) {
             return;
         }
-        tracing::warn!(device = %self.device, class = ?self.class, "retiring queue: {err}");
+        if matches!(err, Error::Shutdown) {
+            tracing::debug!(device = %self.device, class = ?self.class, "closing queue: the accelerator was dropped");
+        } else {
+            tracing::warn!(device = %self.device, class = ?self.class, "retiring queue: {err}");
+        }
         *self.death.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
         // 1. Stop the queue: after this the device touches no job memory.
         let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).take();

@@ -147,7 +147,7 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
                             reset_eventfd(guard.get_inner());
                         }
                         if ready.is_read_closed() || ready.is_error() {
-                            lane.drain();
+                            // The device is gone and its ring may already be unmapped: retire without reading it.
                             lane.hung_up();
                         }
                     }
@@ -391,7 +391,6 @@ async fn uring_task(
                     }
                     let hup = (nix::libc::POLLHUP | nix::libc::POLLERR) as i32;
                     if res < 0 || res & hup != 0 {
-                        ul.lane.drain();
                         ul.lane.hung_up();
                     }
                 }

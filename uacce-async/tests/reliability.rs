@@ -82,13 +82,14 @@ impl Drop for Watched {
 }
 
 /// Futures dropped right after submission: the job's buffers stay owned until the device completes it (the
-/// device holds each job for 20 ms here, so memory freed at the drop would be freed 20 ms too early).
+/// device holds each job for 150 ms here, so memory freed at the drop would be freed 150 ms too early; the long
+/// service time also leaves room to see the job on the device under valgrind).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dropped_futures_keep_buffers_until_completion() {
-    let opts = service(20_000);
+    let opts = service(150_000);
     let accel = emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(10))).await;
     let epoch = Instant::now();
-    for i in 0..20 {
+    for i in 0..8 {
         let freed_at = Arc::new(AtomicU64::new(u64::MAX));
         let data = Bytes::from_owner(Watched {
             data: vec![i as u8; 10_000],
@@ -124,7 +125,7 @@ async fn dropped_futures_keep_buffers_until_completion() {
         }
         let held = freed_at.load(Ordering::SeqCst) - submitted;
         assert!(
-            held >= 19_000,
+            held >= 149_000,
             "freed after {held} µs, before the device finished"
         );
     }

@@ -295,12 +295,18 @@ impl Queue {
     pub fn open(dev: &Device) -> Result<Queue, QueueError> {
         let doorbell = doorbell_path(dev)?;
         let version = dev.qm_version().expect("doorbell_path accepted the api");
-        let fd = open(
-            &dev.node_path,
-            OFlag::O_RDWR | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| open_error(&dev.node_path, e))?;
+        // A queue open registers the process mm with the device (SVA bind / mmu notifier), which the kernel
+        // abandons with EINTR when a signal is pending; that is not a failure of the device, so try again.
+        let fd = loop {
+            match open(
+                &dev.node_path,
+                OFlag::O_RDWR | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            ) {
+                Err(Errno::EINTR) => continue,
+                r => break r.map_err(|e| open_error(&dev.node_path, e))?,
+            }
+        };
         Ok(Queue {
             name: dev.name.clone(),
             node_path: dev.node_path.clone(),

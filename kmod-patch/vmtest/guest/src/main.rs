@@ -3,7 +3,8 @@
 //! `uacce-vmtest-guest --mode patched|unpatched` prints one line per test, `ok NAME` or `FAIL NAME: why`.
 //! `uacce-vmtest-guest --child-flood DEV` is the helper process of the kill -9 test.
 
-mod ring;
+mod async_tests;
+mod queue;
 mod tests;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,6 +19,11 @@ fn run(name: &str, f: fn() -> TestResult) -> bool {
     match r {
         Ok(Ok(())) => {
             println!("ok {name} ({ms} ms)");
+            true
+        }
+        Ok(Err(e)) if e.starts_with("XFAIL ") => {
+            // A known failure (a documented limitation outside kmod-patch): reported, not counted as a failure
+            println!("xfail {name}: {}", &e[6..]);
             true
         }
         Ok(Err(e)) => {
@@ -42,6 +48,11 @@ fn main() {
         tests::child_flood(&args[2]);
         return;
     }
+    if args.len() >= 4 && args[1] == "--child-async-removal" {
+        async_tests::log::init(true);
+        async_tests::child_removal(&args[2], &args[3]);
+        return;
+    }
     let mode = args
         .iter()
         .position(|a| a == "--mode")
@@ -49,6 +60,7 @@ fn main() {
         .map(String::as_str)
         .unwrap_or("patched");
     std::panic::set_hook(Box::new(|_| {}));
+    async_tests::log::init(false);
     let list: &[(&str, fn() -> TestResult)] = if mode == "unpatched" {
         tests::UNPATCHED
     } else {

@@ -1,18 +1,18 @@
-//! The guest tests' queue: `uacce_sys::queue::Queue` (uapi, sysfs discovery, open/mmap/start/put, eventfd bind,
-//! doorbell; branch `edge`, merged) plus a minimal QM driver ring (SQ producer, CQ consumer) on its DUS memory.
+//! The guest tests' queue: `uacce_sys::queue::Queue` (open/mmap/start/put, eventfd bind, soft doorbell ioctl) driven
+//! by `uacce_sys::qm::DriverRing` (SQ producer, CQ consumer). SQEs are built with `uacce_sys::qm::{zip, sec}`.
 //!
-//! TEMPORARY: the ring part stands in for `uacce_sys::qm`'s driver ring, which lives on branch `main` and is not
-//! merged into `kernel` yet. Raw ioctls (with `uacce_sys::uapi` numbers) are kept for the negative tests, which
-//! need arguments the typed API does not allow (flags != 0, bad fds, doorbells before START_Q).
+//! Raw ioctls (with `uacce_sys::uapi` numbers) are kept for the negative tests, which need arguments the typed API
+//! does not allow (flags != 0, bad fds, doorbells before START_Q or after removal).
 
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::ptr;
-use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use uacce_sys::qm::{Doorbell, DusMemory};
+use uacce_sys::qm::{
+    encode_doorbell, DoorbellCmd, DoorbellFields, DriverRing, DusMemory, QmVersion, RingLayout, Sqe,
+};
 use uacce_sys::queue::Queue as SysQueue;
 use uacce_sys::sysfs::Sysfs;
 use uacce_sys::uapi;
@@ -22,11 +22,11 @@ pub const UACCE_CMD_PUT_Q: u64 = uapi::UACCE_CMD_PUT_Q as u64;
 pub const UACCE_CMD_SET_EVENTFD: u64 = uapi::UACCE_CMD_SET_EVENTFD as u64;
 pub const UACCE_SOFT_CMD_DOORBELL: u64 = uapi::UACCE_SOFT_CMD_DOORBELL as u64;
 
-pub const SQE_SIZE: usize = uacce_sys::qm::SQE_SIZE;
-pub const CQE_SIZE: usize = uacce_sys::qm::CQE_SIZE;
+/// The soft devices speak QM v2 (api `soft_qm_v2`): BD type 2, ZIP SQE type 0 (type 3 for raw deflate).
+pub const VERSION: QmVersion = QmVersion::V2;
 
 pub fn page_size() -> usize {
-    unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
+    uacce_sys::qm::ring::page_size()
 }
 
 pub fn sysfs_attr(dev: &str, attr: &str) -> io::Result<String> {
@@ -56,8 +56,15 @@ pub fn ioctl_raw(fd: RawFd, cmd: u64, arg: *mut libc::c_void) -> io::Result<i32>
     }
 }
 
+/// A v2 doorbell value (`uacce_sys::qm::encode_doorbell`); `cmd` 0 SQ, 1 CQ, 2 EQ, 3 AEQ.
 pub fn doorbell_value(sqn: u16, cmd: u8, index: u16, prio: u16) -> u64 {
-    (sqn as u64 & 0xfff) | ((cmd as u64 & 0xf) << 12) | ((index as u64) << 32) | ((prio as u64) << 48)
+    let cmd = match cmd {
+        0 => DoorbellCmd::Sq,
+        1 => DoorbellCmd::Cq,
+        2 => DoorbellCmd::Eq,
+        _ => DoorbellCmd::Aeq,
+    };
+    encode_doorbell(VERSION, DoorbellFields { sqn, cmd, index, priority: prio }).expect("sqn fits the v2 doorbell")
 }
 
 pub fn eventfd() -> io::Result<OwnedFd> {
@@ -93,20 +100,21 @@ pub fn poll1(fd: RawFd, events: i16, timeout: Duration) -> io::Result<i16> {
     Ok(if r == 0 { 0 } else { p.revents })
 }
 
-/// An open queue of a soft device with its DUS mapped, and the driver side of its QM ring.
-pub struct Queue {
-    q: SysQueue,
-    dus: *mut u8,
-    dus_size: usize,
-    pub depth: u16,
-    pub qid: u16,
-    sq_tail: u16,
-    cq_head: u16,
-    phase: u16,
-    pub in_flight: usize,
+fn ring_err(e: uacce_sys::qm::RingError) -> io::Error {
+    match e {
+        uacce_sys::qm::RingError::DoorbellIo(e) => e,
+        uacce_sys::qm::RingError::Timeout(_) => io::Error::new(io::ErrorKind::TimedOut, e),
+        e => io::Error::other(e),
+    }
 }
 
-unsafe impl Send for Queue {}
+/// An open queue of a soft device with its DUS mapped, and the driver side of its QM ring.
+pub struct Queue {
+    q: Arc<SysQueue>,
+    ring: DriverRing,
+    pub depth: u16,
+    pub qid: u16,
+}
 
 impl Queue {
     /// Open `/dev/<dev>`, set the queue type, map the DUS region and start it (`Queue::open_and_start`).
@@ -127,20 +135,21 @@ impl Queue {
     }
 
     fn wrap(q: SysQueue) -> io::Result<Queue> {
-        if q.sqe_size() as usize != SQE_SIZE || q.sq_depth() != q.cq_depth() || q.kernel_qp_info().is_none() {
+        if q.sqe_size() as usize != uacce_sys::qm::SQE_SIZE
+            || q.sq_depth() != q.cq_depth()
+            || q.kernel_qp_info().is_none()
+            || q.version() != VERSION
+        {
             return Err(io::Error::other("unexpected qp info"));
         }
-        Ok(Queue {
-            dus: q.as_ptr(),
-            dus_size: q.dus_mapped_len(),
-            depth: q.sq_depth(),
-            qid: q.sqn().ok_or_else(|| io::Error::other("no sqn"))?,
-            q,
-            sq_tail: 0,
-            cq_head: 0,
-            phase: 1,
-            in_flight: 0,
-        })
+        let q = Arc::new(q);
+        let qid = q.sqn().ok_or_else(|| io::Error::other("no sqn"))?;
+        let layout = RingLayout::new(q.sq_depth(), q.cq_depth()).map_err(io::Error::other)?;
+        if layout.dus_size() != q.dus_mapped_len() {
+            return Err(io::Error::other(format!("DUS {} bytes, layout wants {}", q.dus_mapped_len(), layout.dus_size())));
+        }
+        let ring = DriverRing::new(q.clone(), layout, q.clone(), VERSION, qid).map_err(io::Error::other)?;
+        Ok(Queue { depth: q.sq_depth(), qid, q, ring })
     }
 
     pub fn sys(&self) -> &SysQueue {
@@ -167,74 +176,50 @@ impl Queue {
         self.ioctl(UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map(|_| ())
     }
 
+    /// The raw RX (end − 8) and TX (end − 4) status words; the soft device leaves both 0.
     pub fn status_words(&self) -> (u32, u32) {
+        let (p, len) = (self.q.as_ptr(), self.q.len());
         unsafe {
-            let rx = ptr::read_volatile(self.dus.add(self.dus_size - 8) as *const u32);
-            let tx = ptr::read_volatile(self.dus.add(self.dus_size - 4) as *const u32);
-            (rx, tx)
+            (
+                u32::from_le(std::ptr::read_volatile(p.add(len - 8) as *const u32)),
+                u32::from_le(std::ptr::read_volatile(p.add(len - 4) as *const u32)),
+            )
         }
     }
 
-    fn sqe_ptr(&self, slot: u16) -> *mut u8 {
-        unsafe { self.dus.add(slot as usize * SQE_SIZE) }
-    }
-
-    fn cqe_ptr(&self, i: u16) -> *mut u8 {
-        unsafe { self.dus.add(self.depth as usize * SQE_SIZE + i as usize * CQE_SIZE) }
+    pub fn in_flight(&self) -> usize {
+        usize::from(self.ring.in_flight())
     }
 
     /// Copy an SQE into the ring at the tail and ring the SQ doorbell. Returns the slot.
-    pub fn submit(&mut self, sqe: &[u8; SQE_SIZE]) -> io::Result<u16> {
-        if self.in_flight >= self.depth as usize - 1 {
-            return Err(io::Error::other("SQ full"));
-        }
-        let slot = self.sq_tail;
-        unsafe { ptr::copy_nonoverlapping(sqe.as_ptr(), self.sqe_ptr(slot), SQE_SIZE) };
-        fence(Ordering::SeqCst);
-        self.sq_tail = (slot + 1) % self.depth;
-        self.q.ring(doorbell_value(self.qid, 0, self.sq_tail, 0))?;
-        self.in_flight += 1;
-        Ok(slot)
+    pub fn submit(&mut self, sqe: &Sqe) -> io::Result<u16> {
+        self.ring.submit(sqe).map_err(ring_err)
     }
 
     /// Is a CQE with the expected phase waiting at the head?
     pub fn has_completion(&self) -> bool {
-        let w7 = unsafe { ptr::read_volatile(self.cqe_ptr(self.cq_head).add(14) as *const u16) };
-        u16::from_le(w7) & 1 == self.phase
+        self.ring.has_completion()
     }
 
     /// Consume one CQE if present: returns the SQ slot it names and a copy of the SQE (with the results).
     /// Rings the CQ doorbell (priority 0).
-    pub fn pop(&mut self) -> io::Result<Option<(u16, [u8; SQE_SIZE])>> {
-        if !self.has_completion() {
-            return Ok(None);
+    pub fn pop(&mut self) -> io::Result<Option<(u16, Sqe)>> {
+        match self.ring.pop().map_err(ring_err)? {
+            Some(c) => {
+                self.ring.ring_cq(false).map_err(ring_err)?;
+                Ok(Some((c.slot, c.sqe)))
+            }
+            None => Ok(None),
         }
-        fence(Ordering::Acquire);
-        let cqe = self.cqe_ptr(self.cq_head);
-        let slot = u16::from_le(unsafe { ptr::read_volatile(cqe.add(8) as *const u16) });
-        if slot >= self.depth {
-            return Err(io::Error::other(format!("CQE names slot {slot}")));
-        }
-        let mut sqe = [0u8; SQE_SIZE];
-        unsafe { ptr::copy_nonoverlapping(self.sqe_ptr(slot), sqe.as_mut_ptr(), SQE_SIZE) };
-        if self.cq_head == self.depth - 1 {
-            self.cq_head = 0;
-            self.phase ^= 1;
-        } else {
-            self.cq_head += 1;
-        }
-        self.in_flight = self.in_flight.saturating_sub(1);
-        self.q.ring(doorbell_value(self.qid, 1, self.cq_head, 0))?;
-        Ok(Some((slot, sqe)))
     }
 
     /// Arm the completion signal: a CQ doorbell with priority 1 at the current head.
-    pub fn arm(&self) -> io::Result<()> {
-        self.q.ring(doorbell_value(self.qid, 1, self.cq_head, 1))
+    pub fn arm(&mut self) -> io::Result<()> {
+        self.ring.ring_cq(true).map_err(ring_err)
     }
 
-    /// Busy-wait (with short sleeps) for one completion.
-    pub fn wait_pop(&mut self, timeout: Duration) -> io::Result<[u8; SQE_SIZE]> {
+    /// Wait (with short sleeps) for one completion.
+    pub fn wait_pop(&mut self, timeout: Duration) -> io::Result<Sqe> {
         let t = Instant::now();
         loop {
             if let Some((_, sqe)) = self.pop()? {
@@ -247,25 +232,12 @@ impl Queue {
         }
     }
 
-    /// Submit one SQE and wait for its completion.
-    pub fn run(&mut self, sqe: &[u8; SQE_SIZE]) -> io::Result<[u8; SQE_SIZE]> {
-        self.submit(sqe)?;
-        self.wait_pop(Duration::from_secs(20))
+    /// Submit one SQE and wait for its completion (`DriverRing::run_blocking`).
+    pub fn run(&mut self, sqe: &Sqe) -> io::Result<Sqe> {
+        self.ring.run_blocking(sqe, Duration::from_secs(20)).map(|c| c.sqe).map_err(ring_err)
     }
 
     pub fn put(&self) -> io::Result<()> {
         self.q.put().map_err(io::Error::from)
     }
-}
-
-pub fn sqe_dw(sqe: &[u8], dw: usize) -> u32 {
-    u32::from_le_bytes(sqe[4 * dw..4 * dw + 4].try_into().unwrap())
-}
-
-pub fn set_dw(sqe: &mut [u8], dw: usize, v: u32) {
-    sqe[4 * dw..4 * dw + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-pub fn set_u64(sqe: &mut [u8], off: usize, v: u64) {
-    sqe[off..off + 8].copy_from_slice(&v.to_le_bytes());
 }
