@@ -490,7 +490,8 @@ impl Lane {
     pub(crate) fn end_batch(&self) {
         let mut st = self.lock();
         st.defer_sq = false;
-        if st.unrung > 0 {
+        // A retired queue's doorbell may be unmapped: its deferred SQEs are failed by `retire`, not rung.
+        if st.unrung > 0 && !self.is_dead() {
             st.unrung = 0;
             if let Err(e) = st.ring.ring_sq() {
                 drop(st);
