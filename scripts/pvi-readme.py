@@ -75,7 +75,7 @@ for m in runners:
     row += [f(getattr(find(m, 1, "gzip-4k", (s,)), "get", lambda k: None)("p50_us")) for s in services]
     print(f"| {m} | " + " | ".join(row) + " |")
 print("\nIdle CPU of the application's threads over 1 s, queues open, nothing submitted: " +
-      ", ".join(f"{r['mode']} {r['idle_cpu_pct']:.2f} %" for r in idle) + ".\n")
+      ", ".join(f"{r['mode']} {r['idle_cpu_pct']:.3f} %" for r in idle) + ".\n")
 print("Goals:\n")
 for g in goals:
     v = {True: "**holds**", False: "**fails**", None: "n/a"}[g["holds"]]
