@@ -306,6 +306,18 @@ struct UringLane {
     armed_poll: bool,
 }
 
+/// Ends the doorbell batch of every lane of the reactor when dropped (also if the reactor task is dropped at its
+/// yield); ending a batch that was not begun does nothing.
+struct EndBatches<'a>(&'a [UringLane]);
+
+impl Drop for EndBatches<'_> {
+    fn drop(&mut self) {
+        for ul in self.0 {
+            ul.lane.end_batch();
+        }
+    }
+}
+
 fn push_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
     let entry = io_uring::opcode::PollAdd::new(
         io_uring::types::Fd(fd.as_fd().as_raw_fd()),
@@ -330,23 +342,16 @@ async fn uring_task(
         // Doorbell batching, as in the task driver: drain every live lane with its SQ doorbell deferred, let the
         // woken futures run and submit, then ring each lane once.
         {
-            let live: Vec<&Lane> = lanes
-                .iter()
-                .map(|ul| &*ul.lane)
-                .filter(|l| !l.is_dead())
-                .collect();
-            let batches: Vec<EndBatch<'_>> = live
-                .iter()
-                .map(|l| {
-                    l.begin_batch();
-                    EndBatch(l)
-                })
-                .collect();
-            let woke: usize = live.iter().map(|l| l.drain()).sum();
+            let batch = EndBatches(&lanes);
+            let mut woke = 0;
+            for ul in lanes.iter().filter(|ul| !ul.lane.is_dead()) {
+                ul.lane.begin_batch();
+                woke += ul.lane.drain();
+            }
             if woke > 0 {
                 tokio::task::yield_now().await;
             }
-            drop(batches);
+            drop(batch);
         }
         // Drain and arm every live lane; if anything is already waiting, go round again.
         let mut again = false;
