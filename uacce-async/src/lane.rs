@@ -157,6 +157,11 @@ struct State {
     slots: Vec<Slot>,
     free: Vec<u16>,
     wake_buf: Vec<Waker>,
+    /// While set (the lane's driver is dispatching a batch of completions), submissions push their SQE without
+    /// ringing the SQ doorbell; the driver rings once for all of them when it ends the batch (`end_batch`).
+    defer_sq: bool,
+    /// SQEs pushed but not yet rung.
+    unrung: u16,
 }
 
 /// Counters of one lane.
@@ -184,6 +189,8 @@ pub(crate) struct Lane {
     pub stats: LaneStats,
     /// Exponentially weighted mean service time in ns (for the hybrid strategy's spin window).
     pub service_ewma_ns: AtomicU64,
+    /// Measure service times (set by the hybrid strategy's driver; the other strategies do not need them).
+    pub track_service: AtomicBool,
     /// Signalled when the lane is retired, so a sleeping driver lets go of it.
     pub retired: tokio::sync::Notify,
     /// The wait fd is an eventfd (its counter must be read to reset it).
@@ -237,6 +244,8 @@ impl Lane {
                 slots: Vec::with_capacity(usable * 2),
                 free: Vec::with_capacity(usable * 2),
                 wake_buf: Vec::with_capacity(64),
+                defer_sq: false,
+                unrung: 0,
             }),
             ring_slots: Semaphore::new(usable),
             owner: Mutex::new(Some(owner)),
@@ -245,6 +254,7 @@ impl Lane {
             job_timeout,
             stats: LaneStats::default(),
             service_ewma_ns: AtomicU64::new(0),
+            track_service: AtomicBool::new(false),
             retired: tokio::sync::Notify::new(),
             wait_is_eventfd,
             kick,
@@ -319,7 +329,13 @@ impl Lane {
                 return Err(e);
             }
         };
-        if let Err(e) = st.ring.submit(&sqe) {
+        let pushed = if st.defer_sq {
+            // The driver rings the doorbell at the end of its batch (`end_batch`).
+            st.ring.push(&sqe).map(|_| st.unrung += 1)
+        } else {
+            st.ring.submit(&sqe).map(|_| ())
+        };
+        if let Err(e) = pushed {
             st.free.push(tag);
             drop(st);
             drop(bufs);
@@ -341,7 +357,11 @@ impl Lane {
             lane: self.clone(),
             tag,
             done: false,
-            submitted: Instant::now(),
+            // Only the hybrid strategy uses service times: spare the other modes two clock reads per job.
+            submitted: self
+                .track_service
+                .load(Ordering::Relaxed)
+                .then(Instant::now),
         })
     }
 
@@ -459,6 +479,26 @@ impl Lane {
             tag = ?self.class.tag_of(sqe),
             "completion with an unknown tag; counted and ignored"
         );
+    }
+
+    /// Start a batch: until [`Lane::end_batch`], submissions on this lane defer their SQ doorbell.
+    pub(crate) fn begin_batch(&self) {
+        self.lock().defer_sq = true;
+    }
+
+    /// End a batch: ring the SQ doorbell once for every SQE pushed since [`Lane::begin_batch`].
+    pub(crate) fn end_batch(&self) {
+        let mut st = self.lock();
+        st.defer_sq = false;
+        // A retired queue's doorbell may be unmapped: its deferred SQEs are failed by `retire`, not rung.
+        if st.unrung > 0 && !self.is_dead() {
+            st.unrung = 0;
+            if let Err(e) = st.ring.ring_sq() {
+                drop(st);
+                let err = self.ring_error(e);
+                tracing::warn!(device = %self.device, "SQ doorbell at the end of a batch failed: {err}");
+            }
+        }
     }
 
     /// Ring the CQ doorbell with priority 1 (arm the completion signal), then report whether a completion is
@@ -592,7 +632,7 @@ pub(crate) struct JobFuture {
     lane: Arc<Lane>,
     tag: u16,
     done: bool,
-    submitted: Instant,
+    submitted: Option<Instant>,
 }
 
 impl Future for JobFuture {
@@ -623,7 +663,9 @@ impl Future for JobFuture {
                 st.free.push(this.tag);
                 drop(st);
                 this.done = true;
-                lane.observe(this.submitted.elapsed());
+                if let Some(t) = this.submitted {
+                    lane.observe(t.elapsed());
+                }
                 Poll::Ready(result.map(|sqe| JobOutput { sqe, bufs, mac }))
             }
             SlotState::Free | SlotState::Orphan { .. } => {

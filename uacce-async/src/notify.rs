@@ -93,13 +93,25 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
     let fd = lane
         .take_wait_fd()
         .ok_or_else(|| io::Error::other("lane has no wait fd"))?;
+    lane.track_service.store(hybrid, Ordering::Relaxed);
     // SAFETY: the OwnedFd is moved into the AsyncFd, which owns it (and so keeps it open and unchanged) for the
     // AsyncFd's whole life.
     let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
     tokio::spawn(async move {
         loop {
-            lane.drain();
+            // Doorbell batching: the futures woken by this drain usually run on this worker right after it and
+            // submit their next job. Let them run first (yield), with the lane deferring their SQ doorbells, and
+            // ring once for all of them: one doorbell per batch instead of one per job.
+            lane.begin_batch();
+            // Ends the batch even if this task is dropped at the yield (runtime shut down): the lane must not be
+            // left deferring doorbells.
+            let batch = EndBatch(&lane);
+            let woke = lane.drain();
+            if woke > 0 && !lane.is_dead() {
+                tokio::task::yield_now().await;
+            }
+            drop(batch);
             if lane.is_dead() {
                 break;
             }
@@ -155,6 +167,15 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
         lane.drain();
     });
     Ok(())
+}
+
+/// Calls [`Lane::end_batch`] when dropped.
+struct EndBatch<'a>(&'a Lane);
+
+impl Drop for EndBatch<'_> {
+    fn drop(&mut self) {
+        self.0.end_batch();
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -285,6 +306,18 @@ struct UringLane {
     armed_poll: bool,
 }
 
+/// Ends the doorbell batch of every lane of the reactor when dropped (also if the reactor task is dropped at its
+/// yield); ending a batch that was not begun does nothing.
+struct EndBatches<'a>(&'a [UringLane]);
+
+impl Drop for EndBatches<'_> {
+    fn drop(&mut self) {
+        for ul in self.0 {
+            ul.lane.end_batch();
+        }
+    }
+}
+
 fn push_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
     let entry = io_uring::opcode::PollAdd::new(
         io_uring::types::Fd(fd.as_fd().as_raw_fd()),
@@ -306,6 +339,20 @@ async fn uring_task(
     let mut lanes: Vec<UringLane> = Vec::new();
     let mut open = true;
     loop {
+        // Doorbell batching, as in the task driver: drain every live lane with its SQ doorbell deferred, let the
+        // woken futures run and submit, then ring each lane once.
+        {
+            let batch = EndBatches(&lanes);
+            let mut woke = 0;
+            for ul in lanes.iter().filter(|ul| !ul.lane.is_dead()) {
+                ul.lane.begin_batch();
+                woke += ul.lane.drain();
+            }
+            if woke > 0 {
+                tokio::task::yield_now().await;
+            }
+            drop(batch);
+        }
         // Drain and arm every live lane; if anything is already waiting, go round again.
         let mut again = false;
         for (i, ul) in lanes.iter_mut().enumerate() {

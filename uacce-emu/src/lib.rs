@@ -423,6 +423,11 @@ enum Cmd {
 struct Cmds {
     queue: VecDeque<Cmd>,
     closing: bool,
+    /// The device thread is blocked on the condvar (set and cleared under the mutex): only then does a command
+    /// need a wake-up. std's `Condvar::notify_one` makes a futex syscall even with no waiter, and on a VM a wake
+    /// of a halted vCPU costs microseconds, so an unconditional notify would charge every doorbell with a syscall
+    /// that MMIO doorbells on hardware do not cost.
+    sleeping: bool,
 }
 
 struct QueueShared {
@@ -440,8 +445,11 @@ impl QueueShared {
     fn command(&self, cmd: Cmd) {
         let mut c = self.cmds.lock().unwrap_or_else(|e| e.into_inner());
         c.queue.push_back(cmd);
+        let wake = c.sleeping;
         drop(c);
-        self.cv.notify_one();
+        if wake {
+            self.cv.notify_one();
+        }
     }
 
     fn signal(&self) {
@@ -463,8 +471,11 @@ impl Doorbell for EmuDoorbell {
             return Err(std::io::Error::from_raw_os_error(nix::libc::ENODEV));
         }
         c.queue.push_back(Cmd::Doorbell(value));
+        let wake = c.sleeping;
         drop(c);
-        self.queue.cv.notify_one();
+        if wake {
+            self.queue.cv.notify_one();
+        }
         Ok(())
     }
 }
@@ -588,7 +599,11 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                     .filter(|j| !j.stuck && !stopped && !ring.cq_full())
                     .map(|j| j.visible_at);
                 match next {
-                    None => c = queue.cv.wait(c).unwrap_or_else(|e| e.into_inner()),
+                    None => {
+                        c.sleeping = true;
+                        c = queue.cv.wait(c).unwrap_or_else(|e| e.into_inner());
+                        c.sleeping = false;
+                    }
                     Some(t) => {
                         let now = Instant::now();
                         if t <= now {
@@ -596,11 +611,13 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                         }
                         let wait = t - now;
                         if wait > Duration::from_micros(200) {
+                            c.sleeping = true;
                             c = queue
                                 .cv
                                 .wait_timeout(c, wait - Duration::from_micros(100))
                                 .unwrap_or_else(|e| e.into_inner())
                                 .0;
+                            c.sleeping = false;
                         } else {
                             // Short waits: sleeping would overshoot by the timer slack; yield instead.
                             drop(c);
