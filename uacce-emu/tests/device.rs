@@ -134,8 +134,19 @@ fn stuck_job_stalls_its_queue_and_is_counted() {
         ring.push(&[0; 128]).unwrap();
     }
     ring.ring_sq().unwrap();
+    // Wait (however slow the machine, e.g. under valgrind) until the device has taken all three jobs and the
+    // first one has completed, then give the others time they would need to complete if they could.
     let t = Instant::now();
     let mut done = 0;
+    while done == 0 || dev.counters().accepted < 3 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "device made no progress"
+        );
+        done += drain(&mut ring);
+        std::thread::yield_now();
+    }
+    let t = Instant::now();
     while t.elapsed() < Duration::from_millis(200) {
         done += drain(&mut ring);
     }
