@@ -102,7 +102,7 @@ fn arm_protocol_loses_no_wakeup() {
 #[test]
 fn fixed_service_time_delays_visibility() {
     let dev = EmuDevice::new(
-        EmuConfig::new(DeviceKind::Null).service(ServiceModel::Fixed(Duration::from_millis(20))),
+        EmuConfig::new(DeviceKind::Null).service(ServiceModel::Fixed(Duration::from_millis(100))),
     );
     let q = dev.open_queue(0).unwrap();
     let mut ring = q.driver_ring().unwrap();
@@ -119,9 +119,10 @@ fn fixed_service_time_delays_visibility() {
         ring.ring_cq(true).unwrap();
     }
     let el = t.elapsed();
-    // Pipelined: ten jobs fetched together all become visible after about one latency, not ten.
-    assert!(el >= Duration::from_millis(20), "{el:?}");
-    assert!(el < Duration::from_millis(150), "{el:?}");
+    // Pipelined: ten jobs fetched together all become visible after about one latency (100 ms), not ten (1 s);
+    // the upper bound leaves room for a slow machine (valgrind).
+    assert!(el >= Duration::from_millis(100), "{el:?}");
+    assert!(el < Duration::from_millis(500), "{el:?}");
 }
 
 #[test]
