@@ -1043,50 +1043,7 @@ impl Accel {
                 })
                 .await;
         };
-        let mut src = BytesMut::with_capacity(aad.len() + pt.len());
-        src.extend_from_slice(aad);
-        src.extend_from_slice(&pt);
-        let src = src.freeze();
-        let (aad_len, pt_len) = (aad.len(), pt.len());
-        let (out, _) = self
-            .inner
-            .run(pool, |version| {
-                // Output: [aad area | ciphertext | tag]; the device writes the ciphertext after the AAD area and the
-                // tag right behind it, so ciphertext ‖ tag is contiguous.
-                let output = BytesMut::zeroed(aad_len + pt_len + 16);
-                let (s, o) = (addr(&src), addr(&output));
-                let key_bytes = key.bytes.clone();
-                let (k, n) = (addr(&key_bytes), *nonce);
-                let bufs = Buffers {
-                    input: Some(src.clone()),
-                    output: Some(output),
-                    keep: Some(key_bytes),
-                };
-                let key_len = key.bytes.len() as u32;
-                let build: Build = Box::new(move |tag, scr| {
-                    scr.0[scratch::IV..scratch::IV + 12].copy_from_slice(&n);
-                    let base = scr.0.as_ptr() as u64;
-                    let op = SecOp::Aead(GcmRequest {
-                        dir: CipherDir::Encrypt,
-                        key_addr: k,
-                        key_len,
-                        iv_addr: base + scratch::IV as u64,
-                        aiv_addr: base + scratch::AIV as u64,
-                        src_addr: s,
-                        dst_addr: o,
-                        aad_len: aad_len as u32,
-                        payload_len: pt_len as u32,
-                        mac_addr: o + (aad_len + pt_len) as u64,
-                        tag_len: 16,
-                    });
-                    sec_encode(op, tag, version)
-                });
-                Ok((bufs, build))
-            })
-            .await?;
-        check_sec(&out.sqe)?;
-        let mut output = out.bufs.output.expect("job output");
-        Ok(output.split_off(aad_len).freeze())
+        self.gcm_device(pool, key, nonce, aad, &pt, None).await
     }
 
     /// AES-GCM open of ciphertext ‖ 16-byte tag. A wrong key, nonce, AAD or a tampered input is
@@ -1141,17 +1098,35 @@ impl Accel {
                 })
                 .await;
         };
-        let mut src = BytesMut::with_capacity(aad.len() + ct_len);
-        src.extend_from_slice(aad);
-        src.extend_from_slice(&sealed[..ct_len]);
-        let src = src.freeze();
         let mut tag16 = [0u8; 16];
         tag16.copy_from_slice(&sealed[ct_len..]);
-        let aad_len = aad.len();
+        self.gcm_device(pool, key, nonce, aad, &sealed[..ct_len], Some(tag16))
+            .await
+    }
+
+    /// One AES-GCM job on a device: seal (`expected_tag` None; returns ciphertext ‖ tag) or open (returns the
+    /// plaintext). The source is AAD ‖ body; the device writes the body's result after the AAD area of the output.
+    async fn gcm_device(
+        &self,
+        pool: &ClassPool,
+        key: &AeadKey,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        body: &[u8],
+        expected_tag: Option<[u8; 16]>,
+    ) -> Result<Bytes> {
+        let mut src = BytesMut::with_capacity(aad.len() + body.len());
+        src.extend_from_slice(aad);
+        src.extend_from_slice(body);
+        let src = src.freeze();
+        let (aad_len, body_len) = (aad.len(), body.len());
         let (out, _) = self
             .inner
             .run(pool, |version| {
-                let output = BytesMut::zeroed(aad_len + ct_len);
+                // Seal output: [aad area | ciphertext | tag]: the tag goes right behind the ciphertext, so
+                // ciphertext ‖ tag is contiguous. Open: [aad area | plaintext], the expected tag in the slot scratch.
+                let tag_room = if expected_tag.is_none() { 16 } else { 0 };
+                let output = BytesMut::zeroed(aad_len + body_len + tag_room);
                 let (s, o) = (addr(&src), addr(&output));
                 let key_bytes = key.bytes.clone();
                 let (k, n) = (addr(&key_bytes), *nonce);
@@ -1163,10 +1138,16 @@ impl Accel {
                 let key_len = key.bytes.len() as u32;
                 let build: Build = Box::new(move |tag, scr| {
                     scr.0[scratch::IV..scratch::IV + 12].copy_from_slice(&n);
-                    scr.0[scratch::MAC..scratch::MAC + 16].copy_from_slice(&tag16);
                     let base = scr.0.as_ptr() as u64;
+                    let (dir, mac_addr) = match expected_tag {
+                        None => (CipherDir::Encrypt, o + (aad_len + body_len) as u64),
+                        Some(t) => {
+                            scr.0[scratch::MAC..scratch::MAC + 16].copy_from_slice(&t);
+                            (CipherDir::Decrypt, base + scratch::MAC as u64)
+                        }
+                    };
                     let op = SecOp::Aead(GcmRequest {
-                        dir: CipherDir::Decrypt,
+                        dir,
                         key_addr: k,
                         key_len,
                         iv_addr: base + scratch::IV as u64,
@@ -1174,8 +1155,8 @@ impl Accel {
                         src_addr: s,
                         dst_addr: o,
                         aad_len: aad_len as u32,
-                        payload_len: ct_len as u32,
-                        mac_addr: base + scratch::MAC as u64,
+                        payload_len: body_len as u32,
+                        mac_addr,
                         tag_len: 16,
                     });
                     sec_encode(op, tag, version)
