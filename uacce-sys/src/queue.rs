@@ -34,6 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering, fence};
 use memmap2::{MmapOptions, MmapRaw};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
 use crate::qm::{Doorbell, DusMemory, QmVersion};
@@ -453,6 +454,19 @@ impl Queue {
         })?;
         self.started.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// True if the kernel reports the queue hung up (`poll()` gives `POLLHUP` or `POLLERR`). With the kernel patches
+    /// of `kmod-patch/` that is how a queue shows that its device was removed; mainline kernels never report it (a
+    /// dead queue polls as idle there), so `false` means "not known to be dead". Never blocks.
+    pub fn hung_up(&self) -> bool {
+        let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::empty())];
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(n) if n > 0 => fds[0]
+                .revents()
+                .is_some_and(|r| r.intersects(PollFlags::POLLHUP | PollFlags::POLLERR)),
+            _ => false,
+        }
     }
 
     /// `UACCE_CMD_PUT_Q`: stops the queue and frees it in the kernel now. Idempotent. Afterwards doorbells are

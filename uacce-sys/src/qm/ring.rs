@@ -226,9 +226,12 @@ impl RingMem {
         u32::from_le(self.status_word(8).load(Ordering::Acquire))
     }
 
+    /// The kernel writes 0 (open) or 1 (disabled) to the status words. UADK tests for 1; any non-zero value counts
+    /// here, so that the all-ones pages the patched kernel maps over a removed device's queue (kmod-patch 0004)
+    /// read as a dead queue too.
     fn check_status(&self) -> Result<(), RingError> {
         let (tx, rx) = (self.tx(), self.rx());
-        if tx == 1 || rx == 1 {
+        if tx != 0 || rx != 0 {
             return Err(RingError::QueueReset { tx, rx });
         }
         Ok(())
@@ -339,7 +342,7 @@ impl DriverRing {
     ///
     /// [`ring_sq`]: DriverRing::ring_sq
     pub fn push(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
-        if self.mem.tx() == 1 {
+        if self.mem.tx() != 0 {
             return self.mem.check_status().map(|_| 0);
         }
         if self.free_slots() == 0 {
@@ -385,7 +388,8 @@ impl DriverRing {
     /// draining. When no completion is ready and the device has disabled the queue, returns `QueueReset`
     /// (completions written before the reset are still returned first).
     ///
-    /// A CQE naming a slot outside the SQ is consumed (so the ring does not wedge) and returned as `BadCqe`.
+    /// A CQE naming a slot outside the SQ is consumed (so the ring does not wedge) and returned as `BadCqe`, unless
+    /// the status words say the queue is dead (then `QueueReset`, the entry left in place).
     ///
     /// [`ring_cq`]: DriverRing::ring_cq
     pub fn pop(&mut self) -> Result<Option<Completion>, RingError> {
@@ -401,6 +405,8 @@ impl DriverRing {
                 sqe: self.mem.read_sqe(slot),
             }))
         } else {
+            // A dead queue's memory may read as all ones (removed device): report the queue, not the entry.
+            self.mem.check_status()?;
             Err(RingError::BadCqe { slot, depth })
         };
         if self.cq_head == self.mem.layout.cq_depth - 1 {
@@ -745,6 +751,42 @@ mod tests {
             drv.pop(),
             Err(RingError::QueueReset { tx: 1, rx: 1 })
         ));
+    }
+
+    /// A removed device's queue memory reads as all ones with the kernel patches (kmod-patch 0004): every driver
+    /// entry point must report the queue dead, none may take the all-ones CQE for a completion.
+    #[test]
+    fn all_ones_memory_reads_as_dead_queue() {
+        let dead = RingError::QueueReset {
+            tx: u32::MAX,
+            rx: u32::MAX,
+        }
+        .to_string();
+        for laps in [0, 1] {
+            let layout = RingLayout::with_page_size(4, 4, 4096).unwrap();
+            let mem = HeapDus::new(layout.dus_size());
+            let rec = Arc::new(Recorder::default());
+            let mut drv =
+                DriverRing::new(mem.clone(), layout, rec.clone(), QmVersion::V3, 3).unwrap();
+            let mut dev = DeviceRing::new(mem.clone(), layout, QmVersion::V3, 3).unwrap();
+            // After one lap round the CQ the driver expects phase 0, so an all-ones CQE looks stale; before it,
+            // the CQE looks new and names slot 0xFFFF.
+            for _ in 0..laps * 4 {
+                drv.submit(&[0; 128]).unwrap();
+                deliver(&mut dev, &rec);
+                let (slot, _) = dev.fetch().unwrap();
+                dev.post(slot).unwrap();
+                assert!(drv.pop().unwrap().is_some());
+                drv.ring_cq(false).unwrap();
+                deliver(&mut dev, &rec);
+            }
+            // SAFETY: the whole region is ours and in bounds; nothing else touches it during the write.
+            unsafe { std::ptr::write_bytes(mem.ptr, 0xff, mem.len) };
+            assert_eq!(drv.has_completion(), laps == 0);
+            assert_eq!(drv.check_alive().unwrap_err().to_string(), dead);
+            assert_eq!(drv.pop().unwrap_err().to_string(), dead);
+            assert_eq!(drv.push(&[0; 128]).unwrap_err().to_string(), dead);
+        }
     }
 
     #[test]
