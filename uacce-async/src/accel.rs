@@ -523,6 +523,8 @@ impl Inner {
                     owner: Owner::Emu(q),
                     wait_fd: fd,
                     wait_is_eventfd: true,
+                    // The emulator's removal is seen in its queue state on the eventfd wake-up.
+                    hup_fd: None,
                     job_timeout: cfg.job_timeout,
                     kick: self.kick(),
                 };
@@ -547,6 +549,11 @@ impl Inner {
                     NotifyMode::Interrupt | NotifyMode::BusyPoll => (dup(q.as_fd())?, false),
                     _ => bind_eventfd(&q)?,
                 };
+                let hup_fd = if is_eventfd {
+                    Some(hangup_watch(&q)?)
+                } else {
+                    None
+                };
                 let spec = LaneSpec {
                     class,
                     device: dev.name.clone(),
@@ -555,6 +562,7 @@ impl Inner {
                     owner: Owner::Hw(q),
                     wait_fd: fd,
                     wait_is_eventfd: is_eventfd,
+                    hup_fd,
                     job_timeout: cfg.job_timeout,
                     kick: self.kick(),
                 };
@@ -743,6 +751,19 @@ fn bind_eventfd(q: &Queue) -> Result<(OwnedFd, bool)> {
         }
         Err(e) => Err(Error::Setup(e.to_string())),
     }
+}
+
+/// An epoll fd that becomes readable only when the queue fd reports `EPOLLHUP`/`EPOLLERR` (device removed, patched
+/// kernel). The queue is registered with no events, so the completion wake-ups (keyed `EPOLLIN` by the patched
+/// `uacce_wake_up()`) do not reach it: the runtime pays nothing per completion for the watch.
+fn hangup_watch(q: &Queue) -> Result<OwnedFd> {
+    use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
+    let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
+        .map_err(|e| Error::Setup(format!("epoll_create1: {e}")))?;
+    // The registration follows the queue's open file: it ends when the queue is closed, with no fd to keep.
+    ep.add(q.as_fd(), EpollEvent::new(EpollFlags::empty(), 0))
+        .map_err(|e| Error::Setup(format!("epoll_ctl(queue fd): {e}")))?;
+    Ok(ep.0)
 }
 
 /// Buffers whose addresses a job's SQE names.

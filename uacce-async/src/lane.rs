@@ -147,7 +147,8 @@ impl Owner {
                 QueueState::Reset => Some(Error::QueueReset),
                 QueueState::Removed => Some(Error::DeviceRemoved),
             },
-            Owner::Hw(_) => None,
+            // The patched kernel reports a removed device's queue as hung up (poll: EPOLLHUP).
+            Owner::Hw(q) => q.hung_up().then_some(Error::DeviceRemoved),
         }
     }
 }
@@ -180,6 +181,9 @@ pub(crate) struct Lane {
     pub numa_node: Option<u32>,
     /// Sleeps on this fd are woken by completions (eventfd, or the queue fd); taken by the notification driver.
     wait_fd: Mutex<Option<OwnedFd>>,
+    /// Readable when the queue hangs up (device removed), for drivers whose wait fd is an eventfd (which cannot
+    /// tell removal from completion); taken by the notification driver.
+    hup_fd: Mutex<Option<OwnedFd>>,
     state: Mutex<State>,
     ring_slots: Semaphore,
     owner: Mutex<Option<Owner>>,
@@ -211,6 +215,8 @@ pub(crate) struct LaneSpec {
     /// The fd completions wake (eventfd or queue fd).
     pub wait_fd: OwnedFd,
     pub wait_is_eventfd: bool,
+    /// See [`Lane::take_hup_fd`].
+    pub hup_fd: Option<OwnedFd>,
     pub job_timeout: Option<Duration>,
     /// See [`Lane::kick`] (shared by all lanes of one io_uring reactor).
     pub kick: Arc<tokio::sync::Notify>,
@@ -229,6 +235,7 @@ impl Lane {
             owner,
             wait_fd,
             wait_is_eventfd,
+            hup_fd,
             job_timeout,
             kick,
         } = spec;
@@ -239,6 +246,7 @@ impl Lane {
             device,
             numa_node,
             wait_fd: Mutex::new(Some(wait_fd)),
+            hup_fd: Mutex::new(hup_fd),
             state: Mutex::new(State {
                 ring,
                 slots: Vec::with_capacity(usable * 2),
@@ -272,6 +280,12 @@ impl Lane {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+
+    /// An fd that becomes readable when the queue hangs up, once, if the lane has one (a hardware queue with a
+    /// bound eventfd: the removal signals the eventfd like a completion, and only the queue fd says what happened).
+    pub(crate) fn take_hup_fd(&self) -> Option<OwnedFd> {
+        self.hup_fd.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     /// True once retired.
@@ -366,23 +380,30 @@ impl Lane {
     }
 
     fn ring_error(&self, e: RingError) -> Error {
-        match e {
-            RingError::QueueReset { .. } => {
-                let err = self.classify_death();
+        let death = match e {
+            RingError::QueueReset { .. } => Some(self.classify_death()),
+            // A refused doorbell (the soft device's ioctl) on a queue whose device was just removed.
+            _ => self.owner_death(),
+        };
+        match death {
+            Some(err) => {
                 self.retire(err.clone());
                 err
             }
-            other => Error::Device(other.to_string()),
+            None => Error::Device(e.to_string()),
         }
     }
 
-    fn classify_death(&self) -> Error {
+    fn owner_death(&self) -> Option<Error> {
         self.owner
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
             .and_then(Owner::death)
-            .unwrap_or(Error::QueueReset)
+    }
+
+    fn classify_death(&self) -> Error {
+        self.owner_death().unwrap_or(Error::QueueReset)
     }
 
     fn death_error(&self) -> Error {

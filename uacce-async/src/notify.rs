@@ -102,6 +102,14 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
     // AsyncFd's whole life.
     let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
+    let hup = match lane.take_hup_fd() {
+        // SAFETY: as above, the AsyncFd owns the fd.
+        Some(h) => Some(
+            unsafe { AsyncFd::register_with_interest(h, Interest::READABLE) }
+                .map_err(|e| e.into_parts().1)?,
+        ),
+        None => None,
+    };
     tokio::spawn(async move {
         loop {
             // Doorbell batching: the futures woken by this drain usually run on this worker right after it and
@@ -159,6 +167,10 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
                         lane.retire(crate::Error::Device(format!("waiting for completions: {e}")));
                     }
                 },
+                _ = hung_up(hup.as_ref()) => {
+                    // The device is gone: retire without reading the ring.
+                    lane.hung_up();
+                }
                 _ = lane.retired.notified() => {}
                 _ = lane.kick.notified() => {}
                 _ = sleep_until(deadline) => {
@@ -179,6 +191,17 @@ struct EndBatch<'a>(&'a Lane);
 impl Drop for EndBatch<'_> {
     fn drop(&mut self) {
         self.0.end_batch();
+    }
+}
+
+/// Resolves when the lane's hang-up watch (see [`Lane::take_hup_fd`]) fires; never without one.
+async fn hung_up(hup: Option<&AsyncFd<OwnedFd>>) {
+    match hup {
+        Some(h) => {
+            // Readable (or failing) means the queue hung up; the watch is not needed after that.
+            let _ = h.readable().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -308,7 +331,12 @@ struct UringLane {
     lane: Arc<Lane>,
     fd: OwnedFd,
     armed_poll: bool,
+    /// The lane's hang-up watch (see [`Lane::take_hup_fd`]), polled once with user data `idx | HUP_TAG`.
+    _hup: Option<OwnedFd>,
 }
+
+/// Marks the user data of a hang-up watch's poll.
+const HUP_TAG: u64 = 1 << 63;
 
 /// Ends the doorbell batch of every lane of the reactor when dropped (also if the reactor task is dropped at its
 /// yield); ending a batch that was not begun does nothing.
@@ -332,6 +360,19 @@ fn push_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
     .user_data(idx as u64);
     // SAFETY: the fd stays open while the poll is registered: it is owned by the UringLane, which is kept until the
     // reactor ends (lanes are never removed from the table, only marked dead).
+    unsafe { ring.submission().push(&entry).is_ok() }
+}
+
+/// One-shot poll on a lane's hang-up watch.
+fn push_hup_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
+    let entry = io_uring::opcode::PollAdd::new(
+        io_uring::types::Fd(fd.as_fd().as_raw_fd()),
+        nix::libc::POLLIN as u32,
+    )
+    .build()
+    .user_data(idx as u64 | HUP_TAG);
+    // SAFETY: the fd stays open while the poll is registered: it is owned by the UringLane, which is kept until the
+    // reactor ends.
     unsafe { ring.submission().push(&entry).is_ok() }
 }
 
@@ -390,8 +431,15 @@ async fn uring_task(
                 let ring = &mut guard.get_inner_mut().0;
                 let cqes: Vec<(u64, i32, u32)> =
                     ring.completion().map(|c| (c.user_data(), c.result(), c.flags())).collect();
-                for (idx, res, flags) in cqes {
-                    let Some(ul) = lanes.get_mut(idx as usize) else { continue };
+                for (data, res, flags) in cqes {
+                    if data & HUP_TAG != 0 {
+                        if let Some(ul) = lanes.get((data & !HUP_TAG) as usize) {
+                            // The device is gone: retire without reading the ring.
+                            ul.lane.hung_up();
+                        }
+                        continue;
+                    }
+                    let Some(ul) = lanes.get_mut(data as usize) else { continue };
                     if !io_uring::cqueue::more(flags) {
                         ul.armed_poll = false;
                     }
@@ -414,8 +462,15 @@ async fn uring_task(
                 Some(lane) => {
                     if let Some(fd) = lane.take_wait_fd() {
                         let idx = lanes.len();
-                        let armed = push_poll(&mut afd.get_mut().0, idx, &fd);
-                        lanes.push(UringLane { lane, fd, armed_poll: armed });
+                        let ring = &mut afd.get_mut().0;
+                        let armed = push_poll(ring, idx, &fd);
+                        let hup = lane.take_hup_fd();
+                        if let Some(h) = &hup {
+                            if !push_hup_poll(ring, idx, h) {
+                                tracing::warn!("io_uring full: no hang-up watch for a queue of {}", lane.device);
+                            }
+                        }
+                        lanes.push(UringLane { lane, fd, armed_poll: armed, _hup: hup });
                     }
                 }
                 None => open = false,
