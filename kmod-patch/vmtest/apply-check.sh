@@ -1,7 +1,8 @@
 #!/bin/bash
 # Apply check: the series in ../patches must apply with patch -p1 and no fuzz
-# to Debian's linux-source-6.12 and linux-source-6.1 trees; for 6.1 the
-# fixup in ../patches-6.1 must then apply too. If linux-headers for a 6.1
+# to Debian's linux-source-6.12 and linux-source-6.1 trees. For 6.1, a patch
+# in ../patches-6.1 replaces the mainline patch with the same number and the
+# others are applied in number order. If linux-headers for a 6.1
 # kernel happen to be installed, the 6.1 uacce.c is also compiled.
 # Uses the trees run.sh extracted into $UACCE_VMTEST_CACHE (extracts the
 # needed files itself otherwise).
@@ -30,7 +31,18 @@ for v in 6.12 6.1; do
 		sed -n 's|^+++ b/||p' | sort -u)
 	(cd "$src" && cp --parents $files "$work/")
 	series=("$KMOD"/patches/*.patch)
-	[ "$v" = 6.1 ] && series+=("$KMOD"/patches-6.1/*.patch)
+	if [ "$v" = 6.1 ]; then
+		# A 6.1 patch replaces the mainline patch with the same number;
+		# the others slot in by number.
+		declare -A byno=()
+		for p in "${series[@]}" "$KMOD"/patches-6.1/*.patch; do
+			n=$(basename "$p" | cut -c1-4)
+			byno[$n]=$p
+		done
+		mapfile -t series < <(for n in "${!byno[@]}"; do echo "$n ${byno[$n]}"; done |
+			sort | cut -d' ' -f2-)
+		unset byno
+	fi
 	for p in "${series[@]}"; do
 		if out=$(cd "$work" && patch -p1 -F0 --no-backup-if-mismatch <"$p" 2>&1) &&
 			! grep -qi fuzz <<<"$out"; then
