@@ -235,6 +235,8 @@ pub fn child_removal(mode: &str, dev: &str) {
         sigbus::mark_removal();
         let t0 = Instant::now();
         std::fs::write("/sys/module/uacce_soft/parameters/remove", format!("{dev}\n")).map_err(|e| format!("remove: {e}"))?;
+        // uacce_remove() stops each queue in turn, and the soft device lets the job it is running finish first
+        let remove_ms = t0.elapsed().as_millis();
         let (mut ok, mut removed, mut reset, mut timeout, mut other, mut late) = (0, 0, 0, 0, 0, Duration::ZERO);
         let mut first_other = String::new();
         while let Some(r) = tokio::time::timeout(Duration::from_secs(30), set.join_next())
@@ -261,7 +263,7 @@ pub fn child_removal(mode: &str, dev: &str) {
             }
         }
         Ok::<String, String>(format!(
-            "result ok={ok} removed={removed} reset={reset} timeout={timeout} other={other} late_ms={} first_other={first_other}",
+            "result ok={ok} removed={removed} reset={reset} timeout={timeout} other={other} late_ms={} remove_ms={remove_ms} first_other={first_other}",
             late.as_millis()
         ))
     });
@@ -276,13 +278,26 @@ pub fn child_removal(mode: &str, dev: &str) {
 /// within 1 s with `Error::DeviceRemoved`; the others complete (or were retried on the remaining device).
 fn removal(mode: NotifyMode, prefix: &str) -> TestResult {
     let list = devices(prefix);
-    check!(list.len() == 2, "{prefix}: {list:?}");
-    let dev = list[1].as_str();
-    let mut child = Command::new("/proc/self/exe")
-        .args(["--child-async-removal", mode.name(), dev])
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
+    // One device stays for the jobs that move over
+    check!(list.len() >= 2, "{prefix}: {list:?}");
+    let dev = list[list.len() - 1].as_str();
+    let mut cmd = Command::new("/proc/self/exe");
+    cmd.args(["--child-async-removal", mode.name(), dev]).stdout(Stdio::piped());
+    // The soft devices do the jobs on the guest's 2 vCPUs (kernel workers running zlib and SHA under TCG), which
+    // hardware would not: at equal weight those workers starve the child's threads for up to a second after the
+    // removal, and the test would time CFS instead of uacce-async. Nice -10 gives the child the CPU share an
+    // application has next to an accelerator that does not use the CPU.
+    // SAFETY: setpriority is async-signal-safe, and the closure touches nothing of the parent.
+    unsafe {
+        use std::os::unix::process::CommandExt;
+        cmd.pre_exec(|| {
+            if libc::setpriority(libc::PRIO_PROCESS, 0, -10) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     let mut all = String::new();
     child.stdout.take().unwrap().read_to_string(&mut all).map_err(|e| e.to_string())?;
     let st = child.wait().map_err(|e| e.to_string())?;
@@ -297,11 +312,9 @@ fn removal(mode: NotifyMode, prefix: &str) -> TestResult {
         return Err(format!("{mode}: the process died of signal {sig} after removing {dev} (output {:?})", out.trim()));
     }
     let line = out.trim();
-    if line.starts_with("sigbus ") && line.contains(" in_dus=1 ") {
-        // Known limitation of uacce-async (see kmod-patch/README.md): after uacce_remove() unmapped the queue's DUS
-        // region, a completion driver still reads the CQ (drain on the wake-up that reports the removal).
-        return Err(format!("XFAIL {mode}: SIGBUS reading the DUS of removed {dev} after uacce_remove() unmapped it: {line}"));
-    }
+    // With patch 0004 a removed queue's mappings read as all ones instead of raising SIGBUS; a SIGBUS here means
+    // that part of the series (or the ordering of patch 0003) does not work.
+    check!(!line.starts_with("sigbus "), "{mode}: SIGBUS after removing {dev}: {line}");
     check!(line.starts_with("result "), "{mode}: child: {line:?} ({st})");
     println!("# async removal of {dev} ({mode}): {}", &line[7..]);
     let get = |k: &str| -> u64 {
@@ -321,6 +334,14 @@ pub fn removal_eventfd_zip() -> TestResult {
 
 pub fn removal_interrupt_sec() -> TestResult {
     removal(NotifyMode::Interrupt, "soft_sec-")
+}
+
+pub fn removal_io_uring_zip() -> TestResult {
+    removal(NotifyMode::IoUring, "soft_zip-")
+}
+
+pub fn removal_hybrid_sec() -> TestResult {
+    removal(NotifyMode::Hybrid, "soft_sec-")
 }
 
 /// Diagnostics for a SIGBUS in the removal child: is the faulting address in a DUS mapping of the removed device,

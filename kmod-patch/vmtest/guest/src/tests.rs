@@ -1,4 +1,4 @@
-//! The guest tests. Devices: `soft_zip-*` and `soft_sec-*` registered by uacce_soft (devices=2 queues=8).
+//! The guest tests. Devices: `soft_zip-*` and `soft_sec-*` registered by uacce_soft (devices=3 queues=8).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -46,6 +46,8 @@ pub const PATCHED: &[(&str, fn() -> TestResult)] = &[
     ("mm_exit_stops_queue", mm_exit),
     ("async_removal_eventfd_zip", crate::async_tests::removal_eventfd_zip),
     ("async_removal_interrupt_sec", crate::async_tests::removal_interrupt_sec),
+    ("async_removal_io_uring_zip", crate::async_tests::removal_io_uring_zip),
+    ("async_removal_hybrid_sec", crate::async_tests::removal_hybrid_sec),
     ("device_removal_wakes_waiters", removal),
     ("module_unload_with_open_queue", module_unload),
 ];
