@@ -1,7 +1,7 @@
 //! The accelerator handle: backends, queue pools, and the jobs.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -164,9 +164,21 @@ struct ClassPool {
     class: Class,
     sources: Vec<Source>,
     lanes: RwLock<Vec<Arc<Lane>>>,
+    /// True while every lane in `lanes` is on the same NUMA node (or there is at most one): queue selection then has
+    /// no locality to weigh and skips asking which node the caller runs on (a `getcpu` syscall per job). Updated
+    /// under the `lanes` write lock whenever the lanes change.
+    numa_uniform: AtomicBool,
     target: usize,
     next: AtomicUsize,
     last_reopen: Mutex<Option<Instant>>,
+}
+
+impl ClassPool {
+    /// Recompute `numa_uniform` after a change of `lanes` (the caller holds the write lock).
+    fn update_numa(&self, lanes: &[Arc<Lane>]) {
+        let uniform = lanes.windows(2).all(|w| w[0].numa_node == w[1].numa_node);
+        self.numa_uniform.store(uniform, Ordering::Relaxed);
+    }
 }
 
 /// How the jobs of one kind are served.
@@ -471,6 +483,7 @@ impl Inner {
             target: per * sources.len(),
             sources,
             lanes: RwLock::new(Vec::new()),
+            numa_uniform: AtomicBool::new(true),
             next: AtomicUsize::new(0),
             last_reopen: Mutex::new(None),
         };
@@ -501,7 +514,11 @@ impl Inner {
                 }
             };
         }
-        *pool.lanes.write().unwrap_or_else(|e| e.into_inner()) = lanes;
+        {
+            let mut guard = pool.lanes.write().unwrap_or_else(|e| e.into_inner());
+            *guard = lanes;
+            pool.update_numa(&guard);
+        }
         Ok(Engine::Device(pool))
     }
 
@@ -598,14 +615,14 @@ impl Inner {
             let lanes = pool.lanes.read().unwrap_or_else(|e| e.into_inner());
             let live = lanes.iter().filter(|l| !l.is_dead()).count();
             if live == lanes.len() || live >= pool.target {
-                if let Some(l) = best_lane(&lanes, &pool.next) {
+                if let Some(l) = best_lane(&lanes, pool) {
                     return Ok(l);
                 }
             }
         }
         self.reopen(pool);
         let lanes = pool.lanes.read().unwrap_or_else(|e| e.into_inner());
-        best_lane(&lanes, &pool.next).ok_or_else(|| {
+        best_lane(&lanes, pool).ok_or_else(|| {
             Error::NoDevice(format!("no live {:?} queue could be opened", pool.class))
         })
     }
@@ -638,6 +655,7 @@ impl Inner {
                 }
             }
         }
+        pool.update_numa(&lanes);
     }
 
     async fn cpu<T: Send + 'static>(
@@ -687,9 +705,15 @@ impl Inner {
     }
 }
 
-fn best_lane(lanes: &[Arc<Lane>], next: &AtomicUsize) -> Option<Arc<Lane>> {
-    let node = current_numa_node();
-    let start = next.fetch_add(1, Ordering::Relaxed);
+/// The live lane with the most free ring slots, preferring lanes on the caller's NUMA node; ties go round-robin.
+fn best_lane(lanes: &[Arc<Lane>], pool: &ClassPool) -> Option<Arc<Lane>> {
+    // With every lane on one node, "local" is the same for all of them and cannot change the choice.
+    let node = if pool.numa_uniform.load(Ordering::Relaxed) {
+        None
+    } else {
+        current_numa_node()
+    };
+    let start = pool.next.fetch_add(1, Ordering::Relaxed);
     let n = lanes.len();
     let mut best: Option<(usize, bool, &Arc<Lane>)> = None;
     for k in 0..n {
