@@ -19,7 +19,7 @@ use uacce_sys::queue::{Queue, QueueError};
 use uacce_sys::sysfs::{self, Sysfs};
 
 use crate::error::{Error, Result};
-use crate::lane::{Buffers, Class, JobOutput, Lane, LaneSpec, Owner, scratch};
+use crate::lane::{Buffers, Class, JobOutput, Lane, LaneSpec, Owner, Scratch, scratch};
 use crate::notify::{BusyPoller, NotifyMode, UringReactor};
 use crate::types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
 use crate::{cpu, gzip_header};
@@ -675,14 +675,13 @@ impl Inner {
 
     /// Submit on a lane of `pool`, retrying on another lane if the chosen one was retired before the job reached
     /// the device. The job's buffers are built by `make` for each attempt.
-    async fn run<M>(&self, pool: &ClassPool, mut make: M) -> Result<(JobOutput, QmVersion)>
+    ///
+    /// `make` returns the buffers and the SQE builder ([`sqe_builder`]); the builder is a plain closure, not boxed, so
+    /// a job costs no allocation for it.
+    async fn run<M, B>(&self, pool: &ClassPool, mut make: M) -> Result<(JobOutput, QmVersion)>
     where
-        M: FnMut(
-            QmVersion,
-        ) -> Result<(
-            Buffers,
-            Box<dyn FnOnce(u32, &mut crate::lane::Scratch) -> Result<Sqe> + Send>,
-        )>,
+        M: FnMut(QmVersion) -> Result<(Buffers, B)>,
+        B: FnOnce(u32, &mut Scratch) -> Result<Sqe> + Send,
     {
         let mut last = None;
         for _ in 0..4 {
@@ -774,7 +773,15 @@ fn addr(b: &[u8]) -> u64 {
     b.as_ptr() as u64
 }
 
-type Build = Box<dyn FnOnce(u32, &mut crate::lane::Scratch) -> Result<Sqe> + Send>;
+/// The SQE builder of a job: gets the tag and the slot's scratch memory, returns the SQE. This identity function
+/// gives a closure that signature (a closure returned from another closure is otherwise not inferred to accept any
+/// lifetime of the scratch borrow).
+fn sqe_builder<F>(f: F) -> F
+where
+    F: FnOnce(u32, &mut Scratch) -> Result<Sqe> + Send,
+{
+    f
+}
 
 const MAX_FLAT: usize = zip::MAX_FLAT_LEN as usize;
 const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
@@ -865,7 +872,7 @@ impl Accel {
                         output: Some(output),
                         keep: None,
                     };
-                    let build: Build = Box::new(move |tag, _| {
+                    let build = sqe_builder(move |tag, _| {
                         let req = ZipRequest {
                             alg,
                             buffers: hw,
@@ -984,7 +991,7 @@ impl Accel {
                         output: Some(output),
                         keep: None,
                     };
-                    let build: Build = Box::new(move |tag, _| {
+                    let build = sqe_builder(move |tag, _| {
                         let req = ZipRequest {
                             alg,
                             buffers: hw,
@@ -1160,7 +1167,7 @@ impl Accel {
                     keep: Some(key_bytes),
                 };
                 let key_len = key.bytes.len() as u32;
-                let build: Build = Box::new(move |tag, scr| {
+                let build = sqe_builder(move |tag, scr| {
                     scr.0[scratch::IV..scratch::IV + 12].copy_from_slice(&n);
                     let base = scr.0.as_ptr() as u64;
                     let (dir, mac_addr) = match expected_tag {
@@ -1297,7 +1304,7 @@ impl Accel {
                     output: Some(output),
                     keep: Some(key_bytes),
                 };
-                let build: Build = Box::new(move |tag, scr| {
+                let build = sqe_builder(move |tag, scr| {
                     scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&iv);
                     let op = SecOp::Cipher(CipherRequest {
                         alg: CipherAlg::Aes,
@@ -1443,7 +1450,7 @@ impl Accel {
                     output: None,
                     keep: keep.map(|k| k as Arc<dyn Send + Sync>),
                 };
-                let build: Build = Box::new(move |tag, scr| {
+                let build = sqe_builder(move |tag, scr| {
                     if let Some(st) = state {
                         scr.0[scratch::MAC..scratch::MAC + 64].copy_from_slice(&st);
                     }
@@ -1522,7 +1529,7 @@ impl Accel {
             .ok_or(Error::Unsupported("null jobs need the emulated backend"))?;
         self.inner
             .run(pool, |_| {
-                let build: Build = Box::new(|tag, _| {
+                let build = sqe_builder(|tag, _| {
                     let mut sqe = [0u8; 128];
                     sqe[..4].copy_from_slice(&tag.to_le_bytes());
                     Ok(sqe)
