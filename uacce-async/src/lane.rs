@@ -197,8 +197,13 @@ pub(crate) struct Lane {
     pub wait_is_eventfd: bool,
     /// Wakes the lane's driver when a job with a deadline arrives while the driver sleeps without a timer.
     pub kick: Arc<tokio::sync::Notify>,
-    /// Set by the driver while it sleeps with a deadline timer.
-    pub timer_armed: AtomicBool,
+    /// True while the driver will see a new job's deadline without a kick: it is awake (it looks at the deadlines
+    /// before it sleeps again) or sleeps with a deadline timer (deadlines only grow, so an armed timer fires early
+    /// enough). The driver clears it *before* it computes the next deadline and sets it again if it arms a timer;
+    /// a submission checks it *after* its job is in the slab, so either the driver's computation sees the job or
+    /// the submission sees the flag clear and kicks (both sides go through the state mutex). Without this, every
+    /// job submitted while the driver was awake kicked it into one more round (CQ doorbell, deadline scan).
+    pub watching_deadlines: AtomicBool,
 }
 
 /// Everything a lane is made of besides its ring.
@@ -258,7 +263,7 @@ impl Lane {
             retired: tokio::sync::Notify::new(),
             wait_is_eventfd,
             kick,
-            timer_armed: AtomicBool::new(false),
+            watching_deadlines: AtomicBool::new(true),
         })
     }
 
@@ -349,8 +354,8 @@ impl Lane {
         drop(st);
         permit.forget();
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        // Deadlines only grow (one timeout for all jobs), so a driver already sleeping with a timer needs no kick.
-        if self.job_timeout.is_some() && !self.timer_armed.load(Ordering::Acquire) {
+        // See `watching_deadlines`: kick only a driver that sleeps without a timer (or is about to).
+        if self.job_timeout.is_some() && !self.watching_deadlines.load(Ordering::Acquire) {
             self.kick.notify_one();
         }
         Ok(JobFuture {

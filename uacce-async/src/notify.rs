@@ -139,9 +139,13 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
             if lane.arm() {
                 continue;
             }
+            // Clear before computing (see `Lane::watching_deadlines`): a job submitted from here on either shows
+            // up in `next_deadline` or kicks.
+            lane.watching_deadlines.store(false, Ordering::Release);
             let deadline = lane.next_deadline();
-            lane.timer_armed
-                .store(deadline.is_some(), Ordering::Release);
+            if deadline.is_some() {
+                lane.watching_deadlines.store(true, Ordering::Release);
+            }
             tokio::select! {
                 r = afd.readable() => match r {
                     Ok(mut guard) => {
@@ -165,7 +169,8 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
                     lane.expire(Instant::now());
                 }
             }
-            lane.timer_armed.store(false, Ordering::Release);
+            // Awake: the loop looks at the deadlines again before it sleeps.
+            lane.watching_deadlines.store(true, Ordering::Release);
         }
         // The lane is retired: fail whatever arrived late, drop our fd registration.
         lane.drain();
@@ -377,11 +382,15 @@ async fn uring_task(
         if again {
             continue;
         }
-        let deadline = lanes.iter().filter_map(|l| l.lane.next_deadline()).min();
+        // As in the task driver: clear before computing, set again if a timer is armed.
         for l in &lanes {
-            l.lane
-                .timer_armed
-                .store(deadline.is_some(), Ordering::Release);
+            l.lane.watching_deadlines.store(false, Ordering::Release);
+        }
+        let deadline = lanes.iter().filter_map(|l| l.lane.next_deadline()).min();
+        if deadline.is_some() {
+            for l in &lanes {
+                l.lane.watching_deadlines.store(true, Ordering::Release);
+            }
         }
         tokio::select! {
             r = afd.readable_mut() => {
@@ -429,7 +438,7 @@ async fn uring_task(
             }
         }
         for l in &lanes {
-            l.lane.timer_armed.store(false, Ordering::Release);
+            l.lane.watching_deadlines.store(true, Ordering::Release);
         }
         if !open && lanes.iter().all(|l| l.lane.is_dead()) {
             break;
