@@ -426,7 +426,8 @@ struct Cmds {
     /// The device thread is blocked on the condvar (set and cleared under the mutex): only then does a command
     /// need a wake-up. std's `Condvar::notify_one` makes a futex syscall even with no waiter, and on a VM a wake
     /// of a halted vCPU costs microseconds, so an unconditional notify would charge every doorbell with a syscall
-    /// that MMIO doorbells on hardware do not cost.
+    /// that MMIO doorbells on hardware do not cost. Whoever wakes the thread clears the flag, so that one sleep
+    /// costs at most one wake-up.
     sleeping: bool,
 }
 
@@ -445,7 +446,7 @@ impl QueueShared {
     fn command(&self, cmd: Cmd) {
         let mut c = self.cmds.lock().unwrap_or_else(|e| e.into_inner());
         c.queue.push_back(cmd);
-        let wake = c.sleeping;
+        let wake = std::mem::take(&mut c.sleeping);
         drop(c);
         if wake {
             self.cv.notify_one();
@@ -471,7 +472,9 @@ impl Doorbell for EmuDoorbell {
             return Err(std::io::Error::from_raw_os_error(nix::libc::ENODEV));
         }
         c.queue.push_back(Cmd::Doorbell(value));
-        let wake = c.sleeping;
+        // Clear the flag as we wake the thread: a doorbell right behind this one (an SQ doorbell and the arming CQ
+        // doorbell usually come in pairs) then finds the thread already woken and makes no second syscall.
+        let wake = std::mem::take(&mut c.sleeping);
         drop(c);
         if wake {
             self.queue.cv.notify_one();
