@@ -7,6 +7,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -103,6 +104,7 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
     let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
         .map_err(|e| e.into_parts().1)?;
     tokio::spawn(async move {
+        let mut timer = DeadlineTimer::new();
         loop {
             // Doorbell batching: the futures woken by this drain usually run on this worker right after it and
             // submit their next job. Let them run first (yield), with the lane deferring their SQ doorbells, and
@@ -142,8 +144,7 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
             // Clear before computing (see `Lane::watching_deadlines`): a job submitted from here on either shows
             // up in `next_deadline` or kicks.
             lane.watching_deadlines.store(false, Ordering::Release);
-            let deadline = lane.next_deadline();
-            if deadline.is_some() {
+            if timer.cover(lane.next_deadline()) {
                 lane.watching_deadlines.store(true, Ordering::Release);
             }
             tokio::select! {
@@ -165,7 +166,7 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
                 },
                 _ = lane.retired.notified() => {}
                 _ = lane.kick.notified() => {}
-                _ = sleep_until(deadline) => {
+                _ = timer.fired() => {
                     lane.expire(Instant::now());
                 }
             }
@@ -187,10 +188,54 @@ impl Drop for EndBatch<'_> {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d.into()).await,
-        None => std::future::pending().await,
+/// A driver's job-deadline timer, kept across its sleeps.
+///
+/// A fresh tokio timer per sleep cost a timer-wheel insertion and removal and, being the earliest timer, a write
+/// to the runtime's waker (a syscall, and a wake-up that ends the runtime's next park at once). Deadlines only
+/// grow (one timeout for every job of a lane; the io_uring reactor takes the minimum over its lanes, which only
+/// grows too), so a timer set to the earliest pending deadline stays valid until it fires: it never fires late
+/// for a job submitted after it was set, and when it fires early (its job completed) the driver finds nothing
+/// expired and sets it again. So it is set once per firing instead of once per sleep.
+struct DeadlineTimer {
+    /// Created at the first deadline (creating a `Sleep` needs the runtime's timer, which a runtime without
+    /// `enable_time` lacks; jobs without a timeout never need it).
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When it fires, while set.
+    armed: Option<Instant>,
+}
+
+impl DeadlineTimer {
+    fn new() -> Self {
+        Self {
+            sleep: None,
+            armed: None,
+        }
+    }
+
+    /// Make sure the timer fires no later than `deadline` (the earliest pending deadline, if any). Returns true if
+    /// the timer is set: it then also fires in time for any job submitted later.
+    fn cover(&mut self, deadline: Option<Instant>) -> bool {
+        if let Some(d) = deadline {
+            if self.armed.is_none_or(|a| d < a) {
+                match &mut self.sleep {
+                    Some(s) => s.as_mut().reset(d.into()),
+                    None => self.sleep = Some(Box::pin(tokio::time::sleep_until(d.into()))),
+                }
+                self.armed = Some(d);
+            }
+        }
+        self.armed.is_some()
+    }
+
+    /// Completes when the timer fires (never while it is not set); the timer is then unset.
+    async fn fired(&mut self) {
+        match (&mut self.sleep, self.armed) {
+            (Some(s), Some(_)) => {
+                s.as_mut().await;
+                self.armed = None;
+            }
+            _ => std::future::pending().await,
+        }
     }
 }
 
@@ -347,6 +392,7 @@ async fn uring_task(
 ) {
     let mut lanes: Vec<UringLane> = Vec::new();
     let mut open = true;
+    let mut timer = DeadlineTimer::new();
     loop {
         // Doorbell batching, as in the task driver: drain every live lane with its SQ doorbell deferred, let the
         // woken futures run and submit, then ring each lane once.
@@ -387,7 +433,7 @@ async fn uring_task(
             l.lane.watching_deadlines.store(false, Ordering::Release);
         }
         let deadline = lanes.iter().filter_map(|l| l.lane.next_deadline()).min();
-        if deadline.is_some() {
+        if timer.cover(deadline) {
             for l in &lanes {
                 l.lane.watching_deadlines.store(true, Ordering::Release);
             }
@@ -430,7 +476,7 @@ async fn uring_task(
                 None => open = false,
             },
             _ = kick.notified() => {}
-            _ = sleep_until(deadline) => {
+            _ = timer.fired() => {
                 let now = Instant::now();
                 for ul in &lanes {
                     ul.lane.expire(now);
