@@ -5,11 +5,13 @@
 //! sleep. A completion posted between the last look and the arm is then either seen by the second look or signalled
 //! by the device.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::io::Interest;
@@ -115,7 +117,7 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
             let batch = EndBatch(&lane);
             let woke = lane.drain();
             if woke > 0 && !lane.is_dead() {
-                tokio::task::yield_now().await;
+                requeue_behind_woken().await;
             }
             drop(batch);
             if lane.is_dead() {
@@ -177,6 +179,26 @@ pub(crate) fn spawn_task_driver(lane: Arc<Lane>, hybrid: bool) -> io::Result<()>
         lane.drain();
     });
     Ok(())
+}
+
+/// Let the tasks a driver has just woken run before the driver goes on: the driver wakes itself and returns
+/// `Pending` once, so the runtime queues it behind the tasks already in its run queue (tokio schedules a task that
+/// woke itself while running as a yield: at the back of the queue, never in the LIFO slot).
+///
+/// `tokio::task::yield_now` would order the tasks the same way, but it defers the wake-up until the worker runs
+/// out of tasks and then parks with a zero timeout, which polls the I/O driver: one extra `epoll_wait` syscall per
+/// batch of completions. The driver needs no I/O polled here (it sleeps on its fd right after the batch if nothing
+/// else is pending), and the runtime still polls I/O every `event_interval` ticks.
+fn requeue_behind_woken() -> impl Future<Output = ()> {
+    let mut queued = false;
+    std::future::poll_fn(move |cx| {
+        if queued {
+            return Poll::Ready(());
+        }
+        queued = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    })
 }
 
 /// Calls [`Lane::end_batch`] when dropped.
@@ -404,7 +426,7 @@ async fn uring_task(
                 woke += ul.lane.drain();
             }
             if woke > 0 {
-                tokio::task::yield_now().await;
+                requeue_behind_woken().await;
             }
             drop(batch);
         }
