@@ -86,6 +86,38 @@ fn app_cpu_ns() -> u64 {
     total
 }
 
+/// User and system CPU ns of the application threads (as [`app_cpu_ns`]), from `/proc/self/task/*/stat` (clock
+/// ticks: coarse, 10 ms on most systems).
+fn app_user_sys_ns() -> (u64, u64) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return (0, 0);
+    };
+    let tick = 1_000_000_000
+        / nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+            .ok()
+            .flatten()
+            .filter(|&t| t > 0)
+            .unwrap_or(100) as u64;
+    let (mut user, mut sys) = (0, 0);
+    for e in dir.flatten() {
+        let p = e.path();
+        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if name.starts_with("emu_") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(p.join("stat")).unwrap_or_default();
+        // Fields after the ")" that closes the command name: utime is the 12th, stime the 13th.
+        if let Some(rest) = stat.rsplit_once(')').map(|x| x.1) {
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            if f.len() > 12 {
+                user += f[11].parse::<u64>().unwrap_or(0) * tick;
+                sys += f[12].parse::<u64>().unwrap_or(0) * tick;
+            }
+        }
+    }
+    (user, sys)
+}
+
 /// `depth` tasks taking jobs from a shared budget of `n` until it is spent.
 async fn run(accel: &Accel, depth: usize, n: u64) -> Result<(), BoxError> {
     let budget = Arc::new(AtomicU64::new(n));
@@ -128,18 +160,23 @@ fn main() -> Result<(), BoxError> {
         .await?;
         run(&accel, args.depth, args.warm).await?;
         let c0 = app_cpu_ns();
+        let (u0, s0) = app_user_sys_ns();
         let t0 = Instant::now();
         run(&accel, args.depth, args.jobs).await?;
         let secs = t0.elapsed().as_secs_f64();
         let app = app_cpu_ns().saturating_sub(c0);
+        let (u1, s1) = app_user_sys_ns();
         let n = args.jobs as f64;
         println!(
-            "{} depth {} jobs {}: {:.0} jobs/s, app CPU {:.3} µs/job (schedstat; noisy)",
+            "{} depth {} jobs {}: {:.0} jobs/s, app CPU {:.3} µs/job (schedstat; noisy; user {:.2} + system {:.2} \
+             from clock ticks)",
             args.mode,
             args.depth,
             args.jobs,
             n / secs,
-            app as f64 / 1e3 / n
+            app as f64 / 1e3 / n,
+            u1.saturating_sub(u0) as f64 / 1e3 / n,
+            s1.saturating_sub(s0) as f64 / 1e3 / n,
         );
         Ok::<_, BoxError>(())
     })
