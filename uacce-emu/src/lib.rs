@@ -207,6 +207,9 @@ pub struct Counters {
     pub dropped: u64,
     /// Doorbells that did not decode or named an index outside the ring (the queue is then disabled).
     pub bad_doorbells: u64,
+    /// Valid SQ doorbells received. One doorbell may hand over several SQEs (a driver batching its doorbells),
+    /// so this is at most `accepted` once the device has fetched everything rung.
+    pub sq_doorbells: u64,
 }
 
 #[derive(Default)]
@@ -216,6 +219,7 @@ struct AtomicCounters {
     failed: AtomicU64,
     dropped: AtomicU64,
     bad_doorbells: AtomicU64,
+    sq_doorbells: AtomicU64,
 }
 
 /// Errors of the emulator's control API.
@@ -371,6 +375,7 @@ impl EmuDevice {
             failed: c.failed.load(Ordering::SeqCst),
             dropped: c.dropped.load(Ordering::SeqCst),
             bad_doorbells: c.bad_doorbells.load(Ordering::SeqCst),
+            sq_doorbells: c.sq_doorbells.load(Ordering::SeqCst),
         }
     }
 
@@ -640,7 +645,10 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
         for cmd in cmds {
             match cmd {
                 Cmd::Doorbell(value) if !stopped => match ring.doorbell(value) {
-                    Ok(DeviceEvent::SqTail) => sq_rung = true,
+                    Ok(DeviceEvent::SqTail) => {
+                        counters.sq_doorbells.fetch_add(1, Ordering::Relaxed);
+                        sq_rung = true;
+                    }
                     Ok(DeviceEvent::CqHead { arm }) => armed |= arm,
                     Err(e) => {
                         tracing::warn!(queue = queue.sqn, "emulated device: bad doorbell: {e}");
