@@ -119,6 +119,20 @@ pub struct Config {
     pub cpu_level: u32,
     /// Emulated backend options.
     pub emu: EmuOptions,
+    /// Only these uacce devices serve jobs (class entry names under `/sys/class/uacce`, e.g. `hisi_zip-0`,
+    /// `hisi_sec2-1`); `None` (default) uses every usable device.
+    ///
+    /// Applies to the hardware backends, `Auto` and `Hardware`. Building fails with [`Error::NoDevice`] when a named
+    /// device does not exist (the message lists the devices found) or cannot serve jobs (isolated, no SVA, an api
+    /// this crate does not speak, or neither `gzip` nor `aead` among its algorithms): a device named on purpose
+    /// is not skipped silently, as `Auto` skips unusable devices it found by itself. A kind of job that none of
+    /// the named devices serves (e.g. crypto when only `hisi_zip-0` is named) runs on the CPU backend under
+    /// `Auto`, and fails the build under `Hardware`, which needs devices for every kind. An empty list names no
+    /// device: `Auto` then runs everything on the CPU.
+    ///
+    /// Ignored by `Emulated` and `Cpu`, which have no uacce devices: so `UACCE_BACKEND=emu` or `cpu` can switch a
+    /// program that names its devices without another change.
+    pub devices: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -132,6 +146,7 @@ impl Default for Config {
             cpu_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             cpu_level: 6,
             emu: EmuOptions::default(),
+            devices: None,
         }
     }
 }
@@ -268,6 +283,31 @@ impl AccelBuilder {
         self
     }
 
+    /// Serve jobs only on these uacce devices (hardware backends; see [`Config::devices`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use uacce_async::{Accel, Backend, Error};
+    /// // A device that does not exist is an error at build time, naming it and listing the devices found.
+    /// let err = Accel::builder()
+    ///     .backend(Backend::Hardware)
+    ///     .devices(["hisi_zip-99"])
+    ///     .build()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(&err, Error::NoDevice(m) if m.contains("hisi_zip-99")), "{err}");
+    /// # }
+    /// ```
+    pub fn devices<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.devices = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
     /// Replace the whole configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
@@ -368,21 +408,25 @@ impl Accel {
             }
             Backend::Auto | Backend::Hardware => {
                 let sysfs = Sysfs::new();
-                let usable = |alg: &str| -> Vec<Source> {
-                    sysfs
-                        .devices_for_algorithm(alg)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|d| uacce_sys::queue::check_device(d).is_ok())
-                        .map(Source::Hw)
-                        .collect()
-                };
-                let zs = usable("gzip");
-                let ss = usable("aead");
+                let only = config.devices.as_deref();
+                let (zs, ss) = hw_devices(&sysfs, only)?;
+                let (zs, ss): (Vec<Source>, Vec<Source>) = (
+                    zs.into_iter().map(Source::Hw).collect(),
+                    ss.into_iter().map(Source::Hw).collect(),
+                );
                 if config.backend == Backend::Hardware && (zs.is_empty() || ss.is_empty()) {
-                    let why = match sysfs.devices() {
-                        Err(e) => e.to_string(),
-                        Ok(d) => format!(
+                    let why = match (only, sysfs.devices()) {
+                        (Some(names), _) => format!(
+                            "the devices named in Config::devices ({}) serve no {} jobs",
+                            names.join(", "),
+                            if zs.is_empty() {
+                                "ZIP (gzip)"
+                            } else {
+                                "SEC (aead)"
+                            }
+                        ),
+                        (None, Err(e)) => e.to_string(),
+                        (None, Ok(d)) => format!(
                             "{} uacce device(s), none usable for both ZIP (gzip) and SEC (aead)",
                             d.len()
                         ),
@@ -733,6 +777,76 @@ fn best_lane(lanes: &[Arc<Lane>], pool: &ClassPool) -> Option<Arc<Lane>> {
         }
     }
     best.map(|(_, _, l)| l.clone())
+}
+
+/// The uacce devices under `sysfs` that serve ZIP (`gzip`) and SEC (`aead`) jobs, each list in sysfs order.
+///
+/// Without `only`: every device that lists the algorithm, is not isolated and passes
+/// [`uacce_sys::queue::check_device`]; the others are skipped. With `only` (see [`Config::devices`]): those devices
+/// alone, and each must exist and be usable, else [`Error::NoDevice`] says which and why.
+fn hw_devices(
+    sysfs: &Sysfs,
+    only: Option<&[String]>,
+) -> Result<(Vec<sysfs::Device>, Vec<sysfs::Device>)> {
+    let Some(only) = only else {
+        let usable = |alg: &str| -> Vec<sysfs::Device> {
+            sysfs
+                .devices_for_algorithm(alg)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| uacce_sys::queue::check_device(d).is_ok())
+                .collect()
+        };
+        return Ok((usable("gzip"), usable("aead")));
+    };
+    let found = sysfs.device_names();
+    let found_names: &[String] = found.as_deref().unwrap_or(&[]);
+    let missing: Vec<&str> = only
+        .iter()
+        .filter(|n| !found_names.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let here = match &found {
+            Ok(names) if names.is_empty() => {
+                format!("no uacce devices under {}", sysfs.root().display())
+            }
+            Ok(names) => format!("uacce devices here: {}", names.join(", ")),
+            Err(e) => format!("no uacce devices: {e}"),
+        };
+        return Err(Error::NoDevice(format!(
+            "uacce device{} {} (Config::devices) not found; {here}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
+    }
+    let (mut zip, mut sec) = (Vec::new(), Vec::new());
+    // In sysfs order, each named device once.
+    for name in found_names.iter().filter(|n| only.contains(n)) {
+        let unusable =
+            |why: String| Error::NoDevice(format!("uacce device {name} (Config::devices): {why}"));
+        let dev = sysfs.device(name).map_err(|e| unusable(e.to_string()))?;
+        if dev.is_isolated() {
+            return Err(unusable(
+                "isolated by the kernel after hardware errors".into(),
+            ));
+        }
+        uacce_sys::queue::check_device(&dev).map_err(|e| unusable(e.to_string()))?;
+        let (z, s) = (dev.supports("gzip"), dev.supports("aead"));
+        if !z && !s {
+            return Err(unusable(format!(
+                "serves neither compression (gzip) nor crypto (aead); its algorithms: {}",
+                dev.algorithms.join(", ")
+            )));
+        }
+        if z {
+            zip.push(dev.clone());
+        }
+        if s {
+            sec.push(dev);
+        }
+    }
+    Ok((zip, sec))
 }
 
 /// The NUMA node of the CPU the caller runs on.
@@ -1696,6 +1810,213 @@ impl Hasher {
                     )
                     .await?;
                 Ok(out[..self.alg.output_len()].to_vec())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake `/sys/class/uacce` in a temporary directory.
+    struct FakeSysfs {
+        _dir: tempfile::TempDir,
+        sysfs: Sysfs,
+    }
+
+    impl FakeSysfs {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let root = dir.path().join("class/uacce");
+            std::fs::create_dir_all(&root).expect("class dir");
+            let sysfs = Sysfs::with_root(&root, dir.path().join("dev"));
+            Self { _dir: dir, sysfs }
+        }
+
+        /// A device entry: `flags` 1 is SVA; `algorithms` one per line.
+        fn add(&self, name: &str, api: &str, flags: u32, algorithms: &[&str]) -> &Self {
+            let dir = self.sysfs.root().join(name);
+            std::fs::create_dir_all(&dir).expect("device dir");
+            for (attr, content) in [
+                ("api", format!("{api}\n")),
+                ("flags", format!("{flags}\n")),
+                ("available_instances", "4\n".to_string()),
+                ("algorithms", algorithms.join("\n") + "\n"),
+            ] {
+                std::fs::write(dir.join(attr), content).expect("attribute");
+            }
+            self
+        }
+
+        /// hisi_zip-0, hisi_zip-1, hisi_sec2-0 (SVA), hisi_zip-2 (no SVA), hisi_hpre-0 (neither gzip nor aead).
+        fn typical() -> Self {
+            let f = Self::new();
+            f.add("hisi_zip-0", "hisi_qm_v2", 1, &["zlib", "gzip", "deflate"])
+                .add("hisi_zip-1", "hisi_qm_v3", 1, &["zlib", "gzip", "deflate"])
+                .add(
+                    "hisi_sec2-0",
+                    "hisi_qm_v2",
+                    1,
+                    &["cipher", "digest", "aead"],
+                )
+                .add("hisi_zip-2", "hisi_qm_v2", 0, &["zlib", "gzip"])
+                .add("hisi_hpre-0", "hisi_qm_v2", 1, &["rsa", "dh"]);
+            f
+        }
+
+        fn pick(&self, only: Option<&[&str]>) -> Result<(Vec<String>, Vec<String>)> {
+            let only: Option<Vec<String>> = only.map(|o| o.iter().map(|s| s.to_string()).collect());
+            let (z, s) = hw_devices(&self.sysfs, only.as_deref())?;
+            let names = |v: Vec<sysfs::Device>| v.into_iter().map(|d| d.name).collect();
+            Ok((names(z), names(s)))
+        }
+    }
+
+    fn no_device_message(r: Result<(Vec<String>, Vec<String>)>) -> String {
+        match r {
+            Err(Error::NoDevice(m)) => m,
+            other => panic!("expected Error::NoDevice, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_a_filter_every_usable_device_serves() {
+        let f = FakeSysfs::typical();
+        let (z, s) = f.pick(None).unwrap();
+        // hisi_zip-2 lacks SVA and is skipped silently, as before the filter existed.
+        assert_eq!(z, ["hisi_zip-0", "hisi_zip-1"]);
+        assert_eq!(s, ["hisi_sec2-0"]);
+    }
+
+    #[test]
+    fn the_filter_keeps_only_the_named_devices() {
+        let f = FakeSysfs::typical();
+        assert_eq!(
+            f.pick(Some(&["hisi_zip-1"])).unwrap(),
+            (vec!["hisi_zip-1".to_string()], vec![])
+        );
+        // In sysfs order whatever the order of the names; a name given twice counts once.
+        assert_eq!(
+            f.pick(Some(&[
+                "hisi_sec2-0",
+                "hisi_zip-1",
+                "hisi_zip-0",
+                "hisi_zip-1"
+            ]))
+            .unwrap(),
+            (
+                vec!["hisi_zip-0".to_string(), "hisi_zip-1".to_string()],
+                vec!["hisi_sec2-0".to_string()]
+            )
+        );
+        assert_eq!(f.pick(Some(&[])).unwrap(), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_missing_device_is_named_with_the_devices_found() {
+        let f = FakeSysfs::typical();
+        let m = no_device_message(f.pick(Some(&["hisi_zip-0", "hisi_zip-7", "nope"])));
+        let (missing, here) = m.split_once("not found").expect("two parts");
+        assert!(missing.contains("hisi_zip-7, nope"), "{m}");
+        assert!(!missing.contains("hisi_zip-0"), "{m}");
+        assert!(
+            here.contains("hisi_hpre-0, hisi_sec2-0, hisi_zip-0, hisi_zip-1, hisi_zip-2"),
+            "{m}"
+        );
+        // No uacce class at all.
+        let none = Sysfs::with_root("/nonexistent/class/uacce", "/dev");
+        let only = vec!["hisi_zip-0".to_string()];
+        let m = match hw_devices(&none, Some(&only)) {
+            Err(Error::NoDevice(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(m.contains("hisi_zip-0") && m.contains("no uacce"), "{m}");
+        // An empty list needs no devices at all.
+        assert_eq!(hw_devices(&none, Some(&[])).unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn a_named_device_that_cannot_serve_is_an_error_not_skipped() {
+        let f = FakeSysfs::typical();
+        let m = no_device_message(f.pick(Some(&["hisi_zip-2"])));
+        assert!(m.contains("hisi_zip-2") && m.contains("SVA"), "{m}");
+        let m = no_device_message(f.pick(Some(&["hisi_zip-0", "hisi_hpre-0"])));
+        assert!(m.contains("hisi_hpre-0") && m.contains("rsa"), "{m}");
+        f.add("hisi_zip-3", "acme_v9", 1, &["gzip"]);
+        let m = no_device_message(f.pick(Some(&["hisi_zip-3"])));
+        assert!(m.contains("hisi_zip-3") && m.contains("acme_v9"), "{m}");
+        std::fs::write(f.sysfs.root().join("hisi_zip-1/isolate"), "1\n").unwrap();
+        let m = no_device_message(f.pick(Some(&["hisi_zip-1"])));
+        assert!(m.contains("hisi_zip-1") && m.contains("isolated"), "{m}");
+        // Unfiltered, the same devices are skipped silently.
+        assert_eq!(f.pick(None).unwrap().0, ["hisi_zip-0"]);
+    }
+
+    #[tokio::test]
+    async fn the_filter_is_ignored_by_the_emulated_and_cpu_backends() {
+        for backend in [Backend::Emulated, Backend::Cpu] {
+            let accel = Accel::builder()
+                .backend(backend)
+                .devices(["hisi_zip-99"])
+                .build()
+                .await
+                .unwrap();
+            assert_eq!(
+                accel.config().devices.as_deref(),
+                Some(&["hisi_zip-99".to_string()][..])
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_named_device_fails_the_hardware_backends_at_build() {
+        // This machine's /sys/class/uacce, whatever it holds, has no device of that name.
+        for backend in [Backend::Auto, Backend::Hardware] {
+            let r = Accel::builder()
+                .backend(backend)
+                .devices(["no_such_accel-99"])
+                .build()
+                .await;
+            match r {
+                Err(Error::NoDevice(m)) => assert!(m.contains("no_such_accel-99"), "{m}"),
+                other => panic!("{backend:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// Lanes of a pool on one NUMA node skip the per-job node lookup; lanes on several nodes keep it.
+    #[tokio::test]
+    async fn numa_uniform_follows_the_lanes_nodes() {
+        let accel = Accel::builder()
+            .backend(Backend::Emulated)
+            .queues_per_device(1)
+            .build()
+            .await
+            .unwrap();
+        let null = |name: &str, node: u32| {
+            let mut cfg = EmuConfig::new(DeviceKind::Null).name(name).depth(8);
+            cfg.numa_node = node;
+            Source::Emu(EmuDevice::new(cfg))
+        };
+        for (nodes, uniform) in [(vec![0, 0], true), (vec![0, 1], false), (vec![1], true)] {
+            let sources = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| null(&format!("emu_null-{i}"), n))
+                .collect();
+            let Engine::Device(pool) = accel.inner.engine(Class::Null, sources).unwrap() else {
+                panic!("no lanes for {nodes:?}");
+            };
+            assert_eq!(
+                pool.numa_uniform.load(Ordering::Relaxed),
+                uniform,
+                "{nodes:?}"
+            );
+            // Selection still works either way.
+            assert!(accel.inner.pick(&pool).is_ok(), "{nodes:?}");
+            for l in pool.lanes.read().unwrap().iter() {
+                l.retire(Error::Shutdown);
             }
         }
     }
