@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, TryAcquireError};
 use uacce_emu::{EmuQueue, QueueState};
 use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, sec, zip};
 use uacce_sys::queue::Queue;
@@ -305,9 +305,16 @@ impl Lane {
     where
         F: FnOnce(u32, &mut Scratch) -> Result<Sqe, Error>,
     {
-        let permit = match self.ring_slots.acquire().await {
+        // The synchronous fast path first: it succeeds exactly when `acquire` would complete at once (tokio hands
+        // released permits to queued waiters first, so it cannot overtake them), without building and polling the
+        // `Acquire` future.
+        let permit = match self.ring_slots.try_acquire() {
             Ok(p) => p,
-            Err(_) => return Err(self.death_error()),
+            Err(TryAcquireError::Closed) => return Err(self.death_error()),
+            Err(TryAcquireError::NoPermits) => match self.ring_slots.acquire().await {
+                Ok(p) => p,
+                Err(_) => return Err(self.death_error()),
+            },
         };
         let mut st = self.lock();
         if self.is_dead() {
