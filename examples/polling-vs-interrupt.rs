@@ -25,9 +25,10 @@
 //! checked against those floors at the end.
 //!
 //! Flags: `--quick` (the whole matrix in about a minute), `--json FILE`, `--plot FILE.svg`, `--backend emu|hw|cpu`
-//! (default emu), `--device NAME` (hw: require this uacce device), `--secs S` (measured seconds per cell),
-//! `--workers N` (tokio worker threads, default 1), and filters `--modes a,b`, `--jobs a,b`, `--depths 1,16`,
-//! `--services none,fixed-10us,bw-2GB/s` for profiling one corner.
+//! (default emu), `--device NAME[,NAME]` (hw: only these uacce devices, e.g. `hisi_zip-0,hisi_sec2-0`, and only the
+//! jobs they serve), `--secs S` (measured seconds per cell), `--workers N` (tokio worker threads, default 1), and
+//! filters `--modes a,b`, `--jobs a,b`, `--depths 1,16`, `--services none,fixed-10us,bw-2GB/s` for profiling one
+//! corner.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -153,7 +154,8 @@ struct Args {
     json: Option<String>,
     plot: Option<String>,
     backend: BackendArg,
-    device: Option<String>,
+    /// `--device`: only these uacce devices (hw).
+    device: Option<Vec<String>>,
     secs: f64,
     workers: usize,
     modes: Option<Vec<String>>,
@@ -164,7 +166,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: polling-vs-interrupt [--quick] [--json FILE] [--plot FILE.svg] [--backend emu|hw|cpu] \
-[--device NAME] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors]";
+[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors]";
 
 fn parse_args() -> Result<Args, BoxError> {
     let mut a = Args {
@@ -197,7 +199,9 @@ fn parse_args() -> Result<Args, BoxError> {
             "--no-floors" => a.no_floors = true,
             "--json" => a.json = Some(val()?),
             "--plot" => a.plot = Some(val()?),
-            "--device" => a.device = Some(val()?),
+            "--device" => {
+                a.device = Some(list(val()?).into_iter().filter(|d| !d.is_empty()).collect())
+            }
             "--secs" => a.secs = val()?.parse()?,
             "--workers" => a.workers = val()?.parse::<usize>()?.max(1),
             "--modes" => a.modes = Some(list(val()?)),
@@ -704,6 +708,15 @@ impl Drop for Uadk {
 
 // ---------------------------------------------------------------------------------------------------------------
 // The library's jobs.
+
+/// True if `job` runs on devices when compression (`zip`) and crypto (`sec`) are offloaded as given.
+fn job_served(job: Job, zip: bool, sec: bool) -> bool {
+    match job {
+        Job::Null => true,
+        Job::Gzip4k | Job::Gzip64k => zip,
+        Job::Gcm4k | Job::Sha4k => sec,
+    }
+}
 
 async fn accel_job(accel: &Accel, key: &AeadKey, job: Job, data: &Bytes) -> Result<(), BoxError> {
     match job {
@@ -1329,7 +1342,7 @@ fn run() -> Result<(), BoxError> {
     };
 
     let depths: Vec<usize> = args.depths.clone().unwrap_or_else(|| DEPTHS.to_vec());
-    let jobs: Vec<Job> = Job::ALL
+    let mut jobs: Vec<Job> = Job::ALL
         .into_iter()
         .filter(|j| filter(&args.jobs, j.name()))
         .filter(|j| args.backend == BackendArg::Emu || *j != Job::Null)
@@ -1361,22 +1374,43 @@ fn run() -> Result<(), BoxError> {
         if devs.is_empty() {
             return Err("--backend hw: /sys/class/uacce has no devices on this machine".into());
         }
-        if let Some(name) = &args.device {
-            if !devs.iter().any(|d| &d.name == name) {
-                let names: Vec<_> = devs.iter().map(|d| d.name.clone()).collect();
+        if let Some(names) = &args.device {
+            // Which kinds of job the named devices serve: a probe accelerator restricted to them (an unknown or
+            // unusable device fails here, with the reason). The rest of the jobs are left out of the matrix.
+            let (zip, sec) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let probe = Accel::builder()
+                        .backend(Backend::Auto)
+                        .devices(names.clone())
+                        .queues_per_device(1)
+                        .build()
+                        .await?;
+                    Ok::<_, uacce_async::Error>((
+                        probe.compression_offloaded(),
+                        probe.crypto_offloaded(),
+                    ))
+                })
+                .map_err(|e| format!("--device {}: {e}", names.join(",")))?;
+            let (kept, left): (Vec<Job>, Vec<Job>) =
+                jobs.iter().partition(|j| job_served(**j, zip, sec));
+            if !left.is_empty() {
+                let left: Vec<_> = left.iter().map(|j| j.name()).collect();
+                println!(
+                    "--device {}: leaving out {} (not served by these devices)",
+                    names.join(","),
+                    left.join(", ")
+                );
+            }
+            if kept.is_empty() {
                 return Err(format!(
-                    "--device {name}: not found (uacce devices: {})",
-                    names.join(", ")
+                    "--device {}: serves none of the selected jobs",
+                    names.join(",")
                 )
                 .into());
             }
-            if devs.iter().any(|d| &d.name != name) {
-                return Err(format!(
-                    "--device {name}: uacce-async's Config cannot yet restrict an Accel to one device, and this \
-                     machine has others; run without --device to use them all"
-                )
-                .into());
-            }
+            jobs = kept;
         }
     } else if args.device.is_some() {
         return Err("--device applies to --backend hw only".into());
@@ -1463,11 +1497,15 @@ fn run() -> Result<(), BoxError> {
                     Runner::Mode(mode) => {
                         let mut cfg = Config {
                             backend: match args.backend {
+                                // Named devices may serve one kind of job only: Auto then leaves the other kind to
+                                // the CPU, and the matrix holds only the jobs they serve (checked below).
+                                BackendArg::Hw if args.device.is_some() => Backend::Auto,
                                 BackendArg::Hw => Backend::Hardware,
                                 _ => Backend::Emulated,
                             },
                             mode,
                             queues_per_device: 1,
+                            devices: args.device.clone(),
                             ..Config::default()
                         };
                         cfg.emu = EmuOptions {
@@ -1475,11 +1513,20 @@ fn run() -> Result<(), BoxError> {
                             version: QmVersion::V3,
                             ..EmuOptions::default()
                         };
-                        Some(
-                            Accel::with_config(cfg)
-                                .await
-                                .map_err(|e| format!("{}: {e}", runner.name()))?,
-                        )
+                        let accel = Accel::with_config(cfg)
+                            .await
+                            .map_err(|e| format!("{}: {e}", runner.name()))?;
+                        let (zip, sec) = (accel.compression_offloaded(), accel.crypto_offloaded());
+                        if let Some(j) = jobs.iter().find(|j| !job_served(**j, zip, sec)) {
+                            return Err(format!(
+                                "{}: {} jobs would run on the CPU, not on the devices ({})",
+                                runner.name(),
+                                j.name(),
+                                accel.description()
+                            )
+                            .into());
+                        }
+                        Some(accel)
                     }
                     Runner::CpuBackend => Some(
                         Accel::builder()
@@ -1643,9 +1690,13 @@ fn run() -> Result<(), BoxError> {
     );
 
     let meta = format!(
-        "{{\"machine\": {}, \"backend\": {}, \"workers\": {}, \"secs_per_cell\": {}, \"quick\": {}}}",
+        "{{\"machine\": {}, \"backend\": {}, \"devices\": {}, \"workers\": {}, \"secs_per_cell\": {}, \"quick\": {}}}",
         json_str(&machine()),
         json_str(&format!("{:?}", args.backend).to_lowercase()),
+        match &args.device {
+            Some(d) => json_str(&d.join(",")),
+            None => "null".to_string(),
+        },
         args.workers,
         args.secs,
         args.quick

@@ -1,7 +1,7 @@
 //! The accelerator handle: backends, queue pools, and the jobs.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -19,7 +19,7 @@ use uacce_sys::queue::{Queue, QueueError};
 use uacce_sys::sysfs::{self, Sysfs};
 
 use crate::error::{Error, Result};
-use crate::lane::{Buffers, Class, JobOutput, Lane, LaneSpec, Owner, scratch};
+use crate::lane::{Buffers, Class, JobOutput, Lane, LaneSpec, Owner, Scratch, scratch};
 use crate::notify::{BusyPoller, NotifyMode, UringReactor};
 use crate::types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
 use crate::{cpu, gzip_header};
@@ -119,6 +119,20 @@ pub struct Config {
     pub cpu_level: u32,
     /// Emulated backend options.
     pub emu: EmuOptions,
+    /// Only these uacce devices serve jobs (class entry names under `/sys/class/uacce`, e.g. `hisi_zip-0`,
+    /// `hisi_sec2-1`); `None` (default) uses every usable device.
+    ///
+    /// Applies to the hardware backends, `Auto` and `Hardware`. Building fails with [`Error::NoDevice`] when a named
+    /// device does not exist (the message lists the devices found) or cannot serve jobs (isolated, no SVA, an api
+    /// this crate does not speak, or neither `gzip` nor `aead` among its algorithms): a device named on purpose
+    /// is not skipped silently, as `Auto` skips unusable devices it found by itself. A kind of job that none of
+    /// the named devices serves (e.g. crypto when only `hisi_zip-0` is named) runs on the CPU backend under
+    /// `Auto`, and fails the build under `Hardware`, which needs devices for every kind. An empty list names no
+    /// device: `Auto` then runs everything on the CPU.
+    ///
+    /// Ignored by `Emulated` and `Cpu`, which have no uacce devices: so `UACCE_BACKEND=emu` or `cpu` can switch a
+    /// program that names its devices without another change.
+    pub devices: Option<Vec<String>>,
 }
 
 impl Default for Config {
@@ -132,6 +146,7 @@ impl Default for Config {
             cpu_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             cpu_level: 6,
             emu: EmuOptions::default(),
+            devices: None,
         }
     }
 }
@@ -164,9 +179,21 @@ struct ClassPool {
     class: Class,
     sources: Vec<Source>,
     lanes: RwLock<Vec<Arc<Lane>>>,
+    /// True while every lane in `lanes` is on the same NUMA node (or there is at most one): queue selection then has
+    /// no locality to weigh and skips asking which node the caller runs on (a `getcpu` syscall per job). Updated
+    /// under the `lanes` write lock whenever the lanes change.
+    numa_uniform: AtomicBool,
     target: usize,
     next: AtomicUsize,
     last_reopen: Mutex<Option<Instant>>,
+}
+
+impl ClassPool {
+    /// Recompute `numa_uniform` after a change of `lanes` (the caller holds the write lock).
+    fn update_numa(&self, lanes: &[Arc<Lane>]) {
+        let uniform = lanes.windows(2).all(|w| w[0].numa_node == w[1].numa_node);
+        self.numa_uniform.store(uniform, Ordering::Relaxed);
+    }
 }
 
 /// How the jobs of one kind are served.
@@ -253,6 +280,31 @@ impl AccelBuilder {
     /// Emulated backend options.
     pub fn emu(mut self, emu: EmuOptions) -> Self {
         self.config.emu = emu;
+        self
+    }
+
+    /// Serve jobs only on these uacce devices (hardware backends; see [`Config::devices`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use uacce_async::{Accel, Backend, Error};
+    /// // A device that does not exist is an error at build time, naming it and listing the devices found.
+    /// let err = Accel::builder()
+    ///     .backend(Backend::Hardware)
+    ///     .devices(["hisi_zip-99"])
+    ///     .build()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(&err, Error::NoDevice(m) if m.contains("hisi_zip-99")), "{err}");
+    /// # }
+    /// ```
+    pub fn devices<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.devices = Some(names.into_iter().map(Into::into).collect());
         self
     }
 
@@ -356,21 +408,25 @@ impl Accel {
             }
             Backend::Auto | Backend::Hardware => {
                 let sysfs = Sysfs::new();
-                let usable = |alg: &str| -> Vec<Source> {
-                    sysfs
-                        .devices_for_algorithm(alg)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .filter(|d| uacce_sys::queue::check_device(d).is_ok())
-                        .map(Source::Hw)
-                        .collect()
-                };
-                let zs = usable("gzip");
-                let ss = usable("aead");
+                let only = config.devices.as_deref();
+                let (zs, ss) = hw_devices(&sysfs, only)?;
+                let (zs, ss): (Vec<Source>, Vec<Source>) = (
+                    zs.into_iter().map(Source::Hw).collect(),
+                    ss.into_iter().map(Source::Hw).collect(),
+                );
                 if config.backend == Backend::Hardware && (zs.is_empty() || ss.is_empty()) {
-                    let why = match sysfs.devices() {
-                        Err(e) => e.to_string(),
-                        Ok(d) => format!(
+                    let why = match (only, sysfs.devices()) {
+                        (Some(names), _) => format!(
+                            "the devices named in Config::devices ({}) serve no {} jobs",
+                            names.join(", "),
+                            if zs.is_empty() {
+                                "ZIP (gzip)"
+                            } else {
+                                "SEC (aead)"
+                            }
+                        ),
+                        (None, Err(e)) => e.to_string(),
+                        (None, Ok(d)) => format!(
                             "{} uacce device(s), none usable for both ZIP (gzip) and SEC (aead)",
                             d.len()
                         ),
@@ -471,6 +527,7 @@ impl Inner {
             target: per * sources.len(),
             sources,
             lanes: RwLock::new(Vec::new()),
+            numa_uniform: AtomicBool::new(true),
             next: AtomicUsize::new(0),
             last_reopen: Mutex::new(None),
         };
@@ -501,7 +558,11 @@ impl Inner {
                 }
             };
         }
-        *pool.lanes.write().unwrap_or_else(|e| e.into_inner()) = lanes;
+        {
+            let mut guard = pool.lanes.write().unwrap_or_else(|e| e.into_inner());
+            *guard = lanes;
+            pool.update_numa(&guard);
+        }
         Ok(Engine::Device(pool))
     }
 
@@ -606,14 +667,14 @@ impl Inner {
             let lanes = pool.lanes.read().unwrap_or_else(|e| e.into_inner());
             let live = lanes.iter().filter(|l| !l.is_dead()).count();
             if live == lanes.len() || live >= pool.target {
-                if let Some(l) = best_lane(&lanes, &pool.next) {
+                if let Some(l) = best_lane(&lanes, pool) {
                     return Ok(l);
                 }
             }
         }
         self.reopen(pool);
         let lanes = pool.lanes.read().unwrap_or_else(|e| e.into_inner());
-        best_lane(&lanes, &pool.next).ok_or_else(|| {
+        best_lane(&lanes, pool).ok_or_else(|| {
             Error::NoDevice(format!("no live {:?} queue could be opened", pool.class))
         })
     }
@@ -646,6 +707,7 @@ impl Inner {
                 }
             }
         }
+        pool.update_numa(&lanes);
     }
 
     async fn cpu<T: Send + 'static>(
@@ -665,14 +727,13 @@ impl Inner {
 
     /// Submit on a lane of `pool`, retrying on another lane if the chosen one was retired before the job reached
     /// the device. The job's buffers are built by `make` for each attempt.
-    async fn run<M>(&self, pool: &ClassPool, mut make: M) -> Result<(JobOutput, QmVersion)>
+    ///
+    /// `make` returns the buffers and the SQE builder ([`sqe_builder`]); the builder is a plain closure, not boxed, so
+    /// a job costs no allocation for it.
+    async fn run<M, B>(&self, pool: &ClassPool, mut make: M) -> Result<(JobOutput, QmVersion)>
     where
-        M: FnMut(
-            QmVersion,
-        ) -> Result<(
-            Buffers,
-            Box<dyn FnOnce(u32, &mut crate::lane::Scratch) -> Result<Sqe> + Send>,
-        )>,
+        M: FnMut(QmVersion) -> Result<(Buffers, B)>,
+        B: FnOnce(u32, &mut Scratch) -> Result<Sqe> + Send,
     {
         let mut last = None;
         for _ in 0..4 {
@@ -695,9 +756,15 @@ impl Inner {
     }
 }
 
-fn best_lane(lanes: &[Arc<Lane>], next: &AtomicUsize) -> Option<Arc<Lane>> {
-    let node = current_numa_node();
-    let start = next.fetch_add(1, Ordering::Relaxed);
+/// The live lane with the most free ring slots, preferring lanes on the caller's NUMA node; ties go round-robin.
+fn best_lane(lanes: &[Arc<Lane>], pool: &ClassPool) -> Option<Arc<Lane>> {
+    // With every lane on one node, "local" is the same for all of them and cannot change the choice.
+    let node = if pool.numa_uniform.load(Ordering::Relaxed) {
+        None
+    } else {
+        current_numa_node()
+    };
+    let start = pool.next.fetch_add(1, Ordering::Relaxed);
     let n = lanes.len();
     let mut best: Option<(usize, bool, &Arc<Lane>)> = None;
     for k in 0..n {
@@ -718,6 +785,76 @@ fn best_lane(lanes: &[Arc<Lane>], next: &AtomicUsize) -> Option<Arc<Lane>> {
         }
     }
     best.map(|(_, _, l)| l.clone())
+}
+
+/// The uacce devices under `sysfs` that serve ZIP (`gzip`) and SEC (`aead`) jobs, each list in sysfs order.
+///
+/// Without `only`: every device that lists the algorithm, is not isolated and passes
+/// [`uacce_sys::queue::check_device`]; the others are skipped. With `only` (see [`Config::devices`]): those devices
+/// alone, and each must exist and be usable, else [`Error::NoDevice`] says which and why.
+fn hw_devices(
+    sysfs: &Sysfs,
+    only: Option<&[String]>,
+) -> Result<(Vec<sysfs::Device>, Vec<sysfs::Device>)> {
+    let Some(only) = only else {
+        let usable = |alg: &str| -> Vec<sysfs::Device> {
+            sysfs
+                .devices_for_algorithm(alg)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|d| uacce_sys::queue::check_device(d).is_ok())
+                .collect()
+        };
+        return Ok((usable("gzip"), usable("aead")));
+    };
+    let found = sysfs.device_names();
+    let found_names: &[String] = found.as_deref().unwrap_or(&[]);
+    let missing: Vec<&str> = only
+        .iter()
+        .filter(|n| !found_names.contains(n))
+        .map(String::as_str)
+        .collect();
+    if !missing.is_empty() {
+        let here = match &found {
+            Ok(names) if names.is_empty() => {
+                format!("no uacce devices under {}", sysfs.root().display())
+            }
+            Ok(names) => format!("uacce devices here: {}", names.join(", ")),
+            Err(e) => format!("no uacce devices: {e}"),
+        };
+        return Err(Error::NoDevice(format!(
+            "uacce device{} {} (Config::devices) not found; {here}",
+            if missing.len() > 1 { "s" } else { "" },
+            missing.join(", ")
+        )));
+    }
+    let (mut zip, mut sec) = (Vec::new(), Vec::new());
+    // In sysfs order, each named device once.
+    for name in found_names.iter().filter(|n| only.contains(n)) {
+        let unusable =
+            |why: String| Error::NoDevice(format!("uacce device {name} (Config::devices): {why}"));
+        let dev = sysfs.device(name).map_err(|e| unusable(e.to_string()))?;
+        if dev.is_isolated() {
+            return Err(unusable(
+                "isolated by the kernel after hardware errors".into(),
+            ));
+        }
+        uacce_sys::queue::check_device(&dev).map_err(|e| unusable(e.to_string()))?;
+        let (z, s) = (dev.supports("gzip"), dev.supports("aead"));
+        if !z && !s {
+            return Err(unusable(format!(
+                "serves neither compression (gzip) nor crypto (aead); its algorithms: {}",
+                dev.algorithms.join(", ")
+            )));
+        }
+        if z {
+            zip.push(dev.clone());
+        }
+        if s {
+            sec.push(dev);
+        }
+    }
+    Ok((zip, sec))
 }
 
 /// The NUMA node of the CPU the caller runs on.
@@ -771,7 +908,15 @@ fn addr(b: &[u8]) -> u64 {
     b.as_ptr() as u64
 }
 
-type Build = Box<dyn FnOnce(u32, &mut crate::lane::Scratch) -> Result<Sqe> + Send>;
+/// The SQE builder of a job: gets the tag and the slot's scratch memory, returns the SQE. This identity function
+/// gives a closure that signature (a closure returned from another closure is otherwise not inferred to accept any
+/// lifetime of the scratch borrow).
+fn sqe_builder<F>(f: F) -> F
+where
+    F: FnOnce(u32, &mut Scratch) -> Result<Sqe> + Send,
+{
+    f
+}
 
 const MAX_FLAT: usize = zip::MAX_FLAT_LEN as usize;
 const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
@@ -862,7 +1007,7 @@ impl Accel {
                         output: Some(output),
                         keep: None,
                     };
-                    let build: Build = Box::new(move |tag, _| {
+                    let build = sqe_builder(move |tag, _| {
                         let req = ZipRequest {
                             alg,
                             buffers: hw,
@@ -981,7 +1126,7 @@ impl Accel {
                         output: Some(output),
                         keep: None,
                     };
-                    let build: Build = Box::new(move |tag, _| {
+                    let build = sqe_builder(move |tag, _| {
                         let req = ZipRequest {
                             alg,
                             buffers: hw,
@@ -1157,7 +1302,7 @@ impl Accel {
                     keep: Some(key_bytes),
                 };
                 let key_len = key.bytes.len() as u32;
-                let build: Build = Box::new(move |tag, scr| {
+                let build = sqe_builder(move |tag, scr| {
                     scr.0[scratch::IV..scratch::IV + 12].copy_from_slice(&n);
                     let base = scr.0.as_ptr() as u64;
                     let (dir, mac_addr) = match expected_tag {
@@ -1294,7 +1439,7 @@ impl Accel {
                     output: Some(output),
                     keep: Some(key_bytes),
                 };
-                let build: Build = Box::new(move |tag, scr| {
+                let build = sqe_builder(move |tag, scr| {
                     scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&iv);
                     let op = SecOp::Cipher(CipherRequest {
                         alg: CipherAlg::Aes,
@@ -1440,7 +1585,7 @@ impl Accel {
                     output: None,
                     keep: keep.map(|k| k as Arc<dyn Send + Sync>),
                 };
-                let build: Build = Box::new(move |tag, scr| {
+                let build = sqe_builder(move |tag, scr| {
                     if let Some(st) = state {
                         scr.0[scratch::MAC..scratch::MAC + 64].copy_from_slice(&st);
                     }
@@ -1519,7 +1664,7 @@ impl Accel {
             .ok_or(Error::Unsupported("null jobs need the emulated backend"))?;
         self.inner
             .run(pool, |_| {
-                let build: Build = Box::new(|tag, _| {
+                let build = sqe_builder(|tag, _| {
                     let mut sqe = [0u8; 128];
                     sqe[..4].copy_from_slice(&tag.to_le_bytes());
                     Ok(sqe)
@@ -1686,6 +1831,213 @@ impl Hasher {
                     )
                     .await?;
                 Ok(out[..self.alg.output_len()].to_vec())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake `/sys/class/uacce` in a temporary directory.
+    struct FakeSysfs {
+        _dir: tempfile::TempDir,
+        sysfs: Sysfs,
+    }
+
+    impl FakeSysfs {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let root = dir.path().join("class/uacce");
+            std::fs::create_dir_all(&root).expect("class dir");
+            let sysfs = Sysfs::with_root(&root, dir.path().join("dev"));
+            Self { _dir: dir, sysfs }
+        }
+
+        /// A device entry: `flags` 1 is SVA; `algorithms` one per line.
+        fn add(&self, name: &str, api: &str, flags: u32, algorithms: &[&str]) -> &Self {
+            let dir = self.sysfs.root().join(name);
+            std::fs::create_dir_all(&dir).expect("device dir");
+            for (attr, content) in [
+                ("api", format!("{api}\n")),
+                ("flags", format!("{flags}\n")),
+                ("available_instances", "4\n".to_string()),
+                ("algorithms", algorithms.join("\n") + "\n"),
+            ] {
+                std::fs::write(dir.join(attr), content).expect("attribute");
+            }
+            self
+        }
+
+        /// hisi_zip-0, hisi_zip-1, hisi_sec2-0 (SVA), hisi_zip-2 (no SVA), hisi_hpre-0 (neither gzip nor aead).
+        fn typical() -> Self {
+            let f = Self::new();
+            f.add("hisi_zip-0", "hisi_qm_v2", 1, &["zlib", "gzip", "deflate"])
+                .add("hisi_zip-1", "hisi_qm_v3", 1, &["zlib", "gzip", "deflate"])
+                .add(
+                    "hisi_sec2-0",
+                    "hisi_qm_v2",
+                    1,
+                    &["cipher", "digest", "aead"],
+                )
+                .add("hisi_zip-2", "hisi_qm_v2", 0, &["zlib", "gzip"])
+                .add("hisi_hpre-0", "hisi_qm_v2", 1, &["rsa", "dh"]);
+            f
+        }
+
+        fn pick(&self, only: Option<&[&str]>) -> Result<(Vec<String>, Vec<String>)> {
+            let only: Option<Vec<String>> = only.map(|o| o.iter().map(|s| s.to_string()).collect());
+            let (z, s) = hw_devices(&self.sysfs, only.as_deref())?;
+            let names = |v: Vec<sysfs::Device>| v.into_iter().map(|d| d.name).collect();
+            Ok((names(z), names(s)))
+        }
+    }
+
+    fn no_device_message(r: Result<(Vec<String>, Vec<String>)>) -> String {
+        match r {
+            Err(Error::NoDevice(m)) => m,
+            other => panic!("expected Error::NoDevice, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn without_a_filter_every_usable_device_serves() {
+        let f = FakeSysfs::typical();
+        let (z, s) = f.pick(None).unwrap();
+        // hisi_zip-2 lacks SVA and is skipped silently, as before the filter existed.
+        assert_eq!(z, ["hisi_zip-0", "hisi_zip-1"]);
+        assert_eq!(s, ["hisi_sec2-0"]);
+    }
+
+    #[test]
+    fn the_filter_keeps_only_the_named_devices() {
+        let f = FakeSysfs::typical();
+        assert_eq!(
+            f.pick(Some(&["hisi_zip-1"])).unwrap(),
+            (vec!["hisi_zip-1".to_string()], vec![])
+        );
+        // In sysfs order whatever the order of the names; a name given twice counts once.
+        assert_eq!(
+            f.pick(Some(&[
+                "hisi_sec2-0",
+                "hisi_zip-1",
+                "hisi_zip-0",
+                "hisi_zip-1"
+            ]))
+            .unwrap(),
+            (
+                vec!["hisi_zip-0".to_string(), "hisi_zip-1".to_string()],
+                vec!["hisi_sec2-0".to_string()]
+            )
+        );
+        assert_eq!(f.pick(Some(&[])).unwrap(), (vec![], vec![]));
+    }
+
+    #[test]
+    fn a_missing_device_is_named_with_the_devices_found() {
+        let f = FakeSysfs::typical();
+        let m = no_device_message(f.pick(Some(&["hisi_zip-0", "hisi_zip-7", "nope"])));
+        let (missing, here) = m.split_once("not found").expect("two parts");
+        assert!(missing.contains("hisi_zip-7, nope"), "{m}");
+        assert!(!missing.contains("hisi_zip-0"), "{m}");
+        assert!(
+            here.contains("hisi_hpre-0, hisi_sec2-0, hisi_zip-0, hisi_zip-1, hisi_zip-2"),
+            "{m}"
+        );
+        // No uacce class at all.
+        let none = Sysfs::with_root("/nonexistent/class/uacce", "/dev");
+        let only = vec!["hisi_zip-0".to_string()];
+        let m = match hw_devices(&none, Some(&only)) {
+            Err(Error::NoDevice(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert!(m.contains("hisi_zip-0") && m.contains("no uacce"), "{m}");
+        // An empty list needs no devices at all.
+        assert_eq!(hw_devices(&none, Some(&[])).unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn a_named_device_that_cannot_serve_is_an_error_not_skipped() {
+        let f = FakeSysfs::typical();
+        let m = no_device_message(f.pick(Some(&["hisi_zip-2"])));
+        assert!(m.contains("hisi_zip-2") && m.contains("SVA"), "{m}");
+        let m = no_device_message(f.pick(Some(&["hisi_zip-0", "hisi_hpre-0"])));
+        assert!(m.contains("hisi_hpre-0") && m.contains("rsa"), "{m}");
+        f.add("hisi_zip-3", "acme_v9", 1, &["gzip"]);
+        let m = no_device_message(f.pick(Some(&["hisi_zip-3"])));
+        assert!(m.contains("hisi_zip-3") && m.contains("acme_v9"), "{m}");
+        std::fs::write(f.sysfs.root().join("hisi_zip-1/isolate"), "1\n").unwrap();
+        let m = no_device_message(f.pick(Some(&["hisi_zip-1"])));
+        assert!(m.contains("hisi_zip-1") && m.contains("isolated"), "{m}");
+        // Unfiltered, the same devices are skipped silently.
+        assert_eq!(f.pick(None).unwrap().0, ["hisi_zip-0"]);
+    }
+
+    #[tokio::test]
+    async fn the_filter_is_ignored_by_the_emulated_and_cpu_backends() {
+        for backend in [Backend::Emulated, Backend::Cpu] {
+            let accel = Accel::builder()
+                .backend(backend)
+                .devices(["hisi_zip-99"])
+                .build()
+                .await
+                .unwrap();
+            assert_eq!(
+                accel.config().devices.as_deref(),
+                Some(&["hisi_zip-99".to_string()][..])
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_named_device_fails_the_hardware_backends_at_build() {
+        // This machine's /sys/class/uacce, whatever it holds, has no device of that name.
+        for backend in [Backend::Auto, Backend::Hardware] {
+            let r = Accel::builder()
+                .backend(backend)
+                .devices(["no_such_accel-99"])
+                .build()
+                .await;
+            match r {
+                Err(Error::NoDevice(m)) => assert!(m.contains("no_such_accel-99"), "{m}"),
+                other => panic!("{backend:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// Lanes of a pool on one NUMA node skip the per-job node lookup; lanes on several nodes keep it.
+    #[tokio::test]
+    async fn numa_uniform_follows_the_lanes_nodes() {
+        let accel = Accel::builder()
+            .backend(Backend::Emulated)
+            .queues_per_device(1)
+            .build()
+            .await
+            .unwrap();
+        let null = |name: &str, node: u32| {
+            let mut cfg = EmuConfig::new(DeviceKind::Null).name(name).depth(8);
+            cfg.numa_node = node;
+            Source::Emu(EmuDevice::new(cfg))
+        };
+        for (nodes, uniform) in [(vec![0, 0], true), (vec![0, 1], false), (vec![1], true)] {
+            let sources = nodes
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| null(&format!("emu_null-{i}"), n))
+                .collect();
+            let Engine::Device(pool) = accel.inner.engine(Class::Null, sources).unwrap() else {
+                panic!("no lanes for {nodes:?}");
+            };
+            assert_eq!(
+                pool.numa_uniform.load(Ordering::Relaxed),
+                uniform,
+                "{nodes:?}"
+            );
+            // Selection still works either way.
+            assert!(accel.inner.pick(&pool).is_ok(), "{nodes:?}");
+            for l in pool.lanes.read().unwrap().iter() {
+                l.retire(Error::Shutdown);
             }
         }
     }

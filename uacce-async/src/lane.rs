@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, TryAcquireError};
 use uacce_emu::{EmuQueue, QueueState};
 use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, sec, zip};
 use uacce_sys::queue::Queue;
@@ -201,8 +201,13 @@ pub(crate) struct Lane {
     pub wait_is_eventfd: bool,
     /// Wakes the lane's driver when a job with a deadline arrives while the driver sleeps without a timer.
     pub kick: Arc<tokio::sync::Notify>,
-    /// Set by the driver while it sleeps with a deadline timer.
-    pub timer_armed: AtomicBool,
+    /// True while the driver will see a new job's deadline without a kick: it is awake (it looks at the deadlines
+    /// before it sleeps again) or sleeps with a deadline timer (deadlines only grow, so an armed timer fires early
+    /// enough). The driver clears it *before* it computes the next deadline and sets it again if it arms a timer;
+    /// a submission checks it *after* its job is in the slab, so either the driver's computation sees the job or
+    /// the submission sees the flag clear and kicks (both sides go through the state mutex). Without this, every
+    /// job submitted while the driver was awake kicked it into one more round (CQ doorbell, deadline scan).
+    pub watching_deadlines: AtomicBool,
 }
 
 /// Everything a lane is made of besides its ring.
@@ -266,7 +271,7 @@ impl Lane {
             retired: tokio::sync::Notify::new(),
             wait_is_eventfd,
             kick,
-            timer_armed: AtomicBool::new(false),
+            watching_deadlines: AtomicBool::new(true),
         })
     }
 
@@ -314,9 +319,16 @@ impl Lane {
     where
         F: FnOnce(u32, &mut Scratch) -> Result<Sqe, Error>,
     {
-        let permit = match self.ring_slots.acquire().await {
+        // The synchronous fast path first: it succeeds exactly when `acquire` would complete at once (tokio hands
+        // released permits to queued waiters first, so it cannot overtake them), without building and polling the
+        // `Acquire` future.
+        let permit = match self.ring_slots.try_acquire() {
             Ok(p) => p,
-            Err(_) => return Err(self.death_error()),
+            Err(TryAcquireError::Closed) => return Err(self.death_error()),
+            Err(TryAcquireError::NoPermits) => match self.ring_slots.acquire().await {
+                Ok(p) => p,
+                Err(_) => return Err(self.death_error()),
+            },
         };
         let mut st = self.lock();
         if self.is_dead() {
@@ -363,8 +375,8 @@ impl Lane {
         drop(st);
         permit.forget();
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
-        // Deadlines only grow (one timeout for all jobs), so a driver already sleeping with a timer needs no kick.
-        if self.job_timeout.is_some() && !self.timer_armed.load(Ordering::Acquire) {
+        // See `watching_deadlines`: kick only a driver that sleeps without a timer (or is about to).
+        if self.job_timeout.is_some() && !self.watching_deadlines.load(Ordering::Acquire) {
             self.kick.notify_one();
         }
         Ok(JobFuture {

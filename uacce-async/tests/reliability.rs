@@ -293,6 +293,59 @@ async fn stuck_job_times_out_and_the_pool_keeps_serving() {
     }
 }
 
+/// The drivers keep one deadline timer across sleeps, set to the earliest pending deadline. A job submitted while
+/// that timer is set for an earlier job (which then completes) must still time out at its own deadline: not at the
+/// earlier job's (the early firing only re-arms the timer), and not never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_job_behind_an_earlier_jobs_timer_times_out_at_its_own_deadline() {
+    let timeout = Duration::from_millis(400);
+    for mode in NotifyMode::ALL {
+        let accel = Accel::with_config(Config {
+            backend: Backend::Emulated,
+            mode,
+            queues_per_device: 1,
+            job_timeout: Some(timeout),
+            emu: service(150_000),
+            ..Config::default()
+        })
+        .await
+        .unwrap();
+        let dev = sec_devices(&accel)[0].clone();
+        // The job after A (B) never completes.
+        dev.inject(Fault::Stuck(dev.counters().accepted + 1));
+        // A: completes after 150 ms; while it is in flight the driver sleeps with its timer at A's deadline.
+        let a = {
+            let accel = accel.clone();
+            tokio::spawn(async move { accel.digest(HashAlg::Sha256, &b"a"[..]).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // B: submitted 50 ms after A, so its deadline is ~50 ms after A's.
+        let t = Instant::now();
+        let b = tokio::time::timeout(
+            Duration::from_secs(10),
+            accel.digest(HashAlg::Sha256, &b"b"[..]),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("{mode}: B never timed out"));
+        let waited = t.elapsed();
+        assert!(a.await.unwrap().is_ok(), "{mode}: job A failed");
+        assert!(matches!(b, Err(Error::Timeout(_))), "{mode}: {b:?}");
+        assert!(
+            waited >= timeout,
+            "{mode}: B failed after {waited:?}, before its timeout"
+        );
+        assert!(
+            waited < Duration::from_secs(3),
+            "{mode}: B failed only after {waited:?}"
+        );
+        assert_eq!(
+            accel.digest(HashAlg::Sha256, &b"abc"[..]).await.unwrap()[0],
+            0xba,
+            "{mode}"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_reset_fails_pending_jobs_and_the_pool_recovers() {
     for mode in NotifyMode::ALL {

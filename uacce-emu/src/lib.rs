@@ -207,6 +207,9 @@ pub struct Counters {
     pub dropped: u64,
     /// Doorbells that did not decode or named an index outside the ring (the queue is then disabled).
     pub bad_doorbells: u64,
+    /// Valid SQ doorbells received. One doorbell may hand over several SQEs (a driver batching its doorbells),
+    /// so this is at most `accepted` once the device has fetched everything rung.
+    pub sq_doorbells: u64,
 }
 
 #[derive(Default)]
@@ -216,6 +219,7 @@ struct AtomicCounters {
     failed: AtomicU64,
     dropped: AtomicU64,
     bad_doorbells: AtomicU64,
+    sq_doorbells: AtomicU64,
 }
 
 /// Errors of the emulator's control API.
@@ -371,6 +375,7 @@ impl EmuDevice {
             failed: c.failed.load(Ordering::SeqCst),
             dropped: c.dropped.load(Ordering::SeqCst),
             bad_doorbells: c.bad_doorbells.load(Ordering::SeqCst),
+            sq_doorbells: c.sq_doorbells.load(Ordering::SeqCst),
         }
     }
 
@@ -426,7 +431,8 @@ struct Cmds {
     /// The device thread is blocked on the condvar (set and cleared under the mutex): only then does a command
     /// need a wake-up. std's `Condvar::notify_one` makes a futex syscall even with no waiter, and on a VM a wake
     /// of a halted vCPU costs microseconds, so an unconditional notify would charge every doorbell with a syscall
-    /// that MMIO doorbells on hardware do not cost.
+    /// that MMIO doorbells on hardware do not cost. Whoever wakes the thread clears the flag, so that one sleep
+    /// costs at most one wake-up.
     sleeping: bool,
 }
 
@@ -445,7 +451,7 @@ impl QueueShared {
     fn command(&self, cmd: Cmd) {
         let mut c = self.cmds.lock().unwrap_or_else(|e| e.into_inner());
         c.queue.push_back(cmd);
-        let wake = c.sleeping;
+        let wake = std::mem::take(&mut c.sleeping);
         drop(c);
         if wake {
             self.cv.notify_one();
@@ -471,7 +477,9 @@ impl Doorbell for EmuDoorbell {
             return Err(std::io::Error::from_raw_os_error(nix::libc::ENODEV));
         }
         c.queue.push_back(Cmd::Doorbell(value));
-        let wake = c.sleeping;
+        // Clear the flag as we wake the thread: a doorbell right behind this one (an SQ doorbell and the arming CQ
+        // doorbell usually come in pairs) then finds the thread already woken and makes no second syscall.
+        let wake = std::mem::take(&mut c.sleeping);
         drop(c);
         if wake {
             self.queue.cv.notify_one();
@@ -637,7 +645,10 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
         for cmd in cmds {
             match cmd {
                 Cmd::Doorbell(value) if !stopped => match ring.doorbell(value) {
-                    Ok(DeviceEvent::SqTail) => sq_rung = true,
+                    Ok(DeviceEvent::SqTail) => {
+                        counters.sq_doorbells.fetch_add(1, Ordering::Relaxed);
+                        sq_rung = true;
+                    }
                     Ok(DeviceEvent::CqHead { arm }) => armed |= arm,
                     Err(e) => {
                         tracing::warn!(queue = queue.sqn, "emulated device: bad doorbell: {e}");

@@ -62,6 +62,45 @@ fn signals_only_when_armed() {
     assert_eq!(dev.counters().completed, 3);
 }
 
+/// One SQ doorbell may hand over several SQEs; the counters tell doorbells and jobs apart.
+#[test]
+fn counts_sq_doorbells_and_the_sqes_they_hand_over() {
+    let dev = null_device(16);
+    let q = dev.open_queue(0).unwrap();
+    let mut ring = q.driver_ring().unwrap();
+    let wait_accepted = |n: u64| {
+        let start = Instant::now();
+        while dev.counters().accepted < n {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "device fetched {:?}",
+                dev.counters()
+            );
+            std::thread::yield_now();
+        }
+    };
+    // Pushed without a doorbell: the device does not see them.
+    for i in 0..3 {
+        ring.push(&[i; 128]).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(
+        (dev.counters().sq_doorbells, dev.counters().accepted),
+        (0, 0)
+    );
+    // One doorbell for all three.
+    ring.ring_sq().unwrap();
+    wait_accepted(3);
+    ring.submit(&[9; 128]).unwrap();
+    wait_accepted(4);
+    let c = dev.counters();
+    assert_eq!((c.sq_doorbells, c.accepted), (2, 4));
+    // CQ doorbells are not SQ doorbells.
+    ring.ring_cq(true).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(dev.counters().sq_doorbells, 2);
+}
+
 /// The consumer loop of the architecture (drain, arm, check again, wait) never loses a completion, with a device
 /// latency chosen to land completions right around the arm.
 #[test]

@@ -172,6 +172,13 @@ impl RingMem {
         if mem.as_ptr() as usize % 64 != 0 {
             return Err(RingError::BadLayout("region is not 64-byte aligned".into()));
         }
+        // SQEs are copied in 8-byte words: every slot must start 8-byte aligned and hold a whole SQE.
+        if layout.sqe_size < SQE_SIZE || layout.sqe_size % 8 != 0 {
+            return Err(RingError::BadLayout(format!(
+                "SQE size {} (must be a multiple of 8, at least {SQE_SIZE})",
+                layout.sqe_size
+            )));
+        }
         Ok(Self { mem, layout })
     }
 
@@ -191,15 +198,27 @@ impl RingMem {
     }
 
     fn read_sqe(&self, slot: u16) -> Sqe {
-        // SAFETY: the pointer is in bounds of the region (sqe_ptr asserts the slot, RingMem::new checked the
-        // length); [u8; 128] has alignment 1; the region stays mapped while `self.mem` lives. Volatile because the
-        // other side of the ring is outside the Rust abstract machine's view.
-        unsafe { std::ptr::read_volatile(self.sqe_ptr(slot) as *const Sqe) }
+        let src = self.sqe_ptr(slot) as *const u64;
+        let mut sqe = [0u8; SQE_SIZE];
+        for (i, chunk) in sqe.chunks_exact_mut(8).enumerate() {
+            // SAFETY: in bounds of the region (sqe_ptr asserts the slot, RingMem::new checked the length; i < 16
+            // words = one SQE); 8-byte aligned (the region is 64-byte aligned and SQEs are 128 bytes); the region
+            // stays mapped while `self.mem` lives. Volatile because the other side of the ring is outside the Rust
+            // abstract machine's view. Word accesses instead of one volatile [u8; 128] access, which compiles to
+            // 128 single-byte loads.
+            let w = unsafe { std::ptr::read_volatile(src.add(i)) };
+            chunk.copy_from_slice(&w.to_ne_bytes());
+        }
+        sqe
     }
 
     fn write_sqe(&self, slot: u16, sqe: &Sqe) {
-        // SAFETY: as in read_sqe; the slot is owned by this side at this point of the protocol.
-        unsafe { std::ptr::write_volatile(self.sqe_ptr(slot) as *mut Sqe, *sqe) }
+        let dst = self.sqe_ptr(slot) as *mut u64;
+        for (i, chunk) in sqe.chunks_exact(8).enumerate() {
+            let w = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8 bytes"));
+            // SAFETY: as in read_sqe; the slot is owned by this side at this point of the protocol.
+            unsafe { std::ptr::write_volatile(dst.add(i), w) }
+        }
     }
 
     fn cqe_word(&self, idx: u16, byte: usize) -> &AtomicU16 {
