@@ -450,24 +450,25 @@ impl Lane {
                         self.unknown_tag(&c.sqe);
                         continue;
                     };
-                    let state = std::mem::replace(&mut st.slots[t].state, SlotState::Free);
-                    match state {
+                    // In place: moving the whole slot state out and back costs two copies per job.
+                    let State { slots, free, .. } = &mut *st;
+                    let slot = &mut slots[t];
+                    match &mut slot.state {
                         SlotState::Pending { bufs, waker, .. } => {
-                            st.slots[t].state = SlotState::Done {
+                            if let Some(w) = waker.take() {
+                                wakers.push(w);
+                            }
+                            let bufs = std::mem::take(bufs);
+                            slot.state = SlotState::Done {
                                 bufs,
                                 result: Ok(c.sqe),
                             };
-                            if let Some(w) = waker {
-                                wakers.push(w);
-                            }
                         }
                         SlotState::Orphan { .. } => {
-                            st.free.push(t as u16);
+                            slot.state = SlotState::Free;
+                            free.push(t as u16);
                         }
-                        other => {
-                            st.slots[t].state = other;
-                            self.unknown_tag(&c.sqe);
-                        }
+                        SlotState::Free | SlotState::Done { .. } => self.unknown_tag(&c.sqe),
                     }
                 }
                 Ok(None) => break,
@@ -673,7 +674,8 @@ impl Future for JobFuture {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = &mut *self;
-        let lane = this.lane.clone();
+        // Borrowed, not cloned (an Arc clone and drop per poll): `done` is another field.
+        let lane = &this.lane;
         let mut st = lane.lock();
         let t = usize::from(this.tag);
         match &mut st.slots[t].state {
