@@ -19,6 +19,22 @@ insmod /mods/uacce_soft.ko devices=3 queues=8 depth=1024 || echo "insmod uacce_s
 echo "=== TESTS BEGIN"
 /bin/guest --mode "$mode"
 echo "=== TESTS END rc=$?"
+if [ -x /bin/polling-vs-interrupt ]; then
+	# The tests removed devices and unloaded the modules: fresh soft devices,
+	# one of each kind, for a quick run of the report on the kernel device
+	insmod /mods/uacce.ko 2>/dev/null
+	insmod /mods/uacce_soft.ko devices=1 queues=8 depth=1024
+	devs=""
+	for d in /sys/class/uacce/*; do devs="$devs${devs:+,}${d##*/}"; done
+	echo "=== PVI BEGIN"
+	/bin/polling-vs-interrupt --backend hw --device "$devs" \
+		--quick --secs 0.2 --depths 1,16 --jobs gzip-4k,sha256-4k \
+		--json /tmp/pvi.json 2>/tmp/pvi.err
+	rc=$?
+	# stderr is the progress bar; shown only on failure
+	[ "$rc" = 0 ] || cat /tmp/pvi.err
+	echo "=== PVI END rc=$rc"
+fi
 echo "=== DMESG BEGIN"
 dmesg
 echo "=== DMESG END"

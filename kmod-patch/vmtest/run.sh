@@ -215,6 +215,19 @@ else
 fi
 GUEST_BIN=$GUEST_TARGET/x86_64-unknown-linux-gnu/release/uacce-vmtest-guest
 
+# The polling-vs-interrupt report, for a quick run on the soft devices (issue 5)
+log "building examples/polling-vs-interrupt (static)"
+PVI_TARGET=$CACHE/pvi-target
+if (cd "$KMOD/.." && RUSTFLAGS='-C target-feature=+crt-static' \
+	CARGO_TARGET_DIR="$PVI_TARGET" cargo build -q --release \
+	--example polling-vs-interrupt --target x86_64-unknown-linux-gnu) >"$B/pvi-build.log" 2>&1; then
+	result ok build-polling-vs-interrupt
+else
+	result fail build-polling-vs-interrupt "see $B/pvi-build.log"
+	cat "$B/pvi-build.log" >&2
+fi
+PVI_BIN=$PVI_TARGET/x86_64-unknown-linux-gnu/release/examples/polling-vs-interrupt
+
 # ------------------------------------------------------------ initramfs --
 # Kernel modules uacce_soft needs from the image (crypto templates it asks
 # for by name are loaded explicitly, as the guest has no modprobe set up).
@@ -248,6 +261,9 @@ mk_initramfs() { # mk_initramfs patched|unpatched OUT
 	done
 	cp "$B/$flavour/uacce/uacce.ko" "$B/$flavour/soft/uacce_soft.ko" "$r/mods/"
 	cp "$GUEST_BIN" "$r/bin/guest"
+	if [ "$flavour" = patched ] && [ -x "$PVI_BIN" ]; then
+		cp "$PVI_BIN" "$r/bin/polling-vs-interrupt"
+	fi
 	cp "$HERE/init.sh" "$r/init"
 	chmod +x "$r/init"
 	(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$out"
@@ -285,6 +301,18 @@ run_vm() { # run_vm patched|unpatched
 		tail -30 "$logf.txt" >&2
 	elif [ "$grc" != 0 ]; then
 		result fail "vm-$flavour-guest-exit" "guest test binary exited with $grc"
+	fi
+	if [ "$flavour" = patched ]; then
+		# The quick polling-vs-interrupt run on the soft devices: its table, and a result line
+		awk '/=== PVI BEGIN/ {on = 1; next} /=== PVI END/ {on = 0} on' "$logf.txt" >"$B/pvi.txt"
+		local prc
+		prc=$(sed -n 's/^=== PVI END rc=\([0-9]*\).*/\1/p' "$logf.txt")
+		sed 's/^/# pvi: /' "$B/pvi.txt"
+		if [ "$prc" = 0 ] && grep -q 'eventfd' "$B/pvi.txt"; then
+			result ok vm-patched-polling-vs-interrupt
+		else
+			result fail vm-patched-polling-vs-interrupt "rc=${prc:-none} (see $B/pvi.txt)"
+		fi
 	fi
 	if grep -E 'BUG:|Oops|WARNING:|Call Trace|Kernel panic|blocked for more than|general protection' \
 		"$logf.txt" >"$B/kbad-$flavour.txt"; then

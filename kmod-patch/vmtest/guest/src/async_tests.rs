@@ -216,9 +216,11 @@ pub fn child_removal(mode: &str, dev: &str) {
     let r = rt().block_on(async move {
         let accel = build(mode).await?;
         sigbus::record_dus_mappings(&dev);
-        // Big jobs (the same buffer for all), so that the device's workers are busy when it goes
+        // Jobs big enough (the same buffer for all) that the device's workers are busy when it goes 100 ms later, and
+        // small enough that the soft device's own stop (it finishes the job it runs) and the CPU its workers take from
+        // the child under TCG do not swamp what is measured
         let zip = dev.starts_with("soft_zip");
-        let input = Bytes::from(data(if zip { 256 * 1024 } else { 2 << 20 }, 1));
+        let input = Bytes::from(data(if zip { 64 * 1024 } else { 512 * 1024 }, 1));
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..64 {
             let (a, input) = (accel.clone(), input.clone());
@@ -231,7 +233,7 @@ pub fn child_removal(mode: &str, dev: &str) {
                 (r, Instant::now())
             });
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         sigbus::mark_removal();
         let t0 = Instant::now();
         std::fs::write("/sys/module/uacce_soft/parameters/remove", format!("{dev}\n")).map_err(|e| format!("remove: {e}"))?;
