@@ -22,11 +22,11 @@ use crate::lane::Lane;
 /// How completions reach the runtime.
 ///
 /// The default is [`NotifyMode::Eventfd`], chosen from the `polling-vs-interrupt` report (README, "Polling vs
-/// interrupt"; 2-vCPU VM, emulated device): at depth ≥ 16 it had 1.5–2× the null-job throughput of `BusyPoll` at
-/// 0.3–0.4× the application CPU per job, the lowest (or within ~15 % of the lowest) application CPU per real job at
+/// interrupt"; 2-vCPU VM, emulated device): at depth ≥ 16 it had 1.1–2× the null-job throughput of `BusyPoll` at
+/// 0.3–0.45× the application CPU per job (over runs on a quiet and a loaded VM), the lowest (or within ~15 % of the lowest) application CPU per real job at
 /// depth 64, about 0.03 % of a core while idle, and a depth-1 p50 well inside the cross-CPU wake floor. It degrades
 /// to [`NotifyMode::Interrupt`] by itself on kernels without the eventfd patch. `Hybrid` had the best latency and
-/// CPU per job at depth ≤ 4 but spent 35–65 % more CPU per real job at depth 64, so it suits latency-bound, lightly
+/// CPU per job at depth ≤ 4 but spent up to 35–65 % more CPU per real job at depth 64, so it suits latency-bound, lightly
 /// loaded callers; `BusyPoll` needs a core to spare. Run the report on your own machine to choose for your load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum NotifyMode {
