@@ -187,6 +187,22 @@ impl Queue {
         }
     }
 
+    /// The u32 at byte `off` of the DUS mapping (what a removed queue's mapping holds).
+    pub fn dus_u32(&self, off: usize) -> u32 {
+        let (p, len) = (self.q.as_ptr(), self.q.len());
+        assert!(off % 4 == 0 && off + 4 <= len);
+        // SAFETY: in bounds and aligned (checked above) of the DUS mapping, which lives as long as self.q
+        unsafe { std::ptr::read_volatile(p.add(off) as *const u32) }
+    }
+
+    /// Store `v` at byte `off` of the DUS mapping.
+    pub fn set_dus_u32(&self, off: usize, v: u32) {
+        let (p, len) = (self.q.as_ptr(), self.q.len());
+        assert!(off % 4 == 0 && off + 4 <= len);
+        // SAFETY: as in dus_u32; the region is mapped read/write and only accessed through raw pointers
+        unsafe { std::ptr::write_volatile(p.add(off) as *mut u32, v) }
+    }
+
     pub fn in_flight(&self) -> usize {
         usize::from(self.ring.in_flight())
     }
