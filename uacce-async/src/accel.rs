@@ -13,7 +13,9 @@ use uacce_sys::qm::sec::{
     self, CipherAlg, CipherDir, CipherRequest, DigestRequest, DigestStage, GcmRequest,
     HmacKey as HwHmacKey, SecOp, SecOutcome, SecRequest,
 };
-use uacce_sys::qm::zip::{self, HwBuffers, QcType, ZipMode, ZipOutcome, ZipRequest, ZipWindow};
+use uacce_sys::qm::zip::{
+    self, HwBuffers, QcType, ZipAlg, ZipMode, ZipOutcome, ZipRequest, ZipWindow,
+};
 use uacce_sys::qm::{DriverRing, QmVersion, RingLayout, Sqe};
 use uacce_sys::queue::{Queue, QueueError};
 use uacce_sys::sysfs::{self, Sysfs};
@@ -918,6 +920,36 @@ where
     f
 }
 
+/// A one-shot ZIP job (block mode, 32 KiB window) of `input` into `output`, at the addresses `hw` names: the
+/// buffers the job owns and its SQE builder.
+fn zip_block_job(
+    alg: ZipAlg,
+    hw: HwBuffers,
+    input: Bytes,
+    output: BytesMut,
+    version: QmVersion,
+) -> (
+    Buffers,
+    impl FnOnce(u32, &mut Scratch) -> Result<Sqe> + Send,
+) {
+    let bufs = Buffers {
+        input: Some(input),
+        output: Some(output),
+        keep: None,
+    };
+    let build = sqe_builder(move |tag, _| {
+        let req = ZipRequest {
+            alg,
+            buffers: hw,
+            tag,
+            window: ZipWindow::W32K,
+            mode: ZipMode::Block,
+        };
+        Ok(zip::encode(&req, version))
+    });
+    (bufs, build)
+}
+
 const MAX_FLAT: usize = zip::MAX_FLAT_LEN as usize;
 const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
 
@@ -1002,22 +1034,7 @@ impl Accel {
                         cap as u32,
                     )
                     .map_err(|e| Error::Device(e.to_string()))?;
-                    let bufs = Buffers {
-                        input: Some(input.clone()),
-                        output: Some(output),
-                        keep: None,
-                    };
-                    let build = sqe_builder(move |tag, _| {
-                        let req = ZipRequest {
-                            alg,
-                            buffers: hw,
-                            tag,
-                            window: ZipWindow::W32K,
-                            mode: ZipMode::Block,
-                        };
-                        Ok(zip::encode(&req, version))
-                    });
-                    Ok((bufs, build))
+                    Ok(zip_block_job(alg, hw, input.clone(), output, version))
                 })
                 .await?;
             let c = zip::read_result(&out.sqe);
@@ -1121,22 +1138,7 @@ impl Accel {
                         dst_addr: addr(&output),
                         dst_avail: cap as u32,
                     };
-                    let bufs = Buffers {
-                        input: Some(input.clone()),
-                        output: Some(output),
-                        keep: None,
-                    };
-                    let build = sqe_builder(move |tag, _| {
-                        let req = ZipRequest {
-                            alg,
-                            buffers: hw,
-                            tag,
-                            window: ZipWindow::W32K,
-                            mode: ZipMode::Block,
-                        };
-                        Ok(zip::encode(&req, version))
-                    });
-                    Ok((bufs, build))
+                    Ok(zip_block_job(alg, hw, input.clone(), output, version))
                 })
                 .await?;
             let c = zip::read_result(&out.sqe);
