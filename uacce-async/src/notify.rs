@@ -422,29 +422,26 @@ impl Drop for EndBatches<'_> {
     }
 }
 
+/// Multishot poll (`POLLIN`) on a lane's wait fd, user data `idx`.
 fn push_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
-    let entry = io_uring::opcode::PollAdd::new(
-        io_uring::types::Fd(fd.as_fd().as_raw_fd()),
-        nix::libc::POLLIN as u32,
-    )
-    .multi(true)
-    .build()
-    .user_data(idx as u64);
-    // SAFETY: the fd stays open while the poll is registered: it is owned by the UringLane, which is kept until the
-    // reactor ends (lanes are never removed from the table, only marked dead).
-    unsafe { ring.submission().push(&entry).is_ok() }
+    push_pollin(ring, fd, true, idx as u64)
 }
 
-/// One-shot poll on a lane's hang-up watch.
+/// One-shot poll on a lane's hang-up watch, user data `idx | HUP_TAG`.
 fn push_hup_poll(ring: &mut io_uring::IoUring, idx: usize, fd: &OwnedFd) -> bool {
+    push_pollin(ring, fd, false, idx as u64 | HUP_TAG)
+}
+
+fn push_pollin(ring: &mut io_uring::IoUring, fd: &OwnedFd, multishot: bool, data: u64) -> bool {
     let entry = io_uring::opcode::PollAdd::new(
         io_uring::types::Fd(fd.as_fd().as_raw_fd()),
         nix::libc::POLLIN as u32,
     )
+    .multi(multishot)
     .build()
-    .user_data(idx as u64 | HUP_TAG);
-    // SAFETY: the fd stays open while the poll is registered: it is owned by the UringLane, which is kept until the
-    // reactor ends.
+    .user_data(data);
+    // SAFETY: the fd stays open while the poll is registered: wait fds and hang-up watches are owned by their
+    // UringLane, which is kept until the reactor ends (lanes are never removed from the table, only marked dead).
     unsafe { ring.submission().push(&entry).is_ok() }
 }
 
