@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, TryAcquireError};
+#[cfg(feature = "emu")]
 use uacce_emu::{EmuQueue, QueueState};
 use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, sec, zip};
 use uacce_sys::queue::Queue;
@@ -75,17 +76,30 @@ pub(crate) mod scratch {
     pub const MAC: usize = 128;
 }
 
-/// Buffers a job owns while the device may touch them.
+/// Buffers a job owns while the device may touch them. The SQE builder a job hands to [`Lane::submit`] takes the
+/// addresses it names from these (or from memory `keep` holds), so what the device reads and writes is what the
+/// lane owns until the completion.
 #[derive(Default)]
 pub(crate) struct Buffers {
-    /// Input (read by the device). Held, not read: it keeps the memory alive while the device may use it.
-    #[allow(dead_code)]
+    /// Input (read by the device).
     pub input: Option<Bytes>,
     /// Output (written by the device); zero-filled to its length before submission.
     pub output: Option<BytesMut>,
     /// Long-lived memory shared between jobs (keys, stream contexts), kept alive while in flight. Held, not read.
     #[allow(dead_code)]
     pub keep: Option<Arc<dyn Send + Sync>>,
+}
+
+impl Buffers {
+    /// The input bytes (empty without an input).
+    pub(crate) fn input(&self) -> &[u8] {
+        self.input.as_deref().unwrap_or_default()
+    }
+
+    /// The output area (empty without an output).
+    pub(crate) fn output(&self) -> &[u8] {
+        self.output.as_deref().unwrap_or_default()
+    }
 }
 
 /// What a completed job gives back.
@@ -96,6 +110,13 @@ pub(crate) struct JobOutput {
     pub bufs: Buffers,
     /// A copy of the slot's scratch MAC area.
     pub mac: [u8; 64],
+}
+
+impl JobOutput {
+    /// The output buffer the job submitted (empty if it had none).
+    pub(crate) fn into_output(self) -> BytesMut {
+        self.bufs.output.unwrap_or_default()
+    }
 }
 
 enum SlotState {
@@ -121,6 +142,7 @@ struct Slot {
 
 /// What keeps a queue open.
 pub(crate) enum Owner {
+    #[cfg(feature = "emu")]
     Emu(EmuQueue),
     Hw(Arc<Queue>),
 }
@@ -130,6 +152,7 @@ impl Owner {
     /// thread). Hardware: `UACCE_CMD_PUT_Q` (the mapping and fd go when the last reference drops).
     fn stop(self) {
         match self {
+            #[cfg(feature = "emu")]
             Owner::Emu(q) => drop(q),
             Owner::Hw(q) => {
                 if let Err(e) = q.put() {
@@ -142,6 +165,7 @@ impl Owner {
     /// Why the queue stopped working, if the owner can tell on its own.
     fn death(&self) -> Option<Error> {
         match self {
+            #[cfg(feature = "emu")]
             Owner::Emu(q) => match q.state() {
                 QueueState::Live => None,
                 QueueState::Reset => Some(Error::QueueReset),
@@ -309,15 +333,15 @@ impl Lane {
     }
 
     /// Submit a job: wait for a ring slot (never spinning, never failing for lack of room), then let `build` write
-    /// the SQE for the given tag with the slot's scratch memory, move the buffers into the slot and ring the
-    /// doorbell.
+    /// the SQE for the given tag with the slot's scratch memory and the job's buffers, move the buffers into the
+    /// slot and ring the doorbell.
     pub(crate) async fn submit<F>(
         self: &Arc<Self>,
         bufs: Buffers,
         build: F,
     ) -> Result<JobFuture, Error>
     where
-        F: FnOnce(u32, &mut Scratch) -> Result<Sqe, Error>,
+        F: FnOnce(u32, &mut Scratch, &Buffers) -> Result<Sqe, Error>,
     {
         // The synchronous fast path first: it succeeds exactly when `acquire` would complete at once (tokio hands
         // released permits to queued waiters first, so it cannot overtake them), without building and polling the
@@ -348,7 +372,7 @@ impl Lane {
             }
         };
         let slot = &mut st.slots[usize::from(tag)];
-        let sqe = match build(u32::from(tag), &mut slot.scratch) {
+        let sqe = match build(u32::from(tag), &mut slot.scratch, &bufs) {
             Ok(v) => v,
             Err(e) => {
                 st.free.push(tag);

@@ -19,14 +19,24 @@
 //! ```
 
 mod accel;
-mod cpu;
+mod backend;
+mod config;
 mod error;
 mod gzip_header;
 mod io;
+mod job;
 mod lane;
 mod notify;
+mod pool;
 mod stream;
 mod types;
+
+// Job families: one module each (see `job`).
+mod aead;
+mod cipher;
+mod compress;
+mod digest;
+mod nop;
 
 /// Streaming compression over `tokio::io::AsyncBufRead`: [`bufread::Encoder`] reads plain data and yields one
 /// compressed stream, [`bufread::Decoder`] the reverse.
@@ -73,9 +83,14 @@ pub mod write {
     pub use crate::io::{WriteDecoder as Decoder, WriteEncoder as Encoder};
 }
 
-pub use accel::{Accel, AccelBuilder, Backend, Config, EmuOptions, Hasher};
+pub use accel::Accel;
+#[cfg(feature = "emu")]
+pub use backend::EmuOptions;
+pub use config::{AccelBuilder, Backend, Config};
+pub use digest::Hasher;
 pub use error::{Error, Result};
 pub use notify::NotifyMode;
 pub use stream::{Flush, StreamCompressor};
 pub use types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
+#[cfg(feature = "emu")]
 pub use uacce_emu::{EmuDevice, Fault, ServiceModel};

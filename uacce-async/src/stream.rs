@@ -19,6 +19,7 @@ use uacce_sys::qm::zip::{
 use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::gzip_header;
+use crate::job::addr;
 use crate::lane::{Buffers, Class, Lane};
 use crate::types::Format;
 
@@ -181,7 +182,7 @@ impl Codec {
                     // last BD, until the device reports the end of the stream).
                     let mut piece = piece;
                     loop {
-                        let cap = crate::accel::compress_bound(piece.len()).max(4096);
+                        let cap = crate::compress::compress_bound(piece.len()).max(4096);
                         let (consumed, produced, full, end) =
                             device_step(dev, format, piece.clone(), cap, last).await?;
                         if consumed != piece.len() {
@@ -330,12 +331,6 @@ async fn device_step(
 ) -> Result<(usize, Bytes, bool, bool)> {
     let alg = format.zip_alg();
     let output = BytesMut::zeroed(cap);
-    let hw = HwBuffers {
-        src_addr: input.as_ptr() as u64,
-        src_len: input.len() as u32,
-        dst_addr: output.as_ptr() as u64,
-        dst_avail: cap as u32,
-    };
     let mut state = dev.state;
     state.last = last;
     let version = dev.lane.version;
@@ -346,7 +341,14 @@ async fn device_step(
     };
     let fut = dev
         .lane
-        .submit(bufs, move |tag, _| {
+        .submit(bufs, move |tag, _, bufs| {
+            let (input, output) = (bufs.input(), bufs.output());
+            let hw = HwBuffers {
+                src_addr: addr(input),
+                src_len: input.len() as u32,
+                dst_addr: addr(output),
+                dst_avail: output.len() as u32,
+            };
             let req = ZipRequest {
                 alg,
                 buffers: hw,
@@ -370,7 +372,7 @@ async fn device_step(
         }
     };
     dev.state = c.next_stream_state(dev.state.ctx_addr, false);
-    let mut output = out.bufs.output.expect("job output");
+    let mut output = out.into_output();
     let produced = c.produced as usize;
     output.truncate(produced);
     Ok((c.consumed as usize, output.freeze(), produced == cap, end))

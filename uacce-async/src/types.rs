@@ -28,6 +28,15 @@ impl Format {
         }
     }
 
+    /// The software codec's name for the format.
+    pub(crate) fn wrapper(self) -> uacce_soft::zip::Wrapper {
+        match self {
+            Format::Deflate => uacce_soft::zip::Wrapper::Deflate,
+            Format::Zlib => uacce_soft::zip::Wrapper::Zlib,
+            Format::Gzip => uacce_soft::zip::Wrapper::Gzip,
+        }
+    }
+
     /// The `Content-Encoding` token (`deflate` is zlib-wrapped in HTTP).
     pub fn name(self) -> &'static str {
         match self {
@@ -243,7 +252,7 @@ impl HmacKey {
     /// ```
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
         let mut dev = if key.len() > alg.block_len() {
-            uacce_emu::soft::hash(alg.digest_alg(), key).unwrap_or_default()
+            uacce_soft::sec::hash(alg.digest_alg(), key).unwrap_or_default()
         } else {
             key.to_vec()
         };

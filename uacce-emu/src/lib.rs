@@ -43,7 +43,9 @@ use uacce_sys::qm::{
 
 mod exec;
 pub mod mem;
-pub mod soft;
+/// The software SEC engines the emulated SEC device runs (they live in `uacce-soft`, shared with `uacce-async`'s CPU
+/// backend).
+pub use uacce_soft::sec as soft;
 
 pub use mem::{AccessFault, AnonDus, ProcMem};
 

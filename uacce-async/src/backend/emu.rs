@@ -1,0 +1,87 @@
+//! The emulated backend: in-process devices (`uacce-emu`) that speak the QM protocol, one ZIP and one SEC device
+//! per `EmuOptions::devices`, plus a null-job device.
+
+use std::sync::Arc;
+
+use uacce_emu::{DeviceKind, EmuConfig, EmuDevice, ServiceModel};
+use uacce_sys::qm::QmVersion;
+
+use super::{Discovered, LaneEnv, Source, dup};
+use crate::error::{Error, Result};
+use crate::lane::{Class, Lane, LaneSpec, Owner};
+
+/// Options of the emulated backend.
+#[derive(Debug, Clone)]
+pub struct EmuOptions {
+    /// QM generation the emulated devices speak (default V3).
+    pub version: QmVersion,
+    /// Ring depth (default 1024).
+    pub depth: u16,
+    /// Service-time model (default immediate).
+    pub service: ServiceModel,
+    /// Emulated ZIP and SEC devices each (default 1).
+    pub devices: usize,
+}
+
+impl Default for EmuOptions {
+    fn default() -> Self {
+        Self {
+            version: QmVersion::V3,
+            depth: 1024,
+            service: ServiceModel::Immediate,
+            devices: 1,
+        }
+    }
+}
+
+/// The emulated devices `opts` asks for.
+pub(super) fn discover(opts: &EmuOptions) -> Discovered {
+    let mut found = Discovered::default();
+    let new = |kind: DeviceKind, name: Option<String>| {
+        let mut cfg = EmuConfig::new(kind)
+            .version(opts.version)
+            .depth(opts.depth)
+            .service(opts.service);
+        if let Some(name) = name {
+            cfg = cfg.name(name);
+        }
+        EmuDevice::new(cfg)
+    };
+    for i in 0..opts.devices.max(1) {
+        let zip = new(DeviceKind::Zip, Some(format!("emu_zip-{i}")));
+        let sec = new(DeviceKind::Sec, Some(format!("emu_sec-{i}")));
+        found.emu_devices.extend([zip.clone(), sec.clone()]);
+        found.zip.push(Source::Emu(zip));
+        found.sec.push(Source::Emu(sec));
+    }
+    let null = new(DeviceKind::Null, None);
+    found.emu_devices.push(null.clone());
+    found.null.push(Source::Emu(null));
+    found.description = format!(
+        "the emulated devices (QM {:?}, depth {})",
+        opts.version, opts.depth
+    );
+    found
+}
+
+/// A lane on a new queue of `dev`.
+pub(super) fn open_lane(dev: &EmuDevice, class: Class, env: &LaneEnv<'_>) -> Result<Arc<Lane>> {
+    let q = dev
+        .open_queue(class.qc_type())
+        .map_err(|e| Error::Setup(e.to_string()))?;
+    let ring = q.driver_ring().map_err(|e| Error::Setup(e.to_string()))?;
+    let spec = LaneSpec {
+        class,
+        device: dev.config().name.clone(),
+        numa_node: Some(dev.config().numa_node),
+        version: q.version(),
+        wait_fd: dup(q.eventfd())?,
+        wait_is_eventfd: true,
+        // The emulator's removal is seen in its queue state on the eventfd wake-up.
+        hup_fd: None,
+        owner: Owner::Emu(q),
+        job_timeout: env.job_timeout,
+        kick: env.notifier.kick(),
+    };
+    Ok(Lane::new(spec, ring))
+}

@@ -1,0 +1,300 @@
+//! One-shot compression and decompression of deflate, zlib and gzip streams.
+//!
+//! On a device a request is one block-mode ZIP job (32 KiB window) whose input and output each fit one flat buffer
+//! (8 MiB); larger requests, and outputs that outgrow 8 MiB, run on the CPU backend. The zlib/gzip header of a
+//! decompression is parsed in software and the device inflates the body.
+
+use bytes::{Bytes, BytesMut};
+use uacce_soft::zip::InflateError;
+use uacce_sys::qm::zip::{self, HwBuffers, QcType, ZipMode, ZipOutcome, ZipRequest, ZipWindow};
+use uacce_sys::qm::{QmVersion, Sqe};
+
+use crate::accel::Accel;
+use crate::error::{Error, Result};
+use crate::gzip_header;
+use crate::job::{Job, Step, addr};
+use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::pool::ClassPool;
+use crate::types::Format;
+
+/// The largest flat buffer one ZIP BD takes.
+const MAX_FLAT: usize = zip::MAX_FLAT_LEN as usize;
+
+/// zlib's `deflateBound` plus room for the zlib/gzip header and trailer.
+pub(crate) fn compress_bound(n: usize) -> usize {
+    n + (n >> 12) + (n >> 14) + (n >> 25) + 13 + 18
+}
+
+/// The SQE of a one-shot ZIP job (block mode, 32 KiB window) over `hw`.
+fn block_sqe(format: Format, hw: HwBuffers, tag: u32, version: QmVersion) -> Sqe {
+    let req = ZipRequest {
+        alg: format.zip_alg(),
+        buffers: hw,
+        tag,
+        window: ZipWindow::W32K,
+        mode: ZipMode::Block,
+    };
+    zip::encode(&req, version)
+}
+
+/// Compress `data` into one stream.
+struct CompressJob {
+    format: Format,
+    /// Deflate level on the CPU.
+    level: u32,
+    data: Bytes,
+    /// Output room of the next device attempt.
+    cap: usize,
+}
+
+impl Job for CompressJob {
+    type Output = Bytes;
+    const CLASS: Class = Class::ZipCompress;
+
+    fn fits(&self, _: &ClassPool) -> bool {
+        self.data.len() <= MAX_FLAT
+    }
+
+    fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
+        let header = self.format.zip_alg().header();
+        let mut output = BytesMut::zeroed(self.cap);
+        output[..header.len()].copy_from_slice(header);
+        Ok(Buffers {
+            input: Some(self.data.clone()),
+            output: Some(output),
+            keep: None,
+        })
+    }
+
+    fn sqe(&self, tag: u32, _: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
+        let (input, output) = (bufs.input(), bufs.output());
+        let hw = HwBuffers::from_user(
+            self.format.zip_alg(),
+            QcType::Compress,
+            true,
+            addr(input),
+            input.len() as u32,
+            addr(output),
+            output.len() as u32,
+        )
+        .map_err(|e| Error::Device(e.to_string()))?;
+        Ok(block_sqe(self.format, hw, tag, version))
+    }
+
+    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {
+        let c = zip::read_result(&out.sqe);
+        Ok(match c.outcome() {
+            ZipOutcome::Ok | ZipOutcome::StreamEnd => {
+                let (_, produced) = c.user_lengths(QcType::Compress);
+                let mut output = out.into_output();
+                output.truncate(produced as usize);
+                Step::Done(output.freeze())
+            }
+            ZipOutcome::DstTooSmall if self.cap < MAX_FLAT => {
+                self.cap = (self.cap * 2).min(MAX_FLAT);
+                Step::Again
+            }
+            ZipOutcome::DstTooSmall => Step::Cpu,
+            ZipOutcome::Error(s) => {
+                return Err(Error::Device(format!("compression failed, status {s:?}")));
+            }
+        })
+    }
+
+    fn cpu(self) -> Result<Bytes> {
+        Ok(Bytes::from(uacce_soft::zip::compress(
+            self.format.wrapper(),
+            self.level,
+            &self.data,
+        )))
+    }
+}
+
+/// Decompress one stream of at most `limit` output bytes.
+struct DecompressJob {
+    format: Format,
+    data: Bytes,
+    limit: usize,
+    /// Length of the zlib/gzip header, parsed in software before the first device attempt.
+    header: Option<usize>,
+    /// Output room of the next device attempt.
+    cap: usize,
+}
+
+impl DecompressJob {
+    /// The most output a device attempt is given.
+    fn ceiling(&self) -> usize {
+        self.limit.min(MAX_FLAT)
+    }
+
+    fn body_len(&self) -> usize {
+        self.data.len() - self.header.unwrap_or(0)
+    }
+}
+
+impl Job for DecompressJob {
+    type Output = Bytes;
+    const CLASS: Class = Class::ZipDecompress;
+
+    fn fits(&self, _: &ClassPool) -> bool {
+        self.data.len() <= MAX_FLAT
+    }
+
+    fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
+        let hdr = match self.header {
+            Some(h) => h,
+            None => {
+                let hdr = gzip_header::complete_header_len(self.format, &self.data)?;
+                self.header = Some(hdr);
+                let ceiling = self.ceiling();
+                // First guess at the output size: gzip's trailer states it (ISIZE, mod 2^32); otherwise 8× the
+                // input.
+                let guess = match self.format {
+                    Format::Gzip if self.data.len() >= hdr + 8 => {
+                        let t = &self.data[self.data.len() - 4..];
+                        u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize
+                    }
+                    _ => self.body_len().saturating_mul(8),
+                };
+                self.cap = guess.clamp(4096.min(ceiling.max(1)), ceiling.max(1));
+                hdr
+            }
+        };
+        debug_assert!(hdr <= self.data.len());
+        Ok(Buffers {
+            input: Some(self.data.clone()),
+            output: Some(BytesMut::zeroed(self.cap)),
+            keep: None,
+        })
+    }
+
+    fn sqe(&self, tag: u32, _: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
+        let body = &bufs.input()[self.header.unwrap_or(0)..];
+        let output = bufs.output();
+        let hw = HwBuffers {
+            src_addr: addr(body),
+            src_len: body.len() as u32,
+            dst_addr: addr(output),
+            dst_avail: output.len() as u32,
+        };
+        Ok(block_sqe(self.format, hw, tag, version))
+    }
+
+    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {
+        let c = zip::read_result(&out.sqe);
+        let body_len = self.body_len();
+        Ok(match c.outcome() {
+            ZipOutcome::Ok | ZipOutcome::StreamEnd => {
+                if c.consumed as usize != body_len {
+                    return Err(Error::CorruptData(format!(
+                        "{} bytes of trailing data after the end of the stream",
+                        body_len.saturating_sub(c.consumed as usize)
+                    )));
+                }
+                let mut output = out.into_output();
+                output.truncate(c.produced as usize);
+                Step::Done(output.freeze())
+            }
+            ZipOutcome::DstTooSmall if self.cap < self.ceiling() => {
+                self.cap = self.cap.saturating_mul(4).min(self.ceiling());
+                Step::Again
+            }
+            ZipOutcome::DstTooSmall if self.limit > MAX_FLAT => Step::Cpu,
+            ZipOutcome::DstTooSmall => return Err(Error::OutputLimit { limit: self.limit }),
+            ZipOutcome::Error(s) => {
+                return Err(Error::CorruptData(format!(
+                    "the device rejected the stream (status {s:?})"
+                )));
+            }
+        })
+    }
+
+    fn cpu(self) -> Result<Bytes> {
+        uacce_soft::zip::decompress(self.format.wrapper(), &self.data, self.limit)
+            .map(Bytes::from)
+            .map_err(|e| match e {
+                InflateError::Corrupt(m) => Error::CorruptData(m),
+                InflateError::OutputLimit { limit } => Error::OutputLimit { limit },
+            })
+    }
+}
+
+impl Accel {
+    /// Compress `data` into one `format` stream.
+    ///
+    /// Inputs above the hardware's 8 MiB flat-buffer limit run on the CPU backend.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let text = "to be or not to be, ".repeat(100);
+    /// let zlib = accel.compress(Format::Zlib, text.clone()).await?;
+    /// assert!(zlib.len() < text.len() / 10);
+    /// assert_eq!(accel.decompress(Format::Zlib, zlib).await?, text.as_bytes());
+    /// # Ok(()) }
+    /// ```
+    pub async fn compress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
+        let data: Bytes = data.into();
+        let job = CompressJob {
+            format,
+            level: self.inner.config.cpu_level,
+            cap: compress_bound(data.len()).min(MAX_FLAT),
+            data,
+        };
+        self.inner.execute(job).await
+    }
+
+    /// Decompress one `format` stream; the output may not exceed the configured `max_decompressed`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Error, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let gz = accel.compress(Format::Gzip, &b"hello hello hello"[..]).await?;
+    /// assert_eq!(&accel.decompress(Format::Gzip, gz.clone()).await?[..], b"hello hello hello");
+    /// // A damaged stream is an error, never wrong data.
+    /// let mut bad = gz.to_vec();
+    /// let last = bad.len() - 1;
+    /// bad[last] ^= 0xff; // the length in the gzip trailer
+    /// assert!(matches!(accel.decompress(Format::Gzip, bad).await, Err(Error::CorruptData(_))));
+    /// # Ok(()) }
+    /// ```
+    pub async fn decompress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
+        self.decompress_with_limit(format, data, self.inner.config.max_decompressed)
+            .await
+    }
+
+    /// Decompress one `format` stream whose output may not exceed `limit` bytes ([`Error::OutputLimit`]
+    /// otherwise). Malformed or truncated input, a checksum mismatch or trailing data is [`Error::CorruptData`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Error, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let zeros = accel.compress(Format::Deflate, vec![0u8; 1 << 20]).await?;
+    /// println!("1 MiB of zeros in {} bytes", zeros.len());
+    /// let err = accel.decompress_with_limit(Format::Deflate, zeros.clone(), 64 << 10).await;
+    /// assert!(matches!(err, Err(Error::OutputLimit { limit: 65536 })));
+    /// assert_eq!(accel.decompress_with_limit(Format::Deflate, zeros, 1 << 20).await?.len(), 1 << 20);
+    /// # Ok(()) }
+    /// ```
+    pub async fn decompress_with_limit(
+        &self,
+        format: Format,
+        data: impl Into<Bytes>,
+        limit: usize,
+    ) -> Result<Bytes> {
+        let job = DecompressJob {
+            format,
+            data: data.into(),
+            limit,
+            header: None,
+            cap: 0,
+        };
+        self.inner.execute(job).await
+    }
+}

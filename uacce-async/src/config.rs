@@ -1,0 +1,217 @@
+//! What an [`Accel`] is built from: the backend, the completion strategy, pool sizes, limits.
+
+use std::time::Duration;
+
+use crate::accel::Accel;
+#[cfg(feature = "emu")]
+use crate::backend::EmuOptions;
+use crate::error::{Error, Result};
+use crate::notify::NotifyMode;
+
+/// Which devices serve the jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// Real uacce devices for each kind of job where present and usable, the CPU backend for the rest.
+    #[default]
+    Auto,
+    /// Real uacce devices only; building fails if a kind of job has none.
+    Hardware,
+    /// The in-process emulated devices (`uacce-emu`).
+    Emulated,
+    /// The CPU on a bounded blocking pool (flate2 with zlib-rs, RustCrypto).
+    Cpu,
+}
+
+impl Backend {
+    /// `UACCE_BACKEND` = `auto` | `hw` | `emu` | `cpu` (unset: `Auto`).
+    ///
+    /// ```
+    /// use uacce_async::Backend;
+    /// // `UACCE_BACKEND=emu cargo run …` selects the emulated devices; unset means `Backend::Auto`.
+    /// match Backend::from_env() {
+    ///     Ok(backend) => println!("backend: {backend:?}"),
+    ///     Err(e) => eprintln!("{e}"), // a value other than auto, hw, emu or cpu
+    /// }
+    /// // The same names parse directly:
+    /// assert_eq!("emu".parse::<Backend>().unwrap(), Backend::Emulated);
+    /// assert!("gpu".parse::<Backend>().is_err());
+    /// ```
+    pub fn from_env() -> Result<Self> {
+        match std::env::var("UACCE_BACKEND") {
+            Err(_) => Ok(Backend::Auto),
+            Ok(v) => v.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "" | "auto" => Ok(Backend::Auto),
+            "hw" | "hardware" => Ok(Backend::Hardware),
+            "emu" | "emulated" | "emulator" => Ok(Backend::Emulated),
+            "cpu" | "software" => Ok(Backend::Cpu),
+            _ => Err(Error::InvalidParameter(
+                "backend must be one of auto, hw, emu, cpu (UACCE_BACKEND)",
+            )),
+        }
+    }
+}
+
+/// Configuration of an [`Accel`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Backend (default: `UACCE_BACKEND`, else `Auto`).
+    pub backend: Backend,
+    /// Completion strategy (default [`NotifyMode::Eventfd`]).
+    pub mode: NotifyMode,
+    /// Queues opened per device and kind of job, within the device's `available_instances` (default 2).
+    pub queues_per_device: usize,
+    /// A job not completed in this time fails with [`Error::Timeout`] and its queue is retired (default 10 s;
+    /// `None` waits forever).
+    pub job_timeout: Option<Duration>,
+    /// Largest output `decompress` produces before failing with [`Error::OutputLimit`] (default 256 MiB).
+    pub max_decompressed: usize,
+    /// Threads of the CPU backend's blocking pool (default: available parallelism).
+    pub cpu_threads: usize,
+    /// Deflate level of the CPU backend, 0..=9 (default 6). Hardware has no level.
+    pub cpu_level: u32,
+    /// Emulated backend options.
+    #[cfg(feature = "emu")]
+    pub emu: EmuOptions,
+    /// Only these uacce devices serve jobs (class entry names under `/sys/class/uacce`, e.g. `hisi_zip-0`,
+    /// `hisi_sec2-1`); `None` (default) uses every usable device.
+    ///
+    /// Applies to the hardware backends, `Auto` and `Hardware`. Building fails with [`Error::NoDevice`] when a named
+    /// device does not exist (the message lists the devices found) or cannot serve jobs (isolated, no SVA, an api
+    /// this crate does not speak, or neither `gzip` nor `aead` among its algorithms): a device named on purpose
+    /// is not skipped silently, as `Auto` skips unusable devices it found by itself. A kind of job that none of
+    /// the named devices serves (e.g. crypto when only `hisi_zip-0` is named) runs on the CPU backend under
+    /// `Auto`, and fails the build under `Hardware`, which needs devices for every kind. An empty list names no
+    /// device: `Auto` then runs everything on the CPU.
+    ///
+    /// Ignored by `Emulated` and `Cpu`, which have no uacce devices: so `UACCE_BACKEND=emu` or `cpu` can switch a
+    /// program that names its devices without another change.
+    pub devices: Option<Vec<String>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backend: Backend::from_env().unwrap_or_default(),
+            mode: NotifyMode::default(),
+            queues_per_device: 2,
+            job_timeout: Some(Duration::from_secs(10)),
+            max_decompressed: 256 << 20,
+            cpu_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            cpu_level: 6,
+            #[cfg(feature = "emu")]
+            emu: EmuOptions::default(),
+            devices: None,
+        }
+    }
+}
+
+/// Builder of an [`Accel`].
+#[derive(Debug, Clone, Default)]
+pub struct AccelBuilder {
+    config: Config,
+}
+
+impl AccelBuilder {
+    /// Choose the backend.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.config.backend = backend;
+        self
+    }
+
+    /// Choose the completion strategy.
+    pub fn mode(mut self, mode: NotifyMode) -> Self {
+        self.config.mode = mode;
+        self
+    }
+
+    /// Queues per device and kind of job.
+    pub fn queues_per_device(mut self, n: usize) -> Self {
+        self.config.queues_per_device = n.max(1);
+        self
+    }
+
+    /// Job timeout (`None`: wait forever).
+    pub fn job_timeout(mut self, t: Option<Duration>) -> Self {
+        self.config.job_timeout = t;
+        self
+    }
+
+    /// Decompression output limit.
+    pub fn max_decompressed(mut self, bytes: usize) -> Self {
+        self.config.max_decompressed = bytes;
+        self
+    }
+
+    /// Emulated backend options.
+    #[cfg(feature = "emu")]
+    pub fn emu(mut self, emu: EmuOptions) -> Self {
+        self.config.emu = emu;
+        self
+    }
+
+    /// Serve jobs only on these uacce devices (hardware backends; see [`Config::devices`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use uacce_async::{Accel, Backend, Error};
+    /// // A device that does not exist is an error at build time, naming it and listing the devices found.
+    /// let err = Accel::builder()
+    ///     .backend(Backend::Hardware)
+    ///     .devices(["hisi_zip-99"])
+    ///     .build()
+    ///     .await
+    ///     .unwrap_err();
+    /// assert!(matches!(&err, Error::NoDevice(m) if m.contains("hisi_zip-99")), "{err}");
+    /// # }
+    /// ```
+    pub fn devices<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.devices = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Replace the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Open the devices and start the completion drivers. Must run inside a tokio runtime.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use std::time::Duration;
+    /// use uacce_async::{Accel, Backend, EmuOptions, NotifyMode, ServiceModel};
+    /// let accel = Accel::builder()
+    ///     .backend(Backend::Emulated)
+    ///     .mode(NotifyMode::Hybrid)
+    ///     .queues_per_device(1)
+    ///     .job_timeout(Some(Duration::from_secs(2)))
+    ///     .emu(EmuOptions {
+    ///         depth: 64,
+    ///         service: ServiceModel::Fixed(Duration::from_micros(20)),
+    ///         ..EmuOptions::default()
+    ///     })
+    ///     .build()
+    ///     .await?;
+    /// assert!(accel.compression_offloaded() && accel.crypto_offloaded());
+    /// println!("jobs run on {}", accel.description());
+    /// # Ok(()) }
+    /// ```
+    pub async fn build(self) -> Result<Accel> {
+        Accel::with_config(self.config).await
+    }
+}

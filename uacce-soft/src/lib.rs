@@ -1,0 +1,14 @@
+//! `uacce-soft`: the software codecs of uacce-rs, in one place.
+//!
+//! Two users run this code: `uacce-async`'s CPU backend (the production fallback on machines without devices, and
+//! the path for jobs a device cannot take) and `uacce-emu`'s emulated devices, whose engines run it on the buffers
+//! an SQE names. So the CPU backend and the emulator agree by construction, and a production build that leaves the
+//! emulator out (`uacce-async` without its `emu` feature) still has every codec.
+//!
+//! * [`zip`]: deflate, zlib and gzip streams (flate2 with the zlib-rs backend).
+//! * [`sec`]: AES (ECB, CBC, CTR, XTS), AES-GCM, SHA-2, HMAC and the raw long-hash steps.
+
+pub mod sec;
+pub mod zip;
+
+pub use sec::SoftError;
