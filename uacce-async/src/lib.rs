@@ -1,6 +1,15 @@
 //! `uacce-async`: compression and crypto jobs on uacce accelerators as awaitable tokio futures, woken by the queue's
 //! fd or an eventfd instead of busy-polling.
 //!
+//! [`Accel`] is the handle. Behind it each kind of job has a pool of device queues (hardware uacce devices, or the
+//! in-process emulated devices) or runs on the CPU backend (`uacce-soft`'s codecs on a bounded blocking pool). Every
+//! job family — compression, decompression, AES modes, AES-GCM, digests and HMACs, null jobs — goes through one
+//! execute path that picks a queue, hands the job's owned buffers to the device, waits for the completion without
+//! polling (see [`NotifyMode`]), and falls back to the CPU for requests a device cannot take.
+//!
+//! Features: `emu` (default) builds the emulated devices in ([`Backend::Emulated`], [`EmuDevice`]); a production
+//! build may turn it off with `default-features = false`, which links nothing of `uacce-emu`.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), uacce_async::Error> {
