@@ -16,6 +16,8 @@ pub(crate) struct Inner {
     pub(crate) pools: Pools,
     /// The CPU backend.
     pub(crate) cpu: CpuPool,
+    /// One permit per stream that may be open ([`Config::max_streams`]).
+    pub(crate) streams: Arc<tokio::sync::Semaphore>,
     /// The completion strategy the lanes are attached to.
     notifier: Notifier,
     #[cfg(feature = "emu")]
@@ -90,6 +92,9 @@ impl Accel {
         let mut inner = Inner {
             pools: Pools::default(),
             cpu: CpuPool::new(config.cpu_threads),
+            streams: Arc::new(tokio::sync::Semaphore::new(
+                config.max_streams.min(tokio::sync::Semaphore::MAX_PERMITS),
+            )),
             notifier,
             #[cfg(feature = "emu")]
             emu_devices: found.emu_devices,

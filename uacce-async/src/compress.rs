@@ -146,17 +146,14 @@ impl Job for DecompressJob {
             None => {
                 let hdr = gzip_header::complete_header_len(self.format, &self.data)?;
                 self.header = Some(hdr);
-                let ceiling = self.ceiling();
-                // First guess at the output size: gzip's trailer states it (ISIZE, mod 2^32); otherwise 8× the
-                // input.
-                let guess = match self.format {
-                    Format::Gzip if self.data.len() >= hdr + 8 => {
-                        let t = &self.data[self.data.len() - 4..];
-                        u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize
-                    }
-                    _ => self.body_len().saturating_mul(8),
-                };
-                self.cap = guess.clamp(4096.min(ceiling.max(1)), ceiling.max(1));
+                // First guess at the output size: 4× the deflate body, within [4 KiB, the limit], growing 4× per
+                // attempt. Never the gzip trailer's ISIZE: a length field of the input is not trusted to size a
+                // buffer (a patched ISIZE would make a 25-byte input allocate megabytes).
+                let ceiling = self.ceiling().max(1);
+                self.cap = self
+                    .body_len()
+                    .saturating_mul(4)
+                    .clamp(4096.min(ceiling), ceiling);
                 hdr
             }
         };
@@ -184,6 +181,10 @@ impl Job for DecompressJob {
         let c = zip::read_result(&out.sqe);
         let body_len = self.body_len();
         Ok(match c.outcome() {
+            // The output room is at least one byte even for a limit of 0: the limit itself is checked here.
+            ZipOutcome::Ok | ZipOutcome::StreamEnd if c.produced as usize > self.limit => {
+                return Err(Error::OutputLimit { limit: self.limit });
+            }
             ZipOutcome::Ok | ZipOutcome::StreamEnd => {
                 if c.consumed as usize != body_len {
                     return Err(Error::CorruptData(format!(

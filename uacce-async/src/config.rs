@@ -77,6 +77,11 @@ pub struct Config {
     pub cpu_threads: usize,
     /// Deflate level of the CPU backend, 0..=9 (default 6). Hardware has no level.
     pub cpu_level: u32,
+    /// Streams ([`StreamCompressor`](crate::StreamCompressor), the `bufread` and `write` encoders and decoders)
+    /// open at once, on every backend (default 4096). Opening one more fails with [`Error::Busy`]; a stream's slot
+    /// is free again when it is dropped. Each open stream holds a 64 KiB context on a device (the emulator also its
+    /// codec state), or a software codec (about 300 KiB for compression) on the CPU.
+    pub max_streams: usize,
     /// Emulated backend options.
     #[cfg(feature = "emu")]
     pub emu: EmuOptions,
@@ -106,6 +111,7 @@ impl Default for Config {
             max_decompressed: 256 << 20,
             cpu_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             cpu_level: 6,
+            max_streams: 4096,
             #[cfg(feature = "emu")]
             emu: EmuOptions::default(),
             devices: None,
@@ -147,6 +153,12 @@ impl AccelBuilder {
     /// Decompression output limit.
     pub fn max_decompressed(mut self, bytes: usize) -> Self {
         self.config.max_decompressed = bytes;
+        self
+    }
+
+    /// Streams open at once (see [`Config::max_streams`]).
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.config.max_streams = n;
         self
     }
 

@@ -65,6 +65,10 @@ pub enum Error {
     /// The operation is not available on this backend (e.g. null jobs outside the emulator).
     #[error("not supported: {0}")]
     Unsupported(&'static str),
+    /// A bounded resource is in use up to its limit (e.g. [`Config::max_streams`](crate::Config::max_streams)
+    /// open streams). Nothing was started; retry when others have finished.
+    #[error("busy: {0}")]
+    Busy(String),
 }
 
 /// Result alias.
@@ -80,6 +84,7 @@ impl From<Error> for std::io::Error {
             Error::OutputLimit { .. } => std::io::ErrorKind::FileTooLarge,
             Error::Timeout(_) => std::io::ErrorKind::TimedOut,
             Error::Unsupported(_) => std::io::ErrorKind::Unsupported,
+            Error::Busy(_) => std::io::ErrorKind::ResourceBusy,
             _ => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, e)

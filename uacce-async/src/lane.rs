@@ -162,6 +162,16 @@ impl Owner {
         }
     }
 
+    /// What a stream's owner must do when it frees a context buffer it used on this queue (see
+    /// [`Lane::stream_release`]).
+    fn stream_release(&self) -> StreamRelease {
+        match self {
+            #[cfg(feature = "emu")]
+            Owner::Emu(q) => StreamRelease::Emu(q.device()),
+            Owner::Hw(_) => StreamRelease::Nothing,
+        }
+    }
+
     /// Why the queue stopped working, if the owner can tell on its own.
     fn death(&self) -> Option<Error> {
         match self {
@@ -174,6 +184,26 @@ impl Owner {
             // The patched kernel reports a removed device's queue as hung up (poll: EPOLLHUP).
             Owner::Hw(q) => q.hung_up().then_some(Error::DeviceRemoved),
         }
+    }
+}
+
+/// What freeing a ZIP stream's context buffer involves. Hardware keeps a stream's state in the buffer, so nothing;
+/// the emulator keeps codec state in a table of its own, whose entry the owner releases.
+pub(crate) enum StreamRelease {
+    Nothing,
+    #[cfg(feature = "emu")]
+    Emu(uacce_emu::EmuDevice),
+}
+
+impl StreamRelease {
+    /// The context buffer whose hardware context is at `ctx_addr` is being freed.
+    pub(crate) fn release(&self, ctx_addr: u64) {
+        match self {
+            StreamRelease::Nothing => {}
+            #[cfg(feature = "emu")]
+            StreamRelease::Emu(d) => d.release_stream(ctx_addr),
+        }
+        let _ = ctx_addr;
     }
 }
 
@@ -315,6 +345,15 @@ impl Lane {
     /// bound eventfd: the removal signals the eventfd like a completion, and only the queue fd says what happened).
     pub(crate) fn take_hup_fd(&self) -> Option<OwnedFd> {
         self.hup_fd.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// What freeing a stream context used on this queue involves.
+    pub(crate) fn stream_release(&self) -> StreamRelease {
+        self.owner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map_or(StreamRelease::Nothing, Owner::stream_release)
     }
 
     /// True once retired.

@@ -12,15 +12,16 @@ use std::io::Write;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use tokio::sync::OwnedSemaphorePermit;
 use uacce_sys::qm::zip::{
-    self, HwBuffers, StreamState, ZipMode, ZipOutcome, ZipRequest, ZipWindow,
+    self, HwBuffers, StreamState, ZipMode, ZipOutcome, ZipRequest, ZipStatus, ZipWindow,
 };
 
 use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::gzip_header;
 use crate::job::addr;
-use crate::lane::{Buffers, Class, Lane};
+use crate::lane::{Buffers, Class, Lane, StreamRelease};
 use crate::types::Format;
 
 /// Input bytes per device BD / CPU step.
@@ -43,8 +44,38 @@ pub enum Flush {
 
 struct DeviceSide {
     lane: Arc<Lane>,
-    ctx: Arc<Vec<u8>>,
+    ctx: Arc<CtxBuf>,
     state: StreamState,
+}
+
+/// A stream's context buffer. The device keeps the stream's state in it; BDs in flight hold it too (their buffers
+/// keep an `Arc`), so it is freed, and the emulator's entry for it released, after the last BD that names it.
+struct CtxBuf {
+    mem: Vec<u8>,
+    release: StreamRelease,
+}
+
+impl CtxBuf {
+    /// The hardware context address the BDs name.
+    fn ctx_addr(&self) -> u64 {
+        self.mem.as_ptr() as u64 + zip::HW_CTX_OFFSET
+    }
+}
+
+impl Drop for CtxBuf {
+    fn drop(&mut self) {
+        self.release.release(self.ctx_addr());
+    }
+}
+
+/// True if `s` says the device has no stream context left for a new stream (the emulator's bounded table).
+fn no_context(s: ZipStatus) -> bool {
+    #[cfg(feature = "emu")]
+    if s == ZipStatus::Other(uacce_emu::STATUS_NO_CONTEXT) {
+        return true;
+    }
+    let _ = s;
+    false
 }
 
 enum CpuEnc {
@@ -77,6 +108,8 @@ const DECODE_STEP_OUT: usize = 1 << 20;
 /// the step's future in a box while it runs.
 pub(crate) struct Codec {
     accel: Accel,
+    /// This stream's place among `Config::max_streams`, freed when the codec is dropped.
+    _slot: OwnedSemaphorePermit,
     format: Format,
     /// `None` only while a CPU step runs on the blocking pool.
     engine: Option<Engine>,
@@ -102,11 +135,25 @@ impl Codec {
     }
 
     fn new(accel: &Accel, format: Format, class: Class, level: Option<u32>) -> Result<Self> {
+        let slot = accel
+            .inner
+            .streams
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| {
+                Error::Busy(format!(
+                    "{} streams are open (Config::max_streams)",
+                    accel.config().max_streams
+                ))
+            })?;
         let engine = match accel.stream_lane(class)? {
             Some(lane) => {
-                let ctx = Arc::new(vec![0u8; CTX_LEN]);
+                let ctx = Arc::new(CtxBuf {
+                    mem: vec![0u8; CTX_LEN],
+                    release: lane.stream_release(),
+                });
                 let state = StreamState {
-                    ctx_addr: ctx.as_ptr() as u64 + zip::HW_CTX_OFFSET,
+                    ctx_addr: ctx.ctx_addr(),
                     first: true,
                     ..StreamState::default()
                 };
@@ -136,6 +183,7 @@ impl Codec {
         };
         Ok(Self {
             accel: accel.clone(),
+            _slot: slot,
             format,
             engine: Some(engine),
             header_done: false,
@@ -365,6 +413,11 @@ async fn device_step(
         ZipOutcome::Ok => c.lstblk,
         ZipOutcome::StreamEnd => true,
         ZipOutcome::DstTooSmall => false,
+        ZipOutcome::Error(s) if no_context(s) => {
+            return Err(Error::Busy(
+                "the device has no stream context left for a new stream".into(),
+            ));
+        }
         ZipOutcome::Error(s) => {
             return Err(Error::CorruptData(format!(
                 "the device rejected the stream (status {s:?})"

@@ -47,6 +47,7 @@ pub mod mem;
 /// backend).
 pub use uacce_soft::sec as soft;
 
+pub use exec::zip::STATUS_NO_CONTEXT;
 pub use mem::{AccessFault, AnonDus, ProcMem};
 
 /// Which engine the emulated device is.
@@ -128,7 +129,15 @@ pub struct EmuConfig {
     pub numa_node: u32,
     /// Deflate level the emulated compressor uses (hardware has no level; 1..=9). Default 1.
     pub zip_level: u32,
+    /// ZIP stream contexts the device keeps at once (default [`DEFAULT_MAX_STREAMS`]). Hardware keeps a stream's
+    /// state in the caller's context buffer; the emulator keeps its codec state in a table of its own, bounded by
+    /// this. A stream's first BD beyond it fails with [`STATUS_NO_CONTEXT`]; no other stream's state is
+    /// ever evicted. The owner of a context buffer releases its entry with [`EmuDevice::release_stream`].
+    pub max_streams: usize,
 }
+
+/// Default of [`EmuConfig::max_streams`].
+pub const DEFAULT_MAX_STREAMS: usize = 4096;
 
 impl EmuConfig {
     /// Defaults for a device of `kind`.
@@ -147,6 +156,7 @@ impl EmuConfig {
             service: ServiceModel::Immediate,
             numa_node: 0,
             zip_level: 1,
+            max_streams: DEFAULT_MAX_STREAMS,
         }
     }
 
@@ -177,6 +187,12 @@ impl EmuConfig {
     /// Set the number of queues the device can hand out.
     pub fn max_queues(mut self, n: u16) -> Self {
         self.max_queues = n;
+        self
+    }
+
+    /// Set the number of ZIP stream contexts the device keeps at once.
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.max_streams = n;
         self
     }
 }
@@ -283,7 +299,7 @@ impl std::fmt::Debug for EmuDevice {
 impl EmuDevice {
     /// Create a device.
     pub fn new(config: EmuConfig) -> Self {
-        let exec = exec::ExecState::new(config.kind, config.zip_level);
+        let exec = exec::ExecState::new(config.kind, config.zip_level, config.max_streams);
         Self {
             shared: Arc::new(DeviceShared {
                 config,
@@ -295,6 +311,18 @@ impl EmuDevice {
                 exec,
             }),
         }
+    }
+
+    /// Forget the ZIP stream whose context address (the `ctx_addr` of its BDs) is `ctx_addr`: its owner freed the
+    /// context buffer. Hardware needs no such call (the state lives in the buffer); the emulator's table would
+    /// otherwise keep an abandoned stream's codec state until [`EmuConfig::max_streams`] is reached.
+    pub fn release_stream(&self, ctx_addr: u64) {
+        self.shared.exec.release_stream(ctx_addr);
+    }
+
+    /// ZIP stream contexts the device holds now.
+    pub fn open_streams(&self) -> usize {
+        self.shared.exec.open_streams()
     }
 
     /// The configuration the device was made with.
@@ -544,6 +572,13 @@ impl EmuQueue {
     /// removal). Non-blocking; read it to reset the counter.
     pub fn eventfd(&self) -> BorrowedFd<'_> {
         self.shared.eventfd.as_fd()
+    }
+
+    /// The device the queue belongs to.
+    pub fn device(&self) -> EmuDevice {
+        EmuDevice {
+            shared: self.device.clone(),
+        }
     }
 
     /// Live, reset or removed.

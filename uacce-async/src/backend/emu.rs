@@ -21,6 +21,9 @@ pub struct EmuOptions {
     pub service: ServiceModel,
     /// Emulated ZIP and SEC devices each (default 1).
     pub devices: usize,
+    /// ZIP stream contexts each emulated ZIP device keeps at once (default 4096; see
+    /// `uacce_emu::EmuConfig::max_streams`). A stream started beyond it fails with [`Error::Busy`].
+    pub max_streams: usize,
 }
 
 impl Default for EmuOptions {
@@ -30,6 +33,7 @@ impl Default for EmuOptions {
             depth: 1024,
             service: ServiceModel::Immediate,
             devices: 1,
+            max_streams: uacce_emu::DEFAULT_MAX_STREAMS,
         }
     }
 }
@@ -41,7 +45,8 @@ pub(super) fn discover(opts: &EmuOptions) -> Discovered {
         let mut cfg = EmuConfig::new(kind)
             .version(opts.version)
             .depth(opts.depth)
-            .service(opts.service);
+            .service(opts.service)
+            .max_streams(opts.max_streams);
         if let Some(name) = name {
             cfg = cfg.name(name);
         }

@@ -24,12 +24,20 @@ pub(crate) struct ExecState {
 }
 
 impl ExecState {
-    pub fn new(kind: DeviceKind, zip_level: u32) -> Self {
+    pub fn new(kind: DeviceKind, zip_level: u32, max_streams: usize) -> Self {
         Self {
             kind,
             mem: ProcMem::new(),
-            zip: zip::ZipEngine::new(zip_level),
+            zip: zip::ZipEngine::new(zip_level, max_streams),
         }
+    }
+
+    pub fn release_stream(&self, ctx_addr: u64) {
+        self.zip.forget(ctx_addr);
+    }
+
+    pub fn open_streams(&self) -> usize {
+        self.zip.open_streams()
     }
 
     pub fn execute(&self, qc_type: u16, sqe: &mut Sqe) -> Outcome {

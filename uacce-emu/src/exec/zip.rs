@@ -35,6 +35,10 @@ pub const STATUS_BAD_DATA: u8 = 0x11;
 pub const STATUS_ACCESS_FAULT: u8 = 0x1F;
 /// Status written for an injected error (see `Fault::ErrorStatus`).
 pub const STATUS_INJECTED: u8 = 0x10;
+/// Status of a stream's first BD when the emulator's stream table is full ([`crate::EmuConfig::max_streams`]).
+/// Emulator only: hardware keeps a stream's state in the caller's context buffer and has no such limit. The code is
+/// outside the range the hardware documents (§6.5 of the protocol notes).
+pub const STATUS_NO_CONTEXT: u8 = 0xF0;
 
 enum Running {
     Compress {
@@ -56,22 +60,24 @@ struct StreamCtx {
     crc: Crc,
 }
 
-/// ZIP engine state of one device: stream contexts by context address.
+/// ZIP engine state of one device: stream contexts by context address, at most `max_streams` of them.
 pub(crate) struct ZipEngine {
     level: u32,
     streams: Mutex<HashMap<u64, StreamCtx>>,
+    max_streams: usize,
 }
 
-/// Streams kept at most; beyond that the oldest-inserted arbitrary entry is dropped (a stream abandoned by its
-/// owner must not grow the table forever).
-const MAX_STREAMS: usize = 4096;
-
 impl ZipEngine {
-    pub fn new(level: u32) -> Self {
+    pub fn new(level: u32, max_streams: usize) -> Self {
         Self {
             level: level.clamp(1, 9),
             streams: Mutex::new(HashMap::new()),
+            max_streams,
         }
+    }
+
+    pub fn open_streams(&self) -> usize {
+        self.streams.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     pub fn execute(&self, qc_type: u16, sqe: &mut Sqe, mem: &ProcMem) -> Outcome {
@@ -142,10 +148,10 @@ impl ZipEngine {
     ) -> Result<(ZipResult, Vec<u8>), ZipResult> {
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
         if st.first {
-            if streams.len() >= MAX_STREAMS
-                && let Some(&k) = streams.keys().next()
-            {
-                streams.remove(&k);
+            // A first BD at an address the table knows restarts that stream (its buffer was reused); a new stream
+            // when the table is full is refused, never made room for by evicting another owner's state.
+            if !streams.contains_key(&st.ctx_addr) && streams.len() >= self.max_streams {
+                return Err(status(STATUS_NO_CONTEXT));
             }
             let running = match dir {
                 QcType::Compress => Running::Compress {
@@ -270,7 +276,7 @@ impl ZipEngine {
         Ok((res, out))
     }
 
-    fn forget(&self, ctx_addr: u64) {
+    pub fn forget(&self, ctx_addr: u64) {
         self.streams
             .lock()
             .unwrap_or_else(|e| e.into_inner())
