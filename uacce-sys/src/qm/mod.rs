@@ -45,6 +45,7 @@ pub unsafe trait DusMemory: Send + Sync {
     }
 }
 
+mod field;
 pub mod sec;
 pub mod zip;
 
