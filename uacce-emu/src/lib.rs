@@ -472,7 +472,7 @@ struct EmuDoorbell {
 }
 
 impl Doorbell for EmuDoorbell {
-    fn ring(&self, value: u64) -> std::io::Result<()> {
+    unsafe fn ring(&self, value: u64) -> std::io::Result<()> {
         let mut c = self.queue.cmds.lock().unwrap_or_else(|e| e.into_inner());
         if c.closing {
             return Err(std::io::Error::from_raw_os_error(nix::libc::ENODEV));

@@ -7,7 +7,8 @@
 //! writes (SVA) outside the Rust abstract machine, so a safe submit would let safe code free a buffer the device
 //! still writes into. The caller promises that every buffer an SQE names stays valid and otherwise untouched until
 //! that SQE's completion has been consumed or the queue has been stopped (see [`qm::ring`]; the model is the
-//! `io-uring` crate's `SubmissionQueue::push`).
+//! `io-uring` crate's `SubmissionQueue::push`). [`qm::Doorbell::ring`] is `unsafe` for the same reason: an SQ
+//! doorbell makes the device consume SQ slots, stale ones included.
 pub mod qm;
 pub mod queue;
 pub mod sysfs;

@@ -17,7 +17,8 @@
 //! has been consumed or the queue has been stopped. This is the contract of the `io-uring` crate's
 //! `SubmissionQueue::push`. [`DriverRing::ring_sq`] stays safe: it only announces SQEs that went in through
 //! `push`, under that contract. The async layer's lane is the one place that states why the contract holds for
-//! every job it submits.
+//! every job it submits. For the same reason [`Doorbell::ring`] is `unsafe`: an SQ doorbell makes the device
+//! consume slots, and only the ring knows which slots are live.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering, fence};
@@ -317,6 +318,10 @@ impl std::fmt::Debug for DriverRing {
 
 impl DriverRing {
     /// Start the driver side on a freshly started queue (CQ zeroed, tail 0, head 0, expected phase 1).
+    ///
+    /// The ring must be the queue's only producer. Two `DriverRing`s on one queue disagree about the SQ tail, and
+    /// one's doorbell can announce the other's stale slots (old SQEs whose buffers may be gone). `new` does not
+    /// check this, and it is not `unsafe` yet: open one ring per queue.
     pub fn new(
         mem: Arc<dyn DusMemory>,
         layout: RingLayout,
@@ -525,7 +530,10 @@ impl DriverRing {
                 priority,
             },
         )?;
-        self.doorbell.ring(value).map_err(RingError::DoorbellIo)
+        // SAFETY: SQ doorbells carry `sq_tail`: the slots between the device's head (our last rung tail, as far as
+        // this ring is the queue's only producer) and it were filled by `push`, under its contract, and not yet
+        // completed. CQ doorbells carry `cq_head`, which `pop` advanced past consumed entries only.
+        unsafe { self.doorbell.ring(value) }.map_err(RingError::DoorbellIo)
     }
 }
 
@@ -762,7 +770,7 @@ mod tests {
     #[derive(Default)]
     struct Recorder(Mutex<Vec<u64>>);
     impl Doorbell for Recorder {
-        fn ring(&self, value: u64) -> std::io::Result<()> {
+        unsafe fn ring(&self, value: u64) -> std::io::Result<()> {
             self.0.lock().unwrap().push(value);
             Ok(())
         }
@@ -1005,7 +1013,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel::<u64>();
         struct Chan(Mutex<std::sync::mpsc::Sender<u64>>);
         impl Doorbell for Chan {
-            fn ring(&self, v: u64) -> std::io::Result<()> {
+            unsafe fn ring(&self, v: u64) -> std::io::Result<()> {
                 self.0
                     .lock()
                     .unwrap()
