@@ -676,7 +676,12 @@ impl Uadk {
                 let _ = tx.send(sqe);
             });
             g.slots[tag as usize] = Some((cb, data.clone(), out));
-            g.ring.submit(&sqe)?;
+            // SAFETY: the SQE names `data`'s and `out`'s heap storage (and the static KEY); both were just moved
+            // into `g.slots[tag]` (moving a Bytes/BytesMut does not move its storage), where nothing else reads or
+            // writes them, and the poll thread takes them out only after `pop` returned this tag's completion. If
+            // the submit fails the slot keeps them. (Not covered: `UadkRing` drops `slots` before `_queue`, so a
+            // job still in flight when the benchmark is torn down would need its queue closed first.)
+            unsafe { g.ring.submit(&sqe) }?;
         }
         let sqe = rx
             .await

@@ -32,8 +32,21 @@ struct Lane {
 }
 
 impl Lane {
-    fn run(&mut self, sqe: &Sqe) -> Result<Sqe, Box<dyn std::error::Error>> {
-        Ok(self.ring.run_blocking(sqe, TIMEOUT)?.sqe)
+    /// Submit one SQE and wait for its completion.
+    ///
+    /// # Safety
+    /// Every buffer `sqe` names must stay valid and untouched until this returns ([`DriverRing::push`]'s
+    /// contract). It returns only once the completion was consumed: if waiting fails, the job may still be in
+    /// flight, and the process aborts rather than return and let the caller free buffers the device may write.
+    unsafe fn run(&mut self, sqe: &Sqe) -> Sqe {
+        // SAFETY: the caller's promise lasts until this returns, which is only with the completion consumed.
+        match unsafe { self.ring.run_blocking(sqe, TIMEOUT) } {
+            Ok(c) => c.sqe,
+            Err(e) => {
+                eprintln!("sync_tour: {e}; aborting: the job may still own its buffers");
+                std::process::abort()
+            }
+        }
     }
 }
 
@@ -143,7 +156,10 @@ fn gzip(
         window: ZipWindow::W32K,
         mode: ZipMode::Block,
     };
-    let done = zip::read_result(&lane.run(&zip::encode(&req, lane.version))?);
+    let sqe = zip::encode(&req, lane.version);
+    // SAFETY: the SQE names `src` (borrowed for this whole call) and `dst` (owned here), both untouched until
+    // `run` returns with the completion consumed.
+    let done = zip::read_result(&unsafe { lane.run(&sqe) });
     match done.outcome() {
         ZipOutcome::Ok => {
             dst.truncate(done.user_lengths(dir).1 as usize);
@@ -205,14 +221,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             stage: DigestStage::OneShot,
         });
         let t = Instant::now();
-        let done = sec::read_result(&sq.run(&sec::encode(
+        let sqe = sec::encode(
             &SecRequest {
                 op,
                 tag: 2,
                 sva_prefetch: false,
             },
             sq.version,
-        )?)?);
+        )?;
+        // SAFETY: the SQE names `input` and `mac`, locals of this loop body that stay untouched until `run` returns.
+        let done = sec::read_result(&unsafe { sq.run(&sqe) });
         let el = t.elapsed();
         use sha2::Digest;
         let ok =
@@ -246,14 +264,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut tag = [0u8; 16];
     let t = Instant::now();
     let op = gcm(CipherDir::Encrypt, &src, &mut sealed, &mut tag, &mut aiv);
-    let done = sec::read_result(&sq.run(&sec::encode(
+    let sqe = sec::encode(
         &SecRequest {
             op,
             tag: 3,
             sva_prefetch: false,
         },
         sq.version,
-    )?)?);
+    )?;
+    // SAFETY: the SQE names `key`, `iv`, `aiv`, `src`, `sealed` and `tag`, locals untouched until `run` returns.
+    let done = sec::read_result(&unsafe { sq.run(&sqe) });
     let el = t.elapsed();
     use aes_gcm::aead::{AeadInPlace, KeyInit};
     let cpu = aes_gcm::Aes256Gcm::new_from_slice(&key)?;
@@ -269,14 +289,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opened = vec![0u8; ct.len()];
     let t = Instant::now();
     let op = gcm(CipherDir::Decrypt, &ct, &mut opened, &mut tag, &mut aiv);
-    let done = sec::read_result(&sq.run(&sec::encode(
+    let sqe = sec::encode(
         &SecRequest {
             op,
             tag: 4,
             sva_prefetch: false,
         },
         sq.version,
-    )?)?);
+    )?;
+    // SAFETY: the SQE names `key`, `iv`, `aiv`, `ct`, `opened` and `tag`, locals untouched until `run` returns.
+    let done = sec::read_result(&unsafe { sq.run(&sqe) });
     report(
         "aes-256-gcm open",
         payload.len(),

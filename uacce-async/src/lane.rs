@@ -418,11 +418,21 @@ impl Lane {
                 return Err(e);
             }
         };
+        // SAFETY (both arms): the SQE names the job's buffers (`bufs`, heap storage that moving the value does not
+        // move) and this slot's scratch (a Box in the slab: stable address, only this tag uses it while the slot is
+        // taken). Right after a successful push `bufs` moves into `slots[tag]` as `Pending`, and the lane frees a
+        // slot's buffers only (a) when `drain` has consumed the CQE carrying this tag (`Done`, freed by the future
+        // or, for an `Orphan` left by a dropped future, by `drain`), or (b) after the queue was stopped: `retire`
+        // and `Drop for Lane` call `Owner::stop` (PUT_Q, or closing the emulated queue) before touching the slab.
+        // Nothing reads or writes a job's buffers while it is `Pending`/`Orphan`. If `push` fails, the SQE was not
+        // queued. Gap: if `submit`'s push succeeds and its doorbell then fails, the error path below frees the tag
+        // and `bufs` while the SQE stays queued (a later doorbell announces it), unless `ring_error` retires the
+        // lane; and `retire` frees orphans even when PUT_Q failed.
         let pushed = if st.defer_sq {
             // The driver rings the doorbell at the end of its batch (`end_batch`).
-            st.ring.push(&sqe).map(|_| st.unrung += 1)
+            unsafe { st.ring.push(&sqe) }.map(|_| st.unrung += 1)
         } else {
-            st.ring.submit(&sqe).map(|_| ())
+            unsafe { st.ring.submit(&sqe) }.map(|_| ())
         };
         if let Err(e) = pushed {
             st.free.push(tag);

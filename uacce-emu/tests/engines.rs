@@ -41,11 +41,21 @@ impl Tq {
 }
 
 /// Submit one SQE and wait for its completion; return the completed SQE.
-fn run(tq: &mut Tq, sqe: &Sqe) -> Sqe {
-    tq.ring
-        .run_blocking(sqe, Duration::from_secs(10))
-        .unwrap()
-        .sqe
+///
+/// # Safety
+/// Every buffer `sqe` names must stay valid and untouched until this returns ([`DriverRing::push`]'s contract). It
+/// returns only after the SQE's completion was consumed: a job still in flight when waiting fails aborts the process
+/// instead of unwinding, which would free the caller's buffers under the device.
+unsafe fn run(tq: &mut Tq, sqe: &Sqe) -> Sqe {
+    // SAFETY: the caller's promise lasts until this returns, and this returns only with the completion consumed
+    // (`Ok`); on an error the job may still be in flight, so the process aborts before anything is freed.
+    match unsafe { tq.ring.run_blocking(sqe, Duration::from_secs(10)) } {
+        Ok(c) => c.sqe,
+        Err(e) => {
+            eprintln!("run_blocking failed ({e}); aborting: the job may still own its buffers");
+            std::process::abort()
+        }
+    }
 }
 
 fn test_data(len: usize) -> Vec<u8> {
@@ -96,7 +106,9 @@ fn zip_compress(
         window: ZipWindow::W32K,
         mode: ZipMode::Block,
     };
-    let done = zip::read_result(&run(q, &zip::encode(&req, q.version())));
+    // SAFETY: the SQE names `src` (borrowed for this whole call) and `dst` (owned here); both outlive `run`,
+    // which returns after the completion was consumed.
+    let done = zip::read_result(&unsafe { run(q, &zip::encode(&req, q.version())) });
     assert_eq!(done.tag, 7);
     match done.outcome() {
         ZipOutcome::Ok => {
@@ -133,7 +145,9 @@ fn zip_decompress(
         window: ZipWindow::W32K,
         mode: ZipMode::Block,
     };
-    let done = zip::read_result(&run(q, &zip::encode(&req, q.version())));
+    // SAFETY: the SQE names `src` (borrowed for this whole call) and `dst` (owned here); both outlive `run`,
+    // which returns after the completion was consumed.
+    let done = zip::read_result(&unsafe { run(q, &zip::encode(&req, q.version())) });
     match done.outcome() {
         ZipOutcome::Ok => {
             let (consumed, produced) = done.user_lengths(QcType::Decompress);
@@ -217,7 +231,8 @@ fn zip_errors_are_statuses() {
     // An SQE with an unknown request type, and one whose source is not mapped.
     let mut sqe = [0u8; 128];
     sqe[36] = 0x07;
-    let done = zip::read_result(&run(&mut cq, &sqe));
+    // SAFETY: this SQE names no buffers (all address fields zero).
+    let done = zip::read_result(&unsafe { run(&mut cq, &sqe) });
     assert!(matches!(done.outcome(), ZipOutcome::Error(_)));
     let req = ZipRequest {
         alg: ZipAlg::Deflate,
@@ -231,7 +246,8 @@ fn zip_errors_are_statuses() {
         window: ZipWindow::W32K,
         mode: ZipMode::Block,
     };
-    let done = zip::read_result(&run(&mut cq, &zip::encode(&req, QmVersion::V2)));
+    // SAFETY: the addresses 0x10 and 0x1000 lie below mmap_min_addr: never mapped, the emulator refuses them.
+    let done = zip::read_result(&unsafe { run(&mut cq, &zip::encode(&req, QmVersion::V2)) });
     assert!(matches!(done.outcome(), ZipOutcome::Error(_)));
     let c = dev.counters();
     assert_eq!(c.accepted, c.completed);
@@ -278,7 +294,8 @@ fn zip_stream_mode() {
                 mode: ZipMode::Stream(state),
             };
             let sqe = zip::encode(&req, cq.version());
-            let done = zip::read_result(&run(&mut cq, &sqe));
+            // SAFETY: `input` (in `src`), `dst` and `ctx` live until after `run` returns (completion consumed).
+            let done = zip::read_result(&unsafe { run(&mut cq, &sqe) });
             assert!(
                 matches!(done.outcome(), ZipOutcome::Ok),
                 "{:?}",
@@ -320,7 +337,8 @@ fn zip_stream_mode() {
                 mode: ZipMode::Stream(state),
             };
             let sqe = zip::encode(&req, dq.version());
-            let done = zip::read_result(&run(&mut dq, &sqe));
+            // SAFETY: `input` (in `out`), `dst` and `ctx` live until after `run` returns (completion consumed).
+            let done = zip::read_result(&unsafe { run(&mut dq, &sqe) });
             back.extend_from_slice(&dst[..done.produced as usize]);
             pos += done.consumed as usize;
             match done.outcome() {
@@ -336,13 +354,18 @@ fn zip_stream_mode() {
     }
 }
 
-fn sec_run(q: &mut Tq, op: SecOp) -> SecOutcome {
+/// Run one SEC job and return its outcome.
+///
+/// # Safety
+/// Every buffer `op` names must stay valid and untouched until this returns (see [`run`]).
+unsafe fn sec_run(q: &mut Tq, op: SecOp) -> SecOutcome {
     let req = SecRequest {
         op,
         tag: 42,
         sva_prefetch: false,
     };
-    let done = sec::read_result(&run(q, &sec::encode(&req, q.version()).unwrap()));
+    // SAFETY: the SQE names the buffers of `op`, which the caller keeps valid until this returns (our contract).
+    let done = sec::read_result(&unsafe { run(q, &sec::encode(&req, q.version()).unwrap()) });
     assert_eq!(done.tag, 42);
     done.outcome()
 }
@@ -370,7 +393,8 @@ fn sec_digests_match_published_values() {
         // FIPS 180-2 "abc".
         let mut out = [0u8; 32];
         assert_eq!(
-            sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe { sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)) },
             SecOutcome::Ok
         );
         assert_eq!(
@@ -379,7 +403,8 @@ fn sec_digests_match_published_values() {
         );
         let mut out = [0u8; 64];
         assert_eq!(
-            sec_run(&mut q, digest_op(DigestAlg::Sha512, None, b"abc", &mut out)),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe { sec_run(&mut q, digest_op(DigestAlg::Sha512, None, b"abc", &mut out)) },
             SecOutcome::Ok
         );
         assert_eq!(
@@ -397,7 +422,8 @@ fn sec_digests_match_published_values() {
             b"what do ya want for nothing?",
             &mut out,
         );
-        assert_eq!(sec_run(&mut q, op), SecOutcome::Ok);
+        // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+        assert_eq!(unsafe { sec_run(&mut q, op) }, SecOutcome::Ok);
         assert_eq!(
             out.to_vec(),
             hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
@@ -409,7 +435,8 @@ fn sec_digests_match_published_values() {
             b"what do ya want for nothing?",
             &mut out,
         );
-        assert_eq!(sec_run(&mut q, op), SecOutcome::Ok);
+        // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+        assert_eq!(unsafe { sec_run(&mut q, op) }, SecOutcome::Ok);
         assert_eq!(
             out.to_vec(),
             hex(concat!(
@@ -455,7 +482,8 @@ fn sec_long_hash() {
                 mac_len: mac.len() as u32,
                 stage,
             });
-            assert_eq!(sec_run(&mut q, op), SecOutcome::Ok);
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            assert_eq!(unsafe { sec_run(&mut q, op) }, SecOutcome::Ok);
         }
         let expect = match alg {
             DigestAlg::Sha256 => sha2::Sha256::digest(&data).to_vec(),
@@ -518,19 +546,25 @@ fn sec_ciphers_match_published_vectors() {
         let iv = hex(iv);
         let mut out = [0u8; 16];
         assert_eq!(
-            sec_run(
-                &mut q,
-                cipher_op(mode, CipherDir::Encrypt, &key, &iv, &pt, &mut out)
-            ),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe {
+                sec_run(
+                    &mut q,
+                    cipher_op(mode, CipherDir::Encrypt, &key, &iv, &pt, &mut out),
+                )
+            },
             SecOutcome::Ok
         );
         assert_eq!(out.to_vec(), hex(ct), "{mode:?}");
         let mut back = [0u8; 16];
         assert_eq!(
-            sec_run(
-                &mut q,
-                cipher_op(mode, CipherDir::Decrypt, &key, &iv, &out, &mut back)
-            ),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe {
+                sec_run(
+                    &mut q,
+                    cipher_op(mode, CipherDir::Decrypt, &key, &iv, &out, &mut back),
+                )
+            },
             SecOutcome::Ok
         );
         assert_eq!(back.to_vec(), pt, "{mode:?}");
@@ -541,17 +575,20 @@ fn sec_ciphers_match_published_vectors() {
     let pt = [0u8; 32];
     let mut out = [0u8; 32];
     assert_eq!(
-        sec_run(
-            &mut q,
-            cipher_op(
-                CipherMode::Xts,
-                CipherDir::Encrypt,
-                &key,
-                &iv,
-                &pt,
-                &mut out
+        // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+        unsafe {
+            sec_run(
+                &mut q,
+                cipher_op(
+                    CipherMode::Xts,
+                    CipherDir::Encrypt,
+                    &key,
+                    &iv,
+                    &pt,
+                    &mut out,
+                ),
             )
-        ),
+        },
         SecOutcome::Ok
     );
     assert_eq!(
@@ -599,10 +636,13 @@ fn sec_gcm_nist_vector() {
         let mut dst = vec![0u8; src.len()];
         let mut mac = [0u8; 16];
         assert_eq!(
-            sec_run(
-                &mut q,
-                gcm(CipherDir::Encrypt, &src, &mut dst, &mut mac, &mut aiv)
-            ),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe {
+                sec_run(
+                    &mut q,
+                    gcm(CipherDir::Encrypt, &src, &mut dst, &mut mac, &mut aiv),
+                )
+            },
             SecOutcome::Ok
         );
         assert_eq!(dst[aad.len()..].to_vec(), ct);
@@ -613,10 +653,13 @@ fn sec_gcm_nist_vector() {
         let mut mac = [0u8; 16];
         mac.copy_from_slice(&tag);
         assert_eq!(
-            sec_run(
-                &mut q,
-                gcm(CipherDir::Decrypt, &src, &mut dst, &mut mac, &mut aiv)
-            ),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe {
+                sec_run(
+                    &mut q,
+                    gcm(CipherDir::Decrypt, &src, &mut dst, &mut mac, &mut aiv),
+                )
+            },
             SecOutcome::Ok
         );
         assert_eq!(dst[aad.len()..].to_vec(), pt);
@@ -624,10 +667,13 @@ fn sec_gcm_nist_vector() {
         let mut dst = vec![0u8; src.len()];
         mac[15] ^= 1;
         assert_eq!(
-            sec_run(
-                &mut q,
-                gcm(CipherDir::Decrypt, &src, &mut dst, &mut mac, &mut aiv)
-            ),
+            // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+            unsafe {
+                sec_run(
+                    &mut q,
+                    gcm(CipherDir::Decrypt, &src, &mut dst, &mut mac, &mut aiv),
+                )
+            },
             SecOutcome::MacMismatch
         );
         assert!(
@@ -644,7 +690,8 @@ fn sec_bad_bds_get_error_status() {
     // BD type 9 does not exist.
     let mut sqe = [0u8; 128];
     sqe[0] = 9;
-    let done = sec::read_result(&run(&mut q, &sqe));
+    // SAFETY: this SQE names no buffers (all address fields zero).
+    let done = sec::read_result(&unsafe { run(&mut q, &sqe) });
     assert!(matches!(done.outcome(), SecOutcome::DeviceError { .. }));
     // A digest whose source address is unmapped.
     let mut out = [0u8; 32];
@@ -658,7 +705,9 @@ fn sec_bad_bds_get_error_status() {
         stage: DigestStage::OneShot,
     });
     assert!(matches!(
-        sec_run(&mut q, op),
+        // SAFETY: the op names `out`, which outlives `sec_run` (completion consumed), and 0x20, below
+        // mmap_min_addr: never mapped, the emulator refuses it.
+        unsafe { sec_run(&mut q, op) },
         SecOutcome::DeviceError {
             error_type: 0x02,
             ..
@@ -675,18 +724,21 @@ fn injected_error_status() {
     dev.inject(uacce_emu::Fault::ErrorStatus(1));
     let mut out = [0u8; 32];
     assert_eq!(
-        sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)),
+        // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+        unsafe { sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)) },
         SecOutcome::Ok
     );
     assert!(matches!(
-        sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)),
+        // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+        unsafe { sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)) },
         SecOutcome::DeviceError {
             error_type: 0x01,
             ..
         }
     ));
     assert_eq!(
-        sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)),
+        // SAFETY: the op names locals of this test, which live until `sec_run` returns (completion consumed).
+        unsafe { sec_run(&mut q, digest_op(DigestAlg::Sha256, None, b"abc", &mut out)) },
         SecOutcome::Ok
     );
 }

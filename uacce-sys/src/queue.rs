@@ -642,7 +642,7 @@ impl Doorbell for Queue {
     ///
     /// On arm64 the fence is a `dmb ish`, where UADK uses `dsb sy`; the MMIO mapping is device memory, whose
     /// ordering after a barrier on normal memory is what the SeqCst fence provides.
-    fn ring(&self, value: u64) -> io::Result<()> {
+    unsafe fn ring(&self, value: u64) -> io::Result<()> {
         self.ring_checked(value).map_err(|e| match e {
             QueueError::Ioctl { source, .. } => io::Error::from(source),
             e => e.into(),
@@ -741,10 +741,12 @@ mod tests {
                 q.map_mmio(),
                 Err(QueueError::AlreadyMapped { .. })
             ));
-            q.ring(0x0001_0001_0000_1005).unwrap();
+            // SAFETY: no device: the MMIO region is a /dev/zero mapping, so the value only lands in memory.
+            unsafe { q.ring(0x0001_0001_0000_1005) }.unwrap();
             assert_eq!(read_mmio(&q, offset), 0x0001_0001_0000_1005, "{api}");
             q.put.store(true, Ordering::Release);
-            let err = q.ring(1).unwrap_err();
+            // SAFETY: refused before it reaches anything (the queue is put); there is no device either.
+            let err = unsafe { q.ring(1) }.unwrap_err();
             assert_eq!(err.kind(), io::ErrorKind::NotConnected);
         }
     }
@@ -789,7 +791,8 @@ mod tests {
     fn soft_doorbell_goes_through_the_ioctl() {
         let q = Queue::open(&Device::manual("soft_zip-0", "/dev/null", "soft_qm_v2")).unwrap();
         q.started.store(true, Ordering::Release); // /dev/null has no START_Q
-        let err = q.ring(0x0000_0001_0000_0005).unwrap_err();
+        // SAFETY: /dev/null is no device: the ioctl fails with ENOTTY.
+        let err = unsafe { q.ring(0x0000_0001_0000_0005) }.unwrap_err();
         assert_eq!(err.raw_os_error(), Some(Errno::ENOTTY as i32), "{err}");
     }
 

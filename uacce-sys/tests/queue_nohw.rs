@@ -161,7 +161,8 @@ fn ioctls_on_a_non_uacce_fd() {
     ));
     assert!(!q.is_put());
 
-    let err = q.ring(1).unwrap_err();
+    // SAFETY: refused before any ioctl (the queue is not started); the node is /dev/null, no device.
+    let err = unsafe { q.ring(1) }.unwrap_err();
     assert_eq!(
         err.kind(),
         io::ErrorKind::NotConnected,
@@ -213,7 +214,11 @@ fn sysfs_dus_size_wins_over_geometry() {
 fn soft_doorbell_on_a_non_uacce_fd() {
     let q = Queue::open(&null_device("soft_qm_v2")).unwrap();
     // Not started: refused before any ioctl.
-    assert_eq!(q.ring(1).unwrap_err().kind(), io::ErrorKind::NotConnected);
+    // SAFETY: refused before any ioctl (the queue is not started); the node is /dev/null, no device.
+    assert_eq!(
+        unsafe { q.ring(1) }.unwrap_err().kind(),
+        io::ErrorKind::NotConnected
+    );
 }
 
 #[test]

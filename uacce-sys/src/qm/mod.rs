@@ -23,9 +23,22 @@ pub enum QmVersion {
 
 /// Something that delivers a 64-bit QM doorbell value to the device: an MMIO store (hardware), the soft device's
 /// ioctl, or the in-process emulator.
+///
+/// Ringing is `unsafe` for the same reason as [`DriverRing::push`]: an SQ doorbell makes the device consume every
+/// SQ slot from its head up to the new tail and act on the addresses in them. A safe `ring` would let safe code
+/// announce a stale slot (an old SQE whose buffers were freed after its completion) and have the device write into
+/// freed memory. [`DriverRing`] is the caller that knows which slots are live.
 pub trait Doorbell: Send + Sync {
     /// Deliver `value` (already encoded, see [`encode_doorbell`]) to the device.
-    fn ring(&self, value: u64) -> std::io::Result<()>;
+    ///
+    /// # Safety
+    ///
+    /// If `value` is an SQ doorbell, every SQ slot it announces (from the device's current head up to the new tail)
+    /// must hold an SQE written by [`DriverRing::push`] whose contract still holds, i.e. whose completion has not
+    /// been consumed yet. A CQ doorbell must name a head the consumer has really reached (else the device may
+    /// overwrite completions nobody has read, and their jobs never finish). Other values the device refuses (the
+    /// emulator disables the queue; hardware raises a doorbell error). In practice only [`DriverRing`] rings.
+    unsafe fn ring(&self, value: u64) -> std::io::Result<()>;
 }
 
 /// Memory that holds a queue's DUS region (SQ, CQ, status page), shared with a device.
@@ -45,6 +58,7 @@ pub unsafe trait DusMemory: Send + Sync {
     }
 }
 
+mod field;
 pub mod sec;
 pub mod zip;
 

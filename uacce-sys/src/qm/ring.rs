@@ -6,6 +6,19 @@
 //! Memory discipline: the SQ slot a producer fills is not read by the device until the SQ doorbell; the result
 //! fields the device writes back into an SQE slot are published by the CQE's phase bit (release store, acquire load).
 //! The CQE phase word and the status words are accessed as atomics; SQEs are copied with volatile accesses.
+//!
+//! # Why submitting is `unsafe`
+//!
+//! An SQE carries addresses (SVA: plain process virtual addresses) that the device reads its input from and writes
+//! its output to, outside the Rust abstract machine. A safe function that hands an SQE to a device would let safe
+//! code free or reuse a buffer while the device still writes into it, which is a use-after-free no borrow can see.
+//! So [`DriverRing::push`], [`DriverRing::submit`] and [`DriverRing::run_blocking`] are `unsafe fn`: the caller
+//! promises that every buffer the SQE names stays valid, unmoved and otherwise untouched until that SQE's completion
+//! has been consumed or the queue has been stopped. This is the contract of the `io-uring` crate's
+//! `SubmissionQueue::push`. [`DriverRing::ring_sq`] stays safe: it only announces SQEs that went in through
+//! `push`, under that contract. The async layer's lane is the one place that states why the contract holds for
+//! every job it submits. For the same reason [`Doorbell::ring`] is `unsafe`: an SQ doorbell makes the device
+//! consume slots, and only the ring knows which slots are live.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU32, Ordering, fence};
@@ -305,6 +318,10 @@ impl std::fmt::Debug for DriverRing {
 
 impl DriverRing {
     /// Start the driver side on a freshly started queue (CQ zeroed, tail 0, head 0, expected phase 1).
+    ///
+    /// The ring must be the queue's only producer. Two `DriverRing`s on one queue disagree about the SQ tail, and
+    /// one's doorbell can announce the other's stale slots (old SQEs whose buffers may be gone). `new` does not
+    /// check this, and it is not `unsafe` yet: open one ring per queue.
     pub fn new(
         mem: Arc<dyn DusMemory>,
         layout: RingLayout,
@@ -359,8 +376,24 @@ impl DriverRing {
     /// Copy `sqe` into the next SQ slot and return the slot. The device does not see it until [`ring_sq`]
     /// (so several SQEs can share one doorbell).
     ///
+    /// # Safety
+    ///
+    /// The SQE names buffers (by address) that the device reads and writes on its own, after this call returns. The
+    /// caller promises that every buffer this SQE names (source, destination, key, IV, MAC, …)
+    ///
+    /// * stays valid: allocated and not moved, and
+    /// * is not otherwise accessed: no reads of a buffer the device writes (output), no writes to a buffer the device
+    ///   reads (input), and no Rust references to output buffers,
+    ///
+    /// until this SQE's completion has been consumed ([`pop`] returned it) or the queue has been stopped
+    /// (`UACCE_CMD_PUT_Q` returned, or the queue closed; for the emulator, the queue dropped). The promise holds
+    /// from this call on, even before [`ring_sq`] announces the SQE: any later SQ doorbell does. An SQE that names
+    /// no buffers (all address fields zero, as in ring tests) has nothing to promise. If this returns an error the
+    /// SQE was not queued, and nothing is promised for it. Model: the `io-uring` crate's `SubmissionQueue::push`.
+    ///
+    /// [`pop`]: DriverRing::pop
     /// [`ring_sq`]: DriverRing::ring_sq
-    pub fn push(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
+    pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
         if self.mem.tx() != 0 {
             return self.mem.check_status().map(|_| 0);
         }
@@ -390,10 +423,20 @@ impl DriverRing {
 
     /// [`push`] and [`ring_sq`] in one call.
     ///
+    /// # Safety
+    ///
+    /// As for [`push`]: every buffer the SQE names stays valid (allocated, not moved) and is not otherwise accessed
+    /// until this SQE's completion has been consumed or the queue has been stopped. An error does not always mean
+    /// the SQE was not queued: if `push` succeeded and ringing the doorbell failed ([`RingError::DoorbellIo`], or
+    /// `QueueReset` seen between the two), the SQE sits in the ring and the next [`ring_sq`] announces it, so the
+    /// promise still holds for it (compare [`in_flight`] before and after to tell).
+    ///
     /// [`push`]: DriverRing::push
     /// [`ring_sq`]: DriverRing::ring_sq
-    pub fn submit(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
-        let slot = self.push(sqe)?;
+    /// [`in_flight`]: DriverRing::in_flight
+    pub unsafe fn submit(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
+        // SAFETY: the caller upholds push's contract for `sqe` (this function's own contract).
+        let slot = unsafe { self.push(sqe)? };
         self.ring_sq()?;
         Ok(slot)
     }
@@ -441,12 +484,22 @@ impl DriverRing {
     /// Submit one SQE and wait for the next completion by polling the CQ (yielding the thread between looks), then
     /// release the CQ entry. For synchronous tools and tests with one job in flight; the async layer does not use it.
     /// `Timeout` if nothing arrives within `timeout` (the job stays in flight).
-    pub fn run_blocking(
+    ///
+    /// # Safety
+    ///
+    /// As for [`push`](DriverRing::push): every buffer the SQE names stays valid (allocated, not moved) and is not
+    /// otherwise accessed until this SQE's completion has been consumed or the queue has been stopped. On `Ok` the
+    /// completion returned is the next one on the CQ: with one job in flight, that is this SQE's, and the buffers
+    /// are free again. On `Timeout` (or another error after the SQE was queued) the job is still in flight: the
+    /// buffers stay promised to the device until a later [`pop`](DriverRing::pop) returns its completion or the
+    /// queue is stopped (in practice: leak them or stop the queue before freeing them).
+    pub unsafe fn run_blocking(
         &mut self,
         sqe: &Sqe,
         timeout: std::time::Duration,
     ) -> Result<Completion, RingError> {
-        self.submit(sqe)?;
+        // SAFETY: the caller upholds push's contract for `sqe` (this function's own contract).
+        unsafe { self.submit(sqe)? };
         let start = std::time::Instant::now();
         loop {
             if let Some(c) = self.pop()? {
@@ -477,7 +530,10 @@ impl DriverRing {
                 priority,
             },
         )?;
-        self.doorbell.ring(value).map_err(RingError::DoorbellIo)
+        // SAFETY: SQ doorbells carry `sq_tail`: the slots between the device's head (our last rung tail, as far as
+        // this ring is the queue's only producer) and it were filled by `push`, under its contract, and not yet
+        // completed. CQ doorbells carry `cq_head`, which `pop` advanced past consumed entries only.
+        unsafe { self.doorbell.ring(value) }.map_err(RingError::DoorbellIo)
     }
 }
 
@@ -714,7 +770,7 @@ mod tests {
     #[derive(Default)]
     struct Recorder(Mutex<Vec<u64>>);
     impl Doorbell for Recorder {
-        fn ring(&self, value: u64) -> std::io::Result<()> {
+        unsafe fn ring(&self, value: u64) -> std::io::Result<()> {
             self.0.lock().unwrap().push(value);
             Ok(())
         }
@@ -727,6 +783,20 @@ mod tests {
         let drv = DriverRing::new(mem.clone(), layout, rec.clone(), version, 3).unwrap();
         let dev = DeviceRing::new(mem, layout, version, 3).unwrap();
         (drv, dev, rec)
+    }
+
+    // The SQEs of these tests are byte patterns for the ring protocol: no device here interprets them, and the
+    // device side of the tests only copies them (`fetch`/`write_back`). They name no buffers, so push's contract
+    // has nothing to hold.
+    fn push(drv: &mut DriverRing, sqe: &Sqe) -> Result<u16, RingError> {
+        // SAFETY: the SQE is consumed by the test device side, which treats it as plain bytes and never
+        // dereferences an address in it.
+        unsafe { drv.push(sqe) }
+    }
+
+    fn submit(drv: &mut DriverRing, sqe: &Sqe) -> Result<u16, RingError> {
+        // SAFETY: as in `push` above: the SQE names no buffers anyone dereferences.
+        unsafe { drv.submit(sqe) }
     }
 
     fn deliver(dev: &mut DeviceRing, rec: &Recorder) -> Vec<DeviceEvent> {
@@ -760,7 +830,7 @@ mod tests {
         // Set the TX word by hand at DUS end - 4, as the kernel does.
         // SAFETY: in bounds, aligned.
         unsafe { (mem.ptr.add(mem.len - 4) as *mut u32).write_volatile(1) };
-        match drv.push(&[0; 128]) {
+        match push(&mut drv, &[0; 128]) {
             Err(RingError::QueueReset { tx: 1, rx: 0 }) => {}
             other => panic!("{other:?}"),
         }
@@ -791,7 +861,7 @@ mod tests {
             // After one lap round the CQ the driver expects phase 0, so an all-ones CQE looks stale; before it,
             // the CQE looks new and names slot 0xFFFF.
             for _ in 0..laps * 4 {
-                drv.submit(&[0; 128]).unwrap();
+                submit(&mut drv, &[0; 128]).unwrap();
                 deliver(&mut dev, &rec);
                 let (slot, _) = dev.fetch().unwrap();
                 dev.post(slot).unwrap();
@@ -804,7 +874,7 @@ mod tests {
             assert_eq!(drv.has_completion(), laps == 0);
             assert_eq!(drv.check_alive().unwrap_err().to_string(), dead);
             assert_eq!(drv.pop().unwrap_err().to_string(), dead);
-            assert_eq!(drv.push(&[0; 128]).unwrap_err().to_string(), dead);
+            assert_eq!(push(&mut drv, &[0; 128]).unwrap_err().to_string(), dead);
         }
     }
 
@@ -813,10 +883,10 @@ mod tests {
         let (mut drv, _dev, _rec) = pair(4, QmVersion::V2);
         assert_eq!(drv.free_slots(), 3);
         for i in 0..3 {
-            assert_eq!(drv.push(&[i; 128]).unwrap(), i as u16);
+            assert_eq!(push(&mut drv, &[i; 128]).unwrap(), i as u16);
         }
         assert_eq!(drv.free_slots(), 0);
-        assert!(matches!(drv.push(&[9; 128]), Err(RingError::Full)));
+        assert!(matches!(push(&mut drv, &[9; 128]), Err(RingError::Full)));
     }
 
     #[test]
@@ -830,7 +900,7 @@ mod tests {
                 let n = 1 + (round % 3) as u8;
                 for _ in 0..n {
                     let sqe = [next_byte; 128];
-                    drv.push(&sqe).unwrap();
+                    push(&mut drv, &sqe).unwrap();
                     expect.push_back(next_byte);
                     next_byte = next_byte.wrapping_add(1);
                 }
@@ -871,7 +941,7 @@ mod tests {
         let (mut drv, mut dev, rec) = pair(4, QmVersion::V2);
         // Three posts fill a 4-entry CQ (one entry stays free); the fourth would overwrite unread entries.
         for _ in 0..3 {
-            drv.push(&[0; 128]).unwrap();
+            push(&mut drv, &[0; 128]).unwrap();
         }
         drv.ring_sq().unwrap();
         deliver(&mut dev, &rec);
@@ -909,7 +979,7 @@ mod tests {
     #[test]
     fn bad_cqe_is_consumed_and_reported() {
         let (mut drv, mut dev, rec) = pair(4, QmVersion::V2);
-        drv.submit(&[0; 128]).unwrap();
+        submit(&mut drv, &[0; 128]).unwrap();
         deliver(&mut dev, &rec);
         let _ = dev.fetch();
         // Forge a CQE naming slot 7 (outside the 4-slot SQ).
@@ -943,7 +1013,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel::<u64>();
         struct Chan(Mutex<std::sync::mpsc::Sender<u64>>);
         impl Doorbell for Chan {
-            fn ring(&self, v: u64) -> std::io::Result<()> {
+            unsafe fn ring(&self, v: u64) -> std::io::Result<()> {
                 self.0
                     .lock()
                     .unwrap()
@@ -980,7 +1050,7 @@ mod tests {
             while sent < JOBS && drv.free_slots() > 0 {
                 let mut sqe = [0u8; 128];
                 sqe[..4].copy_from_slice(&sent.to_le_bytes());
-                drv.push(&sqe).unwrap();
+                push(&mut drv, &sqe).unwrap();
                 sent += 1;
             }
             drv.ring_sq().unwrap();

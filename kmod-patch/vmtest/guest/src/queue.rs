@@ -208,8 +208,15 @@ impl Queue {
     }
 
     /// Copy an SQE into the ring at the tail and ring the SQ doorbell. Returns the slot.
-    pub fn submit(&mut self, sqe: &Sqe) -> io::Result<u16> {
-        self.ring.submit(sqe).map_err(ring_err)
+    ///
+    /// # Safety
+    /// `DriverRing::submit`'s contract: every buffer `sqe` names stays valid (allocated, not moved) and is not
+    /// otherwise accessed (no reads of output buffers, no writes of input buffers) until this SQE's completion has
+    /// been consumed ([`pop`](Self::pop) / [`wait_pop`](Self::wait_pop) returned it) or the queue has been stopped
+    /// ([`put`](Self::put), or the queue closed). An error does not prove the SQE was not queued.
+    pub unsafe fn submit(&mut self, sqe: &Sqe) -> io::Result<u16> {
+        // SAFETY: our caller makes `DriverRing::submit`'s promise (this function's contract is the same).
+        unsafe { self.ring.submit(sqe) }.map_err(ring_err)
     }
 
     /// Is a CQE with the expected phase waiting at the head?
@@ -249,8 +256,25 @@ impl Queue {
     }
 
     /// Submit one SQE and wait for its completion (`DriverRing::run_blocking`).
-    pub fn run(&mut self, sqe: &Sqe) -> io::Result<Sqe> {
-        self.ring.run_blocking(sqe, Duration::from_secs(20)).map(|c| c.sqe).map_err(ring_err)
+    ///
+    /// With one job in flight, `Ok` means this SQE's completion was consumed. On an error (a time-out, a reset) the
+    /// job may still be in flight: the queue is then stopped (`UACCE_CMD_PUT_Q`) before this returns, so the caller
+    /// may free the buffers either way, and the queue is unusable afterwards.
+    ///
+    /// # Safety
+    /// As for [`submit`](Self::submit), until this returns: every buffer `sqe` names stays valid and is not
+    /// otherwise accessed, and no other job is in flight on this queue (else the completion taken may be another
+    /// job's). If stopping the queue fails too, the promise stands until the queue is closed.
+    pub unsafe fn run(&mut self, sqe: &Sqe) -> io::Result<Sqe> {
+        // SAFETY: our caller makes `DriverRing::run_blocking`'s promise until we return; on the error path the queue
+        // is stopped first, which ends the promise.
+        match unsafe { self.ring.run_blocking(sqe, Duration::from_secs(20)) } {
+            Ok(c) => Ok(c.sqe),
+            Err(e) => {
+                let _ = self.q.put();
+                Err(ring_err(e))
+            }
+        }
     }
 
     pub fn put(&self) -> io::Result<()> {

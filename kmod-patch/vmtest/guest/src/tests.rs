@@ -199,7 +199,9 @@ fn dev_compress(q: &mut Queue, alg: ZipAlg, input: &[u8]) -> Result<(u8, Vec<u8>
     let hw = HwBuffers::from_user(alg, QcType::Compress, true, input.as_ptr() as u64, input.len() as u32, out.as_mut_ptr() as u64, out.len() as u32)
         .map_err(|e| e.to_string())?;
     let sqe = zip::encode(&ZipRequest { alg, buffers: hw, tag: 0x1234, window: ZipWindow::W32K, mode: ZipMode::Block }, VERSION);
-    let c = zip::read_result(&q.run(&sqe).map_err(e2s)?);
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let c = zip::read_result(&unsafe { q.run(&sqe) }.map_err(e2s)?);
     if c.status.is_success() {
         // block mode: dw30 ISIZE, dw31 the plain checksum (gzip CRC-32; zlib Adler-32; deflate 0)
         let mut crc = flate2::Crc::new();
@@ -221,7 +223,9 @@ fn dev_decompress(q: &mut Queue, alg: ZipAlg, comp: &[u8], cap: usize) -> Result
     let h = alg.header().len();
     let mut out = vec![0u8; cap];
     let sqe = zip_sqe(alg, &comp[h..], &mut out, 0x77);
-    let c = zip::read_result(&q.run(&sqe).map_err(e2s)?);
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let c = zip::read_result(&unsafe { q.run(&sqe) }.map_err(e2s)?);
     out.truncate(c.produced as usize);
     Ok((c.status.code(), c.consumed, out))
 }
@@ -300,7 +304,9 @@ fn zip_errors() -> TestResult {
     let input = data(100_000, 7);
     // Output too small: 0x0e
     let mut small = vec![0u8; 64];
-    let r = cq.run(&zip_sqe(REQ_ZLIB, &input, &mut small, 1)).map_err(e2s)?;
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let r = unsafe { cq.run(&zip_sqe(REQ_ZLIB, &input, &mut small, 1)) }.map_err(e2s)?;
     check!(zip::read_result(&r).status == ZipStatus::DstTooSmall, "short dst: status {:#x}", zip_status(&r));
     // Decompress output too small
     let comp = cpu_compress(REQ_GZIP, &input);
@@ -324,11 +330,15 @@ fn zip_errors() -> TestResult {
     let mut out = vec![0u8; 200_000];
     let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
     s[36] = 0x40;
-    let r = cq.run(&s).map_err(e2s)?;
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let r = unsafe { cq.run(&s) }.map_err(e2s)?;
     check!(zip_status(&r) == 0xff, "req type 0x40: status {:#x}", zip_status(&r));
     let mut s = zip_sqe(REQ_ZLIB, &input, &mut out, 1);
     s[37] |= 0x01;
-    let r = cq.run(&s).map_err(e2s)?;
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let r = unsafe { cq.run(&s) }.map_err(e2s)?;
     check!(zip_status(&r) == 0xff && !zip::read_result(&r).lstblk, "SGL accepted: {:#x}", zip_status(&r));
     // Stream mode (dw7 bit 26): a continuation BD for a context no "new" BD started is refused, and so is a
     // stream BD with another algorithm than the one that started the stream (which is then still usable)
@@ -336,26 +346,38 @@ fn zip_errors() -> TestResult {
     let stream = zip::StreamState { ctx_addr: ctx.as_ptr() as u64 + zip::HW_CTX_OFFSET, first: false, last: true, ..Default::default() };
     let hw = HwBuffers { src_addr: input.as_ptr() as u64, src_len: input.len() as u32, dst_addr: out.as_mut_ptr() as u64, dst_avail: out.len() as u32 };
     let sreq = |alg, first, last| ZipRequest { alg, buffers: hw, tag: 1, window: ZipWindow::W32K, mode: ZipMode::Stream(zip::StreamState { first, last, ..stream }) };
-    check!(zip_status(&cq.run(&zip::encode(&sreq(REQ_ZLIB, false, true), VERSION)).map_err(e2s)?) == 0xff, "stream continuation without a start accepted");
-    let c = zip::read_result(&cq.run(&zip::encode(&sreq(REQ_ZLIB, true, false), VERSION)).map_err(e2s)?);
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    check!(zip_status(&unsafe { cq.run(&zip::encode(&sreq(REQ_ZLIB, false, true), VERSION)) }.map_err(e2s)?) == 0xff, "stream continuation without a start accepted");
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let c = zip::read_result(&unsafe { cq.run(&zip::encode(&sreq(REQ_ZLIB, true, false), VERSION)) }.map_err(e2s)?);
     check!(c.status == ZipStatus::Ok && c.consumed == input.len() as u32 && !c.lstblk && c.isize == input.len() as u32, "stream start: {c:?}");
     let mut comp = vec![0x78, 0x9c];
     comp.extend_from_slice(&out[..c.produced as usize]);
-    check!(zip_status(&cq.run(&zip::encode(&sreq(REQ_GZIP, false, true), VERSION)).map_err(e2s)?) == 0xff, "stream BD of another algorithm accepted");
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    check!(zip_status(&unsafe { cq.run(&zip::encode(&sreq(REQ_GZIP, false, true), VERSION)) }.map_err(e2s)?) == 0xff, "stream BD of another algorithm accepted");
     // the end of the stream: no input, Z_FINISH, the rest of the output and the Adler-32 trailer, lstblk
     let hw0 = HwBuffers { src_len: 0, ..hw };
     let end = ZipRequest { buffers: hw0, ..sreq(REQ_ZLIB, false, true) };
-    let c = zip::read_result(&cq.run(&zip::encode(&end, VERSION)).map_err(e2s)?);
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let c = zip::read_result(&unsafe { cq.run(&zip::encode(&end, VERSION)) }.map_err(e2s)?);
     check!(c.status == ZipStatus::Ok && c.lstblk && c.consumed == 0, "stream end: {c:?}");
     comp.extend_from_slice(&out[..c.produced as usize]);
     check!(cpu_decompress(REQ_ZLIB, &comp).map_err(e2s)? == input, "two-BD zlib stream differs");
     // Addresses the device cannot access: 0x1f, nothing produced
     let s = zip_sqe_raw(REQ_ZLIB, 0x10, input.len() as u32, out.as_mut_ptr() as u64, out.len() as u32, 1);
-    let r = cq.run(&s).map_err(e2s)?;
+    // SAFETY: the SQE names `out` (outlives this call) and source 0x10, below mmap_min_addr: nothing of ours is
+    // there; `run` returns with the completion consumed, or stops the queue first.
+    let r = unsafe { cq.run(&s) }.map_err(e2s)?;
     let c = zip::read_result(&r);
     check!(c.status.code() == 0x1f && c.produced == 0, "bad source address: {:#x}", c.status.code());
     let s = zip_sqe_raw(REQ_ZLIB, input.as_ptr() as u64, input.len() as u32, 0xffff_8000_0000_1000, out.len() as u32, 1);
-    check!(zip_status(&cq.run(&s).map_err(e2s)?) == 0x1f, "kernel destination address accepted");
+    // SAFETY: the SQE names `input` (outlives this call) and a kernel destination address the device must refuse;
+    // `run` returns with the completion consumed, or stops the queue first.
+    check!(zip_status(&unsafe { cq.run(&s) }.map_err(e2s)?) == 0x1f, "kernel destination address accepted");
     // The queue still works
     let (st, comp) = dev_compress(&mut cq, REQ_ZLIB, &input)?;
     check!((st == 0 || st == 0x0d) && cpu_decompress(REQ_ZLIB, &comp).map_err(e2s)? == input, "queue broken after errors");
@@ -414,7 +436,9 @@ fn sec_cipher_sqe(dir: CipherDir, mode: CipherMode, key: &[u8], iv: &[u8], src: 
 fn dev_cipher(q: &mut Queue, dir: CipherDir, mode: CipherMode, key: &[u8], iv: &[u8], input: &[u8]) -> Result<Vec<u8>, String> {
     let mut out = vec![0u8; input.len()];
     let s = sec_cipher_sqe(dir, mode, key, iv, input, &mut out);
-    let r = q.run(&s).map_err(e2s)?;
+    // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let r = unsafe { q.run(&s) }.map_err(e2s)?;
     let (done, icv, flag, err) = sec_status(&r);
     check!(done == 1 && err == 0 && icv == 0 && flag == 2, "done {done} icv {icv} flag {flag} error_type {err}");
     check!(sec::read_result(&r).tag == 0xbeef, "tag not preserved");
@@ -506,7 +530,9 @@ fn sec_digest_sqe(alg: DigestAlg, key: &[u8], src: &[u8], mac: &mut [u8], tag: u
 }
 
 fn run_digest(q: &mut Queue, s: &Sqe, what: &str) -> TestResult {
-    let r = q.run(s).map_err(e2s)?;
+    // SAFETY: every caller of this helper passes an SQE built from its own locals, which outlive this call; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let r = unsafe { q.run(s) }.map_err(e2s)?;
     let (done, _, _, err) = sec_status(&r);
     check!(done == 1 && err == 0, "digest {what}: done {done} error_type {err}");
     Ok(())
@@ -593,7 +619,9 @@ fn sec_gcm() -> TestResult {
         src.extend_from_slice(&pt);
         let mut dst = vec![0u8; src.len()];
         let mut tag = [0u8; 16];
-        let r = q.run(&sec_gcm_sqe(C_ENC, &key, &iv, aad_len, &src, &mut dst, &mut tag)).map_err(e2s)?;
+        // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+        let r = unsafe { q.run(&sec_gcm_sqe(C_ENC, &key, &iv, aad_len, &src, &mut dst, &mut tag)) }.map_err(e2s)?;
         let (done, icv, flag, err) = sec_status(&r);
         check!(done == 1 && icv == 0 && flag == 3 && err == 0, "GCM enc: done {done} icv {icv} flag {flag} err {err}");
         let mut ct = pt.clone();
@@ -610,14 +638,18 @@ fn sec_gcm() -> TestResult {
         let mut src2 = aad.clone();
         src2.extend_from_slice(&ct);
         let mut out = vec![0u8; src2.len()];
-        let r = q.run(&sec_gcm_sqe(C_DEC, &key, &iv, aad_len, &src2, &mut out, &mut tag)).map_err(e2s)?;
+        // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+        let r = unsafe { q.run(&sec_gcm_sqe(C_DEC, &key, &iv, aad_len, &src2, &mut out, &mut tag)) }.map_err(e2s)?;
         let (done, icv, _, err) = sec_status(&r);
         check!(done == 1 && icv == 0 && err == 0, "GCM dec: icv {icv} err {err}");
         check!(out[aad_len..] == pt[..], "GCM decrypt differs");
         // and with a wrong tag: icv = 2, dst untouched
         tag[0] ^= 1;
         let mut out = vec![0u8; src2.len()];
-        let r = q.run(&sec_gcm_sqe(C_DEC, &key, &iv, aad_len, &src2, &mut out, &mut tag)).map_err(e2s)?;
+        // SAFETY: the buffers the SQE names are locals that outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+        let r = unsafe { q.run(&sec_gcm_sqe(C_DEC, &key, &iv, aad_len, &src2, &mut out, &mut tag)) }.map_err(e2s)?;
         let (done, icv, _, err) = sec_status(&r);
         check!(done == 1 && icv == sec::ICV_MISMATCH && err == 0, "GCM bad tag: done {done} icv {icv} err {err}");
         check!(out.iter().all(|&b| b == 0), "GCM bad tag: dst written");
@@ -633,7 +665,10 @@ fn sec_errors() -> TestResult {
     let mut out = vec![0u8; 64];
     // error: done 1, icv 0, flag 0, error_type as uacce-emu (0x02 fault, 0x03 unsupported, 0xff invalid)
     let mut expect = |what: &str, s: &Sqe, err: u8| -> TestResult {
-        let (done, icv, flag, e) = sec_status(&q.run(s).map_err(e2s)?);
+        // SAFETY: every SQE given to this closure names locals of `sec_errors` (`key`, `iv`, `pt`, `out`, `mac`, …)
+        // that outlive it, or addresses the device must refuse (8, a kernel address); `run` returns with the
+        // completion consumed, or stops the queue first.
+        let (done, icv, flag, e) = sec_status(&unsafe { q.run(s) }.map_err(e2s)?);
         check!(done == 1 && icv == 0 && flag == 0 && e == err, "{what}: done {done} icv {icv} flag {flag} error_type {e:#x}, want {err:#x}");
         Ok(())
     };
@@ -699,7 +734,10 @@ fn ring_wrap() -> TestResult {
     while done < n {
         while next < n && q.in_flight() < 300 {
             let s = hash_sqe(&srcs[next], &mut macs[next], next as u16);
-            q.submit(&s).map_err(e2s)?;
+            // SAFETY: the SQE names `srcs[next]` and `macs[next]`, which live to the end of this function and are
+            // not touched until the completion loop has consumed every job (the checks below read `macs` after it).
+            // An early error return drops them before `q` is closed: accepted in this VM test.
+            unsafe { q.submit(&s) }.map_err(e2s)?;
             next += 1;
         }
         match q.pop().map_err(e2s)? {
@@ -720,7 +758,9 @@ fn ring_wrap() -> TestResult {
 }
 
 fn small_job(q: &mut Queue, buf: &[u8], mac: &mut [u8; 32]) -> std::io::Result<u16> {
-    q.submit(&hash_sqe(buf, mac, 1))
+    // SAFETY: this helper's callers keep `buf` and `mac` alive and untouched until they pop the completion
+    // (`wait_pop`) or the queue is stopped; on an early error return they drop them first: accepted in these VM tests.
+    unsafe { q.submit(&hash_sqe(buf, mac, 1)) }
 }
 
 fn poll_wakes() -> TestResult {
@@ -969,7 +1009,10 @@ pub fn child_flood(dev: &str) {
     loop {
         for o in outs.iter_mut() {
             let s = zip_sqe(REQ_ZLIB, &input, o, 1);
-            if q.submit(&s).is_err() {
+            // SAFETY: `input` and `outs` live until this process is killed or the queue dies (a pop error ends
+            // the loop); nothing reads `outs`. (Resubmitting into an `o` an earlier job may still write is garbage
+            // data, not read by anyone.)
+            if unsafe { q.submit(&s) }.is_err() {
                 break;
             }
         }
@@ -1033,7 +1076,9 @@ fn removal() -> TestResult {
     let input = data(256 * 1024, 1);
     let mut outs: Vec<Vec<u8>> = (0..16).map(|_| vec![0u8; 300 * 1024]).collect();
     for o in outs.iter_mut() {
-        q4.submit(&zip_sqe(REQ_ZLIB, &input, o, 1)).map_err(e2s)?;
+        // SAFETY: `input` and `outs` live to the end of the test, after the device removal has stopped `q4`;
+        // nothing reads `outs`.
+        unsafe { q4.submit(&zip_sqe(REQ_ZLIB, &input, o, 1)) }.map_err(e2s)?;
     }
     let efd = eventfd().map_err(e2s)?;
     q2.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
@@ -1200,7 +1245,8 @@ fn mm_exit() -> TestResult {
         let input = data(256 * 1024, 1);
         let mut outs: Vec<Vec<u8>> = (0..16).map(|_| vec![0u8; 300 * 1024]).collect();
         for o in outs.iter_mut() {
-            let _ = q.submit(&zip_sqe(REQ_ZLIB, &input, o, 1));
+            // SAFETY: the child never frees `input` or `outs` nor reads `outs`: it sleeps in pause() until killed.
+            let _ = unsafe { q.submit(&zip_sqe(REQ_ZLIB, &input, o, 1)) };
         }
         let msg = format!("{} {}\n", q.fd(), q.qid);
         unsafe {

@@ -14,83 +14,25 @@
 //! zlib/gzip headers are produced and skipped in software (§6.4, §11): the SQE addresses start after the header.
 //! [`HwBuffers::from_user`] computes the hardware addresses and lengths from the user's buffers, and
 //! [`ZipCompletion::user_lengths`] adds the header size back to the hardware's consumed/produced counts.
+//!
+//! The module is split by side: `layout` (dword indices and bit fields), `driver` ([`encode`], [`read_result`],
+//! [`read_tag`], completion interpretation), `device` ([`decode`], [`ZipSqeView`], [`write_result`]); the shared
+//! types (algorithms, requests, errors, status and outcome) are here, and everything public is re-exported here.
 
-use super::{QmVersion, SQE_SIZE, Sqe};
+mod device;
+mod driver;
+mod layout;
 
-// ---------------------------------------------------------------------------------------------------------------------
-// Field positions (§6.2)
-// ---------------------------------------------------------------------------------------------------------------------
+pub use device::{ZipResult, ZipSqeView, decode, write_result};
+pub use driver::{ZipCompletion, encode, read_result, read_tag};
+pub use layout::{
+    CTX_BFINAL, CTX_ST_MASK, DW3_LSTBLK, DW7_BLOCK, DW7_FLUSH, DW7_NEW, DW7_STATEFUL, GZIP_HEADER,
+    HW_CTX_OFFSET, MAX_FLAT_LEN, ZLIB_HEADER,
+};
 
-const DW_CONSUMED: usize = 0;
-const DW_PRODUCED: usize = 1;
-const DW_STATUS: usize = 3;
-const DW_INPUT_LEN: usize = 4;
-const DW_FLAGS: usize = 7;
-const DW_OUT_SKIP: usize = 8;
-const DW_ALG: usize = 9;
-const DW_TAG_TYPE0: usize = 13;
-const DW_DEST_AVAIL: usize = 14;
-const DW_CTX0: usize = 15;
-const DW_SRC_L: usize = 18;
-const DW_DST_L: usize = 20;
-const DW_CTX_ADDR_L: usize = 22;
-const DW_TAG_TYPE3: usize = 26;
-const DW_CTX1: usize = 28;
-const DW_CTX2: usize = 29;
-const DW_ISIZE: usize = 30;
-const DW_CHECKSUM: usize = 31;
-
-/// dw7 bits 0..23: SGL source skip (§6.2).
-const DW7_IN_SKIP_MASK: u32 = 0x00FF_FFFF;
-/// dw7 bit 25: flush (1 = finish, 0 = sync-flush) (§6.2, §9).
-pub const DW7_FLUSH: u32 = 1 << 25;
-/// dw7 bit 26: stream mode (1 = stateful) (§6.2, §9).
-pub const DW7_STATEFUL: u32 = 1 << 26;
-/// dw7 bit 27: stream new (first BD of a stream; always set in block mode) (§6.2, §9).
-pub const DW7_NEW: u32 = 1 << 27;
-/// dw7 bits 28..31: SQE type (§6.1).
-const DW7_TYPE_SHIFT: u32 = 28;
-/// dw7 value of a block-mode request before the SQE type is added: new | flush (§6.3).
-pub const DW7_BLOCK: u32 = DW7_NEW | DW7_FLUSH;
-
-/// dw9 bits 8..11: buffer type (§6.2).
-const DW9_BUF_SHIFT: u32 = 8;
-/// dw9 bits 12..15: window size code (§6.2).
-const DW9_WIN_SHIFT: u32 = 12;
-
-/// dw3 bit 8: last block (lstblk) (§6.2, §9).
-pub const DW3_LSTBLK: u32 = 1 << 8;
-
-/// Maximum input and output length of one flat-buffer SQE: 8 MiB (§6.5, §9).
-pub const MAX_FLAT_LEN: u32 = 0x80_0000;
-
-/// Offset of the hardware context inside a session's stream context buffer; the SQE's `stream_ctx_addr` is
-/// `ctx_buf + 64` (§6.2, §11).
-pub const HW_CTX_OFFSET: u64 = 64;
-
-/// zlib header written/skipped by software (§6.4).
-pub const ZLIB_HEADER: [u8; 2] = [0x78, 0x9C];
-/// gzip header written/skipped by software: no flags, MTIME 0, OS 3 (§6.4).
-pub const GZIP_HEADER: [u8; 10] = [0x1F, 0x8B, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03];
-
-fn rd32(sqe: &Sqe, dw: usize) -> u32 {
-    let o = dw * 4;
-    u32::from_le_bytes([sqe[o], sqe[o + 1], sqe[o + 2], sqe[o + 3]])
-}
-
-fn wr32(sqe: &mut Sqe, dw: usize, v: u32) {
-    let o = dw * 4;
-    sqe[o..o + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn rd64(sqe: &Sqe, dw_low: usize) -> u64 {
-    u64::from(rd32(sqe, dw_low)) | (u64::from(rd32(sqe, dw_low + 1)) << 32)
-}
-
-fn wr64(sqe: &mut Sqe, dw_low: usize, v: u64) {
-    wr32(sqe, dw_low, v as u32);
-    wr32(sqe, dw_low + 1, (v >> 32) as u32);
-}
+use super::field::read_dw;
+use super::{QmVersion, Sqe};
+use layout::{DW_FLAGS, DW_TAG_TYPE0, DW_TAG_TYPE3, DW7_TYPE_SHIFT};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Codes
@@ -171,7 +113,7 @@ impl ZipSqeType {
 
     /// The SQE type of `sqe` (dw7 bits 28..31), or `None` for a value other than 0 or 3.
     pub fn of(sqe: &Sqe) -> Option<ZipSqeType> {
-        match rd32(sqe, DW_FLAGS) >> DW7_TYPE_SHIFT {
+        match read_dw(sqe, DW_FLAGS) >> DW7_TYPE_SHIFT {
             0 => Some(ZipSqeType::Type0),
             3 => Some(ZipSqeType::Type3),
             _ => None,
@@ -185,11 +127,6 @@ impl ZipSqeType {
             ZipSqeType::Type3 => DW_TAG_TYPE3,
         }
     }
-}
-
-/// Read the tag of an SQE whose type is known (dw13 for type 0, dw26 for type 3; §6.2).
-pub fn read_tag(sqe: &Sqe, sqe_type: ZipSqeType) -> u32 {
-    rd32(sqe, sqe_type.tag_dword())
 }
 
 /// Queue direction, given as `qc_type` to `UACCE_CMD_QM_SET_QP_CTX`; not part of the SQE (§1.2, §6.1).
@@ -337,7 +274,7 @@ impl ZipStatus {
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
-// Request (driver side)
+// Requests (built by the driver, seen again by the device through decode)
 // ---------------------------------------------------------------------------------------------------------------------
 
 /// Stream (stateful) mode state carried from BD to BD of one session (§6.2, §6.3).
@@ -490,80 +427,6 @@ impl ZipRequest {
     }
 }
 
-/// Encode a request into a zeroed SQE (§6.2, §6.3, §11).
-///
-/// * dw7: SQE type (3 on v3 and always for raw deflate; 0 for zlib/gzip on v1/v2) and the mode flags.
-/// * Zero-length source: the source address fields get the destination address (§6.3 last row).
-/// * The request is not validated here; call [`ZipRequest::validate`] first.
-pub fn encode(req: &ZipRequest, version: QmVersion) -> Sqe {
-    let mut sqe = [0u8; SQE_SIZE];
-    let b = &req.buffers;
-    let sqe_type = req.sqe_type(version);
-
-    wr32(&mut sqe, DW_INPUT_LEN, b.src_len);
-    let src = if b.src_len == 0 {
-        b.dst_addr
-    } else {
-        b.src_addr
-    };
-    wr64(&mut sqe, DW_SRC_L, src);
-    wr64(&mut sqe, DW_DST_L, b.dst_addr);
-    wr32(&mut sqe, DW_DEST_AVAIL, b.dst_avail);
-
-    let mut dw7 = u32::from(sqe_type.code()) << DW7_TYPE_SHIFT;
-    match &req.mode {
-        ZipMode::Block => dw7 |= DW7_BLOCK,
-        ZipMode::Stream(s) => {
-            dw7 |= DW7_STATEFUL;
-            if s.first {
-                dw7 |= DW7_NEW;
-            }
-            if s.last {
-                dw7 |= DW7_FLUSH;
-            }
-            wr64(&mut sqe, DW_CTX_ADDR_L, s.ctx_addr);
-            wr32(&mut sqe, DW_CTX0, s.ctx_dw0);
-            wr32(&mut sqe, DW_CTX1, s.ctx_dw1);
-            wr32(&mut sqe, DW_CTX2, s.ctx_dw2);
-            wr32(&mut sqe, DW_ISIZE, s.isize);
-            wr32(&mut sqe, DW_CHECKSUM, s.checksum);
-        }
-    }
-    wr32(&mut sqe, DW_FLAGS, dw7);
-
-    let dw9 = u32::from(req.alg.req_type()) | (u32::from(req.window.code()) << DW9_WIN_SHIFT);
-    wr32(&mut sqe, DW_ALG, dw9);
-    wr32(&mut sqe, sqe_type.tag_dword(), req.tag);
-    sqe
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Device side: strict decode and result write-back
-// ---------------------------------------------------------------------------------------------------------------------
-
-/// What a device learns from a valid ZIP SQE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ZipSqeView {
-    /// SQE type (dw7 bits 28..31).
-    pub sqe_type: ZipSqeType,
-    /// Algorithm (dw9 bits 0..7).
-    pub alg: ZipAlg,
-    /// Window (dw9 bits 12..15).
-    pub window: ZipWindow,
-    /// Hardware buffers. For a zero-length source `src_addr` is whatever the SQE holds (the driver puts the
-    /// destination address there, §6.3).
-    pub buffers: HwBuffers,
-    /// Tag (dw13 or dw26).
-    pub tag: u32,
-    /// dw7 bit 27, stream new (set in block mode by UADK; the kernel leaves it 0).
-    pub new: bool,
-    /// dw7 bit 25, flush = finish.
-    pub flush: bool,
-    /// Block mode (dw7 bit 26 clear), or stream mode with the carried state. In stream mode `first`/`last` equal
-    /// `new`/`flush`.
-    pub mode: ZipMode,
-}
-
 /// Why a device rejects a ZIP SQE. [`ZipDecodeError::status`] gives the status to write back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ZipDecodeError {
@@ -612,196 +475,6 @@ impl ZipDecodeError {
     }
 }
 
-/// Request types that are documented (§6.1) but not implemented here.
-const UNSUPPORTED_REQ_TYPES: [u8; 5] = [0x04, 0x40, 0x41, 0x42, 0x43];
-
-/// Device side: decode and validate an SQE (§6.2). Never panics, whatever the 128 bytes.
-///
-/// Reserved and hardware-written fields (dw0..3, dw5/6, dw10..12, dw16/17, dw24/25, dw27; dw13 on type 3) are
-/// ignored, as hardware would.
-pub fn decode(sqe: &Sqe) -> Result<ZipSqeView, ZipDecodeError> {
-    let dw7 = rd32(sqe, DW_FLAGS);
-    let sqe_type = match (dw7 >> DW7_TYPE_SHIFT) as u8 {
-        0 => ZipSqeType::Type0,
-        3 => ZipSqeType::Type3,
-        t => return Err(ZipDecodeError::UnknownSqeType(t)),
-    };
-    let dw9 = rd32(sqe, DW_ALG);
-    let req = (dw9 & 0xFF) as u8;
-    let alg = match ZipAlg::from_req_type(req) {
-        Some(a) => a,
-        None if UNSUPPORTED_REQ_TYPES.contains(&req) => {
-            return Err(ZipDecodeError::UnsupportedReqType(req));
-        }
-        None => return Err(ZipDecodeError::UnknownReqType(req)),
-    };
-    if alg == ZipAlg::Deflate && sqe_type == ZipSqeType::Type0 {
-        return Err(ZipDecodeError::DeflateNeedsType3);
-    }
-    let buf_type = ((dw9 >> DW9_BUF_SHIFT) & 0xF) as u8;
-    if buf_type != 0 {
-        return Err(ZipDecodeError::BufferType(buf_type));
-    }
-    if dw7 & DW7_IN_SKIP_MASK != 0 || rd32(sqe, DW_OUT_SKIP) & 0x00FF_FFFF != 0 {
-        return Err(ZipDecodeError::SglSkipWithFlat);
-    }
-    let win = ((dw9 >> DW9_WIN_SHIFT) & 0xF) as u8;
-    let window = ZipWindow::from_code(win).ok_or(ZipDecodeError::WindowCode(win))?;
-
-    let buffers = HwBuffers {
-        src_addr: rd64(sqe, DW_SRC_L),
-        src_len: rd32(sqe, DW_INPUT_LEN),
-        dst_addr: rd64(sqe, DW_DST_L),
-        dst_avail: rd32(sqe, DW_DEST_AVAIL),
-    };
-    if buffers.src_len > MAX_FLAT_LEN {
-        return Err(ZipDecodeError::SrcTooLong(buffers.src_len));
-    }
-    if buffers.dst_avail > MAX_FLAT_LEN {
-        return Err(ZipDecodeError::DstTooLong(buffers.dst_avail));
-    }
-    if buffers.src_addr == 0 && buffers.src_len != 0 {
-        return Err(ZipDecodeError::NullSrc);
-    }
-    if buffers.dst_addr == 0 && buffers.dst_avail != 0 {
-        return Err(ZipDecodeError::NullDst);
-    }
-
-    let new = dw7 & DW7_NEW != 0;
-    let flush = dw7 & DW7_FLUSH != 0;
-    let mode = if dw7 & DW7_STATEFUL != 0 {
-        let ctx_addr = rd64(sqe, DW_CTX_ADDR_L);
-        if ctx_addr == 0 {
-            return Err(ZipDecodeError::NullContext);
-        }
-        ZipMode::Stream(StreamState {
-            ctx_addr,
-            first: new,
-            last: flush,
-            ctx_dw0: rd32(sqe, DW_CTX0),
-            ctx_dw1: rd32(sqe, DW_CTX1),
-            ctx_dw2: rd32(sqe, DW_CTX2),
-            isize: rd32(sqe, DW_ISIZE),
-            checksum: rd32(sqe, DW_CHECKSUM),
-        })
-    } else {
-        ZipMode::Block
-    };
-
-    Ok(ZipSqeView {
-        sqe_type,
-        alg,
-        window,
-        buffers,
-        tag: read_tag(sqe, sqe_type),
-        new,
-        flush,
-        mode,
-    })
-}
-
-impl ZipSqeView {
-    /// The request this SQE encodes (the inverse of [`encode`] for requests [`encode`] produced).
-    pub fn request(&self) -> ZipRequest {
-        ZipRequest {
-            alg: self.alg,
-            buffers: self.buffers,
-            tag: self.tag,
-            window: self.window,
-            mode: self.mode,
-        }
-    }
-}
-
-/// What the device writes back into the SQE (§6.2 "written back by HW").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ZipResult {
-    /// Input bytes consumed (dw0).
-    pub consumed: u32,
-    /// Output bytes produced (dw1).
-    pub produced: u32,
-    /// Status (dw3 bits 0..7).
-    pub status: ZipStatus,
-    /// Last block seen (dw3 bit 8).
-    pub lstblk: bool,
-    /// ctx_dw0 (dw15): bits 0..3 ctx_st, bit 7 bfinal, bits 10..15 header bit count.
-    pub ctx_dw0: u32,
-    /// ctx_dw1 (dw28).
-    pub ctx_dw1: u32,
-    /// ctx_dw2 (dw29).
-    pub ctx_dw2: u32,
-    /// Updated ISIZE (dw30).
-    pub isize: u32,
-    /// Updated checksum (dw31).
-    pub checksum: u32,
-}
-
-impl ZipResult {
-    /// A result with only a status (all counts and context words 0), e.g. for a rejected SQE.
-    pub const fn status_only(status: ZipStatus) -> ZipResult {
-        ZipResult {
-            consumed: 0,
-            produced: 0,
-            status,
-            lstblk: false,
-            ctx_dw0: 0,
-            ctx_dw1: 0,
-            ctx_dw2: 0,
-            isize: 0,
-            checksum: 0,
-        }
-    }
-}
-
-/// Device side: write a result into the SQE in place: dw0, dw1, dw3 (status | lstblk << 8; bits 9..31 cleared),
-/// dw15, dw28, dw29, dw30, dw31. Every other byte is left unchanged (§8).
-pub fn write_result(sqe: &mut Sqe, res: &ZipResult) {
-    wr32(sqe, DW_CONSUMED, res.consumed);
-    wr32(sqe, DW_PRODUCED, res.produced);
-    let dw3 = u32::from(res.status.code()) | if res.lstblk { DW3_LSTBLK } else { 0 };
-    wr32(sqe, DW_STATUS, dw3);
-    wr32(sqe, DW_CTX0, res.ctx_dw0);
-    wr32(sqe, DW_CTX1, res.ctx_dw1);
-    wr32(sqe, DW_CTX2, res.ctx_dw2);
-    wr32(sqe, DW_ISIZE, res.isize);
-    wr32(sqe, DW_CHECKSUM, res.checksum);
-}
-
-// ---------------------------------------------------------------------------------------------------------------------
-// Driver side: completion
-// ---------------------------------------------------------------------------------------------------------------------
-
-/// The result of a completed SQE as the driver reads it (§6.2, §6.5, §8).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct ZipCompletion {
-    /// SQE type from dw7, or `None` if dw7 holds neither 0 nor 3 (then `tag` is read from dw13).
-    pub sqe_type: Option<ZipSqeType>,
-    /// Request type (dw9 bits 0..7) as the driver wrote it.
-    pub req_type: u8,
-    /// dw7 bit 27 as written (the zlib/gzip header was handled for this BD).
-    pub new: bool,
-    /// Tag (dw13 or dw26 by SQE type).
-    pub tag: u32,
-    /// Status (dw3 bits 0..7).
-    pub status: ZipStatus,
-    /// Last block (dw3 bit 8).
-    pub lstblk: bool,
-    /// Hardware bytes consumed (dw0), header not included.
-    pub consumed: u32,
-    /// Hardware bytes produced (dw1), header not included.
-    pub produced: u32,
-    /// ctx_dw0 (dw15).
-    pub ctx_dw0: u32,
-    /// ctx_dw1 (dw28).
-    pub ctx_dw1: u32,
-    /// ctx_dw2 (dw29).
-    pub ctx_dw2: u32,
-    /// ISIZE (dw30).
-    pub isize: u32,
-    /// Checksum (dw31).
-    pub checksum: u32,
-}
-
 /// Classification of a ZIP completion, as UADK does it (§8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ZipOutcome {
@@ -813,75 +486,4 @@ pub enum ZipOutcome {
     DstTooSmall,
     /// Any other status.
     Error(ZipStatus),
-}
-
-/// ctx_dw0 bits 0..3 (§6.5).
-pub const CTX_ST_MASK: u32 = 0xF;
-/// ctx_dw0 bit 7: bfinal seen (§6.5).
-pub const CTX_BFINAL: u32 = 0x80;
-
-impl ZipCompletion {
-    /// Classify the status (§8).
-    pub fn outcome(&self) -> ZipOutcome {
-        match self.status {
-            ZipStatus::DecompEnd if self.lstblk => ZipOutcome::StreamEnd,
-            s if s.is_success() => ZipOutcome::Ok,
-            ZipStatus::DstTooSmall => ZipOutcome::DstTooSmall,
-            s => ZipOutcome::Error(s),
-        }
-    }
-
-    /// `(consumed, produced)` in user-buffer terms: adds the zlib/gzip header size back (to `produced` on a compress
-    /// queue, to `consumed` on a decompress queue) when dw7 bit 27 is set, as UADK does (§6.4, §8).
-    pub fn user_lengths(&self, dir: QcType) -> (u32, u32) {
-        let hdr = match ZipAlg::from_req_type(self.req_type) {
-            Some(alg) if self.new => alg.header_len(),
-            _ => 0,
-        };
-        match dir {
-            QcType::Compress => (self.consumed, self.produced.saturating_add(hdr)),
-            QcType::Decompress => (self.consumed.saturating_add(hdr), self.produced),
-        }
-    }
-
-    /// ctx_dw0 bits 0..3 (ctx_st, §6.5).
-    pub const fn ctx_st(&self) -> u8 {
-        (self.ctx_dw0 & CTX_ST_MASK) as u8
-    }
-
-    /// The stream state to carry into the next BD of the same session (§6.3): the context words, ISIZE and checksum
-    /// from this completion; `first` cleared.
-    pub const fn next_stream_state(&self, ctx_addr: u64, last: bool) -> StreamState {
-        StreamState {
-            ctx_addr,
-            first: false,
-            last,
-            ctx_dw0: self.ctx_dw0,
-            ctx_dw1: self.ctx_dw1,
-            ctx_dw2: self.ctx_dw2,
-            isize: self.isize,
-            checksum: self.checksum,
-        }
-    }
-}
-
-/// Driver side: read a completed SQE (§6.2). Never panics.
-pub fn read_result(sqe: &Sqe) -> ZipCompletion {
-    let sqe_type = ZipSqeType::of(sqe);
-    let dw3 = rd32(sqe, DW_STATUS);
-    ZipCompletion {
-        sqe_type,
-        req_type: (rd32(sqe, DW_ALG) & 0xFF) as u8,
-        new: rd32(sqe, DW_FLAGS) & DW7_NEW != 0,
-        tag: read_tag(sqe, sqe_type.unwrap_or(ZipSqeType::Type0)),
-        status: ZipStatus::from_code((dw3 & 0xFF) as u8),
-        lstblk: dw3 & DW3_LSTBLK != 0,
-        consumed: rd32(sqe, DW_CONSUMED),
-        produced: rd32(sqe, DW_PRODUCED),
-        ctx_dw0: rd32(sqe, DW_CTX0),
-        ctx_dw1: rd32(sqe, DW_CTX1),
-        ctx_dw2: rd32(sqe, DW_CTX2),
-        isize: rd32(sqe, DW_ISIZE),
-        checksum: rd32(sqe, DW_CHECKSUM),
-    }
 }
