@@ -149,16 +149,22 @@ pub(crate) enum Owner {
 
 impl Owner {
     /// Stop the queue so the device no longer touches job memory. Emulator: close the queue (joins its device
-    /// thread). Hardware: `UACCE_CMD_PUT_Q` (the mapping and fd go when the last reference drops).
-    fn stop(self) {
+    /// thread). Hardware: `UACCE_CMD_PUT_Q` (the mapping and fd go when the last reference drops). False if the
+    /// queue may still be running.
+    fn stop(self) -> bool {
         match self {
             #[cfg(feature = "emu")]
-            Owner::Emu(q) => drop(q),
-            Owner::Hw(q) => {
-                if let Err(e) = q.put() {
-                    tracing::warn!("UACCE_CMD_PUT_Q failed while retiring a queue: {e}");
-                }
+            Owner::Emu(q) => {
+                drop(q);
+                true
             }
+            Owner::Hw(q) => match q.put() {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::error!("UACCE_CMD_PUT_Q failed while retiring a queue: {e}");
+                    false
+                }
+            },
         }
     }
 
@@ -418,23 +424,16 @@ impl Lane {
                 return Err(e);
             }
         };
-        // SAFETY (both arms): the SQE names the job's buffers (`bufs`, heap storage that moving the value does not
-        // move) and this slot's scratch (a Box in the slab: stable address, only this tag uses it while the slot is
-        // taken). Right after a successful push `bufs` moves into `slots[tag]` as `Pending`, and the lane frees a
-        // slot's buffers only (a) when `drain` has consumed the CQE carrying this tag (`Done`, freed by the future
-        // or, for an `Orphan` left by a dropped future, by `drain`), or (b) after the queue was stopped: `retire`
-        // and `Drop for Lane` call `Owner::stop` (PUT_Q, or closing the emulated queue) before touching the slab.
-        // Nothing reads or writes a job's buffers while it is `Pending`/`Orphan`. If `push` fails, the SQE was not
-        // queued. Gap: if `submit`'s push succeeds and its doorbell then fails, the error path below frees the tag
-        // and `bufs` while the SQE stays queued (a later doorbell announces it), unless `ring_error` retires the
-        // lane; and `retire` frees orphans even when PUT_Q failed.
-        let pushed = if st.defer_sq {
-            // The driver rings the doorbell at the end of its batch (`end_batch`).
-            unsafe { st.ring.push(&sqe) }.map(|_| st.unrung += 1)
-        } else {
-            unsafe { st.ring.submit(&sqe) }.map(|_| ())
-        };
-        if let Err(e) = pushed {
+        // SAFETY: the SQE names the job's buffers (`bufs`, heap storage that moving the value does not move) and
+        // this slot's scratch (a Box in the slab: stable address, only this tag uses it while the slot is taken).
+        // Right after a successful push `bufs` moves into `slots[tag]` as `Pending`, and the lane frees a slot's
+        // buffers only (a) when `drain` has consumed the CQE carrying this tag (`Done`, freed by the future or, for
+        // an `Orphan` left by a dropped future, by `drain`), or (b) after the queue was stopped: `retire` and `Drop
+        // for Lane` stop it (PUT_Q, or closing the emulated queue) before touching the slab, and `retire` leaks the
+        // buffers instead of freeing them if the stop failed. Nothing reads or writes a job's buffers while it is
+        // `Pending`/`Orphan`. If `push` fails, the SQE was not queued. If the doorbell fails after a successful push,
+        // the SQE stays queued: its buffers stay in the slot as an orphan and the lane is retired (below).
+        if let Err(e) = unsafe { st.ring.push(&sqe) } {
             st.free.push(tag);
             drop(st);
             drop(bufs);
@@ -445,6 +444,24 @@ impl Lane {
             waker: None,
             deadline: self.job_timeout.map(|t| Instant::now() + t),
         };
+        if st.defer_sq {
+            // The driver rings the doorbell at the end of its batch (`end_batch`).
+            st.unrung += 1;
+        } else if let Err(e) = st.ring.ring_sq() {
+            // No future will come for this job: its buffers wait in the slot, as a dropped future's do, until the
+            // queue is stopped; a queue whose doorbell fails is retired (its state is unknown).
+            let slot = &mut st.slots[usize::from(tag)];
+            if let SlotState::Pending { bufs, .. } =
+                std::mem::replace(&mut slot.state, SlotState::Free)
+            {
+                slot.state = SlotState::Orphan { _bufs: bufs };
+            }
+            drop(st);
+            permit.forget();
+            let err = self.ring_error(e);
+            self.retire(err.clone());
+            return Err(err);
+        }
         drop(st);
         permit.forget();
         self.stats.submitted.fetch_add(1, Ordering::Relaxed);
@@ -674,10 +691,12 @@ impl Lane {
             tracing::warn!(device = %self.device, class = ?self.class, "retiring queue: {err}");
         }
         *self.death.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.clone());
-        // 1. Stop the queue: after this the device touches no job memory.
+        // 1. Stop the queue: after this the device touches no job memory. If it could not be stopped, the jobs'
+        // buffers are leaked below rather than freed under a device that may still write them.
         let owner = self.owner.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(o) = owner {
-            o.stop();
+        let stopped = owner.is_none_or(Owner::stop);
+        if !stopped {
+            tracing::error!(device = %self.device, "leaking the buffers of the jobs on a queue that could not be stopped");
         }
         // 2. Fail pending jobs, release orphans.
         let mut wakers = Vec::new();
@@ -688,6 +707,12 @@ impl Lane {
             for (i, slot) in st.slots.iter_mut().enumerate() {
                 match std::mem::replace(&mut slot.state, SlotState::Free) {
                     SlotState::Pending { bufs, waker, .. } => {
+                        let bufs = if stopped {
+                            bufs
+                        } else {
+                            std::mem::forget(bufs);
+                            Buffers::default()
+                        };
                         slot.state = SlotState::Done {
                             bufs,
                             result: Err(err.clone()),
@@ -695,7 +720,11 @@ impl Lane {
                         wakers.extend(waker);
                     }
                     SlotState::Orphan { _bufs } => {
-                        graveyard.push(_bufs);
+                        if stopped {
+                            graveyard.push(_bufs);
+                        } else {
+                            std::mem::forget(_bufs);
+                        }
                         st.free.push(i as u16);
                     }
                     other => slot.state = other,
@@ -728,8 +757,19 @@ impl Drop for Lane {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(o) = owner {
-            o.stop();
+        if let Some(o) = owner
+            && !o.stop()
+        {
+            // The slab's buffers may still be written by the device: leak them rather than free them.
+            let st = std::mem::replace(
+                &mut self
+                    .state
+                    .get_mut()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .slots,
+                Vec::new(),
+            );
+            std::mem::forget(st);
         }
     }
 }
