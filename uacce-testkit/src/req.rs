@@ -111,11 +111,12 @@ pub fn digest(alg: DigestAlg, key: Option<&[u8]>, src: &[u8], mac: &mut [u8]) ->
 }
 
 /// The buffers of an AES-GCM request: `src` is the AAD (`aad_len` bytes) followed by the payload, `dst` the same
-/// layout, `mac` the tag (written on encrypt, read on decrypt), `aiv` the auth-IV area the BD names.
+/// layout, `mac` the tag (written on encrypt, read on decrypt), `aiv` the auth IV the BD names (a_ivin, read by
+/// the device; neither the soft device nor the emulator uses it).
 pub struct Gcm<'a> {
     pub key: &'a [u8],
     pub iv: &'a [u8],
-    pub aiv: &'a mut [u8],
+    pub aiv: &'a [u8],
     pub aad_len: usize,
     pub src: &'a [u8],
     pub dst: &'a mut [u8],
@@ -129,7 +130,7 @@ pub fn gcm(dir: CipherDir, g: Gcm<'_>) -> GcmRequest {
         key_addr: g.key.as_ptr() as u64,
         key_len: g.key.len() as u32,
         iv_addr: g.iv.as_ptr() as u64,
-        aiv_addr: g.aiv.as_mut_ptr() as u64,
+        aiv_addr: g.aiv.as_ptr() as u64,
         src_addr: g.src.as_ptr() as u64,
         dst_addr: g.dst.as_mut_ptr() as u64,
         aad_len: g.aad_len as u32,
