@@ -544,13 +544,9 @@ fn sec_bad_bds_get_error_status() {
     // A digest whose source address is unmapped.
     let mut out = [0u8; 32];
     let op = SecOp::Digest(DigestRequest {
-        alg: DigestAlg::Sha256,
-        hmac_key: None,
         src_addr: 0x20,
         len: 64,
-        mac_addr: out.as_mut_ptr() as u64,
-        mac_len: 32,
-        stage: DigestStage::OneShot,
+        ..req::digest(DigestAlg::Sha256, None, &[], &mut out)
     });
     assert!(matches!(
         sec_run(&mut q, op),
