@@ -43,9 +43,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use hdrhistogram::Histogram;
 use uacce::emu::{DeviceKind, EmuConfig, EmuDevice};
-use uacce::sys::qm::sec::{
-    self, CipherDir, DigestAlg, DigestRequest, DigestStage, GcmRequest, SecOp, SecRequest,
-};
+use uacce::sys::qm::sec::{self, CipherDir, DigestAlg, GcmRequest, SecOp, SecRequest};
 use uacce::sys::qm::zip::{
     self, HwBuffers, QcType, ZipAlg, ZipMode, ZipOutcome, ZipRequest, ZipWindow,
 };
@@ -53,6 +51,7 @@ use uacce::sys::qm::{DriverRing, QmVersion, Sqe};
 use uacce_async::{
     Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, NotifyMode, ServiceModel,
 };
+use uacce_testkit::req;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

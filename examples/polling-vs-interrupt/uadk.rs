@@ -172,16 +172,9 @@ impl Uadk {
                     (sec::encode(&req, version)?, Some(out))
                 }
                 Job::Sha4k => {
-                    let out = BytesMut::zeroed(64);
-                    let op = SecOp::Digest(DigestRequest {
-                        alg: DigestAlg::Sha256,
-                        hmac_key: None,
-                        src_addr: data.as_ptr() as u64,
-                        len: data.len() as u32,
-                        mac_addr: out.as_ptr() as u64,
-                        mac_len: 32,
-                        stage: DigestStage::OneShot,
-                    });
+                    let mut out = BytesMut::zeroed(64);
+                    let op =
+                        SecOp::Digest(req::digest(DigestAlg::Sha256, None, data, &mut out[..32]));
                     let req = SecRequest {
                         op,
                         tag: u64::from(tag) as _,
