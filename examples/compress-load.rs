@@ -13,10 +13,6 @@
 //! server's CPU time from `/proc/<pid>/stat`, split per thread (`/proc/<pid>/task`) into the tokio workers,
 //! the emulated ZIP device threads (`emu_zip-*`) and the rest. Loopback only.
 
-#[allow(dead_code)]
-#[path = "compress-server/app.rs"]
-mod app;
-
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -24,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use compress_demo as app;
 
 #[derive(Debug, Parser)]
 #[command(

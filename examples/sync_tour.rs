@@ -7,20 +7,16 @@
 //! It uses only `uacce-sys` and `uacce-emu`: no runtime, one job in flight, polled. The main tour (`examples/tour.rs`)
 //! does the same work through the awaitable API of `uacce-async` (`uacce::aio`) in every completion mode.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use uacce::emu::{DeviceKind, EmuConfig, EmuDevice, EmuQueue};
-use uacce::sys::qm::sec::{
-    self, CipherDir, DigestAlg, DigestRequest, DigestStage, GcmRequest, SecOp, SecRequest,
-};
-use uacce::sys::qm::zip::{
-    self, HwBuffers, QcType, ZipAlg, ZipMode, ZipOutcome, ZipRequest, ZipWindow,
-};
+use uacce::sys::qm::sec::{self, CipherDir, DigestAlg, SecOp};
+use uacce::sys::qm::zip::{self, QcType, ZipAlg, ZipOutcome};
 use uacce::sys::qm::{DriverRing, QmVersion, RingLayout, Sqe};
 use uacce::sys::queue::Queue;
 use uacce::sys::sysfs::Sysfs;
+use uacce_testkit::{codec, req};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -140,22 +136,7 @@ fn gzip(
     if dir == QcType::Compress {
         dst[..alg.header().len()].copy_from_slice(alg.header());
     }
-    let buffers = HwBuffers::from_user(
-        alg,
-        dir,
-        true,
-        src.as_ptr() as u64,
-        src.len() as u32,
-        dst.as_mut_ptr() as u64,
-        dst.len() as u32,
-    )?;
-    let req = ZipRequest {
-        alg,
-        buffers,
-        tag: 1,
-        window: ZipWindow::W32K,
-        mode: ZipMode::Block,
-    };
+    let req = req::zip_user(alg, dir, src, &mut dst, 1)?;
     let sqe = zip::encode(&req, lane.version);
     // SAFETY: the SQE names `src` (borrowed for this whole call) and `dst` (owned here), both untouched until
     // `run` returns with the completion consumed.
@@ -190,8 +171,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let gz = gzip(&mut cq, QcType::Compress, &data, data.len() + 4096)?;
     let el = t.elapsed();
-    let mut reference = Vec::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut reference)?;
+    let reference = codec::decompress(ZipAlg::Gzip, &gz)?;
     report(
         &format!(
             "gzip compress (ratio {:.2})",
@@ -211,24 +191,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("sha256(1 MiB)", data.clone()),
     ] {
         let mut mac = [0u8; 32];
-        let op = SecOp::Digest(DigestRequest {
-            alg: DigestAlg::Sha256,
-            hmac_key: None,
-            src_addr: input.as_ptr() as u64,
-            len: input.len() as u32,
-            mac_addr: mac.as_mut_ptr() as u64,
-            mac_len: 32,
-            stage: DigestStage::OneShot,
-        });
+        let op = SecOp::Digest(req::digest(DigestAlg::Sha256, None, &input, &mut mac));
         let t = Instant::now();
-        let sqe = sec::encode(
-            &SecRequest {
-                op,
-                tag: 2,
-                sva_prefetch: false,
-            },
-            sq.version,
-        )?;
+        let sqe = sec::encode(&req::sec_request(op, 2), sq.version)?;
         // SAFETY: the SQE names `input` and `mac`, locals of this loop body that stay untouched until `run` returns.
         let done = sec::read_result(&unsafe { sq.run(&sqe) });
         let el = t.elapsed();
@@ -245,33 +210,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let payload = &data[..65536];
     let mut aiv = [0u8; 64];
     let gcm = |dir, src: &[u8], dst: &mut [u8], mac: &mut [u8], aiv: &mut [u8]| {
-        SecOp::Aead(GcmRequest {
+        let (key, iv, aad_len) = (&key[..], &iv[..], aad.len());
+        SecOp::Aead(req::gcm(
             dir,
-            key_addr: key.as_ptr() as u64,
-            key_len: 32,
-            iv_addr: iv.as_ptr() as u64,
-            aiv_addr: aiv.as_mut_ptr() as u64,
-            src_addr: src.as_ptr() as u64,
-            dst_addr: dst.as_mut_ptr() as u64,
-            aad_len: aad.len() as u32,
-            payload_len: (src.len() - aad.len()) as u32,
-            mac_addr: mac.as_mut_ptr() as u64,
-            tag_len: 16,
-        })
+            req::Gcm {
+                key,
+                iv,
+                aiv,
+                aad_len,
+                src,
+                dst,
+                mac,
+            },
+        ))
     };
     let src = [&aad[..], payload].concat();
     let mut sealed = vec![0u8; src.len()];
     let mut tag = [0u8; 16];
     let t = Instant::now();
     let op = gcm(CipherDir::Encrypt, &src, &mut sealed, &mut tag, &mut aiv);
-    let sqe = sec::encode(
-        &SecRequest {
-            op,
-            tag: 3,
-            sva_prefetch: false,
-        },
-        sq.version,
-    )?;
+    let sqe = sec::encode(&req::sec_request(op, 3), sq.version)?;
     // SAFETY: the SQE names `key`, `iv`, `aiv`, `src`, `sealed` and `tag`, locals untouched until `run` returns.
     let done = sec::read_result(&unsafe { sq.run(&sqe) });
     let el = t.elapsed();
@@ -289,14 +247,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut opened = vec![0u8; ct.len()];
     let t = Instant::now();
     let op = gcm(CipherDir::Decrypt, &ct, &mut opened, &mut tag, &mut aiv);
-    let sqe = sec::encode(
-        &SecRequest {
-            op,
-            tag: 4,
-            sva_prefetch: false,
-        },
-        sq.version,
-    )?;
+    let sqe = sec::encode(&req::sec_request(op, 4), sq.version)?;
     // SAFETY: the SQE names `key`, `iv`, `aiv`, `ct`, `opened` and `tag`, locals untouched until `run` returns.
     let done = sec::read_result(&unsafe { sq.run(&sqe) });
     report(

@@ -3,12 +3,9 @@
 //! installed, `curl --compressed`. Every route's decoded body must equal the uncompressed one; compressible
 //! routes must come back compressed with `Vary: accept-encoding`; `/health` and the PNG never compressed.
 
-#[allow(dead_code)]
-#[path = "../examples/compress-server/app.rs"]
-mod app;
-
 use std::path::PathBuf;
 
+use compress_demo as app;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use uacce_async::{Accel, Backend};
 

@@ -10,9 +10,8 @@
 //! `/health` (never compressed), `/` (an index). Ctrl-C (or SIGTERM) stops it after the requests in progress.
 //! Logs go to stderr through `tracing` (`RUST_LOG`, default `info`).
 
-mod app;
-
 use clap::Parser;
+use compress_demo as app;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     app::run(app::Args::parse())

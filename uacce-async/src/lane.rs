@@ -761,15 +761,14 @@ impl Drop for Lane {
             && !o.stop()
         {
             // The slab's buffers may still be written by the device: leak them rather than free them.
-            let st = std::mem::replace(
+            let slots = std::mem::take(
                 &mut self
                     .state
                     .get_mut()
                     .unwrap_or_else(|e| e.into_inner())
                     .slots,
-                Vec::new(),
             );
-            std::mem::forget(st);
+            std::mem::forget(slots);
         }
     }
 }

@@ -20,14 +20,6 @@ const BATCHING: [NotifyMode; 4] = [
     NotifyMode::IoUring,
 ];
 
-fn null_device(accel: &Accel) -> &EmuDevice {
-    accel
-        .emulated_devices()
-        .iter()
-        .find(|d| d.config().kind == uacce_emu::DeviceKind::Null)
-        .expect("null device")
-}
-
 /// `tasks` tasks each running `rounds` null jobs back to back, then the device's counters are checked against the
 /// number of jobs submitted. No job timeout: a job whose doorbell never rings hangs (and the bound below fails the
 /// test) instead of being retired.

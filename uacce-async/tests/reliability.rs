@@ -11,14 +11,6 @@ use bytes::Bytes;
 use common::*;
 use uacce_async::*;
 
-fn null_device(accel: &Accel) -> &EmuDevice {
-    accel
-        .emulated_devices()
-        .iter()
-        .find(|d| d.config().kind == uacce_emu::DeviceKind::Null)
-        .expect("null device")
-}
-
 fn sec_devices(accel: &Accel) -> Vec<EmuDevice> {
     accel
         .emulated_devices()

@@ -2,25 +2,17 @@
 //! ring encodes SQEs with `uacce_sys::qm::{zip, sec}`, the emulator does the work, results are checked against
 //! published vectors and an independent decoder (flate2's readers).
 
-use std::io::Read;
 use std::time::Duration;
 
 use uacce_emu::{DeviceKind, EmuConfig, EmuDevice, EmuQueue};
 use uacce_sys::qm::sec::{
-    self, CipherAlg, CipherDir, CipherMode, CipherRequest, DigestAlg, DigestRequest, DigestStage,
-    GcmRequest, HmacKey, SecOp, SecOutcome, SecRequest,
+    self, CipherDir, CipherMode, DigestAlg, DigestRequest, DigestStage, SecOp, SecOutcome,
 };
 use uacce_sys::qm::zip::{
     self, HwBuffers, QcType, StreamState, ZipAlg, ZipMode, ZipOutcome, ZipRequest, ZipWindow,
 };
 use uacce_sys::qm::{DriverRing, QmVersion, Sqe};
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use uacce_testkit::{codec, hex, req, text};
 
 /// An emulated queue with the driver side of its ring.
 struct Tq {
@@ -58,28 +50,6 @@ unsafe fn run(tq: &mut Tq, sqe: &Sqe) -> Sqe {
     }
 }
 
-fn test_data(len: usize) -> Vec<u8> {
-    // Compressible but not trivial: words from a small vocabulary chosen by an LCG.
-    let words = [
-        "uacce ",
-        "queue ",
-        "doorbell ",
-        "phase ",
-        "zip ",
-        "sec ",
-        "ring\n",
-        "0123456789 ",
-    ];
-    let mut x: u32 = 12345;
-    let mut out = Vec::with_capacity(len + 16);
-    while out.len() < len {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
-        out.extend_from_slice(words[(x >> 16) as usize % words.len()].as_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 /// Block-compress `src` on a compress queue; returns the whole user-visible stream (header + device output).
 fn zip_compress(
     q: &mut Tq,
@@ -89,23 +59,7 @@ fn zip_compress(
 ) -> Result<Vec<u8>, ZipOutcome> {
     let mut dst = vec![0u8; dst_len];
     dst[..alg.header().len()].copy_from_slice(alg.header());
-    let buffers = HwBuffers::from_user(
-        alg,
-        QcType::Compress,
-        true,
-        src.as_ptr() as u64,
-        src.len() as u32,
-        dst.as_mut_ptr() as u64,
-        dst.len() as u32,
-    )
-    .unwrap();
-    let req = ZipRequest {
-        alg,
-        buffers,
-        tag: 7,
-        window: ZipWindow::W32K,
-        mode: ZipMode::Block,
-    };
+    let req = req::zip_user(alg, QcType::Compress, src, &mut dst, 7).unwrap();
     // SAFETY: the SQE names `src` (borrowed for this whole call) and `dst` (owned here); both outlive `run`,
     // which returns after the completion was consumed.
     let done = zip::read_result(&unsafe { run(q, &zip::encode(&req, q.version())) });
@@ -128,23 +82,7 @@ fn zip_decompress(
     dst_len: usize,
 ) -> Result<Vec<u8>, ZipOutcome> {
     let mut dst = vec![0u8; dst_len];
-    let buffers = HwBuffers::from_user(
-        alg,
-        QcType::Decompress,
-        true,
-        src.as_ptr() as u64,
-        src.len() as u32,
-        dst.as_mut_ptr() as u64,
-        dst.len() as u32,
-    )
-    .unwrap();
-    let req = ZipRequest {
-        alg,
-        buffers,
-        tag: 9,
-        window: ZipWindow::W32K,
-        mode: ZipMode::Block,
-    };
+    let req = req::zip_user(alg, QcType::Decompress, src, &mut dst, 9).unwrap();
     // SAFETY: the SQE names `src` (borrowed for this whole call) and `dst` (owned here); both outlive `run`,
     // which returns after the completion was consumed.
     let done = zip::read_result(&unsafe { run(q, &zip::encode(&req, q.version())) });
@@ -159,17 +97,6 @@ fn zip_decompress(
     }
 }
 
-fn reference_decode(alg: ZipAlg, data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    match alg {
-        ZipAlg::Gzip => flate2::read::GzDecoder::new(data).read_to_end(&mut out),
-        ZipAlg::Zlib => flate2::read::ZlibDecoder::new(data).read_to_end(&mut out),
-        ZipAlg::Deflate => flate2::read::DeflateDecoder::new(data).read_to_end(&mut out),
-    }
-    .unwrap();
-    out
-}
-
 #[test]
 fn zip_block_round_trips_v2_v3() {
     for version in [QmVersion::V2, QmVersion::V3] {
@@ -178,10 +105,14 @@ fn zip_block_round_trips_v2_v3() {
         let mut dq = Tq::open(&dev, 1);
         for alg in [ZipAlg::Gzip, ZipAlg::Zlib, ZipAlg::Deflate] {
             for len in [0usize, 1, 1000, 100_000] {
-                let src = test_data(len);
+                let src = text(len);
                 let compressed = zip_compress(&mut cq, alg, &src, len + 1024).unwrap();
                 // An independent decoder reads the stream the device (plus the software header) produced.
-                assert_eq!(reference_decode(alg, &compressed), src, "{alg:?} {len}");
+                assert_eq!(
+                    codec::decompress(alg, &compressed).unwrap(),
+                    src,
+                    "{alg:?} {len}"
+                );
                 let back = zip_decompress(&mut dq, alg, &compressed, len + 16).unwrap();
                 assert_eq!(back, src, "{alg:?} {len} {version:?}");
             }
@@ -197,7 +128,7 @@ fn zip_errors_are_statuses() {
     let dev = EmuDevice::new(EmuConfig::new(DeviceKind::Zip).depth(16));
     let mut cq = Tq::open(&dev, 0);
     let mut dq = Tq::open(&dev, 1);
-    let src = test_data(50_000);
+    let src = text(50_000);
     // Output space too small, both directions.
     assert_eq!(
         zip_compress(&mut cq, ZipAlg::Gzip, &src, 100),
@@ -265,7 +196,7 @@ fn zip_stream_mode() {
     );
     let mut cq = Tq::open(&dev, 0);
     let mut dq = Tq::open(&dev, 1);
-    let src = test_data(300_000);
+    let src = text(300_000);
     for alg in [ZipAlg::Gzip, ZipAlg::Zlib, ZipAlg::Deflate] {
         let ctx = vec![0u8; 0x10000];
         let ctx_addr = ctx.as_ptr() as u64 + zip::HW_CTX_OFFSET;
@@ -283,12 +214,7 @@ fn zip_stream_mode() {
             let mut dst = vec![0u8; 16_384];
             let req = ZipRequest {
                 alg,
-                buffers: HwBuffers {
-                    src_addr: input.as_ptr() as u64,
-                    src_len: input.len() as u32,
-                    dst_addr: dst.as_mut_ptr() as u64,
-                    dst_avail: dst.len() as u32,
-                },
+                buffers: req::hw_buffers(input, &mut dst),
                 tag: i as u32,
                 window: ZipWindow::W32K,
                 mode: ZipMode::Stream(state),
@@ -309,7 +235,7 @@ fn zip_stream_mode() {
             state = done.next_stream_state(ctx_addr, state.last);
             i += 1;
         }
-        assert_eq!(reference_decode(alg, &out), src, "{alg:?}");
+        assert_eq!(codec::decompress(alg, &out).unwrap(), src, "{alg:?}");
 
         // Decompress the stream in 5000-byte input pieces into 4096-byte outputs.
         let body = &out[alg.header().len()..];
@@ -326,12 +252,7 @@ fn zip_stream_mode() {
             let mut dst = vec![0u8; 4096];
             let req = ZipRequest {
                 alg,
-                buffers: HwBuffers {
-                    src_addr: input.as_ptr() as u64,
-                    src_len: input.len() as u32,
-                    dst_addr: dst.as_mut_ptr() as u64,
-                    dst_avail: dst.len() as u32,
-                },
+                buffers: req::hw_buffers(input, &mut dst),
                 tag: 0,
                 window: ZipWindow::W32K,
                 mode: ZipMode::Stream(state),
@@ -359,30 +280,14 @@ fn zip_stream_mode() {
 /// # Safety
 /// Every buffer `op` names must stay valid and untouched until this returns (see [`run`]).
 unsafe fn sec_run(q: &mut Tq, op: SecOp) -> SecOutcome {
-    let req = SecRequest {
-        op,
-        tag: 42,
-        sva_prefetch: false,
-    };
     // SAFETY: the SQE names the buffers of `op`, which the caller keeps valid until this returns (our contract).
-    let done = sec::read_result(&unsafe { run(q, &sec::encode(&req, q.version()).unwrap()) });
+    let done = sec::read_result(&unsafe { run(q, &req::sec_sqe(op, 42, q.version())) });
     assert_eq!(done.tag, 42);
     done.outcome()
 }
 
 fn digest_op(alg: DigestAlg, key: Option<&[u8]>, data: &[u8], out: &mut [u8]) -> SecOp {
-    SecOp::Digest(DigestRequest {
-        alg,
-        hmac_key: key.map(|k| HmacKey {
-            addr: k.as_ptr() as u64,
-            len: k.len() as u32,
-        }),
-        src_addr: data.as_ptr() as u64,
-        len: data.len() as u32,
-        mac_addr: out.as_mut_ptr() as u64,
-        mac_len: out.len() as u32,
-        stage: DigestStage::OneShot,
-    })
+    SecOp::Digest(req::digest(alg, key, data, out))
 }
 
 #[test]
@@ -457,7 +362,7 @@ fn sec_long_hash() {
             .depth(8),
     );
     let mut q = Tq::open(&dev, 0);
-    let data = test_data(128 * 10 + 77);
+    let data = text(128 * 10 + 77);
     for (alg, block) in [(DigestAlg::Sha256, 64usize), (DigestAlg::Sha512, 128)] {
         let mut mac = vec![0u8; alg.digest_len() as usize];
         let parts = [
@@ -501,17 +406,7 @@ fn cipher_op(
     src: &[u8],
     dst: &mut [u8],
 ) -> SecOp {
-    SecOp::Cipher(CipherRequest {
-        alg: CipherAlg::Aes,
-        mode,
-        dir,
-        key_addr: key.as_ptr() as u64,
-        key_len: key.len() as u32,
-        iv_addr: iv.as_ptr() as u64,
-        src_addr: src.as_ptr() as u64,
-        dst_addr: dst.as_mut_ptr() as u64,
-        len: src.len() as u32,
-    })
+    SecOp::Cipher(req::cipher(mode, dir, key, iv, src, dst))
 }
 
 #[test]
@@ -617,19 +512,19 @@ fn sec_gcm_nist_vector() {
         ));
         let tag = hex("5bc94fbc3221a5db94fae95ae7121a47");
         let gcm = |dir, src: &[u8], dst: &mut [u8], mac: &mut [u8], aiv: &mut [u8]| {
-            SecOp::Aead(GcmRequest {
+            let (key, iv, aad_len) = (&key[..], &iv[..], aad.len());
+            SecOp::Aead(req::gcm(
                 dir,
-                key_addr: key.as_ptr() as u64,
-                key_len: 16,
-                iv_addr: iv.as_ptr() as u64,
-                aiv_addr: aiv.as_mut_ptr() as u64,
-                src_addr: src.as_ptr() as u64,
-                dst_addr: dst.as_mut_ptr() as u64,
-                aad_len: aad.len() as u32,
-                payload_len: (src.len() - aad.len()) as u32,
-                mac_addr: mac.as_mut_ptr() as u64,
-                tag_len: 16,
-            })
+                req::Gcm {
+                    key,
+                    iv,
+                    aiv,
+                    aad_len,
+                    src,
+                    dst,
+                    mac,
+                },
+            ))
         };
         let mut aiv = [0u8; 64];
         let src = [aad.clone(), pt.clone()].concat();
@@ -696,13 +591,9 @@ fn sec_bad_bds_get_error_status() {
     // A digest whose source address is unmapped.
     let mut out = [0u8; 32];
     let op = SecOp::Digest(DigestRequest {
-        alg: DigestAlg::Sha256,
-        hmac_key: None,
         src_addr: 0x20,
         len: 64,
-        mac_addr: out.as_mut_ptr() as u64,
-        mac_len: 32,
-        stage: DigestStage::OneShot,
+        ..req::digest(DigestAlg::Sha256, None, &[], &mut out)
     });
     assert!(matches!(
         // SAFETY: the op names `out`, which outlives `sec_run` (completion consumed), and 0x20, below

@@ -4,45 +4,8 @@
 use uacce_sys::qm::sec::*;
 use uacce_sys::qm::{QmVersion, SQE_SIZE, Sqe};
 
-/// Build the expected BD from (byte offset, bytes) pairs; every byte not listed is zero.
-fn golden(parts: &[(usize, &[u8])]) -> Sqe {
-    let mut s = [0u8; SQE_SIZE];
-    for (off, bytes) in parts {
-        s[*off..*off + bytes.len()].copy_from_slice(bytes);
-    }
-    s
-}
-
-/// Small deterministic generator (xorshift64*).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn bool(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-    fn addr(&mut self) -> u64 {
-        1 + self.below(1 << 48)
-    }
-    fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u64) as usize]
-    }
-}
-
-fn req(op: SecOp, tag: u32) -> SecRequest {
-    SecRequest {
-        op,
-        tag,
-        sva_prefetch: false,
-    }
-}
+use uacce_testkit::req::sec_request as req;
+use uacce_testkit::{Rng, golden};
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Golden BDs: every expected byte written by hand from the document's tables, not by running encode().

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use uacce_async::{Accel, Backend, Config, EmuOptions, NotifyMode, ServiceModel};
+use uacce_async::{Accel, Backend, Config, EmuDevice, EmuOptions, NotifyMode, ServiceModel};
 
 /// Scale for job counts: `UACCE_TEST_SCALE=0.01` under valgrind.
 pub fn scaled(n: usize) -> usize {
@@ -45,52 +45,17 @@ pub fn service(us: u64) -> EmuOptions {
     }
 }
 
-/// A deterministic pseudo-random generator (xorshift) for test data.
-pub struct Rng(u64);
+/// The deterministic generator for test data (`text`, `bytes`, `below`).
+#[allow(unused_imports)] // not every test file draws data
+pub use uacce_testkit::Rng;
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Self(seed.max(1))
-    }
-    pub fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    /// Compressible bytes: runs of random words.
-    pub fn text(&mut self, len: usize) -> Vec<u8> {
-        const WORDS: [&str; 10] = [
-            "alpha ",
-            "beta ",
-            "gamma ",
-            "delta\n",
-            "uacce ",
-            "queue ",
-            "0xdeadbeef ",
-            "{\"k\":1} ",
-            "zip ",
-            "sec ",
-        ];
-        let mut out = Vec::with_capacity(len + 16);
-        while out.len() < len {
-            if self.below(8) == 0 {
-                out.push(self.next() as u8);
-            } else {
-                out.extend_from_slice(WORDS[self.below(10) as usize].as_bytes());
-            }
-        }
-        out.truncate(len);
-        out
-    }
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        (0..len).map(|_| self.next() as u8).collect()
-    }
+/// The emulated null device of `accel` (the one that completes jobs without work).
+pub fn null_device(accel: &Accel) -> &EmuDevice {
+    accel
+        .emulated_devices()
+        .iter()
+        .find(|d| d.config().kind == uacce_emu::DeviceKind::Null)
+        .expect("null device")
 }
 
 /// CPU time (user + system) of this process's threads whose name starts with `prefix`, from /proc/self/task.

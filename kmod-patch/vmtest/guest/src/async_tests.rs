@@ -6,6 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use uacce_sys::qm::zip::ZipAlg;
+use uacce_testkit::{codec, data};
 use uacce_async::{Accel, AeadKey, Backend, Error, Format, HashAlg, HmacKey, NotifyMode};
 
 use crate::queue::{devices, sysfs_attr};
@@ -21,10 +23,6 @@ macro_rules! check {
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
-}
-
-fn data(len: usize, seed: u32) -> Vec<u8> {
-    crate::tests::data(len, seed)
 }
 
 async fn build(mode: NotifyMode) -> Result<Accel, String> {
@@ -59,37 +57,21 @@ fn wait_queues_released(what: &str) -> TestResult {
     Ok(())
 }
 
-fn cpu_encode(f: Format, input: &[u8]) -> Vec<u8> {
-    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
-    let c = flate2::Compression::default();
+/// The flate2 reference codec of a format (uacce-testkit's).
+fn zip_alg(f: Format) -> ZipAlg {
     match f {
-        Format::Gzip => {
-            let mut e = GzEncoder::new(Vec::new(), c);
-            e.write_all(input).unwrap();
-            e.finish().unwrap()
-        }
-        Format::Zlib => {
-            let mut e = ZlibEncoder::new(Vec::new(), c);
-            e.write_all(input).unwrap();
-            e.finish().unwrap()
-        }
-        _ => {
-            let mut e = DeflateEncoder::new(Vec::new(), c);
-            e.write_all(input).unwrap();
-            e.finish().unwrap()
-        }
+        Format::Gzip => ZipAlg::Gzip,
+        Format::Zlib => ZipAlg::Zlib,
+        _ => ZipAlg::Deflate,
     }
 }
 
+fn cpu_encode(f: Format, input: &[u8]) -> Vec<u8> {
+    codec::compress(zip_alg(f), input)
+}
+
 fn cpu_decode(f: Format, comp: &[u8]) -> std::io::Result<Vec<u8>> {
-    use flate2::read::{DeflateDecoder, GzDecoder, ZlibDecoder};
-    let mut out = Vec::new();
-    match f {
-        Format::Gzip => GzDecoder::new(comp).read_to_end(&mut out)?,
-        Format::Zlib => ZlibDecoder::new(comp).read_to_end(&mut out)?,
-        _ => DeflateDecoder::new(comp).read_to_end(&mut out)?,
-    };
-    Ok(out)
+    codec::decompress(zip_alg(f), comp)
 }
 
 const FORMATS: [Format; 3] = [Format::Gzip, Format::Zlib, Format::Deflate];
@@ -377,6 +359,8 @@ mod sigbus {
 
     fn now_us() -> i64 {
         let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid, writable timespec, the only memory clock_gettime writes (it is async-signal-safe,
+        // as the handler needs).
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
     }
@@ -397,6 +381,8 @@ mod sigbus {
             }
         }
         N.store(n, Ordering::Release);
+        // SAFETY: an all-zero sigaction is valid (empty mask, no flags); `handler` has the three-argument signature
+        // SA_SIGINFO asks for and only reads statics and its arguments; the old action is not asked for (null).
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = handler as *const () as usize;
@@ -434,6 +420,7 @@ mod sigbus {
 
     /// Async-signal-safe: no allocation, no locks; write(2) and _exit(2) only.
     extern "C" fn handler(_sig: i32, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+        // SAFETY: for an SA_SIGINFO handler the kernel passes a valid siginfo_t that lives for the call.
         let addr = unsafe { (*info).si_addr() } as u64;
         let n = N.load(Ordering::Acquire);
         let mut in_dus = None;
@@ -444,6 +431,7 @@ mod sigbus {
             }
         }
         let mut name = [0u8; 16];
+        // SAFETY: PR_GET_NAME writes at most 16 bytes (TASK_COMM_LEN, NUL included) into `name`, which holds 16.
         unsafe { libc::prctl(libc::PR_GET_NAME, name.as_mut_ptr()) };
         let nl = name.iter().position(|&b| b == 0).unwrap_or(16);
         let removed = REMOVED_AT_US.load(Ordering::Acquire);
@@ -465,6 +453,7 @@ mod sigbus {
             put_num(&mut buf, &mut p, (now_us() - removed).max(0) as u64, 10);
         }
         put(&mut buf, &mut p, b"\n");
+        // SAFETY: `put` never moves `p` past buf.len(), so write(2) reads only the first `p` bytes of `buf`.
         unsafe { libc::write(1, buf.as_ptr() as *const libc::c_void, p) };
         // Where in the library: a symbolised backtrace (allocates, which is not async-signal-safe; the fault is a
         // load from the unmapped DUS, not inside the allocator, and the process ends right after)
@@ -477,6 +466,7 @@ mod sigbus {
             .take(8)
             .collect();
         let line = format!("sigbus-frames {}\n", frames.join(" <- "));
+        // SAFETY: write(2) reads the `line.len()` bytes of the live String `line`; _exit ends the process at once.
         unsafe {
             libc::write(1, line.as_ptr() as *const libc::c_void, line.len());
             libc::_exit(70);

@@ -11,6 +11,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 pub type TestResult = Result<(), String>;
+/// A test: the name the harness reports and the function.
+pub type Test = (&'static str, fn() -> TestResult);
 
 fn run(name: &str, f: fn() -> TestResult) -> bool {
     let t = Instant::now();
@@ -56,7 +58,7 @@ fn main() {
         .unwrap_or("patched");
     std::panic::set_hook(Box::new(|_| {}));
     async_tests::log::init(false);
-    let list: &[(&str, fn() -> TestResult)] = if mode == "unpatched" {
+    let list: &[Test] = if mode == "unpatched" {
         tests::UNPATCHED
     } else {
         tests::PATCHED

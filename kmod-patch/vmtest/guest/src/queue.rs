@@ -6,7 +6,10 @@
 
 use std::fs;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,13 +50,33 @@ pub fn devices(prefix: &str) -> Vec<String> {
     v
 }
 
-pub fn ioctl_raw(fd: RawFd, cmd: u64, arg: *mut libc::c_void) -> io::Result<i32> {
-    let r = unsafe { libc::ioctl(fd, cmd as _, arg) };
+/// An ioctl with a null argument, any `cmd`: through a null pointer the kernel reads and writes no memory of ours.
+pub fn ioctl_null(fd: BorrowedFd<'_>, cmd: u64) -> io::Result<i32> {
+    // SAFETY: `fd` is open for the call (borrowed); with a null argument no command can touch our memory.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, std::ptr::null_mut::<libc::c_void>()) };
     if r < 0 {
         Err(io::Error::last_os_error())
     } else {
         Ok(r)
     }
+}
+
+/// `UACCE_SOFT_CMD_DOORBELL` with any value (no client-side checks), for the negative tests.
+pub fn doorbell_raw(fd: BorrowedFd<'_>, v: u64) -> io::Result<()> {
+    let mut v = v;
+    // SAFETY: `fd` is open for the call; UACCE_SOFT_CMD_DOORBELL reads one u64 through its argument, which points
+    // to `v`, and writes nothing.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), UACCE_SOFT_CMD_DOORBELL as _, &mut v as *mut u64) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// `UACCE_CMD_SET_EVENTFD` with any fd and flags (the typed API is `bind_eventfd`/`unbind_eventfd`).
+pub fn set_eventfd_raw(fd: BorrowedFd<'_>, efd: i32, flags: u32) -> io::Result<()> {
+    let mut a = uapi::UacceEventfd { fd: efd, flags };
+    // SAFETY: `fd` is open for the call; UACCE_CMD_SET_EVENTFD reads one `struct uacce_eventfd` (which UacceEventfd
+    // mirrors, checked by uacce-sys's uapi tests) through its argument, which points to `a`, and writes nothing.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), UACCE_CMD_SET_EVENTFD as _, &mut a as *mut uapi::UacceEventfd) };
+    if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// A v2 doorbell value (`uacce_sys::qm::encode_doorbell`); `cmd` 0 SQ, 1 CQ, 2 EQ, 3 AEQ.
@@ -68,31 +91,27 @@ pub fn doorbell_value(sqn: u16, cmd: u8, index: u16, prio: u16) -> u64 {
 }
 
 pub fn eventfd() -> io::Result<OwnedFd> {
-    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
+    Ok(efd.into())
 }
 
 /// Non-blocking read of an eventfd counter: 0 if nothing was signalled.
-pub fn eventfd_take(fd: RawFd) -> io::Result<u64> {
-    let mut v = 0u64;
-    let r = unsafe { libc::read(fd, &mut v as *mut u64 as *mut libc::c_void, 8) };
-    if r == 8 {
-        return Ok(v);
-    }
-    let e = io::Error::last_os_error();
-    if e.raw_os_error() == Some(libc::EAGAIN) {
-        Ok(0)
-    } else {
-        Err(e)
+pub fn eventfd_take(fd: impl AsFd) -> io::Result<u64> {
+    let mut v = [0u8; 8];
+    match nix::unistd::read(fd, &mut v) {
+        Ok(8) => Ok(u64::from_ne_bytes(v)),
+        Ok(n) => Err(io::Error::other(format!("eventfd read {n} bytes"))),
+        Err(Errno::EAGAIN) => Ok(0),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// poll() one fd; returns revents (0 on time-out).
 pub fn poll1(fd: RawFd, events: i16, timeout: Duration) -> io::Result<i16> {
+    // Raw fds: the waiters are threads that outlive no borrow. poll() is sound for any fd value (one that is not
+    // open is reported as POLLNVAL).
     let mut p = libc::pollfd { fd, events, revents: 0 };
+    // SAFETY: `p` is one valid, writable pollfd for the duration of the call, and nfds is 1.
     let r = unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) };
     if r < 0 {
         return Err(io::Error::last_os_error());
@@ -160,25 +179,27 @@ impl Queue {
         self.q.as_raw_fd()
     }
 
-    pub fn ioctl(&self, cmd: u64, arg: *mut libc::c_void) -> io::Result<i32> {
-        ioctl_raw(self.fd(), cmd, arg)
+    /// An ioctl with a null argument ([`ioctl_null`]).
+    pub fn ioctl(&self, cmd: u64) -> io::Result<i32> {
+        ioctl_null(self.q.as_fd(), cmd)
     }
 
     /// A doorbell through the raw ioctl (no client-side state checks), for the negative tests.
     pub fn doorbell(&self, v: u64) -> io::Result<()> {
-        let mut v = v;
-        self.ioctl(UACCE_SOFT_CMD_DOORBELL, &mut v as *mut u64 as *mut _).map(|_| ())
+        doorbell_raw(self.q.as_fd(), v)
     }
 
     /// `UACCE_CMD_SET_EVENTFD` with any fd and flags (the typed API is `bind_eventfd`/`unbind_eventfd`).
     pub fn set_eventfd(&self, fd: i32, flags: u32) -> io::Result<()> {
-        let mut a = uapi::UacceEventfd { fd, flags };
-        self.ioctl(UACCE_CMD_SET_EVENTFD, &mut a as *mut _ as *mut _).map(|_| ())
+        set_eventfd_raw(self.q.as_fd(), fd, flags)
     }
 
     /// The raw RX (end − 8) and TX (end − 4) status words; the soft device leaves both 0.
     pub fn status_words(&self) -> (u32, u32) {
         let (p, len) = (self.q.as_ptr(), self.q.len());
+        assert!(len >= 8 && len.is_multiple_of(4));
+        // SAFETY: both words are in bounds (len >= 8) and aligned (the mapping is page-aligned, len a multiple of 4)
+        // of the DUS mapping, which lives as long as self.q; volatile because the device writes them.
         unsafe {
             (
                 u32::from_le(std::ptr::read_volatile(p.add(len - 8) as *const u32)),
@@ -190,7 +211,7 @@ impl Queue {
     /// The u32 at byte `off` of the DUS mapping (what a removed queue's mapping holds).
     pub fn dus_u32(&self, off: usize) -> u32 {
         let (p, len) = (self.q.as_ptr(), self.q.len());
-        assert!(off % 4 == 0 && off + 4 <= len);
+        assert!(off.is_multiple_of(4) && off + 4 <= len);
         // SAFETY: in bounds and aligned (checked above) of the DUS mapping, which lives as long as self.q
         unsafe { std::ptr::read_volatile(p.add(off) as *const u32) }
     }
@@ -198,7 +219,7 @@ impl Queue {
     /// Store `v` at byte `off` of the DUS mapping.
     pub fn set_dus_u32(&self, off: usize, v: u32) {
         let (p, len) = (self.q.as_ptr(), self.q.len());
-        assert!(off % 4 == 0 && off + 4 <= len);
+        assert!(off.is_multiple_of(4) && off + 4 <= len);
         // SAFETY: as in dus_u32; the region is mapped read/write and only accessed through raw pointers
         unsafe { std::ptr::write_volatile(p.add(off) as *mut u32, v) }
     }

@@ -1,6 +1,8 @@
 //! The compress-server's command line, router and serve loop, shared by `examples/compress-server/main.rs`, the
 //! load comparison (`examples/compress-load.rs`, which starts this same server as a child process) and
 //! `tests/compress_server.rs` (which starts it in-process on an ephemeral port).
+//!
+//! A demo, not a library of the project (`publish = false`).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1,0 +1,64 @@
+//! CPU time per thread, from /proc/self/task.
+
+use super::*;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ThreadClass {
+    App,
+    Device,
+    Other,
+}
+
+pub(crate) fn classify(tid: u32, pid: u32, name: &str) -> ThreadClass {
+    if name.starts_with("emu_") {
+        ThreadClass::Device
+    } else if tid == pid
+        || name.starts_with("bench-rt")
+        || name == "uacce-busy-poll"
+        || name == "uadk-poll"
+    {
+        ThreadClass::App
+    } else {
+        ThreadClass::Other
+    }
+}
+
+/// tid → (class, CPU ns).
+pub(crate) fn cpu_snapshot() -> HashMap<u32, (ThreadClass, u64)> {
+    let pid = std::process::id();
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let p = e.path();
+        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        let ns = std::fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        out.insert(tid, (classify(tid, pid, name.trim_end()), ns));
+    }
+    out
+}
+
+/// CPU ns spent between two snapshots by (app, device) threads. Threads born in between count from zero.
+pub(crate) fn cpu_delta(
+    a: &HashMap<u32, (ThreadClass, u64)>,
+    b: &HashMap<u32, (ThreadClass, u64)>,
+) -> (u64, u64) {
+    let (mut app, mut dev) = (0, 0);
+    for (tid, (class, ns)) in b {
+        let before = a.get(tid).map_or(0, |x| x.1);
+        let d = ns.saturating_sub(before);
+        match class {
+            ThreadClass::App => app += d,
+            ThreadClass::Device => dev += d,
+            ThreadClass::Other => {}
+        }
+    }
+    (app, dev)
+}

@@ -1,0 +1,181 @@
+//! What the report measures: jobs, service models, runners, depths, and the command line.
+
+use super::*;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Job {
+    Null,
+    Gzip4k,
+    Gzip64k,
+    Gcm4k,
+    Sha4k,
+}
+
+impl Job {
+    pub(crate) const ALL: [Job; 5] = [Job::Null, Job::Gzip4k, Job::Gzip64k, Job::Gcm4k, Job::Sha4k];
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Job::Null => "null",
+            Job::Gzip4k => "gzip-4k",
+            Job::Gzip64k => "gzip-64k",
+            Job::Gcm4k => "aes256gcm-4k",
+            Job::Sha4k => "sha256-4k",
+        }
+    }
+    pub(crate) fn bytes(self) -> usize {
+        match self {
+            Job::Null => 0,
+            Job::Gzip64k => 64 << 10,
+            _ => 4 << 10,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Service {
+    None,
+    Fixed10us,
+    Bw2GBs,
+    /// Not emulated: baselines on the CPU, or real hardware.
+    NotApplicable,
+}
+
+impl Service {
+    pub(crate) const EMULATED: [Service; 3] = [Service::None, Service::Fixed10us, Service::Bw2GBs];
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Service::None => "none",
+            Service::Fixed10us => "fixed-10us",
+            Service::Bw2GBs => "bw-2GB/s",
+            Service::NotApplicable => "-",
+        }
+    }
+    pub(crate) fn model(self) -> ServiceModel {
+        match self {
+            Service::Fixed10us => ServiceModel::Fixed(Duration::from_micros(10)),
+            Service::Bw2GBs => ServiceModel::Bandwidth {
+                bytes_per_sec: 2_000_000_000,
+                base: Duration::ZERO,
+            },
+            _ => ServiceModel::Immediate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Runner {
+    Mode(NotifyMode),
+    /// `uacce-async` on its CPU backend (`--backend cpu`).
+    CpuBackend,
+    Inline,
+    SpawnBlocking,
+    Uadk,
+}
+
+impl Runner {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Runner::Mode(m) => m.name(),
+            Runner::CpuBackend => "cpu-backend",
+            Runner::Inline => "inline",
+            Runner::SpawnBlocking => "spawn-blocking",
+            Runner::Uadk => "uadk-poll-thread",
+        }
+    }
+}
+
+pub(crate) const DEPTHS: [usize; 4] = [1, 4, 16, 64];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BackendArg {
+    Emu,
+    Hw,
+    Cpu,
+}
+
+pub(crate) struct Args {
+    pub(crate) quick: bool,
+    pub(crate) json: Option<String>,
+    pub(crate) plot: Option<String>,
+    pub(crate) backend: BackendArg,
+    /// `--device`: only these uacce devices (hw).
+    pub(crate) device: Option<Vec<String>>,
+    pub(crate) secs: f64,
+    pub(crate) workers: usize,
+    pub(crate) modes: Option<Vec<String>>,
+    pub(crate) jobs: Option<Vec<String>>,
+    pub(crate) depths: Option<Vec<usize>>,
+    pub(crate) services: Option<Vec<String>>,
+    pub(crate) no_floors: bool,
+}
+
+pub(crate) const USAGE: &str = "usage: polling-vs-interrupt [--quick] [--json FILE] [--plot FILE.svg] [--backend emu|hw|cpu] \
+[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors]";
+
+pub(crate) fn parse_args() -> Result<Args, BoxError> {
+    let mut a = Args {
+        quick: false,
+        json: None,
+        plot: None,
+        backend: BackendArg::Emu,
+        device: None,
+        secs: 0.0,
+        workers: 1,
+        modes: None,
+        jobs: None,
+        depths: None,
+        services: None,
+        no_floors: false,
+    };
+    let mut it = std::env::args().skip(1);
+    let list = |s: String| {
+        s.split(',')
+            .map(|x| x.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    while let Some(arg) = it.next() {
+        let mut val = || {
+            it.next()
+                .ok_or_else(|| format!("{arg} needs a value\n{USAGE}"))
+        };
+        match arg.as_str() {
+            "--quick" => a.quick = true,
+            "--no-floors" => a.no_floors = true,
+            "--json" => a.json = Some(val()?),
+            "--plot" => a.plot = Some(val()?),
+            "--device" => {
+                a.device = Some(list(val()?).into_iter().filter(|d| !d.is_empty()).collect())
+            }
+            "--secs" => a.secs = val()?.parse()?,
+            "--workers" => a.workers = val()?.parse::<usize>()?.max(1),
+            "--modes" => a.modes = Some(list(val()?)),
+            "--jobs" => a.jobs = Some(list(val()?)),
+            "--services" => a.services = Some(list(val()?)),
+            "--depths" => {
+                a.depths = Some(
+                    list(val()?)
+                        .iter()
+                        .map(|d| d.parse())
+                        .collect::<Result<_, _>>()?,
+                )
+            }
+            "--backend" => {
+                a.backend = match val()?.as_str() {
+                    "emu" | "emulated" => BackendArg::Emu,
+                    "hw" | "hardware" => BackendArg::Hw,
+                    "cpu" => BackendArg::Cpu,
+                    other => return Err(format!("unknown backend `{other}`\n{USAGE}").into()),
+                }
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}`\n{USAGE}").into()),
+        }
+    }
+    if a.secs <= 0.0 {
+        a.secs = if a.quick { 0.1 } else { 1.0 };
+    }
+    Ok(a)
+}

@@ -1,0 +1,71 @@
+//! Discovery (sysfs attributes, uacce-sys's view of the soft devices) and the queue life cycle.
+
+use super::*;
+
+pub(super) fn discovery() -> TestResult {
+    let zips = devices("soft_zip-");
+    let secs = devices("soft_sec-");
+    check!(!zips.is_empty() && !secs.is_empty(), "devices: zip {zips:?} sec {secs:?}");
+    for d in zips.iter().chain(secs.iter()) {
+        check!(sysfs_attr(d, "api").map_err(e2s)? == "soft_qm_v2", "{d}: api");
+        check!(sysfs_attr(d, "flags").map_err(e2s)? == "0", "{d}: flags");
+        let dus: usize = sysfs_attr(d, "region_dus_size").map_err(e2s)?.parse().unwrap_or(0);
+        let ps = page_size();
+        let want = (128 * 1024 + 16 * 1024usize).div_ceil(ps) * ps + ps;
+        check!(dus == want, "{d}: region_dus_size {dus} want {want}");
+        let inst = sysfs_attr(d, "available_instances").map_err(e2s)?;
+        check!(inst == "8", "{d}: available_instances {inst}");
+        check!(std::path::Path::new(&format!("/dev/{d}")).exists(), "/dev/{d} missing");
+    }
+    // The same through uacce-sys: discovery, the device check and the doorbell path it picks
+    let sysfs = uacce_sys::sysfs::Sysfs::new();
+    let devs = sysfs.devices().map_err(|e| e.to_string())?;
+    let soft: Vec<_> = devs.iter().filter(|d| d.is_soft()).collect();
+    check!(soft.len() == zips.len() + secs.len(), "uacce-sys sees {} soft devices", soft.len());
+    for d in &soft {
+        let path = uacce_sys::queue::check_device(d).map_err(|e| e.to_string())?;
+        check!(path == uacce_sys::queue::DoorbellPath::SoftIoctl, "{}: doorbell path {path:?}", d.name);
+        check!(d.region_mmio_size == 0 && !d.is_sva(), "{}: mmio {} sva {}", d.name, d.region_mmio_size, d.is_sva());
+    }
+    let zlib = sysfs.devices_for_algorithm("zlib").map_err(|e| e.to_string())?;
+    check!(zlib.iter().all(|d| d.driver == "soft_zip") && zlib.len() == zips.len(), "zlib devices {zlib:?}");
+    let za = sysfs_attr(&zips[0], "algorithms").map_err(e2s)?;
+    check!(za.split('\n').collect::<Vec<_>>() == ["zlib", "gzip", "deflate"], "zip algorithms {za:?}");
+    let sa = sysfs_attr(&secs[0], "algorithms").map_err(e2s)?;
+    check!(sa.split('\n').collect::<Vec<_>>() == ["cipher", "digest", "aead"], "sec algorithms {sa:?}");
+    Ok(())
+}
+
+pub(super) fn queue_start_put() -> TestResult {
+    let d = zip_dev();
+    let before: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
+    let q = Queue::open_unstarted(&d, 0).map_err(e2s)?;
+    let during: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
+    check!(during + 1 == before, "available_instances {before} -> {during}");
+    check!(q.depth == 1024, "depth {}", q.depth);
+    // Doorbell before START_Q is refused
+    check!(errno(q.doorbell(doorbell_value(q.qid, 0, 1, 0))) == Some(libc::EINVAL), "doorbell before start");
+    q.ioctl(UACCE_CMD_START_Q).map_err(e2s)?;
+    let again = q.ioctl(UACCE_CMD_START_Q);
+    check!(again.err().and_then(|e| e.raw_os_error()) == Some(libc::EINVAL), "second START_Q");
+    // Malformed doorbells
+    check!(errno(q.doorbell(doorbell_value(q.qid + 1, 0, 1, 0))) == Some(libc::EINVAL), "wrong sqn");
+    check!(errno(q.doorbell(doorbell_value(q.qid, 2, 1, 0))) == Some(libc::EINVAL), "cmd 2");
+    check!(errno(q.doorbell(doorbell_value(q.qid, 0, 1024, 0))) == Some(libc::EINVAL), "index >= depth");
+    check!(q.status_words() == (0, 0), "status words {:?}", q.status_words());
+    // No MMIO region: the doorbell is an ioctl
+    // SAFETY: a new shared mapping at an address the kernel picks replaces nothing of ours; it must fail, and were
+    // it to succeed it is reported as a failure and never read.
+    let m = unsafe {
+        libc::mmap(std::ptr::null_mut(), page_size(), libc::PROT_READ, libc::MAP_SHARED, q.fd(), 0)
+    };
+    check!(m == libc::MAP_FAILED, "MMIO region mapped");
+    // Unknown ioctl
+    let r = q.ioctl(0x5a5a);
+    check!(r.err().and_then(|e| e.raw_os_error()) == Some(libc::ENOTTY), "unknown ioctl");
+    q.put().map_err(e2s)?;
+    drop(q);
+    let after: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
+    check!(after == before, "available_instances after close {after}");
+    Ok(())
+}
