@@ -215,7 +215,7 @@ else
 fi
 GUEST_BIN=$GUEST_TARGET/x86_64-unknown-linux-gnu/release/uacce-vmtest-guest
 
-# The polling-vs-interrupt report, for a quick run on the soft devices (issue 5)
+# The polling-vs-interrupt report, for a quick run on the soft devices
 log "building examples/polling-vs-interrupt (static)"
 PVI_TARGET=$CACHE/pvi-target
 if (cd "$KMOD/.." && RUSTFLAGS='-C target-feature=+crt-static' \
