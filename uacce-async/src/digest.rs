@@ -108,26 +108,24 @@ impl Accel {
             .await
     }
 
-    /// One long-hash part on `pool`'s devices: returns the raw state (`First`, `Middle`) or the digest (`Last`).
+    /// One long-hash part on a device (parts are never empty nor over one BD, so they always fit): returns the
+    /// raw state (`First`, `Middle`) or the digest (`Last`).
     async fn hash_part(
         &self,
-        pool: &ClassPool,
         alg: HashAlg,
         data: Bytes,
         stage: DigestStage,
         state: Option<[u8; 64]>,
     ) -> Result<Vec<u8>> {
-        let mut job = DigestJob {
-            alg,
-            key: None,
-            data,
-            stage,
-            state,
-        };
         self.inner
-            .on_device(pool, &mut job)
-            .await?
-            .ok_or(Error::Unsupported("long-hash parts run on devices only"))
+            .execute(DigestJob {
+                alg,
+                key: None,
+                data,
+                stage,
+                state,
+            })
+            .await
     }
 }
 
@@ -275,7 +273,7 @@ impl Hasher {
         use sha2::Digest;
         let data = data.as_ref();
         self.total += data.len() as u64;
-        let Some(pool) = self.accel.inner.pools.sec.as_ref() else {
+        if self.accel.inner.pools.sec.is_none() {
             let h = self.cpu.get_or_insert_with(|| match self.alg {
                 HashAlg::Sha256 => CpuHash::Sha256(sha2::Sha256::new()),
                 HashAlg::Sha512 => CpuHash::Sha512(sha2::Sha512::new()),
@@ -285,7 +283,7 @@ impl Hasher {
                 CpuHash::Sha512(h) => h.update(data),
             }
             return Ok(());
-        };
+        }
         self.pending.extend_from_slice(data);
         // Keep at least one byte back so the last part is never empty (BD2 refuses empty parts).
         while self.pending.len() > HASH_PART {
@@ -297,7 +295,7 @@ impl Hasher {
             };
             let st = self
                 .accel
-                .hash_part(pool, self.alg, part, stage, self.state)
+                .hash_part(self.alg, part, stage, self.state)
                 .await?;
             let mut state = [0u8; 64];
             state.copy_from_slice(&st);
@@ -326,9 +324,9 @@ impl Hasher {
                 CpuHash::Sha512(h) => h.finalize().to_vec(),
             });
         }
-        let Some(pool) = self.accel.inner.pools.sec.as_ref() else {
+        if self.accel.inner.pools.sec.is_none() {
             return Ok(uacce_soft::sec::hash(self.alg.digest_alg(), &[]).unwrap_or_default());
-        };
+        }
         let rest = self.pending.split().freeze();
         match self.state {
             None => self.accel.digest_job(self.alg, None, rest).await,
@@ -336,7 +334,6 @@ impl Hasher {
                 let out = self
                     .accel
                     .hash_part(
-                        pool,
                         self.alg,
                         rest,
                         DigestStage::Last {

@@ -66,66 +66,53 @@ const ATTEMPTS: usize = 4;
 
 impl Inner {
     /// Run `job` on a device of its class if one serves it and the job fits, else on the CPU.
+    ///
+    /// One async fn for the whole path (no nested helper futures): every level of nesting would be one more move
+    /// of the job's state per call, measured in the per-job instruction count of `examples/nop-overhead.rs`.
     pub(crate) async fn execute<J: Job>(&self, mut job: J) -> Result<J::Output> {
         let pool = match self.pools.get(J::CLASS) {
             Some(p) if job.fits(p) => p,
             _ => return self.cpu.run(move || job.cpu()).await,
         };
-        match self.on_device(pool, &mut job).await? {
-            Some(out) => Ok(out),
-            None => self.cpu.run(move || job.cpu()).await,
-        }
-    }
-
-    /// Run `job` on `pool`'s devices until it is done (`Some`) or asks for the CPU (`None`).
-    pub(crate) async fn on_device<J: Job>(
-        &self,
-        pool: &ClassPool,
-        job: &mut J,
-    ) -> Result<Option<J::Output>> {
-        loop {
-            let (out, version) = self.submit(pool, job).await?;
-            match job.complete(out, version)? {
-                Step::Done(v) => return Ok(Some(v)),
-                Step::Again => {}
-                Step::Cpu => return Ok(None),
-            }
-        }
-    }
-
-    /// One attempt of `job` on a lane of `pool`, offered to another lane if the chosen one was retired before the
-    /// job reached the device.
-    async fn submit<J: Job>(
-        &self,
-        pool: &ClassPool,
-        job: &mut J,
-    ) -> Result<(JobOutput, QmVersion)> {
         let env = self.lane_env();
-        let mut last = None;
-        for _ in 0..ATTEMPTS {
-            let lane = pool.pick(&env)?;
-            let version = lane.version;
-            let bufs = job.buffers(version)?;
-            let job: &J = job;
-            match lane
-                .submit(bufs, |tag, scratch, bufs| {
-                    job.sqe(tag, scratch, bufs, version)
-                })
-                .await
-            {
-                Ok(fut) => return fut.await.map(|o| (o, version)),
-                Err(
-                    e @ (Error::QueueReset
-                    | Error::DeviceRemoved
-                    | Error::Timeout(_)
-                    | Error::Shutdown),
-                ) => {
-                    last = Some(e);
+        loop {
+            // One attempt, offered to another lane if the chosen one was retired before the job reached the device.
+            let mut done = None;
+            let mut last = None;
+            for _ in 0..ATTEMPTS {
+                let lane = pool.pick(&env)?;
+                let version = lane.version;
+                let bufs = job.buffers(version)?;
+                let j: &J = &job;
+                match lane
+                    .submit(bufs, |tag, scratch, bufs| {
+                        j.sqe(tag, scratch, bufs, version)
+                    })
+                    .await
+                {
+                    Ok(fut) => {
+                        done = Some((fut.await?, version));
+                        break;
+                    }
+                    Err(
+                        e @ (Error::QueueReset
+                        | Error::DeviceRemoved
+                        | Error::Timeout(_)
+                        | Error::Shutdown),
+                    ) => last = Some(e),
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
+            }
+            let Some((out, version)) = done else {
+                return Err(last.unwrap_or(Error::Shutdown));
+            };
+            match job.complete(out, version)? {
+                Step::Done(v) => return Ok(v),
+                Step::Again => {}
+                Step::Cpu => break,
             }
         }
-        Err(last.unwrap_or(Error::Shutdown))
+        self.cpu.run(move || job.cpu()).await
     }
 }
 
