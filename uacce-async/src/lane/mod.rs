@@ -9,22 +9,23 @@
 //! * Retiring a lane (reset, removal, time-out) stops the queue first, then fails the pending jobs and releases the
 //!   orphans: the device never sees freed memory.
 
-use std::future::Future;
 use std::os::fd::OwnedFd;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, TryAcquireError};
-#[cfg(feature = "emu")]
-use uacce_emu::{EmuQueue, QueueState};
 use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, sec, zip};
-use uacce_sys::queue::Queue;
 
 use crate::error::Error;
+
+mod future;
+mod owner;
+
+pub(crate) use future::JobFuture;
+pub(crate) use owner::{Owner, StreamRelease};
 
 /// What a lane's queue does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,79 +139,6 @@ enum SlotState {
 struct Slot {
     state: SlotState,
     scratch: Box<Scratch>,
-}
-
-/// What keeps a queue open.
-pub(crate) enum Owner {
-    #[cfg(feature = "emu")]
-    Emu(EmuQueue),
-    Hw(Arc<Queue>),
-}
-
-impl Owner {
-    /// Stop the queue so the device no longer touches job memory. Emulator: close the queue (joins its device
-    /// thread). Hardware: `UACCE_CMD_PUT_Q` (the mapping and fd go when the last reference drops). False if the
-    /// queue may still be running.
-    fn stop(self) -> bool {
-        match self {
-            #[cfg(feature = "emu")]
-            Owner::Emu(q) => {
-                drop(q);
-                true
-            }
-            Owner::Hw(q) => match q.put() {
-                Ok(()) => true,
-                Err(e) => {
-                    tracing::error!("UACCE_CMD_PUT_Q failed while retiring a queue: {e}");
-                    false
-                }
-            },
-        }
-    }
-
-    /// What a stream's owner must do when it frees a context buffer it used on this queue (see
-    /// [`Lane::stream_release`]).
-    fn stream_release(&self) -> StreamRelease {
-        match self {
-            #[cfg(feature = "emu")]
-            Owner::Emu(q) => StreamRelease::Emu(q.device()),
-            Owner::Hw(_) => StreamRelease::Nothing,
-        }
-    }
-
-    /// Why the queue stopped working, if the owner can tell on its own.
-    fn death(&self) -> Option<Error> {
-        match self {
-            #[cfg(feature = "emu")]
-            Owner::Emu(q) => match q.state() {
-                QueueState::Live => None,
-                QueueState::Reset => Some(Error::QueueReset),
-                QueueState::Removed => Some(Error::DeviceRemoved),
-            },
-            // The patched kernel reports a removed device's queue as hung up (poll: EPOLLHUP).
-            Owner::Hw(q) => q.hung_up().then_some(Error::DeviceRemoved),
-        }
-    }
-}
-
-/// What freeing a ZIP stream's context buffer involves. Hardware keeps a stream's state in the buffer, so nothing;
-/// the emulator keeps codec state in a table of its own, whose entry the owner releases.
-pub(crate) enum StreamRelease {
-    Nothing,
-    #[cfg(feature = "emu")]
-    Emu(uacce_emu::EmuDevice),
-}
-
-impl StreamRelease {
-    /// The context buffer whose hardware context is at `ctx_addr` is being freed.
-    pub(crate) fn release(&self, ctx_addr: u64) {
-        match self {
-            StreamRelease::Nothing => {}
-            #[cfg(feature = "emu")]
-            StreamRelease::Emu(d) => d.release_stream(ctx_addr),
-        }
-        let _ = ctx_addr;
-    }
 }
 
 struct State {
@@ -770,83 +698,5 @@ impl Drop for Lane {
             );
             std::mem::forget(slots);
         }
-    }
-}
-
-/// The future of one submitted job.
-pub(crate) struct JobFuture {
-    lane: Arc<Lane>,
-    tag: u16,
-    done: bool,
-    submitted: Option<Instant>,
-}
-
-impl Future for JobFuture {
-    type Output = Result<JobOutput, Error>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = &mut *self;
-        // Borrowed, not cloned (an Arc clone and drop per poll): `done` is another field.
-        let lane = &this.lane;
-        let mut st = lane.lock();
-        let t = usize::from(this.tag);
-        match &mut st.slots[t].state {
-            SlotState::Pending { waker, .. } => {
-                match waker {
-                    Some(w) if w.will_wake(cx.waker()) => {}
-                    _ => *waker = Some(cx.waker().clone()),
-                }
-                Poll::Pending
-            }
-            SlotState::Done { .. } => {
-                let SlotState::Done { bufs, result } =
-                    std::mem::replace(&mut st.slots[t].state, SlotState::Free)
-                else {
-                    unreachable!("matched Done above")
-                };
-                let slot = &mut st.slots[t];
-                let mut mac = [0u8; 64];
-                mac.copy_from_slice(&slot.scratch.0[scratch::MAC..scratch::MAC + 64]);
-                st.free.push(this.tag);
-                drop(st);
-                this.done = true;
-                if let Some(t) = this.submitted {
-                    lane.observe(t.elapsed());
-                }
-                Poll::Ready(result.map(|sqe| JobOutput { sqe, bufs, mac }))
-            }
-            SlotState::Free | SlotState::Orphan { .. } => {
-                drop(st);
-                this.done = true;
-                Poll::Ready(Err(Error::Device("job slot lost".into())))
-            }
-        }
-    }
-}
-
-impl Drop for JobFuture {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        let mut st = self.lane.lock();
-        let t = usize::from(self.tag);
-        let graveyard = match std::mem::replace(&mut st.slots[t].state, SlotState::Free) {
-            // Still on the device: the buffers stay in the slab until the completion (or queue stop).
-            SlotState::Pending { bufs, .. } => {
-                st.slots[t].state = SlotState::Orphan { _bufs: bufs };
-                None
-            }
-            SlotState::Done { bufs, .. } => {
-                st.free.push(self.tag);
-                Some(bufs)
-            }
-            other => {
-                st.slots[t].state = other;
-                None
-            }
-        };
-        drop(st);
-        drop(graveyard);
     }
 }
