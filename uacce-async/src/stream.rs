@@ -100,6 +100,10 @@ enum Engine {
     CpuDec(Box<CpuDec>),
 }
 
+/// The longest zlib/gzip header a decoder gathers: gzip's extra field is at most 64 KiB, and its name and comment,
+/// NUL-terminated strings of any length in the format, get the rest (no real stream comes near).
+const MAX_HEADER: usize = 256 << 10;
+
 /// Output gathered per decode call before it returns (the rest of the input is taken by the next call), so a
 /// small input cannot make one step hold an unbounded amount of output.
 const DECODE_STEP_OUT: usize = 1 << 20;
@@ -301,6 +305,13 @@ impl Codec {
             let before = self.header_buf.len();
             self.header_buf.extend_from_slice(&input);
             match gzip_header::header_len(format, &self.header_buf)? {
+                // A header is bounded too (gzip's name and comment fields are not): input that never ends its
+                // header must not grow this buffer without limit.
+                None if self.header_buf.len() > MAX_HEADER => {
+                    return Err(Error::CorruptData(format!(
+                        "the stream header is longer than {MAX_HEADER} bytes"
+                    )));
+                }
                 None => return Ok((Vec::new(), input.len())),
                 Some(h) => {
                     self.header_done = true;

@@ -377,3 +377,32 @@ fn threads_and_memory_return_to_baseline_after_bursts() {
         }
     })
 }
+
+/// A gzip header that never ends (a file name without its NUL) does not make a streaming decoder gather input
+/// without limit: past 256 KiB of header it is corrupt data, on every backend.
+#[test]
+fn an_endless_gzip_header_is_corrupt_data() {
+    serial(0, async {
+        for backend in [Backend::Emulated, Backend::Cpu] {
+            let accel = accel(backend, 2, 16).await;
+            // Magic, deflate, FNAME, mtime, xfl, os, then name bytes without end and no NUL.
+            let header: &[u8] = &[0x1f, 0x8b, 8, 0x08, 0, 0, 0, 0, 0, 3];
+            let endless = tokio::io::AsyncReadExt::chain(header, tokio::io::repeat(b'a'));
+            let mut d =
+                bufread::Decoder::new(&accel, Format::Gzip, tokio::io::BufReader::new(endless))
+                    .unwrap();
+            let mut out = Vec::new();
+            let read = tokio::io::AsyncReadExt::read_to_end(&mut d, &mut out);
+            let err = tokio::time::timeout(Duration::from_secs(20), read)
+                .await
+                .expect("the decoder kept gathering the header")
+                .expect_err("an endless header decoded");
+            assert_eq!(
+                err.kind(),
+                std::io::ErrorKind::InvalidData,
+                "{backend:?}: {err}"
+            );
+            assert!(err.to_string().contains("header"), "{backend:?}: {err}");
+        }
+    })
+}
