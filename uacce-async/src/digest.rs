@@ -223,6 +223,7 @@ impl Accel {
             state: None,
             total: 0,
             cpu: None,
+            poisoned: false,
         }
     }
 }
@@ -231,18 +232,63 @@ impl Accel {
 const HASH_PART: usize = 1 << 20;
 
 /// An incremental hash ([`Accel::hasher`]).
+///
+/// # Cancel safety
+///
+/// [`Hasher::update`] is cancel safe in this sense: dropping its future either leaves the hasher exactly as before
+/// the call (a step that needed no device job or CPU-pool job has nothing to cancel), or, if parts of the data may
+/// already have been hashed, poisons it: every later `update` and [`Hasher::finalize`] then fails with
+/// [`Error::Poisoned`]. It never returns a digest of data that was not fed by completed updates. The same holds when
+/// an update fails.
 pub struct Hasher {
     accel: Accel,
     alg: HashAlg,
     pending: BytesMut,
     state: Option<[u8; 64]>,
+    /// Bytes fed by completed updates.
     total: u64,
     cpu: Option<CpuHash>,
+    /// A step was cancelled or failed midway.
+    poisoned: bool,
 }
+
+/// Data fed in one [`Hasher::update`] on the CPU backend up to which it is hashed on the caller's thread (about
+/// 30 µs of SHA-256); more goes to the CPU pool.
+const CPU_INLINE: usize = 64 << 10;
+
+/// Why a poisoned [`Hasher`] refuses to go on.
+const POISONED: &str =
+    "an earlier update of this hasher was cancelled or failed midway; its state is unknown";
 
 enum CpuHash {
     Sha256(sha2::Sha256),
     Sha512(sha2::Sha512),
+}
+
+impl CpuHash {
+    fn new(alg: HashAlg) -> Self {
+        use sha2::Digest;
+        match alg {
+            HashAlg::Sha256 => CpuHash::Sha256(sha2::Sha256::new()),
+            HashAlg::Sha512 => CpuHash::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        use sha2::Digest;
+        match self {
+            CpuHash::Sha256(h) => h.update(data),
+            CpuHash::Sha512(h) => h.update(data),
+        }
+    }
+
+    fn finalize(self) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            CpuHash::Sha256(h) => h.finalize().to_vec(),
+            CpuHash::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Hasher {
@@ -257,6 +303,10 @@ impl std::fmt::Debug for Hasher {
 impl Hasher {
     /// Feed data.
     ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future leaves the hasher as it was, or poisons it (see [`Hasher`]): never a wrong digest.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), uacce_async::Error> {
@@ -270,20 +320,40 @@ impl Hasher {
     /// # Ok(()) }
     /// ```
     pub async fn update(&mut self, data: impl AsRef<[u8]>) -> Result<()> {
-        use sha2::Digest;
+        if self.poisoned {
+            return Err(Error::Poisoned(POISONED));
+        }
         let data = data.as_ref();
-        self.total += data.len() as u64;
         if self.accel.inner.pools.sec.is_none() {
-            let h = self.cpu.get_or_insert_with(|| match self.alg {
-                HashAlg::Sha256 => CpuHash::Sha256(sha2::Sha256::new()),
-                HashAlg::Sha512 => CpuHash::Sha512(sha2::Sha512::new()),
-            });
-            match h {
-                CpuHash::Sha256(h) => h.update(data),
-                CpuHash::Sha512(h) => h.update(data),
+            let mut h = self.cpu.take().unwrap_or_else(|| CpuHash::new(self.alg));
+            if data.len() <= CPU_INLINE {
+                h.update(data);
+            } else {
+                // Off the runtime's thread. The state travels with the job: cancelled, it is lost (poisoned).
+                self.poisoned = true;
+                let data = Bytes::copy_from_slice(data);
+                h = self
+                    .accel
+                    .cpu_blocking(move || {
+                        h.update(&data);
+                        Ok(h)
+                    })
+                    .await?;
+                self.poisoned = false;
             }
+            self.cpu = Some(h);
+            self.total += data.len() as u64;
             return Ok(());
         }
+        if self.pending.len() + data.len() <= HASH_PART {
+            // No part to send: nothing awaited, so nothing to cancel.
+            self.pending.extend_from_slice(data);
+            self.total += data.len() as u64;
+            return Ok(());
+        }
+        // Parts go to the device: a step cancelled or failed midway would leave a state that hashed part of
+        // `data`; the hasher is poisoned until the whole step has completed.
+        self.poisoned = true;
         self.pending.extend_from_slice(data);
         // Keep at least one byte back so the last part is never empty (BD2 refuses empty parts).
         while self.pending.len() > HASH_PART {
@@ -301,6 +371,8 @@ impl Hasher {
             state.copy_from_slice(&st);
             self.state = Some(state);
         }
+        self.total += data.len() as u64;
+        self.poisoned = false;
         Ok(())
     }
 
@@ -317,12 +389,11 @@ impl Hasher {
     /// # Ok(()) }
     /// ```
     pub async fn finalize(mut self) -> Result<Vec<u8>> {
-        use sha2::Digest;
+        if self.poisoned {
+            return Err(Error::Poisoned(POISONED));
+        }
         if let Some(h) = self.cpu.take() {
-            return Ok(match h {
-                CpuHash::Sha256(h) => h.finalize().to_vec(),
-                CpuHash::Sha512(h) => h.finalize().to_vec(),
-            });
+            return Ok(h.finalize());
         }
         if self.accel.inner.pools.sec.is_none() {
             return Ok(uacce_soft::sec::hash(self.alg.digest_alg(), &[]).unwrap_or_default());
