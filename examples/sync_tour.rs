@@ -208,7 +208,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let iv = [7u8; 12];
     let aad = b"header-0123456789";
     let payload = &data[..65536];
+    // a_ivin: the BD's auth-IV buffer holds a copy of the 12-byte IV (as UADK and the kernel's sec2 driver fill it);
+    // the emulator refuses a GCM BD whose a_ivin does not hold the IV.
     let mut aiv = [0u8; 64];
+    aiv[..12].copy_from_slice(&iv);
     let gcm = |dir, src: &[u8], dst: &mut [u8], mac: &mut [u8], aiv: &mut [u8]| {
         let (key, iv, aad_len) = (&key[..], &iv[..], aad.len());
         SecOp::Aead(req::gcm(

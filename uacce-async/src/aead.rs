@@ -20,6 +20,13 @@ use crate::types::{AeadKey, KeyBytes};
 /// Tag length of this API (the engine also does 4..=16).
 const TAG: usize = 16;
 
+/// The 16-byte IV area of a GCM job: the 12-byte nonce, then zeros.
+fn gcm_iv_block(nonce: &[u8; 12]) -> [u8; 16] {
+    let mut iv = [0u8; 16];
+    iv[..12].copy_from_slice(nonce);
+    iv
+}
+
 /// One AES-GCM seal (`expected_tag` none; gives ciphertext ‖ tag) or open (gives the plaintext).
 struct GcmJob {
     key: KeyBytes,
@@ -62,7 +69,11 @@ impl Job for GcmJob {
     fn sqe(&self, tag: u32, scr: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
         let (src, out) = (bufs.input(), bufs.output());
         let (aad_len, body_len) = (self.aad.len(), self.body.len());
-        scr.0[scratch::IV..scratch::IV + 12].copy_from_slice(&self.nonce);
+        // c_ivin: the 12-byte IV, the rest of the 16-byte IV area zeroed (the slot's scratch is reused). a_ivin: a
+        // copy of the IV, as UADK and the kernel's sec2 driver write it (12 bytes, "Cipher_IV == Auth_IV").
+        let iv = gcm_iv_block(&self.nonce);
+        scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&iv);
+        scr.0[scratch::AIV..scratch::AIV + 16].copy_from_slice(&iv);
         let base = scr.0.as_ptr() as u64;
         let (dir, mac_addr) = match &self.expected_tag {
             None => (CipherDir::Encrypt, addr(out) + (aad_len + body_len) as u64),
@@ -84,7 +95,7 @@ impl Job for GcmJob {
             mac_addr,
             tag_len: TAG as u8,
         });
-        sec_encode(op, tag, version)
+        sec_encode(op, tag, version, aad_len + body_len)
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {

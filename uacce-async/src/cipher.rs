@@ -17,13 +17,17 @@ use crate::types::{CipherKey, CipherMode, KeyBytes};
 /// The most data one SEC BD takes.
 pub(crate) const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
 
-/// Encode a SEC request for a queue of `version`.
-pub(crate) fn sec_encode(op: SecOp, tag: u32, version: QmVersion) -> Result<Sqe> {
+/// Encode a SEC request for a queue of `version`; `data_len` is the bytes the BD's data buffers hold.
+///
+/// `sva_prefetch` (BD3 only) follows UADK's rule for SVA flat buffers: set when the data is at most
+/// [`sec::SVA_PREFETCH_MAX_LEN`] bytes (protocol doc §7.4, §11). The library always uses SVA flat buffers.
+pub(crate) fn sec_encode(op: SecOp, tag: u32, version: QmVersion, data_len: usize) -> Result<Sqe> {
     sec::encode(
         &SecRequest {
             op,
             tag,
-            sva_prefetch: false,
+            sva_prefetch: version >= QmVersion::V3
+                && data_len <= sec::SVA_PREFETCH_MAX_LEN as usize,
         },
         version,
     )
@@ -70,6 +74,7 @@ impl Job for CipherJob {
 
     fn sqe(&self, tag: u32, scr: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
         let (input, output) = (bufs.input(), bufs.output());
+        // The whole IV area is written every job (the slot's scratch is reused).
         scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&self.iv);
         let op = SecOp::Cipher(CipherRequest {
             alg: CipherAlg::Aes,
@@ -82,7 +87,7 @@ impl Job for CipherJob {
             dst_addr: addr(output),
             len: input.len() as u32,
         });
-        sec_encode(op, tag, version)
+        sec_encode(op, tag, version, input.len())
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {

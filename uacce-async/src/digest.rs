@@ -64,7 +64,7 @@ impl Job for DigestJob {
             mac_len: self.alg.output_len() as u32,
             stage: self.stage,
         });
-        sec_encode(op, tag, version)
+        sec_encode(op, tag, version, input.len())
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Vec<u8>>> {

@@ -138,6 +138,8 @@ pub struct ReadDecoder<R> {
     step: Option<Step<(Vec<Bytes>, usize)>>,
     out: VecDeque<Bytes>,
     done: bool,
+    /// The reader reached EOF and the last (flush) request was sent.
+    eof_sent: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> ReadDecoder<R> {
@@ -148,6 +150,7 @@ impl<R: AsyncBufRead + Unpin> ReadDecoder<R> {
             step: None,
             out: VecDeque::new(),
             done: false,
+            eof_sent: false,
         })
     }
 
@@ -189,13 +192,21 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
             }
             let data = ready!(Pin::new(&mut this.reader).poll_fill_buf(cx))?;
             if data.is_empty() {
-                return Poll::Ready(Err(io_err(Error::CorruptData(
-                    "the compressed stream is truncated".into(),
-                ))));
+                if this.eof_sent {
+                    return Poll::Ready(Err(io_err(Error::CorruptData(
+                        "the compressed stream is truncated".into(),
+                    ))));
+                }
+                // The reader ended before the stream did: one last request (no input, the flush bit set) lets the
+                // device finish what it holds; if the stream still has not ended it is truncated.
+                this.eof_sent = true;
+                let codec = this.codec.take().ok_or_else(|| io_err(Error::Shutdown))?;
+                this.step = Some(Box::pin(codec.decode(Bytes::new(), true)));
+                continue;
             }
             let input = Bytes::copy_from_slice(&data[..data.len().min(CHUNK)]);
             let codec = this.codec.take().ok_or_else(|| io_err(Error::Shutdown))?;
-            this.step = Some(Box::pin(codec.decode(input)));
+            this.step = Some(Box::pin(codec.decode(input, false)));
         }
     }
 }
@@ -341,8 +352,9 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
         self.writer
     }
 
-    /// Decode all buffered input and write all output.
-    fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Decode all buffered input and write all output. `last`: no more input will be written (shutdown), so the
+    /// request that takes the end of the buffered input is the stream's last (flush bit set).
+    fn poll_drive(&mut self, cx: &mut Context<'_>, last: bool) -> Poll<io::Result<()>> {
         loop {
             ready!(poll_write_out(&mut self.writer, &mut self.out, cx))?;
             if let Some(step) = self.step.as_mut() {
@@ -378,8 +390,9 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
             }
             let n = self.input.len().min(CHUNK);
             self.running = self.input.split_to(n).freeze();
+            let final_input = last && self.input.is_empty();
             let codec = self.codec.take().ok_or_else(|| io_err(Error::Shutdown))?;
-            self.step = Some(Box::pin(codec.decode(self.running.clone())));
+            self.step = Some(Box::pin(codec.decode(self.running.clone(), final_input)));
         }
     }
 }
@@ -392,7 +405,7 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteDecoder<W> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if this.input.len() >= CHUNK || this.step.is_some() {
-            ready!(this.poll_drive(cx))?;
+            ready!(this.poll_drive(cx, false))?;
         }
         let n = data.len().min(CHUNK.saturating_sub(this.input.len()));
         this.input.extend_from_slice(&data[..n]);
@@ -401,13 +414,13 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteDecoder<W> {
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        ready!(this.poll_drive(cx))?;
+        ready!(this.poll_drive(cx, false))?;
         Pin::new(&mut this.writer).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        ready!(this.poll_drive(cx))?;
+        ready!(this.poll_drive(cx, true))?;
         if !this.ended {
             return Poll::Ready(Err(io_err(Error::CorruptData(
                 "the compressed stream is truncated".into(),

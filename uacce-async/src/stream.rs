@@ -287,13 +287,19 @@ impl Codec {
     }
 
     /// Decompress `input`; returns the output and how much input was used (less than all only at the end of the
-    /// stream: the rest is trailing data).
-    pub(crate) async fn decode(mut self, input: Bytes) -> (Self, Result<(Vec<Bytes>, usize)>) {
-        let r = self.decode_inner(input).await;
+    /// stream: the rest is trailing data). `last`: no input follows `input` (the caller saw the end of its input),
+    /// so the BD that takes its final piece is the stream's last request and sets the flush bit, as UADK's last
+    /// request of a stream does (protocol doc §6.3).
+    pub(crate) async fn decode(
+        mut self,
+        input: Bytes,
+        last: bool,
+    ) -> (Self, Result<(Vec<Bytes>, usize)>) {
+        let r = self.decode_inner(input, last).await;
         (self, r)
     }
 
-    async fn decode_inner(&mut self, input: Bytes) -> Result<(Vec<Bytes>, usize)> {
+    async fn decode_inner(&mut self, input: Bytes, last: bool) -> Result<(Vec<Bytes>, usize)> {
         if self.ended {
             return Ok((Vec::new(), 0));
         }
@@ -329,8 +335,9 @@ impl Codec {
                 while produced_total < DECODE_STEP_OUT {
                     let end = (pos + CHUNK).min(body.len());
                     let piece = body.slice(pos..end);
+                    let final_piece = last && end == body.len();
                     let (consumed, produced, full, ended) =
-                        device_step(dev, format, piece.clone(), DECOMP_OUT, false).await?;
+                        device_step(dev, format, piece.clone(), DECOMP_OUT, final_piece).await?;
                     pos += consumed;
                     produced_total += produced.len();
                     if !produced.is_empty() {

@@ -44,12 +44,14 @@ use uacce_sys::qm::{
 
 mod exec;
 pub mod mem;
+pub mod trace;
 /// The software SEC engines the emulated SEC device runs (they live in `uacce-soft`, shared with `uacce-async`'s CPU
 /// backend).
 pub use uacce_soft::sec as soft;
 
 pub use exec::zip::STATUS_NO_CONTEXT;
 pub use mem::{AccessFault, AnonDus, ProcMem};
+pub use trace::{SlotRead, SqeRecord};
 
 /// Which engine the emulated device is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -280,6 +282,8 @@ struct DeviceShared {
     queues: Mutex<Vec<Weak<QueueShared>>>,
     next_sqn: AtomicU16,
     exec: exec::ExecState,
+    /// The SQE trace: `None` while tracing is off.
+    trace: Mutex<Option<Vec<SqeRecord>>>,
 }
 
 /// An emulated accelerator device. Cheap to clone (shared handle).
@@ -310,6 +314,7 @@ impl EmuDevice {
                 queues: Mutex::new(Vec::new()),
                 next_sqn: AtomicU16::new(0),
                 exec,
+                trace: Mutex::new(None),
             }),
         }
     }
@@ -395,6 +400,37 @@ impl EmuDevice {
             device: self.shared.clone(),
             thread: Some(thread),
         })
+    }
+
+    /// Turn the SQE trace on or off (off drops the records not taken yet). While it is on, the device records
+    /// every SQE it consumes with the bytes its address slots named ([`SqeRecord`]): a debugging tool for "what did
+    /// the library send?". Records accumulate until [`EmuDevice::take_trace`]; leave tracing off in long runs.
+    ///
+    /// ```
+    /// use uacce_emu::{DeviceKind, EmuConfig, EmuDevice};
+    /// let dev = EmuDevice::new(EmuConfig::new(DeviceKind::Sec));
+    /// dev.set_trace(true);
+    /// // ... run jobs on the device's queues (directly or through uacce-async's `Accel::emulated_devices`) ...
+    /// for r in dev.take_trace() {
+    ///     println!("queue {} ({:?}): {:02x?}", r.sqn, r.version, &r.sqe[..16]);
+    ///     for s in &r.reads {
+    ///         println!("  {} @ {:#x}: {} bytes", s.slot, s.addr, s.bytes.len());
+    ///     }
+    /// }
+    /// ```
+    pub fn set_trace(&self, on: bool) {
+        let mut t = self.shared.trace.lock().unwrap_or_else(|e| e.into_inner());
+        match (on, t.is_some()) {
+            (true, false) => *t = Some(Vec::new()),
+            (false, _) => *t = None,
+            _ => {}
+        }
+    }
+
+    /// The SQEs recorded since tracing was turned on or the last call, in the order the device consumed them.
+    pub fn take_trace(&self) -> Vec<SqeRecord> {
+        let mut t = self.shared.trace.lock().unwrap_or_else(|e| e.into_inner());
+        t.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// A snapshot of the device's counters.
@@ -715,6 +751,7 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
             let fetched_at = Instant::now();
             while let Some((slot, mut sqe)) = ring.fetch() {
                 let seq = counters.accepted.fetch_add(1, Ordering::SeqCst);
+                device.record(queue.sqn, queue.qc_type, &sqe);
                 let fault = take_fault(&device, seq);
                 let (failed, bytes) = match fault {
                     Some(Fault::ErrorStatus(_)) => {
@@ -764,6 +801,23 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
     }
     let pending = inflight.len() as u64;
     counters.dropped.fetch_add(pending, Ordering::SeqCst);
+}
+
+impl DeviceShared {
+    /// Record `sqe` in the trace if tracing is on.
+    fn record(&self, sqn: u16, qc_type: u16, sqe: &uacce_sys::qm::Sqe) {
+        let mut t = self.trace.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(records) = t.as_mut() {
+            records.push(SqeRecord {
+                device: self.config.name.clone(),
+                sqn,
+                qc_type,
+                version: self.config.version,
+                sqe: *sqe,
+                reads: self.exec.reads(sqe),
+            });
+        }
+    }
 }
 
 fn take_fault(device: &DeviceShared, seq: u64) -> Option<Fault> {

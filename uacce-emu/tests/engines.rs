@@ -526,7 +526,9 @@ fn sec_gcm_nist_vector() {
                 },
             ))
         };
+        // a_ivin holds a copy of the IV (the engine refuses a GCM BD whose a_ivin does not).
         let mut aiv = [0u8; 64];
+        aiv[..12].copy_from_slice(&iv);
         let src = [aad.clone(), pt.clone()].concat();
         let mut dst = vec![0u8; src.len()];
         let mut mac = [0u8; 16];

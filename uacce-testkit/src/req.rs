@@ -111,8 +111,9 @@ pub fn digest(alg: DigestAlg, key: Option<&[u8]>, src: &[u8], mac: &mut [u8]) ->
 }
 
 /// The buffers of an AES-GCM request: `src` is the AAD (`aad_len` bytes) followed by the payload, `dst` the same
-/// layout, `mac` the tag (written on encrypt, read on decrypt), `aiv` the auth IV the BD names (a_ivin, read by
-/// the device; neither the soft device nor the emulator uses it).
+/// layout, `mac` the tag (written on encrypt, read on decrypt), `aiv` the auth IV the BD names (a_ivin): it must
+/// hold a copy of the 12-byte IV, as UADK and the kernel's sec2 driver fill it; the emulator and the soft device
+/// refuse a GCM BD whose a_ivin does not.
 pub struct Gcm<'a> {
     pub key: &'a [u8],
     pub iv: &'a [u8],

@@ -40,6 +40,11 @@ impl ExecState {
         self.zip.open_streams()
     }
 
+    /// The input slots `sqe` names, with the bytes there now (the SQE trace).
+    pub fn reads(&self, sqe: &Sqe) -> Vec<crate::SlotRead> {
+        crate::trace::reads(self.kind, &self.mem, sqe)
+    }
+
     pub fn execute(&self, qc_type: u16, sqe: &mut Sqe) -> Outcome {
         match self.kind {
             DeviceKind::Null => Outcome { ok: true, bytes: 0 },

@@ -8,7 +8,11 @@
 //! * Long hash (SHA-256 and SHA-512): first and middle parts leave the raw compression state, big-endian words, in
 //!   `mac_addr`; the last part starts from it and pads with the total length. HMAC long hash is not emulated.
 //! * Error types of the emulator (none is documented for hardware): [`ERROR_ACCESS_FAULT`], [`ERROR_UNSUPPORTED`],
-//!   [`ERROR_INJECTED`]; a BD that does not decode gets `qm::sec::ERROR_TYPE_INVALID_BD`.
+//!   [`ERROR_INJECTED`]; a malformed BD (one that does not decode strictly, or a GCM BD whose `a_ivin` does not
+//!   hold the IV) gets `qm::sec::ERROR_TYPE_INVALID_BD` (0xFF). Neither UADK nor the kernel's sec2 driver names a
+//!   code for a malformed BD (they only test error_type ≠ 0), so 0xFF is this project's choice.
+//! * Strictness: every BD field is used as the hardware does, or checked against the value UADK and the kernel's
+//!   sec2 driver agree on; the table is `FIELDS.md` in this directory.
 
 use uacce_sys::qm::Sqe;
 use uacce_sys::qm::sec::{
@@ -28,6 +32,8 @@ pub const ERROR_UNSUPPORTED: u8 = 0x03;
 pub const ERROR_INJECTED: u8 = 0x01;
 
 enum Fail {
+    /// The BD is malformed in a way only its buffers show (GCM a_ivin not holding the IV): the BD-rejection status.
+    Malformed,
     Access,
     Unsupported,
     MacMismatch,
@@ -75,6 +81,7 @@ pub(crate) fn execute(sqe: &mut Sqe, mem: &ProcMem) -> Outcome {
     };
     let res = match r {
         Ok(()) => SecResult::success(view.op.kind()),
+        Err(Fail::Malformed) => error(sec::ERROR_TYPE_INVALID_BD),
         Err(Fail::Access) => error(ERROR_ACCESS_FAULT),
         Err(Fail::Unsupported) => error(ERROR_UNSUPPORTED),
         Err(Fail::MacMismatch) => SecResult::mac_mismatch(),
@@ -109,6 +116,11 @@ fn cipher(c: &CipherRequest, mem: &ProcMem) -> Result<(), Fail> {
 fn gcm(g: &GcmRequest, mem: &ProcMem) -> Result<(), Fail> {
     let key = mem.read(g.key_addr, g.key_len as usize)?;
     let iv = mem.read(g.iv_addr, 12)?;
+    // a_ivin must hold a copy of the 12-byte IV: UADK and the kernel's sec2 driver both write it there ("GCM
+    // 12Byte Cipher_IV == Auth_IV"); the hardware reads it for the authentication part (J0 for the tag).
+    if mem.read(g.aiv_addr, 12)? != iv {
+        return Err(Fail::Malformed);
+    }
     let src = mem.read(g.src_addr, (g.aad_len + g.payload_len) as usize)?;
     let (aad, payload) = src.split_at(g.aad_len as usize);
     let mut buf = payload.to_vec();

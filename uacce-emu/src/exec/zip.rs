@@ -55,6 +55,10 @@ enum Running {
 
 struct StreamCtx {
     alg: ZipAlg,
+    /// What the last completion wrote into ctx_dw0, ctx_dw1, ctx_dw2, ISIZE and checksum: the next BD of the stream
+    /// must carry exactly these (UADK copies them from each completion into the next BD, §6.3; the hardware resumes
+    /// from them).
+    carried: [u32; 5],
     running: Running,
     adler: Adler32,
     crc: Crc,
@@ -147,6 +151,11 @@ impl ZipEngine {
         src: &[u8],
     ) -> Result<(ZipResult, Vec<u8>), ZipResult> {
         let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let carried = [st.ctx_dw0, st.ctx_dw1, st.ctx_dw2, st.isize, st.checksum];
+        if st.first && carried != [0; 5] {
+            // A stream starts from zeroed context words, ISIZE and checksum (UADK, §6.3).
+            return Err(status(zip::STATUS_INVALID_SQE));
+        }
         if st.first {
             // A first BD at an address the table knows restarts that stream (its buffer was reused); a new stream
             // when the table is full is refused, never made room for by evicting another owner's state.
@@ -169,6 +178,7 @@ impl ZipEngine {
                 st.ctx_addr,
                 StreamCtx {
                     alg: view.alg,
+                    carried: [0; 5],
                     running,
                     adler: Adler32::new(),
                     crc: Crc::new(),
@@ -179,7 +189,7 @@ impl ZipEngine {
             // A continuation BD for a context the device never saw start.
             return Err(status(zip::STATUS_INVALID_SQE));
         };
-        if ctx.alg != view.alg {
+        if ctx.alg != view.alg || ctx.carried != carried {
             return Err(status(zip::STATUS_INVALID_SQE));
         }
         let avail = view.buffers.dst_avail as usize;
@@ -272,6 +282,14 @@ impl ZipEngine {
         };
         if done {
             streams.remove(&st.ctx_addr);
+        } else if let Some(ctx) = streams.get_mut(&st.ctx_addr) {
+            ctx.carried = [
+                res.ctx_dw0,
+                res.ctx_dw1,
+                res.ctx_dw2,
+                res.isize,
+                res.checksum,
+            ];
         }
         Ok((res, out))
     }

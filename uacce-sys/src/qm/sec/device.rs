@@ -204,12 +204,88 @@ pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {
         (0, 1) => SecOp::Digest(decode_digest(&raw)?),
         (cipher, auth) => return Err(SecDecodeError::UnsupportedOp { cipher, auth }),
     };
+    check_reserved(s, raw.bd)?;
+    check_unused(&raw, &op)?;
     Ok(SecSqeView {
         bd_type: raw.bd,
         tag: raw.tag,
         op,
         sva_prefetch: raw.sva_prefetch,
     })
+}
+
+/// Byte ranges and bit masks that UADK and the kernel's sec2 driver both leave 0 for the operations decoded here
+/// (they start from a zeroed BD): reserved bytes, and fields of features neither uses for them (HUK, key
+/// selection, IV generation, TLS/checksum offsets, padding, passwords and salts). `(offset, mask)` per byte.
+const BD2_ZERO: &[(usize, u8)] = &[
+    (3, 0xFF),  // reserved
+    (4, 0xFF),  // nonce_len, huk, key_s, ci_gen
+    (5, 0xF0),  // c_s, reserved (ai_gen and a_pad are decoded)
+    (6, 0xFF),  // rhf, c_key_type, a_key_type, write_frame_len
+    (7, 0x7F),  // cal_iv_addr_en, tls_up, reserved (bit 7 invalid is decoded)
+    (15, 0xFF), // reserved
+];
+/// BD2 bytes 28..39 (cs_ip/udp header offsets, pass_word_len, dk_len, salts) and 42..47 (reserved, cph_pad,
+/// c_pad_len_field).
+const BD2_ZERO_RANGES: &[(usize, usize)] = &[(28, 40), (42, 48)];
+const BD3_ZERO: &[(usize, u8)] = &[
+    (2, 0xF0),   // bd_param bits 20..23 reserved
+    (3, 0xFF),   // bd_param bits 24..31 reserved
+    (4, 0x0C),   // c_icv_key ci_gen
+    (7, 0xBF),   // huk_iv_seq: nonce_len, huk, cal_iv_addr_en, reserved (bit 6 seq is decoded)
+    (108, 0xFC), // stream_auth_pad: stream_protocol, mac_sel, reserved (auth_pad is decoded)
+];
+/// BD3 bytes 40..47 (auth_ivin reserved words), 60..63 (salt), 109..111 (plaintext_type, pad_len_1p3).
+const BD3_ZERO_RANGES: &[(usize, usize)] = &[(40, 48), (60, 64), (109, 112)];
+
+fn check_reserved(s: &Sqe, bd: BdType) -> Result<(), SecDecodeError> {
+    let (bits, ranges) = match bd {
+        BdType::Bd2 => (BD2_ZERO, BD2_ZERO_RANGES),
+        BdType::Bd3 => (BD3_ZERO, BD3_ZERO_RANGES),
+    };
+    if bits.iter().any(|&(off, mask)| s[off] & mask != 0)
+        || ranges.iter().any(|&(a, b)| s[a..b].iter().any(|&x| x != 0))
+    {
+        return Err(SecDecodeError::Field(
+            "reserved or unused bits must be 0 (UADK and the kernel leave them 0)",
+        ));
+    }
+    Ok(())
+}
+
+/// Address slots the operation does not use must be 0: UADK and the kernel's sec2 driver leave them 0 (the kernel
+/// sends no hash BDs; for those UADK alone is the reference). GCM's a_key_addr is not checked: UADK names its own
+/// auth-key buffer there, the kernel the cipher key.
+fn check_unused(r: &Raw, op: &SecOp) -> Result<(), SecDecodeError> {
+    let unused: &[(u64, &'static str)] = match op {
+        SecOp::Cipher(_) => &[
+            (r.a_ivin, "a_ivin_addr must be 0 for a plain cipher"),
+            (r.a_key, "a_key_addr must be 0 for a plain cipher"),
+            (r.mac, "mac_addr must be 0 for a plain cipher"),
+        ],
+        SecOp::Aead(_) => &[],
+        SecOp::Digest(d) => {
+            let mut v = vec![
+                (r.c_ivin, "c_ivin_addr must be 0 for a digest"),
+                (r.c_key, "c_key_addr must be 0 for a digest"),
+                (r.dst, "data_dst_addr must be 0 for a digest"),
+            ];
+            if d.hmac_key.is_none() {
+                v.push((r.a_key, "a_key_addr must be 0 for a plain hash"));
+            }
+            if r.ai_gen == 0 {
+                v.push((r.a_ivin, "a_ivin_addr must be 0 when ai_gen is 0"));
+            }
+            return match v.into_iter().find(|&(a, _)| a != 0) {
+                Some((_, what)) => Err(SecDecodeError::Field(what)),
+                None => Ok(()),
+            };
+        }
+    };
+    match unused.iter().find(|&&(a, _)| a != 0) {
+        Some(&(_, what)) => Err(SecDecodeError::Field(what)),
+        None => Ok(()),
+    }
 }
 
 const fn dir_of(code: u8) -> CipherDir {

@@ -36,10 +36,28 @@ pub struct ZipSqeView {
 /// Request types that are documented (§6.1) but not implemented here.
 const UNSUPPORTED_REQ_TYPES: [u8; 5] = [0x04, 0x40, 0x41, 0x42, 0x43];
 
+/// The dwords that must be 0 in every SQE of the request types decoded here (deflate/zlib/gzip, flat buffers):
+/// hardware-written counts and status (dw0..3), the legacy DIF/LBA words (dw5, dw6, dw10..12), comp_head_addr
+/// (dw16/17) and dw27. UADK and the kernel's zip driver both start from a zeroed SQE and never write them.
+const ZERO_DWORDS: [usize; 11] = [0, 1, 2, 3, 5, 6, 10, 11, 12, 16, 17];
+/// Block mode (stateless): the stream context address, context words, ISIZE and checksum are 0 (§6.3).
+const ZERO_DWORDS_BLOCK: [usize; 7] = [15, 22, 23, 28, 29, 30, 31];
+/// dw7 bit 24 is reserved; dw9 bits 16..31 are reserved.
+const DW7_RSVD: u32 = 1 << 24;
+const DW9_RSVD: u32 = 0xFFFF_0000;
+
+fn zero(sqe: &Sqe, dws: &[usize]) -> Result<(), ZipDecodeError> {
+    match dws.iter().find(|&&dw| read_dw(sqe, dw) != 0) {
+        Some(&dw) => Err(ZipDecodeError::NonZero(dw)),
+        None => Ok(()),
+    }
+}
+
 /// Device side: decode and validate an SQE (§6.2). Never panics, whatever the 128 bytes.
 ///
-/// Reserved and hardware-written fields (dw0..3, dw5/6, dw10..12, dw16/17, dw24/25, dw27; dw13 on type 3) are
-/// ignored, as hardware would.
+/// Strict: every dword is used, or checked against the value both UADK and the kernel's zip driver write (0 for
+/// reserved, hardware-written and unused fields; see the field table beside the emulator's engines). dw7 bits
+/// 25/27 are not checked in block mode (UADK sets both, the kernel neither).
 pub fn decode(sqe: &Sqe) -> Result<ZipSqeView, ZipDecodeError> {
     let dw7 = read_dw(sqe, DW_FLAGS);
     let sqe_type = match (dw7 >> DW7_TYPE_SHIFT) as u8 {
@@ -64,6 +82,21 @@ pub fn decode(sqe: &Sqe) -> Result<ZipSqeView, ZipDecodeError> {
         return Err(ZipDecodeError::BufferType(buf_type));
     }
     if dw7 & DW7_IN_SKIP_MASK != 0 || read_dw(sqe, DW_OUT_SKIP) & 0x00FF_FFFF != 0 {
+        return Err(ZipDecodeError::SglSkipWithFlat);
+    }
+    if dw7 & DW7_RSVD != 0 {
+        return Err(ZipDecodeError::NonZero(DW_FLAGS));
+    }
+    if dw9 & DW9_RSVD != 0 {
+        return Err(ZipDecodeError::NonZero(DW_ALG));
+    }
+    zero(sqe, &ZERO_DWORDS)?;
+    // The tag dword of the other SQE type, and the lz77 literal fields of type 3, are unused here: 0.
+    match sqe_type {
+        ZipSqeType::Type0 => zero(sqe, &[24, 25, DW_TAG_TYPE3, 27])?,
+        ZipSqeType::Type3 => zero(sqe, &[DW_TAG_TYPE0, 24, 25, 27])?,
+    }
+    if read_dw(sqe, DW_OUT_SKIP) != 0 {
         return Err(ZipDecodeError::SglSkipWithFlat);
     }
     let win = ((dw9 >> DW9_WIN_SHIFT) & 0xF) as u8;
@@ -106,6 +139,7 @@ pub fn decode(sqe: &Sqe) -> Result<ZipSqeView, ZipDecodeError> {
             checksum: read_dw(sqe, DW_CHECKSUM),
         })
     } else {
+        zero(sqe, &ZERO_DWORDS_BLOCK)?;
         ZipMode::Block
     };
 

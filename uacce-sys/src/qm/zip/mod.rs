@@ -466,6 +466,10 @@ pub enum ZipDecodeError {
     /// Stream mode with context address 0.
     #[error("stream mode with null context address")]
     NullContext,
+    /// A field UADK and the kernel's zip driver both leave 0 (reserved, hardware-written, or unused by this request
+    /// type and mode) holds something else. See the field table beside the emulator's engines.
+    #[error("dw{0} must be 0 for this request")]
+    NonZero(usize),
 }
 
 impl ZipDecodeError {
