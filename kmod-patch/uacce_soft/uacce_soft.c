@@ -132,6 +132,7 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define SEC_OFF_SRC		96
 #define SEC_OFF_DST		104
 #define SEC_OFF_A_KEY		64
+#define SEC_OFF_A_IVIN		56
 #define SEC_OFF_DONE		112
 #define SEC_OFF_ERROR		114
 #define SEC_CIPHER_ENC		1
@@ -970,7 +971,7 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 	struct crypto_aead *tfm;
 	DECLARE_CRYPTO_WAIT(wait);
 	struct sg_table sgt = {};
-	u8 key[32], iv[12];
+	u8 key[32], iv[12], auth_iv[12];
 	u8 *buf = NULL;
 	int klen, ret;
 
@@ -981,8 +982,22 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 	if (copy_from_user(key, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_KEY)),
 			   klen) ||
 	    copy_from_user(iv, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_IVIN)),
-			   sizeof(iv)))
+			   sizeof(iv)) ||
+	    copy_from_user(auth_iv,
+			   u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_A_IVIN)),
+			   sizeof(auth_iv))) {
+		memzero_explicit(key, sizeof(key));
 		return -EFAULT;
+	}
+	/*
+	 * The auth IV must hold a copy of the cipher IV, as UADK and the
+	 * kernel's sec2 driver write it; hardware's use of it is not
+	 * documented, so a BD without it is refused as malformed.
+	 */
+	if (memcmp(iv, auth_iv, sizeof(iv))) {
+		memzero_explicit(key, sizeof(key));
+		return -EINVAL;
+	}
 
 	tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
 	if (IS_ERR(tfm))

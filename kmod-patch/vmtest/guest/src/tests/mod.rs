@@ -48,6 +48,7 @@ pub const PATCHED: &[Test] = &[
     ("sec_sha256_sha512", sec::sec_sha),
     ("sec_hmac_sha256", sec::sec_hmac),
     ("sec_aes_gcm", sec::sec_gcm),
+    ("sec_gcm_auth_iv_checked", sec::sec_gcm_auth_iv_checked),
     ("sec_errors", sec::sec_errors),
     ("ring_wrap", waits::ring_wrap),
     ("poll_wakes", waits::poll_wakes),
