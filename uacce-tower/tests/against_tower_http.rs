@@ -580,7 +580,8 @@ async fn pending_inner_body_is_flushed() {
             let mut wire = Vec::new();
             let mut sent = Vec::new();
             for i in 0..3 {
-                let piece = text(1000 + i * 50_000);
+                // The second piece is one chunk exactly: a step without a flush, then an empty sync-flush step.
+                let piece = text([1000, 65_536, 101_000][i]);
                 sent.extend_from_slice(&piece);
                 tx.send(piece).await.unwrap();
                 let f = tokio::time::timeout(Duration::from_secs(5), res.body_mut().frame())
