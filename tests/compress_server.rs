@@ -1,7 +1,9 @@
 //! The compress-server (examples/compress-server) started in-process on an ephemeral port, checked with
 //! independent clients: reqwest's own gzip/deflate decoders (tower-http's decompression, flate2) and, when
-//! installed, `curl --compressed`. Every route's decoded body must equal the uncompressed one; compressible
-//! routes must come back compressed with `Vary: accept-encoding`; `/health` and the PNG never compressed.
+//! installed, `curl --compressed` (gzip, deflate, br, zstd). Every route's decoded body must equal the
+//! uncompressed one; compressible routes must come back compressed with `Vary: accept-encoding`; `/health` and the
+//! PNG never compressed. And large responses on one keep-alive connection, with Nagle's algorithm left on, must
+//! not stall.
 
 use std::path::PathBuf;
 
@@ -9,12 +11,23 @@ use compress_demo as app;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
 use uacce_async::{Accel, Backend};
 
+/// The keep-alive timing test runs alone (write lock); the others may share the CPUs with each other (read lock).
+static SERIAL: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn static_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/static")
 }
 
-/// Start the server with `compression`; returns its base URL and a handle that stops it when dropped.
+/// Start the server with `compression` (TCP_NODELAY set, as compress-server does); returns its base URL and a
+/// handle that stops it when dropped.
 async fn start(compression: app::Compression) -> (String, tokio::sync::oneshot::Sender<()>) {
+    start_with(compression, true).await
+}
+
+async fn start_with(
+    compression: app::Compression,
+    nodelay: bool,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
     let cfg = app::AppConfig {
         compression,
         level: None,
@@ -23,7 +36,7 @@ async fn start(compression: app::Compression) -> (String, tokio::sync::oneshot::
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(app::serve(listener, app::router(&cfg), async {
+    tokio::spawn(app::serve(listener, app::router(&cfg), nodelay, async {
         let _ = rx.await;
     }));
     (format!("http://{addr}"), tx)
@@ -81,7 +94,7 @@ async fn check_server(base: &str) {
         let plain = plain.bytes().await.unwrap();
         assert!(!plain.is_empty(), "{path}");
 
-        for coding in ["gzip", "deflate"] {
+        for coding in ["gzip", "deflate", "br", "zstd"] {
             let resp = raw
                 .get(&url)
                 .header(ACCEPT_ENCODING, coding)
@@ -164,35 +177,63 @@ async fn check_server(base: &str) {
         assert_eq!(r.status(), 400, "bytes={bad}");
     }
 
-    // curl --compressed, when the machine has curl.
-    if std::process::Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
-        for (path, _) in routes() {
+    // curl --compressed, when the machine has curl: its own Accept-Encoding, then each coding alone (curl decodes
+    // br and zstd when built with them; it says so in `--version`).
+    if let Ok(v) = std::process::Command::new("curl").arg("--version").output() {
+        let features = String::from_utf8_lossy(&v.stdout).to_ascii_lowercase();
+        let mut codings = vec![None, Some("gzip"), Some("deflate")];
+        for c in ["br", "zstd"] {
+            let lib = if c == "br" { "brotli" } else { "zstd" };
+            if features.contains(lib) {
+                codings.push(Some(c));
+            } else {
+                eprintln!("curl has no {lib}: {c} not checked with curl");
+            }
+        }
+        let headers_file = std::env::temp_dir().join(format!(
+            "compress-server-test-{}-{}.headers",
+            std::process::id(),
+            base.rsplit(':').next().unwrap()
+        ));
+        for (path, compressible) in routes() {
             let url = format!("{base}{path}");
             let plain = raw.get(&url).send().await.unwrap().bytes().await.unwrap();
-            let out = tokio::process::Command::new("curl")
-                .args(["-sS", "--fail", "--compressed", &url])
-                .output()
-                .await
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "curl {url}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert!(
-                out.stdout == plain,
-                "curl --compressed {path}: body differs"
-            );
+            for coding in &codings {
+                let mut cmd = tokio::process::Command::new("curl");
+                cmd.args(["-sS", "--fail", "--compressed", "-D"])
+                    .arg(&headers_file)
+                    .arg(&url);
+                if let Some(c) = coding {
+                    cmd.args(["-H", &format!("Accept-Encoding: {c}")]);
+                }
+                let out = cmd.output().await.unwrap();
+                assert!(
+                    out.status.success(),
+                    "curl {url} {coding:?}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert!(
+                    out.stdout == plain,
+                    "curl --compressed {path} {coding:?}: body differs"
+                );
+                if let (Some(c), true) = (coding, compressible) {
+                    let h = std::fs::read_to_string(&headers_file)
+                        .unwrap()
+                        .to_ascii_lowercase();
+                    assert!(
+                        h.contains(&format!("content-encoding: {c}\r\n")),
+                        "curl {path} {c}: headers {h}"
+                    );
+                }
+            }
         }
+        let _ = std::fs::remove_file(&headers_file);
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offload_layer_on_the_emulator() {
+    let _serial = SERIAL.read().await;
     let accel = Accel::builder()
         .backend(Backend::Emulated)
         .build()
@@ -205,6 +246,7 @@ async fn offload_layer_on_the_emulator() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offload_layer_on_the_cpu_backend() {
+    let _serial = SERIAL.read().await;
     let accel = Accel::builder()
         .backend(Backend::Cpu)
         .build()
@@ -216,12 +258,14 @@ async fn offload_layer_on_the_cpu_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn software_layer() {
+    let _serial = SERIAL.read().await;
     let (base, _stop) = start(app::Compression::Software).await;
     check_server(&base).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_finishes_and_stops() {
+    let _serial = SERIAL.read().await;
     let accel = Accel::builder()
         .backend(Backend::Emulated)
         .build()
@@ -235,7 +279,7 @@ async fn graceful_shutdown_finishes_and_stops() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app::serve(listener, app::router(&cfg), async {
+    let server = tokio::spawn(app::serve(listener, app::router(&cfg), true, async {
         let _ = rx.await;
     }));
     let client = reqwest::Client::new();
@@ -260,4 +304,79 @@ async fn graceful_shutdown_finishes_and_stops() {
             .is_err(),
         "no longer listening"
     );
+}
+
+/// Large responses on one keep-alive connection, Nagle's algorithm left on at the server: none may wait for the
+/// client's delayed ACK (~40 ms). A layer that makes several small writes per response stalls here: with Nagle
+/// on, a small segment waits while an earlier small one is unacknowledged, and the client delays that ACK.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_large_responses_do_not_stall_with_nagle_on() {
+    // Timing: not while this binary's other tests load the CPUs.
+    let _serial = SERIAL.write().await;
+    let accel = Accel::builder()
+        .backend(Backend::Emulated)
+        .build()
+        .await
+        .unwrap();
+    let (base, _stop) = start_with(app::Compression::Offload(accel), false).await;
+    // One connection, reused: at most one idle connection, requests one after the other.
+    let client = reqwest::Client::builder()
+        .no_gzip()
+        .no_deflate()
+        .no_proxy()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let url = format!("{base}/json?bytes=262144");
+    for coding in ["gzip", "deflate"] {
+        // The first exchanges on a connection are fast anyway (the client ACKs at once in TCP quick-ACK mode):
+        // a warm-up that also opens the connection.
+        for _ in 0..3 {
+            client
+                .get(&url)
+                .header(ACCEPT_ENCODING, coding)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+        }
+        // A delayed-ACK stall costs 40 ms or more and hits several requests of every series; this shared 2-CPU
+        // machine sometimes delays one request past 10 ms for other reasons. So: up to three series of 20, and
+        // one must have every request under 10 ms.
+        let mut series = Vec::new();
+        let mut passed = false;
+        for _ in 0..3 {
+            let mut ms = Vec::new();
+            for _ in 0..20 {
+                let t = std::time::Instant::now();
+                let r = client
+                    .get(&url)
+                    .header(ACCEPT_ENCODING, coding)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.headers()[CONTENT_ENCODING], coding);
+                let body = r.bytes().await.unwrap();
+                ms.push(t.elapsed().as_secs_f64() * 1e3);
+                assert!(body.len() > 1000);
+            }
+            let line = ms
+                .iter()
+                .map(|m| format!("{m:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            eprintln!("{coding}: {line} (ms)");
+            series.push(line);
+            if ms.iter().all(|&m| m < 10.0) {
+                passed = true;
+                break;
+            }
+        }
+        assert!(
+            passed,
+            "{coding}: no series of 20 large responses on a keep-alive connection stayed under 10 ms each (ms): {series:#?}"
+        );
+    }
 }

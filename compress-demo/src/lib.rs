@@ -53,6 +53,10 @@ pub struct Args {
     /// Tokio worker threads (default: one per CPU).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Leave Nagle's algorithm on for accepted connections. By default the server sets TCP_NODELAY on each one,
+    /// as production servers do; this flag is for checking that the compression layer does not stall without it.
+    #[arg(long)]
+    pub nagle: bool,
 }
 
 /// How responses are compressed.
@@ -124,7 +128,8 @@ async fn index() -> Response {
                 GET /static/...        files of the --root tree (index: /static/index.html)\n\
                 GET /json?bytes=N      generated JSON of about N bytes (N <= 16 MiB, default 4096)\n\
                 GET /health            never compressed\n\n\
-                Responses are compressed when the request's Accept-Encoding allows gzip or deflate.\n";
+                Responses are compressed when the request's Accept-Encoding allows zstd, br, gzip or deflate\n\
+                (with the offload layer gzip and deflate run on the accelerator, zstd and br on the CPU).\n";
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
@@ -217,12 +222,21 @@ pub async fn app_config(args: &Args) -> Result<AppConfig, uacce_async::Error> {
     })
 }
 
-/// Serve `router` on `listener` until `shutdown` completes, then finish the requests in progress.
+/// Serve `router` on `listener` until `shutdown` completes, then finish the requests in progress. With `nodelay`
+/// each accepted connection gets TCP_NODELAY (Nagle's algorithm off), as production servers set it; without, the
+/// kernel's default (Nagle on) stays.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
+    nodelay: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(move |tcp| {
+        if nodelay && let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY on an accepted connection: {e}");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await
@@ -263,10 +277,10 @@ pub fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         let cfg = app_config(&args).await?;
         let listener = tokio::net::TcpListener::bind(args.listen).await?;
         let addr = listener.local_addr()?;
-        tracing::info!(root = %args.root.display(), "listening on http://{addr}");
+        tracing::info!(root = %args.root.display(), nagle = args.nagle, "listening on http://{addr}");
         // A plain line on stdout for scripts (the load comparison reads it to learn the port).
         println!("listening on http://{addr}");
-        serve(listener, router(&cfg), shutdown_signal()).await?;
+        serve(listener, router(&cfg), !args.nagle, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(())
     })
