@@ -499,18 +499,14 @@ fn sec_gcm_nist_vector() {
     for version in [QmVersion::V2, QmVersion::V3] {
         let dev = EmuDevice::new(EmuConfig::new(DeviceKind::Sec).version(version).depth(8));
         let mut q = Tq::open(&dev, 0);
-        let key = hex("feffe9928665731c6d6a8f9467308308");
-        let iv = hex("cafebabefacedbaddecaf888");
-        let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-        let pt = hex(concat!(
-            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72",
-            "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
-        ));
-        let ct = hex(concat!(
-            "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e",
-            "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
-        ));
-        let tag = hex("5bc94fbc3221a5db94fae95ae7121a47");
+        let uacce_testkit::GcmVector {
+            key,
+            iv,
+            aad,
+            pt,
+            ct,
+            tag,
+        } = uacce_testkit::gcm_test_case_4();
         let gcm = |dir, src: &[u8], dst: &mut [u8], mac: &mut [u8], aiv: &mut [u8]| {
             let (key, iv, aad_len) = (&key[..], &iv[..], aad.len());
             SecOp::Aead(req::gcm(

@@ -9,7 +9,7 @@ use uacce_sys::qm::zip::{
     self, HwBuffers, StreamState, ZipAlg, ZipMode, ZipRequest, ZipStatus, ZipWindow,
 };
 use uacce_sys::qm::{DriverRing, QmVersion, Sqe};
-use uacce_testkit::{hex, req, text};
+use uacce_testkit::{req, text};
 
 struct Tq {
     q: EmuQueue,
@@ -224,18 +224,14 @@ fn sec_checked_fields_are_refused() {
 /// 4); a zeroed or altered a_ivin is refused, on v2 and v3.
 #[test]
 fn gcm_a_ivin_must_hold_the_iv() {
-    let key = hex("feffe9928665731c6d6a8f9467308308");
-    let iv = hex("cafebabefacedbaddecaf888");
-    let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-    let pt = hex(concat!(
-        "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72",
-        "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
-    ));
-    let ct = hex(concat!(
-        "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e",
-        "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
-    ));
-    let want_tag = hex("5bc94fbc3221a5db94fae95ae7121a47");
+    let uacce_testkit::GcmVector {
+        key,
+        iv,
+        aad,
+        pt,
+        ct,
+        tag: want_tag,
+    } = uacce_testkit::gcm_test_case_4();
     let src = [aad.clone(), pt.clone()].concat();
     for v in VERSIONS {
         let (_dev, mut tq) = open(DeviceKind::Sec, v, 0);

@@ -13,6 +13,35 @@ pub mod req;
 
 use uacce_sys::qm::{SQE_SIZE, Sqe};
 
+/// A published AES-GCM vector: the GCM specification's test case 4 (AES-128, 96-bit IV, 20 bytes of AAD, 60
+/// bytes of plaintext).
+pub struct GcmVector {
+    pub key: Vec<u8>,
+    pub iv: Vec<u8>,
+    pub aad: Vec<u8>,
+    pub pt: Vec<u8>,
+    pub ct: Vec<u8>,
+    pub tag: Vec<u8>,
+}
+
+/// The GCM specification's test case 4.
+pub fn gcm_test_case_4() -> GcmVector {
+    GcmVector {
+        key: hex("feffe9928665731c6d6a8f9467308308"),
+        iv: hex("cafebabefacedbaddecaf888"),
+        aad: hex("feedfacedeadbeeffeedfacedeadbeefabaddad2"),
+        pt: hex(concat!(
+            "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72",
+            "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
+        )),
+        ct: hex(concat!(
+            "42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e",
+            "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091"
+        )),
+        tag: hex("5bc94fbc3221a5db94fae95ae7121a47"),
+    }
+}
+
 /// Build an expected SQE from (byte offset, bytes) pairs; every byte not listed is zero.
 pub fn golden(parts: &[(usize, &[u8])]) -> Sqe {
     let mut s = [0u8; SQE_SIZE];
