@@ -143,7 +143,7 @@ impl Accel {
     /// use uacce_async::{Accel, Backend, CipherKey, CipherMode};
     /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
     /// // AES-256-XTS: two AES-256 keys; the IV is the tweak (e.g. the sector number).
-    /// let key = CipherKey::new(CipherMode::Xts, &[7u8; 64])?;
+    /// let key = CipherKey::new(CipherMode::Xts, &[[7u8; 32], [9u8; 32]].concat())?;
     /// let mut tweak = [0u8; 16];
     /// tweak[..8].copy_from_slice(&42u64.to_le_bytes());
     /// let sector = vec![0xa5u8; 512];

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use subtle::ConstantTimeEq;
 use uacce_sys::qm::sec::{CipherMode as HwMode, DigestAlg};
 use uacce_sys::qm::zip::ZipAlg;
 use zeroize::Zeroizing;
@@ -148,7 +149,10 @@ impl CipherKey {
     /// let ctr = CipherKey::new(CipherMode::Ctr, &[1u8; 32])?; // AES-256-CTR
     /// assert_eq!(ctr.mode(), CipherMode::Ctr);
     /// // XTS takes two keys: 32 or 64 bytes.
-    /// assert!(CipherKey::new(CipherMode::Xts, &[1u8; 64]).is_ok());
+    /// let xts: Vec<u8> = (0..64).collect(); // key1 ‖ key2, two different AES-256 keys
+    /// assert!(CipherKey::new(CipherMode::Xts, &xts).is_ok());
+    /// // Equal halves are refused (IEEE 1619, NIST SP 800-38E).
+    /// assert!(CipherKey::new(CipherMode::Xts, &[1u8; 64]).is_err());
     /// let err = CipherKey::new(CipherMode::Cbc, &[1u8; 20]);
     /// assert!(matches!(err, Err(Error::InvalidKeyLength { got: 20, .. })));
     /// # Ok::<(), Error>(())
@@ -168,6 +172,16 @@ impl CipherKey {
                     "16, 24 or 32 bytes"
                 },
             });
+        }
+        // IEEE 1619 / NIST SP 800-38E: the data key and the tweak key must differ (equal halves make the tweak
+        // predictable from the data's encryption). Compared in constant time.
+        if mode == CipherMode::Xts {
+            let (k1, k2) = key.split_at(key.len() / 2);
+            if bool::from(k1.ct_eq(k2)) {
+                return Err(Error::InvalidParameter(
+                    "XTS key halves must differ (IEEE 1619, NIST SP 800-38E)",
+                ));
+            }
         }
         Ok(Self {
             bytes: Arc::new(Zeroizing::new(key.to_vec())),
@@ -251,17 +265,20 @@ impl HmacKey {
     /// assert_eq!(long.alg(), HashAlg::Sha512);
     /// ```
     pub fn new(alg: HashAlg, key: &[u8]) -> Self {
-        let mut dev = if key.len() > alg.block_len() {
+        // The device key (hashed when longer than a block, as HMAC specifies) in whole words, written into a buffer
+        // of its final size: no reallocation leaves an unwiped copy behind, and the hash is wiped after use.
+        let hashed = Zeroizing::new(if key.len() > alg.block_len() {
             uacce_soft::sec::hash(alg.digest_alg(), key).unwrap_or_default()
         } else {
-            key.to_vec()
-        };
-        let padded = dev.len().div_ceil(4).max(1) * 4;
-        dev.resize(padded, 0);
+            Vec::new()
+        });
+        let k: &[u8] = if hashed.is_empty() { key } else { &hashed };
+        let mut dev = Zeroizing::new(vec![0u8; k.len().div_ceil(4).max(1) * 4]);
+        dev[..k.len()].copy_from_slice(k);
         Self {
             alg,
             raw: Arc::new(Zeroizing::new(key.to_vec())),
-            device: Arc::new(Zeroizing::new(dev)),
+            device: Arc::new(dev),
         }
     }
 

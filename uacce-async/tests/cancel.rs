@@ -87,3 +87,18 @@ async fn a_failed_update_poisons_the_hasher() {
     assert!(matches!(h.update(b"more").await, Err(Error::Poisoned(_))));
     assert!(matches!(h.finalize().await, Err(Error::Poisoned(_))));
 }
+
+/// XTS refuses a key whose two halves are equal (IEEE 1619, NIST SP 800-38E), for both key sizes.
+#[test]
+fn xts_refuses_equal_key_halves() {
+    use uacce_async::{CipherKey, CipherMode};
+    for half in [16usize, 32] {
+        let same = vec![0x42u8; 2 * half];
+        assert!(
+            matches!(CipherKey::new(CipherMode::Xts, &same), Err(Error::InvalidParameter(m)) if m.contains("XTS"))
+        );
+        let mut differ = same.clone();
+        differ[2 * half - 1] ^= 1;
+        assert!(CipherKey::new(CipherMode::Xts, &differ).is_ok());
+    }
+}

@@ -178,8 +178,8 @@ async fn ciphers_send_what_uadk_sends() {
         let mut cases = vec![
             (CipherMode::Cbc, 1u8, vec![1u8; 16], 0u16),
             (CipherMode::Cbc, 1, vec![2u8; 32], 2),
-            (CipherMode::Xts, 7, vec![3u8; 64], 2),
-            (CipherMode::Xts, 7, vec![4u8; 32], 0),
+            (CipherMode::Xts, 7, [[3u8; 32], [6u8; 32]].concat(), 2),
+            (CipherMode::Xts, 7, [[4u8; 16], [8u8; 16]].concat(), 0),
         ];
         if v == QmVersion::V3 {
             cases.push((CipherMode::Ctr, 4, vec![5u8; 24], 1)); // BD2 has no CTR (§11): CPU there

@@ -166,11 +166,7 @@ pub fn gcm_open(
         let full = aead
             .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut check)
             .map_err(|_| U)?;
-        let diff = full[..tag.len()]
-            .iter()
-            .zip(tag)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b));
-        if diff != 0 {
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&full[..tag.len()], tag)) {
             return Err(SoftError::AuthFailed);
         }
         buf.copy_from_slice(&plain);
