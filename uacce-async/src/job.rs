@@ -72,7 +72,15 @@ impl Inner {
     pub(crate) async fn execute<J: Job>(&self, mut job: J) -> Result<J::Output> {
         let pool = match self.pools.get(J::CLASS) {
             Some(p) if job.fits(p) => p,
-            _ => return self.cpu.run(move || job.cpu()).await,
+            other => {
+                let why = if other.is_some() {
+                    "the device cannot take this request"
+                } else {
+                    "no device serves this kind of job"
+                };
+                tracing::debug!(class = ?J::CLASS, why, "job routed to the CPU backend");
+                return self.cpu.run(move || job.cpu()).await;
+            }
         };
         let env = self.lane_env();
         loop {
@@ -112,6 +120,7 @@ impl Inner {
                 Step::Cpu => break,
             }
         }
+        tracing::debug!(class = ?J::CLASS, "job finished on the CPU backend: the device could not complete it");
         self.cpu.run(move || job.cpu()).await
     }
 }

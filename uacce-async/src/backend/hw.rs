@@ -44,6 +44,22 @@ pub(super) fn discover(config: &Config) -> Result<Discovered> {
         return Err(Error::NoDevice(why));
     }
     let names: Vec<String> = zip.iter().chain(sec.iter()).map(Source::name).collect();
+    if zip.is_empty() || sec.is_empty() {
+        // Auto falls back to the CPU for what no device serves: say so once, at build.
+        tracing::info!(
+            compression = if zip.is_empty() { "CPU" } else { "device" },
+            crypto = if sec.is_empty() { "CPU" } else { "device" },
+            "uacce: no usable uacce device for some kinds of job ({}); they run on the CPU backend",
+            match sysfs.devices() {
+                Ok(d) if d.is_empty() => format!("no devices under {}", sysfs.root().display()),
+                Ok(d) => format!(
+                    "{} uacce device(s) found, none usable for the missing kinds",
+                    d.len()
+                ),
+                Err(e) => e.to_string(),
+            }
+        );
+    }
     let description = if names.is_empty() {
         "the CPU backend (no usable uacce devices)".to_string()
     } else {
