@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 use bytes::Bytes;
 use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uacce_async::*;
 
 async fn accels() -> Vec<Accel> {
@@ -242,5 +243,123 @@ async fn the_limit_holds_across_members() {
                 .unwrap()
                 .is_empty()
         );
+    }
+}
+
+/// A reader that returns one byte per read (a slow network source), under a `BufReader`.
+struct OneByte<'a>(&'a [u8]);
+
+impl tokio::io::AsyncRead for OneByte<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if let Some((&b, rest)) = self.0.split_first() {
+            if buf.remaining() > 0 {
+                buf.put_slice(&[b]);
+                self.0 = rest;
+            }
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// Decode `file` with `bufread::Decoder` (over a whole-slice reader, and one byte per read) and `write::Decoder`
+/// (one write, and one byte per write).
+async fn stream_decode(
+    accel: &Accel,
+    file: &[u8],
+    multiple: bool,
+) -> Vec<std::io::Result<Vec<u8>>> {
+    let mut results = Vec::new();
+    let mut dec = bufread::Decoder::new(accel, Format::Gzip, file).unwrap();
+    dec.multiple_members(multiple);
+    let mut out = Vec::new();
+    results.push(dec.read_to_end(&mut out).await.map(|_| out));
+    let mut dec = bufread::Decoder::new(
+        accel,
+        Format::Gzip,
+        tokio::io::BufReader::new(OneByte(file)),
+    )
+    .unwrap();
+    dec.multiple_members(multiple);
+    let mut out = Vec::new();
+    results.push(dec.read_to_end(&mut out).await.map(|_| out));
+    for bytewise in [false, true] {
+        let mut dec = write::Decoder::new(accel, Format::Gzip, Vec::new()).unwrap();
+        dec.multiple_members(multiple);
+        let r = async {
+            if bytewise {
+                for b in file.chunks(1) {
+                    dec.write_all(b).await?;
+                }
+            } else {
+                dec.write_all(file).await?;
+            }
+            dec.shutdown().await
+        }
+        .await;
+        results.push(r.map(|_| dec.into_inner()));
+    }
+    results
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_decodes_every_member() {
+    let samples = samples();
+    for accel in accels().await {
+        for (name, file, want) in &samples {
+            for (i, r) in stream_decode(&accel, file, true)
+                .await
+                .into_iter()
+                .enumerate()
+            {
+                let got =
+                    r.unwrap_or_else(|e| panic!("{name} #{i} on {}: {e}", accel.description()));
+                assert!(got == want[..], "{name} #{i} on {}", accel.description());
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_first_member_only() {
+    let p = parts();
+    let file = python_members(&p);
+    for accel in accels().await {
+        let d = accel.description();
+        let r = stream_decode(&accel, &file, false).await;
+        // The readers stop after the first member and leave the rest: in the reader or in `unused`.
+        assert_eq!(r[0].as_ref().unwrap(), &p[0], "{d}");
+        assert_eq!(r[1].as_ref().unwrap(), &p[0], "{d}");
+        // The writers refuse data after the first member, as any trailing data.
+        for w in &r[2..] {
+            assert_eq!(
+                w.as_ref().unwrap_err().kind(),
+                std::io::ErrorKind::InvalidData,
+                "{d}"
+            );
+        }
+        let mut dec = bufread::Decoder::new(&accel, Format::Gzip, &file[..]).unwrap();
+        dec.multiple_members(false);
+        dec.read_to_end(&mut Vec::new()).await.unwrap();
+        let rest = [dec.unused(), dec.get_ref()].concat();
+        let (second, _) = accel
+            .decompress_first_member(Format::Gzip, rest)
+            .await
+            .unwrap();
+        assert!(second.is_empty(), "{d}");
+        // A member with a corrupt trailer after a good one: an error, in every decoder.
+        let mut bad = file.clone();
+        let l = bad.len();
+        bad[l - 6] ^= 0x40;
+        for (i, r) in stream_decode(&accel, &bad, true)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            assert!(r.is_err(), "{d} #{i}");
+        }
     }
 }
