@@ -110,11 +110,27 @@ impl Job for CompressJob {
     }
 }
 
-/// Decompress one stream of at most `limit` output bytes.
+/// The gzip magic: what a member after another starts with.
+const GZIP_MAGIC: [u8; 2] = [0x1F, 0x8B];
+
+/// True if `rest` (what follows a gzip member) starts another member.
+fn next_member(format: Format, rest: &[u8]) -> bool {
+    format == Format::Gzip && rest.starts_with(&GZIP_MAGIC)
+}
+
+/// Decompress the stream (gzip: the member) at the start of `data`, of at most `limit` output bytes. Its output is
+/// the decompressed data and the input bytes taken; what follows is the caller's to judge.
 struct DecompressJob {
     format: Format,
     data: Bytes,
     limit: usize,
+    /// On the CPU, also decode the gzip members that follow (one trip to the blocking pool for all of them); a
+    /// device attempt always decodes one member (one block-mode BD ends at the first member's trailer).
+    all_members: bool,
+    /// First device output room, if the caller has a better guess than 4× the input (the previous member's
+    /// output: BGZF members are many and small, and 4× the rest of the file would be a large buffer per member).
+    /// Never from a length field of the input.
+    first_cap: Option<usize>,
     /// Length of the zlib/gzip header, parsed in software before the first device attempt.
     header: Option<usize>,
     /// Output room of the next device attempt.
@@ -133,7 +149,7 @@ impl DecompressJob {
 }
 
 impl Job for DecompressJob {
-    type Output = Bytes;
+    type Output = (Bytes, usize);
     const CLASS: Class = Class::ZipDecompress;
 
     fn fits(&self, _: &ClassPool) -> bool {
@@ -151,8 +167,8 @@ impl Job for DecompressJob {
                 // buffer (a patched ISIZE would make a 25-byte input allocate megabytes).
                 let ceiling = self.ceiling().max(1);
                 self.cap = self
-                    .body_len()
-                    .saturating_mul(4)
+                    .first_cap
+                    .unwrap_or_else(|| self.body_len().saturating_mul(4))
                     .clamp(4096.min(ceiling), ceiling);
                 hdr
             }
@@ -177,7 +193,7 @@ impl Job for DecompressJob {
         Ok(block_sqe(self.format, hw, tag, version))
     }
 
-    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {
+    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<(Bytes, usize)>> {
         let c = zip::read_result(&out.sqe);
         let body_len = self.body_len();
         Ok(match c.outcome() {
@@ -186,15 +202,17 @@ impl Job for DecompressJob {
                 return Err(Error::OutputLimit { limit: self.limit });
             }
             ZipOutcome::Ok | ZipOutcome::StreamEnd => {
-                if c.consumed as usize != body_len {
-                    return Err(Error::CorruptData(format!(
-                        "{} bytes of trailing data after the end of the stream",
-                        body_len.saturating_sub(c.consumed as usize)
-                    )));
+                if c.consumed as usize > body_len {
+                    return Err(Error::Device(
+                        "the device reports more input consumed than it was given".into(),
+                    ));
                 }
                 let mut output = out.into_output();
                 output.truncate(c.produced as usize);
-                Step::Done(output.freeze())
+                Step::Done((
+                    output.freeze(),
+                    self.header.unwrap_or(0) + c.consumed as usize,
+                ))
             }
             ZipOutcome::DstTooSmall if self.cap < self.ceiling() => {
                 self.cap = self.cap.saturating_mul(4).min(self.ceiling());
@@ -210,13 +228,29 @@ impl Job for DecompressJob {
         })
     }
 
-    fn cpu(self) -> Result<Bytes> {
-        uacce_soft::zip::decompress(self.format.wrapper(), &self.data, self.limit)
-            .map(Bytes::from)
+    fn cpu(self) -> Result<(Bytes, usize)> {
+        let err = |e| match e {
+            InflateError::Corrupt(m) => Error::CorruptData(m),
+            InflateError::OutputLimit { limit } => Error::OutputLimit { limit },
+        };
+        let wrapper = self.format.wrapper();
+        let (mut out, mut pos) =
+            uacce_soft::zip::decompress_prefix(wrapper, &self.data, self.limit).map_err(err)?;
+        while self.all_members && next_member(self.format, &self.data[pos..]) {
+            // The limit holds across members: each gets what the ones before it left.
+            let (more, used) = uacce_soft::zip::decompress_prefix(
+                wrapper,
+                &self.data[pos..],
+                self.limit - out.len(),
+            )
             .map_err(|e| match e {
-                InflateError::Corrupt(m) => Error::CorruptData(m),
-                InflateError::OutputLimit { limit } => Error::OutputLimit { limit },
-            })
+                InflateError::OutputLimit { .. } => Error::OutputLimit { limit: self.limit },
+                e => err(e),
+            })?;
+            out.extend_from_slice(&more);
+            pos += used;
+        }
+        Ok((Bytes::from(out), pos))
     }
 }
 
@@ -249,6 +283,13 @@ impl Accel {
 
     /// Decompress one `format` stream; the output may not exceed the configured `max_decompressed`.
     ///
+    /// gzip input may hold several members one after another (`gzip -c a > x; gzip -c b >> x`, pigz, BGZF as
+    /// `bgzip` writes it): all of them are decoded and their outputs joined, as `gzip -dc` and flate2's
+    /// `MultiGzDecoder` do, with the limit counting the whole output. [`Accel::decompress_first_member`] stops after
+    /// the first. Bytes after the last member that do not start another member are [`Error::CorruptData`]
+    /// ("trailing data"): `gzip -dc` warns "trailing garbage ignored" and exits with status 2; this crate refuses
+    /// rather than return data with a warning nobody sees.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), uacce_async::Error> {
@@ -256,6 +297,9 @@ impl Accel {
     /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
     /// let gz = accel.compress(Format::Gzip, &b"hello hello hello"[..]).await?;
     /// assert_eq!(&accel.decompress(Format::Gzip, gz.clone()).await?[..], b"hello hello hello");
+    /// // Two members, as `gzip -c a > x; gzip -c b >> x` writes them.
+    /// let two = [&gz[..], &accel.compress(Format::Gzip, &b", bye"[..]).await?[..]].concat();
+    /// assert_eq!(&accel.decompress(Format::Gzip, two).await?[..], b"hello hello hello, bye");
     /// // A damaged stream is an error, never wrong data.
     /// let mut bad = gz.to_vec();
     /// let last = bad.len() - 1;
@@ -268,8 +312,9 @@ impl Accel {
             .await
     }
 
-    /// Decompress one `format` stream whose output may not exceed `limit` bytes ([`Error::OutputLimit`]
-    /// otherwise). Malformed or truncated input, a checksum mismatch or trailing data is [`Error::CorruptData`].
+    /// Decompress one `format` stream (gzip: all its members, see [`Accel::decompress`]) whose output may not
+    /// exceed `limit` bytes ([`Error::OutputLimit`] otherwise, whichever member crosses it). Malformed or truncated
+    /// input, a checksum mismatch or trailing data is [`Error::CorruptData`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -289,13 +334,89 @@ impl Accel {
         data: impl Into<Bytes>,
         limit: usize,
     ) -> Result<Bytes> {
-        let job = DecompressJob {
+        let data: Bytes = data.into();
+        let (out, used) = self
+            .decompress_members(format, data.clone(), limit, true)
+            .await?;
+        if used != data.len() {
+            return Err(Error::CorruptData(format!(
+                "{} bytes of trailing data after the end of the stream",
+                data.len() - used
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Decompress only the first stream at the start of `data` (for gzip: the first member), within the configured
+    /// `max_decompressed`; returns its output and the number of input bytes it took. Whatever follows is left
+    /// alone: another member, a BGZF block, or data of another kind.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Format};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let a = accel.compress(Format::Gzip, &b"first"[..]).await?;
+    /// let b = accel.compress(Format::Gzip, &b"second"[..]).await?;
+    /// let both = [&a[..], &b[..]].concat();
+    /// let (out, used) = accel.decompress_first_member(Format::Gzip, both).await?;
+    /// assert_eq!((&out[..], used), (&b"first"[..], a.len()));
+    /// # Ok(()) }
+    /// ```
+    pub async fn decompress_first_member(
+        &self,
+        format: Format,
+        data: impl Into<Bytes>,
+    ) -> Result<(Bytes, usize)> {
+        let limit = self.inner.config.max_decompressed;
+        self.decompress_members(format, data.into(), limit, false)
+            .await
+    }
+
+    /// Decode the stream at the start of `data` and, with `all` and gzip, each member that follows; returns the
+    /// joined output (at most `limit` bytes in all) and the input taken.
+    async fn decompress_members(
+        &self,
+        format: Format,
+        data: Bytes,
+        limit: usize,
+        all: bool,
+    ) -> Result<(Bytes, usize)> {
+        let all = all && format == Format::Gzip;
+        let job = |data: Bytes, limit: usize, first_cap: Option<usize>| DecompressJob {
             format,
-            data: data.into(),
+            data,
             limit,
+            all_members: all,
+            first_cap,
             header: None,
             cap: 0,
         };
-        self.inner.execute(job).await
+        let (first, mut pos) = self.inner.execute(job(data.clone(), limit, None)).await?;
+        if !all || !next_member(format, &data[pos..]) {
+            return Ok((first, pos));
+        }
+        // More members (a device BD ends at the first member's trailer). Each member's output is appended; the
+        // buffer grows with what the members really produce, never from their ISIZE fields.
+        let mut prev = first.len();
+        let mut out = BytesMut::from(&first[..]);
+        while next_member(format, &data[pos..]) {
+            let left = limit - out.len();
+            // The first guess of a member's output room is its predecessor's output (a little more), which for
+            // BGZF's equal blocks is right the first time.
+            let guess = Some((prev + prev / 16).max(4096));
+            let (more, used) = self
+                .inner
+                .execute(job(data.slice(pos..), left, guess))
+                .await
+                .map_err(|e| match e {
+                    Error::OutputLimit { .. } => Error::OutputLimit { limit },
+                    e => e,
+                })?;
+            prev = more.len();
+            out.extend_from_slice(&more);
+            pos += used;
+        }
+        Ok((out.freeze(), pos))
     }
 }

@@ -82,6 +82,13 @@ pub struct Config {
     /// is free again when it is dropped. Each open stream holds a 64 KiB context on a device (the emulator also its
     /// codec state), or a software codec (about 300 KiB for compression) on the CPU.
     pub max_streams: usize,
+    /// Smallest input of one device job (or CPU step) of the streaming encoders and decoders (`bufread`, `write`),
+    /// default 32 KiB, at most 64 KiB (one stream BD). Small writes and small reads are gathered until this much is
+    /// there, so a decoder fed one byte at a time sends one job per `stream_chunk` bytes, not one per byte. Nothing
+    /// waits past an explicit `flush` or `shutdown`, the end of the input, or a `bufread` reader that has nothing
+    /// more ready (`Poll::Pending`): then what was gathered goes out at once. [`StreamCompressor`](crate::StreamCompressor)
+    /// is driven call by call and sends each call's input as it comes.
+    pub stream_chunk: usize,
     /// Emulated backend options.
     #[cfg(feature = "emu")]
     pub emu: EmuOptions,
@@ -112,6 +119,7 @@ impl Default for Config {
             cpu_threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             cpu_level: 6,
             max_streams: 4096,
+            stream_chunk: 32 << 10,
             #[cfg(feature = "emu")]
             emu: EmuOptions::default(),
             devices: None,
@@ -153,6 +161,12 @@ impl AccelBuilder {
     /// Decompression output limit.
     pub fn max_decompressed(mut self, bytes: usize) -> Self {
         self.config.max_decompressed = bytes;
+        self
+    }
+
+    /// Smallest input of a streaming job (see [`Config::stream_chunk`]; 0 is taken as 1, more than 64 KiB as 64 KiB).
+    pub fn stream_chunk(mut self, bytes: usize) -> Self {
+        self.config.stream_chunk = bytes;
         self
     }
 

@@ -36,6 +36,59 @@ fn serve(out: &mut VecDeque<Bytes>, buf: &mut ReadBuf<'_>) -> bool {
     copied
 }
 
+/// The smallest input of one streaming job ([`crate::Config::stream_chunk`]), within one stream BD.
+fn unit(accel: &Accel) -> usize {
+    accel.config().stream_chunk.clamp(1, CHUNK)
+}
+
+/// Take bytes from `reader` into `pending` until it holds `unit` bytes, the reader ends (returns true), or the
+/// reader has nothing ready while something was gathered (then what is there goes out: a stalled source must not
+/// hold back data it already sent). `Pending` only when nothing was gathered.
+fn poll_gather<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    pending: &mut BytesMut,
+    unit: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<bool>> {
+    while pending.len() < unit {
+        let data = match Pin::new(&mut *reader).poll_fill_buf(cx) {
+            Poll::Ready(r) => r?,
+            Poll::Pending if pending.is_empty() => return Poll::Pending,
+            Poll::Pending => return Poll::Ready(Ok(false)),
+        };
+        if data.is_empty() {
+            return Poll::Ready(Ok(true));
+        }
+        let n = data.len().min(unit - pending.len());
+        pending.extend_from_slice(&data[..n]);
+        Pin::new(&mut *reader).consume(n);
+    }
+    Poll::Ready(Ok(false))
+}
+
+/// With nothing gathered, the reader's buffered data if it holds a full unit already (a copy of at most one BD;
+/// not consumed): no gathering needed.
+fn poll_direct<R: AsyncBufRead + Unpin>(
+    reader: &mut R,
+    pending: &BytesMut,
+    unit: usize,
+    cx: &mut Context<'_>,
+) -> Poll<io::Result<Option<Bytes>>> {
+    if !pending.is_empty() {
+        return Poll::Ready(Ok(None));
+    }
+    let data = ready!(Pin::new(reader).poll_fill_buf(cx))?;
+    Poll::Ready(Ok(
+        (data.len() >= unit).then(|| Bytes::copy_from_slice(&data[..data.len().min(CHUNK)]))
+    ))
+}
+
+/// True if `rest`, what follows a gzip member, starts another (its first byte is the magic's; a wrong second
+/// byte is then the next member's corrupt header).
+fn starts_member(format: Format, rest: &[u8]) -> bool {
+    format == Format::Gzip && rest.first() == Some(&0x1F)
+}
+
 /// Write queued output to `w` until it is all written.
 fn poll_write_out<W: AsyncWrite + Unpin>(
     w: &mut W,
@@ -62,6 +115,9 @@ pub struct ReadEncoder<R> {
     codec: Option<Codec>,
     step: Option<Step<Vec<Bytes>>>,
     out: VecDeque<Bytes>,
+    /// Small reads gathered for the next step.
+    pending: BytesMut,
+    unit: usize,
     finishing: bool,
     done: bool,
 }
@@ -73,6 +129,8 @@ impl<R: AsyncBufRead + Unpin> ReadEncoder<R> {
             codec: Some(Codec::encoder(accel, format)?),
             step: None,
             out: VecDeque::new(),
+            pending: BytesMut::new(),
+            unit: unit(accel),
             finishing: false,
             done: false,
         })
@@ -113,15 +171,21 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadEncoder<R> {
             if this.done {
                 return Poll::Ready(Ok(()));
             }
-            let data = ready!(Pin::new(&mut this.reader).poll_fill_buf(cx))?;
-            let (input, flush) = if data.is_empty() {
-                this.finishing = true;
-                (Bytes::new(), Flush::Finish)
-            } else {
-                let n = data.len().min(CHUNK);
-                let b = Bytes::copy_from_slice(&data[..n]);
-                Pin::new(&mut this.reader).consume(n);
+            let (input, flush) = if let Some(b) =
+                ready!(poll_direct(&mut this.reader, &this.pending, this.unit, cx))?
+            {
+                Pin::new(&mut this.reader).consume(b.len());
                 (b, Flush::None)
+            } else {
+                let eof = ready!(poll_gather(
+                    &mut this.reader,
+                    &mut this.pending,
+                    this.unit,
+                    cx
+                ))?;
+                this.finishing = eof;
+                let f = if eof { Flush::Finish } else { Flush::None };
+                (this.pending.split().freeze(), f)
             };
             let codec = this.codec.take().ok_or_else(|| io_err(Error::Shutdown))?;
             this.step = Some(Box::pin(codec.encode(input, flush)));
@@ -129,16 +193,30 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadEncoder<R> {
     }
 }
 
-/// Decompressing reader: reads one compressed stream from an `AsyncBufRead`, yields the plain data. It stops at
-/// the end of the stream and leaves whatever follows in the reader; a stream that ends early is an error
-/// (`InvalidData`).
+/// Decompressing reader: reads one compressed stream from an `AsyncBufRead`, yields the plain data. A stream that
+/// ends early is an error (`InvalidData`).
+///
+/// gzip: every member is decoded, one after another, as `gzip -dc` and flate2's `MultiGzDecoder` do (BGZF too);
+/// [`ReadDecoder::multiple_members`]`(false)` stops after the first. (async-compression's decoders default to the
+/// first member only; this crate follows `gzip -dc`.) The decoder stops at the end of the (last) stream, where the
+/// reader ends or what follows is not a gzip member, and leaves what follows unread: in the reader, except for
+/// bytes it had already taken while gathering small reads into one job ([`crate::Config::stream_chunk`]), which
+/// [`ReadDecoder::unused`] returns.
 pub struct ReadDecoder<R> {
     reader: R,
     codec: Option<Codec>,
     step: Option<Step<(Vec<Bytes>, usize)>>,
     out: VecDeque<Bytes>,
+    /// Input taken from the reader, not yet decoded (gathered small reads; after the end, the bytes that follow).
+    pending: BytesMut,
+    /// The running step's input came from `pending` (else it is a copy of the reader's buffer, not yet consumed).
+    from_pending: Option<Bytes>,
+    unit: usize,
+    multiple_members: bool,
     done: bool,
-    /// The reader reached EOF and the last (flush) request was sent.
+    /// The reader returned EOF.
+    eof: bool,
+    /// The request with the flush bit, after the reader's EOF, was sent for the current member.
     eof_sent: bool,
 }
 
@@ -149,9 +227,21 @@ impl<R: AsyncBufRead + Unpin> ReadDecoder<R> {
             codec: Some(Codec::decoder(accel, format)?),
             step: None,
             out: VecDeque::new(),
+            pending: BytesMut::new(),
+            from_pending: None,
+            unit: unit(accel),
+            multiple_members: true,
             done: false,
+            eof: false,
             eof_sent: false,
         })
+    }
+
+    /// gzip: decode every member (`true`, the default) or stop after the first (`false`). Other formats have one
+    /// stream.
+    pub fn multiple_members(&mut self, enabled: bool) -> &mut Self {
+        self.multiple_members = enabled;
+        self
     }
 
     /// The wrapped reader.
@@ -159,9 +249,16 @@ impl<R: AsyncBufRead + Unpin> ReadDecoder<R> {
         &self.reader
     }
 
-    /// The wrapped reader (positioned after the compressed stream once it was read to the end).
+    /// The wrapped reader (positioned after the compressed stream once it was read to the end, less what
+    /// [`ReadDecoder::unused`] holds).
     pub fn into_inner(self) -> R {
         self.reader
+    }
+
+    /// Bytes after the end of the stream that the decoder had already taken from the reader (it gathers small
+    /// reads into one job); the reader continues after them. Empty while the stream has not ended.
+    pub fn unused(&self) -> &[u8] {
+        if self.done { &self.pending } else { &[] }
     }
 }
 
@@ -179,34 +276,74 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
             if let Some(step) = this.step.as_mut() {
                 let (codec, r) = ready!(step.as_mut().poll(cx));
                 this.step = None;
-                let (pieces, used) = r.map_err(io_err)?;
-                // The step read from the reader's buffer without consuming; consume what it used now.
-                Pin::new(&mut this.reader).consume(used);
-                this.done = codec.ended;
                 this.codec = Some(codec);
+                let (pieces, used) = r.map_err(io_err)?;
+                match this.from_pending.take() {
+                    // What the step did not take goes back in front of the gathered input.
+                    Some(input) if used < input.len() => {
+                        let mut again = BytesMut::from(&input[used..]);
+                        again.extend_from_slice(&this.pending);
+                        this.pending = again;
+                    }
+                    Some(_) => {}
+                    // The step read from the reader's buffer without consuming; consume what it used now.
+                    None => Pin::new(&mut this.reader).consume(used),
+                }
                 this.out.extend(pieces);
                 continue;
             }
             if this.done {
                 return Poll::Ready(Ok(()));
             }
-            let data = ready!(Pin::new(&mut this.reader).poll_fill_buf(cx))?;
-            if data.is_empty() {
-                if this.eof_sent {
+            let codec = this.codec.as_mut().ok_or_else(|| io_err(Error::Shutdown))?;
+            if codec.ended {
+                // The end of a member: another follows if the next byte starts one.
+                if !this.multiple_members {
+                    this.done = true;
+                    continue;
+                }
+                let next = if this.pending.is_empty() {
+                    let data = ready!(Pin::new(&mut this.reader).poll_fill_buf(cx))?;
+                    starts_member(codec.format(), data)
+                } else {
+                    starts_member(codec.format(), &this.pending)
+                };
+                if next {
+                    codec.next_member();
+                    this.eof_sent = false;
+                } else {
+                    this.done = true;
+                }
+                continue;
+            }
+            let (input, last) = if let Some(b) =
+                ready!(poll_direct(&mut this.reader, &this.pending, this.unit, cx))?
+            {
+                (b, false)
+            } else {
+                if !this.eof && this.pending.len() < this.unit {
+                    this.eof = ready!(poll_gather(
+                        &mut this.reader,
+                        &mut this.pending,
+                        this.unit,
+                        cx
+                    ))?;
+                }
+                if this.pending.is_empty() && this.eof_sent {
                     return Poll::Ready(Err(io_err(Error::CorruptData(
                         "the compressed stream is truncated".into(),
                     ))));
                 }
-                // The reader ended before the stream did: one last request (no input, the flush bit set) lets the
-                // device finish what it holds; if the stream still has not ended it is truncated.
-                this.eof_sent = true;
-                let codec = this.codec.take().ok_or_else(|| io_err(Error::Shutdown))?;
-                this.step = Some(Box::pin(codec.decode(Bytes::new(), true)));
-                continue;
-            }
-            let input = Bytes::copy_from_slice(&data[..data.len().min(CHUNK)]);
+                // At the reader's end the request that takes the last input (none, if all was taken) has the
+                // flush bit set, which lets the device finish what it holds; if the stream still has not ended it
+                // is truncated.
+                this.eof_sent |= this.eof;
+                let input = this.pending.split().freeze();
+                this.from_pending = Some(input.clone());
+                (input, this.eof)
+            };
             let codec = this.codec.take().ok_or_else(|| io_err(Error::Shutdown))?;
-            this.step = Some(Box::pin(codec.decode(input, false)));
+            this.step = Some(Box::pin(codec.decode(input, last)));
         }
     }
 }
@@ -220,6 +357,7 @@ pub struct WriteEncoder<W> {
     step: Option<Step<Vec<Bytes>>>,
     input: BytesMut,
     out: VecDeque<Bytes>,
+    unit: usize,
     finished: bool,
 }
 
@@ -231,6 +369,7 @@ impl<W: AsyncWrite + Unpin> WriteEncoder<W> {
             step: None,
             input: BytesMut::new(),
             out: VecDeque::new(),
+            unit: unit(accel),
             finished: false,
         })
     }
@@ -265,7 +404,7 @@ impl<W: AsyncWrite + Unpin> WriteEncoder<W> {
                     }
                     Some(f)
                 }
-                _ if self.input.len() >= CHUNK => Some(Flush::None),
+                _ if self.input.len() >= self.unit => Some(Flush::None),
                 _ => None,
             };
             let Some(f) = start else {
@@ -289,9 +428,9 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteEncoder<W> {
             return Poll::Ready(Err(io::Error::other("write after shutdown")));
         }
         ready!(this.poll_drive(cx, None))?;
-        let n = data.len().min(CHUNK - this.input.len().min(CHUNK));
+        let n = data.len().min(this.unit - this.input.len().min(this.unit));
         this.input.extend_from_slice(&data[..n]);
-        if this.input.len() >= CHUNK {
+        if this.input.len() >= this.unit {
             // Start compressing now; the next call waits for it.
             let _ = this.poll_drive(cx, None)?;
         }
@@ -318,6 +457,10 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteEncoder<W> {
 
 /// Decompressing writer: compressed data written to it goes out to the wrapped `AsyncWrite` as plain data.
 /// `shutdown` fails with `InvalidData` if the stream was incomplete; writing past the end of the stream fails too.
+///
+/// gzip: every member is decoded, as `gzip -dc` does (BGZF too); with [`WriteDecoder::multiple_members`]`(false)`
+/// data after the first member is refused like any trailing data. Small writes are gathered into jobs of
+/// [`crate::Config::stream_chunk`] bytes; `flush` and `shutdown` decode what was gathered at once.
 pub struct WriteDecoder<W> {
     writer: W,
     codec: Option<Codec>,
@@ -326,6 +469,8 @@ pub struct WriteDecoder<W> {
     running: Bytes,
     input: BytesMut,
     out: VecDeque<Bytes>,
+    unit: usize,
+    multiple_members: bool,
     ended: bool,
 }
 
@@ -338,8 +483,31 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
             running: Bytes::new(),
             input: BytesMut::new(),
             out: VecDeque::new(),
+            unit: unit(accel),
+            multiple_members: true,
             ended: false,
         })
+    }
+
+    /// gzip: decode every member (`true`, the default) or refuse data after the first (`false`). Other formats
+    /// have one stream.
+    pub fn multiple_members(&mut self, enabled: bool) -> &mut Self {
+        self.multiple_members = enabled;
+        self
+    }
+
+    /// After the end of a member with `rest` following: start the next member if `rest` starts one (and more than
+    /// one is wanted), else it is trailing data.
+    fn member_end(&mut self, rest: usize, first: Option<u8>) -> io::Result<()> {
+        let codec = self.codec.as_mut().ok_or_else(|| io_err(Error::Shutdown))?;
+        if self.multiple_members && first.is_some_and(|b| starts_member(codec.format(), &[b])) {
+            codec.next_member();
+            self.ended = false;
+            return Ok(());
+        }
+        Err(io_err(Error::CorruptData(format!(
+            "{rest} bytes of trailing data after the end of the stream"
+        ))))
     }
 
     /// The wrapped writer.
@@ -368,12 +536,9 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
                 self.running = Bytes::new();
                 if !rest.is_empty() {
                     if self.ended {
-                        return Poll::Ready(Err(io_err(Error::CorruptData(format!(
-                            "{} bytes of trailing data after the end of the stream",
-                            rest.len()
-                        )))));
+                        self.member_end(rest.len() + self.input.len(), Some(rest[0]))?;
                     }
-                    // Not taken yet (the step's output was full): put it back in front.
+                    // Not taken yet (the next member, or the step's output was full): put it back in front.
                     let mut again = BytesMut::from(&rest[..]);
                     again.extend_from_slice(&self.input);
                     self.input = again;
@@ -384,9 +549,7 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
                 return Poll::Ready(Ok(()));
             }
             if self.ended {
-                return Poll::Ready(Err(io_err(Error::CorruptData(
-                    "trailing data after the end of the stream".into(),
-                ))));
+                self.member_end(self.input.len(), self.input.first().copied())?;
             }
             let n = self.input.len().min(CHUNK);
             self.running = self.input.split_to(n).freeze();
@@ -404,10 +567,10 @@ impl<W: AsyncWrite + Unpin> AsyncWrite for WriteDecoder<W> {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        if this.input.len() >= CHUNK || this.step.is_some() {
+        if this.input.len() >= this.unit || this.step.is_some() {
             ready!(this.poll_drive(cx, false))?;
         }
-        let n = data.len().min(CHUNK.saturating_sub(this.input.len()));
+        let n = data.len().min(this.unit.saturating_sub(this.input.len()));
         this.input.extend_from_slice(&data[..n]);
         Poll::Ready(Ok(n))
     }

@@ -94,6 +94,19 @@ struct CpuDec {
     trailer: Vec<u8>,
 }
 
+impl CpuDec {
+    fn new() -> Self {
+        Self {
+            d: flate2::Decompress::new(false),
+            crc: crc32fast::Hasher::new(),
+            adler: adler2::Adler32::new(),
+            size: 0,
+            inflated_done: false,
+            trailer: Vec::new(),
+        }
+    }
+}
+
 enum Engine {
     Device(DeviceSide),
     CpuEnc(Box<CpuEnc>),
@@ -176,14 +189,7 @@ impl Codec {
                     Format::Gzip => CpuEnc::Gzip(flate2::write::GzEncoder::new(Vec::new(), level)),
                 }))
             }
-            None => Engine::CpuDec(Box::new(CpuDec {
-                d: flate2::Decompress::new(false),
-                crc: crc32fast::Hasher::new(),
-                adler: adler2::Adler32::new(),
-                size: 0,
-                inflated_done: false,
-                trailer: Vec::new(),
-            })),
+            None => Engine::CpuDec(Box::new(CpuDec::new())),
         };
         Ok(Self {
             accel: accel.clone(),
@@ -194,6 +200,30 @@ impl Codec {
             header_buf: Vec::new(),
             ended: false,
         })
+    }
+
+    pub(crate) fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Decoder: start the next gzip member after the one that ended (its trailer was verified). The next call of
+    /// [`Codec::decode`] parses the member's header; a device stream starts afresh in the same context buffer.
+    pub(crate) fn next_member(&mut self) {
+        debug_assert!(self.ended && self.format == Format::Gzip);
+        self.ended = false;
+        self.header_done = false;
+        self.header_buf = Vec::new();
+        match self.engine.as_mut() {
+            Some(Engine::Device(dev)) => {
+                dev.state = StreamState {
+                    ctx_addr: dev.ctx.ctx_addr(),
+                    first: true,
+                    ..StreamState::default()
+                };
+            }
+            Some(Engine::CpuDec(dec)) => **dec = CpuDec::new(),
+            _ => {}
+        }
     }
 
     /// Compress `input` (any length); returns the output produced.

@@ -54,6 +54,24 @@ pub fn compress(wrapper: Wrapper, level: u32, data: &[u8]) -> Vec<u8> {
 /// Decompress one `wrapper` stream of at most `limit` output bytes; trailing input is an error. The output grows
 /// with what the stream really holds: nothing is sized from a length field of the input.
 pub fn decompress(wrapper: Wrapper, data: &[u8], limit: usize) -> Result<Vec<u8>, InflateError> {
+    let (out, used) = decompress_prefix(wrapper, data, limit)?;
+    if used != data.len() {
+        return Err(InflateError::Corrupt(format!(
+            "{} bytes of trailing data after the end of the stream",
+            data.len() - used
+        )));
+    }
+    Ok(out)
+}
+
+/// Decompress the one `wrapper` stream (for gzip: the one member) at the start of `data`, of at most `limit`
+/// output bytes; returns the output and the input bytes the stream took (header, body and trailer). What follows
+/// is left to the caller. Nothing is sized from a length field of the input.
+pub fn decompress_prefix(
+    wrapper: Wrapper,
+    data: &[u8],
+    limit: usize,
+) -> Result<(Vec<u8>, usize), InflateError> {
     let mut out = Vec::new();
     let cap = (limit as u64).saturating_add(1);
     let corrupt = |e: std::io::Error| InflateError::Corrupt(e.to_string());
@@ -77,16 +95,11 @@ pub fn decompress(wrapper: Wrapper, data: &[u8], limit: usize) -> Result<Vec<u8>
     if out.len() > limit {
         return Err(InflateError::OutputLimit { limit });
     }
-    if data.is_empty() || (wrapper == Wrapper::Gzip && out.is_empty() && data.len() < 18) {
+    let used = data.len() - rest.len();
+    if data.is_empty() || (wrapper == Wrapper::Gzip && out.is_empty() && used < 18) {
         return Err(InflateError::Corrupt("empty or truncated stream".into()));
     }
-    if !rest.is_empty() {
-        return Err(InflateError::Corrupt(format!(
-            "{} bytes of trailing data after the end of the stream",
-            rest.len()
-        )));
-    }
-    Ok(out)
+    Ok((out, used))
 }
 
 #[cfg(test)]
