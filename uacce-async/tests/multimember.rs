@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use bytes::Bytes;
 use common::*;
@@ -18,26 +18,7 @@ async fn accels() -> Vec<Accel> {
 
 /// `gzip -dc` of `data` (gzip is on every machine the tests run on; CI's Debian has it as an essential package).
 fn gzip_dc(data: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("gzip")
-        .arg("-dc")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gzip must be installed for this test");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        out.status.success(),
-        "gzip -dc failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    pipe_through(Command::new("gzip").arg("-dc"), data)
 }
 
 /// Three members written by the gzip CLI, appended as `gzip -c a > x; gzip -c b >> x; gzip -c c >> x` does.
@@ -255,11 +236,11 @@ impl tokio::io::AsyncRead for OneByte<'_> {
         _: &mut std::task::Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
-        if let Some((&b, rest)) = self.0.split_first() {
-            if buf.remaining() > 0 {
-                buf.put_slice(&[b]);
-                self.0 = rest;
-            }
+        if let Some((&b, rest)) = self.0.split_first()
+            && buf.remaining() > 0
+        {
+            buf.put_slice(&[b]);
+            self.0 = rest;
         }
         std::task::Poll::Ready(Ok(()))
     }

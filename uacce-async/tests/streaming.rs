@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use common::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
@@ -30,25 +29,7 @@ fn independent_decode(format: Format, data: &[u8]) -> Vec<u8> {
             c
         }
     };
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("gzip and python3 must be installed for this test");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = data.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        out.status.success(),
-        "independent decoder failed on {format:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    pipe_through(&mut cmd, data)
 }
 
 async fn accels() -> Vec<Accel> {

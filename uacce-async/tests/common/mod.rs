@@ -82,3 +82,30 @@ pub fn threads_cpu(prefix: &str) -> Duration {
     }
     Duration::from_secs_f64(total)
 }
+
+/// Run `cmd` with `data` on its stdin and return its stdout; a program that cannot start or fails fails the test
+/// (the tools the tests use are installed on the project's machines).
+pub fn pipe_through(cmd: &mut std::process::Command, data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{cmd:?} could not start: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = data.to_vec();
+    // Written from another thread: a full stdout pipe must not block the write.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
