@@ -237,7 +237,7 @@ fn sample(len: usize) -> Vec<u8> {
                 i * 7919 % 1000,
                 i * 31 % 500,
                 i * 17 % 100,
-                i % 3 != 0
+                !i.is_multiple_of(3)
             )
             .as_bytes(),
         );

@@ -34,7 +34,7 @@ pub(crate) fn sample(len: usize) -> Bytes {
             words[((x >> 16) % 13) as usize],
             (x >> 24) % 1000
         );
-        if x % 5 == 0 {
+        if x.is_multiple_of(5) {
             out.push(b'\n');
         }
         i += 1;

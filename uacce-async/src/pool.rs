@@ -100,10 +100,10 @@ impl ClassPool {
         {
             let lanes = self.lanes.read().unwrap_or_else(|e| e.into_inner());
             let live = lanes.iter().filter(|l| !l.is_dead()).count();
-            if live == lanes.len() || live >= self.target {
-                if let Some(l) = best_lane(&lanes, self) {
-                    return Ok(l);
-                }
+            if (live == lanes.len() || live >= self.target)
+                && let Some(l) = best_lane(&lanes, self)
+            {
+                return Ok(l);
             }
         }
         self.reopen(env);

@@ -107,7 +107,7 @@ impl CipherMode {
     /// Check a data length for this mode.
     pub(crate) fn check_len(self, len: usize) -> Result<()> {
         let why = match self {
-            CipherMode::Cbc if len == 0 || len % 16 != 0 => {
+            CipherMode::Cbc if len == 0 || !len.is_multiple_of(16) => {
                 "must be a nonzero multiple of 16 (no padding)"
             }
             CipherMode::Xts if len < 16 => "must be at least 16 bytes",

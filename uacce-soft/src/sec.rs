@@ -58,7 +58,7 @@ pub fn aes(
     let enc = dir == CipherDir::Encrypt;
     match mode {
         CipherMode::Ecb => with_aes!(key.len(), C, {
-            if buf.len() % 16 != 0 {
+            if !buf.len().is_multiple_of(16) {
                 return Err(U);
             }
             let mut cipher = C::new_from_slice(key).map_err(|_| U)?;
@@ -245,7 +245,7 @@ pub fn long_hash(
         }
         let bits = u128::from(total) * 8;
         msg.extend_from_slice(&bits.to_be_bytes()[16 - len_bytes..]);
-    } else if msg.len() % block != 0 {
+    } else if !msg.len().is_multiple_of(block) {
         return Err(U);
     }
     if let Some(s) = state

@@ -402,10 +402,11 @@ impl Queue {
     /// the doorbell register. Returns its length.
     pub fn map_mmio(&mut self) -> Result<usize, QueueError> {
         let len = usize::try_from(self.region_mmio_size).unwrap_or(usize::MAX);
-        if let DoorbellPath::Mmio { offset } = self.doorbell {
-            if len != 0 && len < offset + 8 {
-                return Err(QueueError::MmioTooSmall { len, offset });
-            }
+        if let DoorbellPath::Mmio { offset } = self.doorbell
+            && len != 0
+            && len < offset + 8
+        {
+            return Err(QueueError::MmioTooSmall { len, offset });
         }
         self.map_region(UacceQfrt::Mmio, len)?;
         Ok(len)

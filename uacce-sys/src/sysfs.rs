@@ -124,12 +124,13 @@ pub fn qm_version_from_api(api: &str) -> Option<QmVersion> {
 
 /// Splits `hisi_zip-3` into (`hisi_zip`, `Some(3)`); a name without a numeric `-N` suffix is returned whole.
 pub fn split_device_name(name: &str) -> (&str, Option<u32>) {
-    if let Some((driver, n)) = name.rsplit_once('-') {
-        if !driver.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) {
-            if let Ok(n) = n.parse() {
-                return (driver, Some(n));
-            }
-        }
+    if let Some((driver, n)) = name.rsplit_once('-')
+        && !driver.is_empty()
+        && !n.is_empty()
+        && n.bytes().all(|b| b.is_ascii_digit())
+        && let Ok(n) = n.parse()
+    {
+        return (driver, Some(n));
     }
     (name, None)
 }

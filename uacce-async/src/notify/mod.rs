@@ -218,14 +218,14 @@ impl DeadlineTimer {
     /// Make sure the timer fires no later than `deadline` (the earliest pending deadline, if any). Returns true if
     /// the timer is set: it then also fires in time for any job submitted later.
     fn cover(&mut self, deadline: Option<Instant>) -> bool {
-        if let Some(d) = deadline {
-            if self.armed.is_none_or(|a| d < a) {
-                match &mut self.sleep {
-                    Some(s) => s.as_mut().reset(d.into()),
-                    None => self.sleep = Some(Box::pin(tokio::time::sleep_until(d.into()))),
-                }
-                self.armed = Some(d);
+        if let Some(d) = deadline
+            && self.armed.is_none_or(|a| d < a)
+        {
+            match &mut self.sleep {
+                Some(s) => s.as_mut().reset(d.into()),
+                None => self.sleep = Some(Box::pin(tokio::time::sleep_until(d.into()))),
             }
+            self.armed = Some(d);
         }
         self.armed.is_some()
     }

@@ -187,11 +187,10 @@ async fn uring_task(
                         let ring = &mut afd.get_mut().0;
                         let armed = push_poll(ring, idx, &fd);
                         let hup = lane.take_hup_fd();
-                        if let Some(h) = &hup {
-                            if !push_hup_poll(ring, idx, h) {
+                        if let Some(h) = &hup
+                            && !push_hup_poll(ring, idx, h) {
                                 tracing::warn!("io_uring full: no hang-up watch for a queue of {}", lane.device);
                             }
-                        }
                         lanes.push(UringLane { lane, fd, armed_poll: armed, _hup: hup });
                     }
                 }

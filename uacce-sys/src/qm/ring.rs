@@ -182,11 +182,11 @@ struct RingMem {
 impl RingMem {
     fn new(mem: Arc<dyn DusMemory>, layout: RingLayout) -> Result<Self, RingError> {
         layout.check_len(mem.len())?;
-        if mem.as_ptr() as usize % 64 != 0 {
+        if !(mem.as_ptr() as usize).is_multiple_of(64) {
             return Err(RingError::BadLayout("region is not 64-byte aligned".into()));
         }
         // SQEs are copied in 8-byte words: every slot must start 8-byte aligned and hold a whole SQE.
-        if layout.sqe_size < SQE_SIZE || layout.sqe_size % 8 != 0 {
+        if layout.sqe_size < SQE_SIZE || !layout.sqe_size.is_multiple_of(8) {
             return Err(RingError::BadLayout(format!(
                 "SQE size {} (must be a multiple of 8, at least {SQE_SIZE})",
                 layout.sqe_size
@@ -235,7 +235,7 @@ impl RingMem {
     }
 
     fn cqe_word(&self, idx: u16, byte: usize) -> &AtomicU16 {
-        debug_assert!(byte < CQE_SIZE && byte % 2 == 0);
+        debug_assert!(byte < CQE_SIZE && byte.is_multiple_of(2));
         // SAFETY: in bounds (cqe_ptr asserts the index, the offset is < 16), 2-byte aligned (the region is 64-byte
         // aligned and CQ entries are 16 bytes), valid for the lifetime of &self; all accesses to CQE words go
         // through atomics.
@@ -246,7 +246,7 @@ impl RingMem {
         let len = self.mem.len();
         // SAFETY: check_len guaranteed len >= 8 past the rings; the region's end is 4-byte aligned because its
         // start is 64-byte aligned and sizes are page multiples (or at least multiples of 4: checked below).
-        assert!(len % 4 == 0 && from_end <= 8);
+        assert!(len.is_multiple_of(4) && from_end <= 8);
         unsafe { AtomicU32::from_ptr(self.mem.as_ptr().add(len - from_end) as *mut u32) }
     }
 

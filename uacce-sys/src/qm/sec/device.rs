@@ -334,7 +334,7 @@ fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
     }
     let len = r.c_len_word;
     let len_ok = match mode {
-        CipherMode::Ecb | CipherMode::Cbc => len != 0 && len % 16 == 0,
+        CipherMode::Ecb | CipherMode::Cbc => len != 0 && len.is_multiple_of(16),
         CipherMode::Xts => len >= 16,
         CipherMode::Ctr => len != 0,
     };
@@ -444,7 +444,7 @@ fn decode_digest(r: &Raw) -> Result<DigestRequest, SecDecodeError> {
         (0, 1) => DigestStage::First,
         (1, 1) => DigestStage::Middle,
         (1, 0) => {
-            if r.long_a_data_len % 8 != 0 || r.long_a_data_len / 8 < u64::from(len) {
+            if !r.long_a_data_len.is_multiple_of(8) || r.long_a_data_len / 8 < u64::from(len) {
                 return Err(SecDecodeError::Lengths(
                     "long_a_data_len must be the total length in bits",
                 ));
@@ -461,7 +461,7 @@ fn decode_digest(r: &Raw) -> Result<DigestRequest, SecDecodeError> {
         ));
     }
     let block_stage = matches!(stage, DigestStage::First | DigestStage::Middle);
-    if (block_stage && (len == 0 || len % alg.block_len() != 0))
+    if (block_stage && (len == 0 || !len.is_multiple_of(alg.block_len())))
         || (r.bd == BdType::Bd2 && len == 0)
     {
         return Err(SecDecodeError::Lengths(

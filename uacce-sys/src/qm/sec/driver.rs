@@ -17,7 +17,7 @@ fn check_cipher(c: &CipherRequest) -> Result<u8, SecEncodeError> {
         return Err(SecEncodeError::TooLong(c.len.into()));
     }
     let len_ok = match c.mode {
-        CipherMode::Ecb | CipherMode::Cbc => c.len != 0 && c.len % 16 == 0,
+        CipherMode::Ecb | CipherMode::Cbc => c.len != 0 && c.len.is_multiple_of(16),
         CipherMode::Xts => c.len >= 16,
         CipherMode::Ctr => c.len != 0,
     };
@@ -65,7 +65,7 @@ fn check_digest(d: &DigestRequest, bd: BdType) -> Result<(u32, u32, u32), SecEnc
         return Err(SecEncodeError::TooLong(d.len.into()));
     }
     let block_stage = matches!(d.stage, DigestStage::First | DigestStage::Middle);
-    if (block_stage && (d.len == 0 || d.len % d.alg.block_len() != 0))
+    if (block_stage && (d.len == 0 || !d.len.is_multiple_of(d.alg.block_len())))
         || (bd == BdType::Bd2 && d.len == 0)
     {
         return Err(SecEncodeError::BadLength(d.len));
@@ -83,7 +83,7 @@ fn check_digest(d: &DigestRequest, bd: BdType) -> Result<(u32, u32, u32), SecEnc
         // §7.4: intermediate BDs use mac_len 0 for plain hashes and the full length for HMAC.
         if d.hmac_key.is_some() { full } else { 0 }
     } else {
-        if d.mac_len == 0 || d.mac_len % 4 != 0 || d.mac_len > d.alg.digest_len() {
+        if d.mac_len == 0 || !d.mac_len.is_multiple_of(4) || d.mac_len > d.alg.digest_len() {
             return Err(SecEncodeError::MacLen(d.mac_len));
         }
         d.mac_len / 4

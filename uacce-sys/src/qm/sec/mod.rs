@@ -140,7 +140,7 @@ impl CipherDir {
 /// `c_key_len` code for a cipher key of `key_len` bytes (XTS: both keys) (§7.3).
 fn key_len_code(alg: CipherAlg, xts: bool, key_len: u32) -> Option<u8> {
     let per_key = if xts {
-        if key_len % 2 != 0 {
+        if !key_len.is_multiple_of(2) {
             return None;
         }
         key_len / 2
