@@ -782,7 +782,8 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                 break;
             }
             let job = inflight.pop_front().expect("front exists");
-            if ring.write_back(job.slot, &job.sqe).is_err() || ring.post(job.slot).is_err() {
+            let sqe = &job.sqe[..queue.layout.sqe_size];
+            if ring.write_back(job.slot, sqe).is_err() || ring.post(job.slot).is_err() {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }

@@ -81,8 +81,8 @@ pub(super) fn open_lane(dev: &sysfs::Device, class: Class, env: &LaneEnv<'_>) ->
     let version = dev
         .qm_version()
         .ok_or_else(|| Error::Setup(format!("{}: unsupported api {}", dev.name, dev.api)))?;
-    let layout =
-        RingLayout::new(q.sq_depth(), q.cq_depth()).map_err(|e| Error::Setup(e.to_string()))?;
+    // The SQE size the kernel reported for this queue (128 ZIP/SEC, 64 HPRE), not an assumed one.
+    let layout = RingLayout::for_queue(&q).map_err(|e| Error::Setup(e.to_string()))?;
     let sqn = q
         .sqn()
         .ok_or_else(|| Error::Setup("queue has no number".into()))?;
