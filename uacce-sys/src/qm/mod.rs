@@ -64,6 +64,7 @@ pub unsafe trait DusMemory: Send + Sync {
 
 mod field;
 
+pub mod hpre;
 pub mod sec;
 pub mod zip;
 

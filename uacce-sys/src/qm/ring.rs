@@ -252,10 +252,7 @@ impl RingMem {
     fn read_sqe(&self, slot: u16) -> Sqe {
         let src = self.sqe_ptr(slot) as *const u64;
         let mut sqe = [0u8; SQE_SIZE];
-        for (i, chunk) in sqe[..self.layout.sqe_size]
-            .chunks_exact_mut(8)
-            .enumerate()
-        {
+        for (i, chunk) in sqe[..self.layout.sqe_size].chunks_exact_mut(8).enumerate() {
             // SAFETY: in bounds of the region (sqe_ptr asserts the slot, RingMem::new checked the length; i <
             // sqe_size / 8 words = one SQE); 8-byte aligned (the region is 64-byte aligned and RingMem::new checked
             // that sqe_size is a multiple of 8); the region
