@@ -298,3 +298,48 @@ pub fn x_dh_key_block(p: &[u8], a: &[u8], k: &[u8], h: usize) -> Result<Vec<u8>,
     }
     concat_be(h, &[p, a, k])
 }
+
+/// Lengths in bytes of the three blocks an SQE names (§12.4), from its algorithm, width and (SM2
+/// encrypt/decrypt) message length: what a device reads at `key` and `input` and writes at `output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BlockLens {
+    /// Key block.
+    pub key: usize,
+    /// Input block (0: no input).
+    pub input: usize,
+    /// Output block (0: the verify algorithms, whose result is dw6 bit 1).
+    pub output: usize,
+}
+
+/// The block lengths of an operation (§12.4). `width` is k (RSA/DH) or h (ECC); `msg_len` is the SM2
+/// encrypt/decrypt message length (ignored elsewhere). SM2's C3 is an SM3 digest, 32 bytes.
+///
+/// * RSA non-CRT: key e‖n or d‖n (2k), in k, out k; CRT: key 5 × k/2. Keygen: key e(k)‖p(k/2)‖q(k/2) = 2k, no
+///   input, out d‖n (2k), CRT adds qinv‖dq‖dp (3.5k).
+/// * DH: key x‖p (2k), in g or the peer value (k; none for g = 2), out k.
+/// * ECDH multiply: key p‖a‖k‖b‖n (5h), in x‖y, out x‖y. ECDSA / SM2 sign: key 7h, in e‖k, out r‖s; verify: key
+///   8h, in e‖s‖r, no output. X25519/X448: key p‖a‖k (3h), in u (h), out u′ (h). SM2 keygen: key 8h, in Gx‖Gy,
+///   out Px‖Py‖d. SM2 encrypt: key 8h, in k(32)‖M, out C1x‖C1y‖C2‖C3; decrypt: key 7h, in C1x‖C1y‖C2‖C3, out M.
+pub fn block_lens(alg: super::HpreAlg, width: usize, msg_len: usize) -> BlockLens {
+    use super::HpreAlg::*;
+    let (w, m) = (width, msg_len);
+    let (key, input, output) = match alg {
+        RsaNonCrt => (2 * w, w, w),
+        RsaCrt => (5 * (w / 2), w, w),
+        RsaKeygen => (2 * w, 0, 2 * w),
+        RsaKeygenCrt => (2 * w, 0, 2 * w + 3 * (w / 2)),
+        DhG2 => (2 * w, 0, w),
+        Dh => (2 * w, w, w),
+        EcdhMultiply => (ecc_private::MULTIPLY_FIELDS * w, 2 * w, 2 * w),
+        EcdsaSign | Sm2Sign => (ecc_private::FIELDS * w, 2 * w, 2 * w),
+        EcdsaVerify | Sm2Verify => (ecc_public::FIELDS * w, 3 * w, 0),
+        XdhMultiply => (x_dh::FIELDS * w, w, w),
+        Sm2Keygen => (ecc_public::FIELDS * w, 2 * w, 3 * w),
+        Sm2Encrypt => (ecc_public::FIELDS * w, w + m, 2 * w + m + SM3_LEN),
+        Sm2Decrypt => (ecc_private::FIELDS * w, 2 * w + m + SM3_LEN, m),
+    };
+    BlockLens { key, input, output }
+}
+
+/// Length of SM2's C3 (an SM3 digest).
+pub const SM3_LEN: usize = 32;
