@@ -107,6 +107,8 @@ impl Accel {
             (Class::ZipDecompress, found.zip),
             (Class::Sec, found.sec),
             (Class::Null, found.null),
+            (Class::Hpre, found.hpre),
+            (Class::HpreEcc, found.hpre_ecc),
         ] {
             // Each pool joins `inner` at once: if a later one fails, dropping `inner` retires the lanes opened.
             let pool = ClassPool::open(class, sources, per, be, &inner.lane_env())?;
