@@ -547,6 +547,14 @@ fn sm2_decrypts_openssl_ciphertext_and_round_trips() {
     let mut bad = ct.clone();
     bad[63] ^= 1;
     assert_eq!(dec(&bad), Err(PkeyError::NotOnCurve));
+    // Message lengths one SQE cannot carry.
+    for bad_len in [0, 513, usize::MAX] {
+        let r = execute(&PkeyJob {
+            msg_len: bad_len,
+            ..job(HpreAlg::Sm2Decrypt, 32, &prv, &ct)
+        });
+        assert_eq!(r, Err(PkeyError::Length));
+    }
     // Encrypt (caller's k, then the hardware's random k) and decrypt again.
     for random_k in [false, true] {
         let msg = b"single-SQE SM2 with C1 || C2 || C3";

@@ -572,3 +572,21 @@ fn x25519_x448_constants_and_clamping() {
         (32, 56)
     );
 }
+
+/// The helpers take any numbers without panicking.
+#[test]
+fn helpers_never_panic() {
+    assert_eq!(task_len1(0), 0);
+    assert_eq!(task_len1(1 << 20), 0xFF);
+    for alg in HpreAlg::ALL {
+        let l = layout::block_lens(alg, usize::MAX, usize::MAX);
+        assert!(l.key >= 1 || l.input >= 1);
+        let _ = layout::block_lens(alg, 0, 0);
+    }
+    // §12.4: RSA-2048 CRT key 640 bytes; SM2 encrypt of 19 bytes: in 32 + 19, out 64 + 19 + 32.
+    assert_eq!(layout::block_lens(HpreAlg::RsaCrt, 256, 0).key, 640);
+    let l = layout::block_lens(HpreAlg::Sm2Encrypt, 32, 19);
+    assert_eq!((l.key, l.input, l.output), (256, 51, 115));
+    let l = layout::block_lens(HpreAlg::RsaKeygenCrt, 256, 0);
+    assert_eq!((l.key, l.input, l.output), (512, 0, 896));
+}

@@ -25,8 +25,8 @@ mod ecc;
 mod modexp;
 mod xdh;
 
-use uacce_sys::qm::hpre::HpreAlg;
 use uacce_sys::qm::hpre::layout::block_lens;
+use uacce_sys::qm::hpre::{HpreAlg, SM2_MAX_SINGLE_MSG};
 
 pub use ecc::{CurveId, CurveParams, curve_params};
 
@@ -90,8 +90,15 @@ pub struct PkeyJob<'a> {
 /// Run one operation on hardware-layout blocks. The key and input slices must be exactly as long as
 /// [`block_lens`] says (else [`PkeyError::Length`]); the output is exactly the output block's length.
 pub fn execute(job: &PkeyJob<'_>) -> Result<PkeyOutput, PkeyError> {
+    if !job.alg.width_ok(job.width) {
+        return Err(PkeyError::Length);
+    }
+    let sm2_crypt = matches!(job.alg, HpreAlg::Sm2Encrypt | HpreAlg::Sm2Decrypt);
+    if sm2_crypt && !(1..=SM2_MAX_SINGLE_MSG).contains(&job.msg_len) {
+        return Err(PkeyError::Length);
+    }
     let lens = block_lens(job.alg, job.width, job.msg_len);
-    if job.key.len() != lens.key || job.input.len() != lens.input || !job.alg.width_ok(job.width) {
+    if job.key.len() != lens.key || job.input.len() != lens.input {
         return Err(PkeyError::Length);
     }
     let (k, h) = (job.width, job.width);

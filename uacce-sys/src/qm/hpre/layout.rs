@@ -82,8 +82,11 @@ pub const fn ecc_width(key_bytes: usize) -> Option<usize> {
 }
 
 /// task_len1 for an operand width in bytes: `width / 8 − 1` (§12.4). RSA-2048 (256) → 0x1F, ECC h = 32 → 3.
+/// Meaningful for the widths [`super::HpreAlg::width_ok`] accepts (8..=2048 bytes); others saturate instead of
+/// panicking.
 pub const fn task_len1(width: usize) -> u8 {
-    (width / 8 - 1) as u8
+    let v = (width / 8).saturating_sub(1);
+    if v > 0xFF { 0xFF } else { v as u8 }
 }
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -322,21 +325,32 @@ pub struct BlockLens {
 ///   out Px‖Py‖d. SM2 encrypt: key 8h, in k(32)‖M, out C1x‖C1y‖C2‖C3; decrypt: key 7h, in C1x‖C1y‖C2‖C3, out M.
 pub fn block_lens(alg: super::HpreAlg, width: usize, msg_len: usize) -> BlockLens {
     use super::HpreAlg::*;
+    // Saturating: any width and length give an answer (a huge one for nonsense), never an overflow panic.
     let (w, m) = (width, msg_len);
+    let x = |n: usize| n.saturating_mul(w);
+    let half = w / 2;
     let (key, input, output) = match alg {
-        RsaNonCrt => (2 * w, w, w),
-        RsaCrt => (5 * (w / 2), w, w),
-        RsaKeygen => (2 * w, 0, 2 * w),
-        RsaKeygenCrt => (2 * w, 0, 2 * w + 3 * (w / 2)),
-        DhG2 => (2 * w, 0, w),
-        Dh => (2 * w, w, w),
-        EcdhMultiply => (ecc_private::MULTIPLY_FIELDS * w, 2 * w, 2 * w),
-        EcdsaSign | Sm2Sign => (ecc_private::FIELDS * w, 2 * w, 2 * w),
-        EcdsaVerify | Sm2Verify => (ecc_public::FIELDS * w, 3 * w, 0),
-        XdhMultiply => (x_dh::FIELDS * w, w, w),
-        Sm2Keygen => (ecc_public::FIELDS * w, 2 * w, 3 * w),
-        Sm2Encrypt => (ecc_public::FIELDS * w, w + m, 2 * w + m + SM3_LEN),
-        Sm2Decrypt => (ecc_private::FIELDS * w, 2 * w + m + SM3_LEN, m),
+        RsaNonCrt => (x(2), w, w),
+        RsaCrt => (half.saturating_mul(5), w, w),
+        RsaKeygen => (x(2), 0, x(2)),
+        RsaKeygenCrt => (x(2), 0, x(2).saturating_add(half.saturating_mul(3))),
+        DhG2 => (x(2), 0, w),
+        Dh => (x(2), w, w),
+        EcdhMultiply => (x(ecc_private::MULTIPLY_FIELDS), x(2), x(2)),
+        EcdsaSign | Sm2Sign => (x(ecc_private::FIELDS), x(2), x(2)),
+        EcdsaVerify | Sm2Verify => (x(ecc_public::FIELDS), x(3), 0),
+        XdhMultiply => (x(x_dh::FIELDS), w, w),
+        Sm2Keygen => (x(ecc_public::FIELDS), x(2), x(3)),
+        Sm2Encrypt => (
+            x(ecc_public::FIELDS),
+            w.saturating_add(m),
+            x(2).saturating_add(m).saturating_add(SM3_LEN),
+        ),
+        Sm2Decrypt => (
+            x(ecc_private::FIELDS),
+            x(2).saturating_add(m).saturating_add(SM3_LEN),
+            m,
+        ),
     };
     BlockLens { key, input, output }
 }
