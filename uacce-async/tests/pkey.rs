@@ -152,3 +152,62 @@ async fn pkey_on_the_cpu_backend() {
     let accel = common::cpu().await;
     check_all(&accel).await;
 }
+
+/// What the library sends, byte for byte in the fields the protocol fixes (protocol doc §12.5, §12.7): through the
+/// public API, read back from the emulated device's SQE trace.
+#[tokio::test]
+async fn sqes_are_those_uadk_sends() {
+    let accel = emu(QmVersion::V3).await;
+    let dev = accel
+        .emulated_devices()
+        .iter()
+        .find(|d| d.config().kind == DeviceKind::Hpre)
+        .unwrap()
+        .clone();
+    dev.set_trace(true);
+    let v = &RSA2048;
+    accel
+        .rsa_private_crt_raw(
+            &hex(v.p),
+            &hex(v.q),
+            &hex(v.dp),
+            &hex(v.dq),
+            &hex(v.qinv),
+            &hex(v.c),
+        )
+        .await
+        .unwrap();
+    let d = arr32(&hex(ECDSA_P256.d));
+    accel.ecdh_p256_public(&d).await.unwrap();
+    let mut nine = [0u8; 32];
+    nine[0] = 9;
+    accel.x25519(&d, &nine).await.unwrap();
+    let t = dev.take_trace();
+    assert_eq!(t.len(), 3);
+    // RSA-2048 CRT: dw0 = 0x40000001, dw1 = 0x1F, a 640-byte key block dq ‖ dp ‖ q ‖ p ‖ qinv, 64-byte SQE.
+    assert_eq!(t[0].qc_type, 0);
+    assert_eq!(&t[0].sqe[..8], &[0x01, 0, 0, 0x40, 0x1F, 0, 0, 0]);
+    let key = &t[0].read("key").unwrap().bytes;
+    assert_eq!(key.len(), 640);
+    assert_eq!(&key[..128], &hex(v.dq)[..]);
+    assert_eq!(&key[512..], &hex(v.qinv)[..]);
+    assert!(t[0].sqe[40..].iter().all(|&b| b == 0));
+    // ECDH P-256 keygen on v3: dw0 = 0x4000000D, dw1 = 0x80000003 (bd_rsv2), key = 5 × 32, in = Gx ‖ Gy.
+    assert_eq!(t[1].qc_type, 1);
+    assert_eq!(&t[1].sqe[..8], &[0x0D, 0, 0, 0x40, 0x03, 0, 0, 0x80]);
+    assert_eq!(t[1].read("key").unwrap().bytes.len(), 160);
+    assert_eq!(
+        &t[1].read("in").unwrap().bytes[..4],
+        &[0x6B, 0x17, 0xD1, 0xF2]
+    );
+    // X25519: dw0 = 0x40000010, dw1 = 3; key = p ‖ a ‖ clamped k (big-endian), in = u big-endian.
+    assert_eq!(&t[2].sqe[..8], &[0x10, 0, 0, 0x40, 0x03, 0, 0, 0]);
+    let key = &t[2].read("key").unwrap().bytes;
+    assert_eq!(
+        (key[0], key[31], &key[61..64]),
+        (0x7F, 0xED, &[0x01, 0xDB, 0x41][..])
+    );
+    assert_eq!(key[64] & 0xC0, 0x40);
+    assert_eq!(key[95] & 0x07, 0);
+    assert_eq!(t[2].read("in").unwrap().bytes[31], 9);
+}
