@@ -174,7 +174,8 @@ build_mods() { # build_mods DIR
 	EOF
 	make -s -C "$KB" M="$d/uacce" -j"$JOBS" modules >"$d/uacce.log" 2>&1 ||
 		{ cat "$d/uacce.log" >&2; return 1; }
-	cp "$KMOD/uacce_soft/uacce_soft.c" "$KMOD/uacce_soft/Kbuild" "$d/soft/"
+	cp "$KMOD/uacce_soft/uacce_soft.c" "$KMOD/uacce_soft/uacce_soft.h" \
+		"$KMOD/uacce_soft/Kbuild" "$d/soft/"
 	make -s -C "$KB" M="$d/soft" -j"$JOBS" UACCE_INC="$d/uacce/include" \
 		KBUILD_EXTRA_SYMBOLS="$d/uacce/Module.symvers" modules >"$d/soft.log" 2>&1 ||
 		{ cat "$d/soft.log" >&2; return 1; }
