@@ -97,6 +97,7 @@ extract_src() { # extract_src 6.12 full|min
 			"linux-source-$v/drivers/misc/uacce/*" \
 			"linux-source-$v/drivers/crypto/hisilicon/*" \
 			"linux-source-$v/Documentation/misc-devices/*" \
+			"linux-source-$v/Documentation/userspace-api/ioctl/ioctl-number.rst" \
 			"linux-source-$v/include/linux/uacce.h" \
 			"linux-source-$v/include/uapi/misc/uacce/*" "${extra[@]}"
 		# checkpatch recognises a kernel tree by these
@@ -150,7 +151,8 @@ mk_tree() { # mk_tree DIR patched|unpatched
 	(cd "$SRC" && cp --parents drivers/misc/uacce/uacce.c include/linux/uacce.h \
 		include/uapi/misc/uacce/uacce.h include/uapi/misc/uacce/hisi_qm.h \
 		drivers/crypto/hisilicon/qm.c drivers/crypto/hisilicon/qm_common.h \
-		Documentation/misc-devices/uacce.rst "$d/tree/")
+		Documentation/misc-devices/uacce.rst \
+		Documentation/userspace-api/ioctl/ioctl-number.rst "$d/tree/")
 	if [ "$2" = patched ]; then
 		for p in "$KMOD"/patches-6.12/*.patch; do
 			(cd "$d/tree" && patch -s -p1 -F0 --no-backup-if-mismatch <"$p") ||
