@@ -39,7 +39,9 @@ use nix::sys::stat::Mode;
 
 use crate::qm::{Doorbell, DusMemory, QmVersion};
 use crate::sysfs::Device;
-use crate::uapi::{HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UACCE_EVENTFD_HANGUP, UacceEventfd, UacceQfrt, ioctl};
+use crate::uapi::{
+    HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UACCE_EVENTFD_HANGUP, UacceEventfd, UacceQfrt, ioctl,
+};
 
 /// SQE size used when `UACCE_CMD_QM_SET_QP_INFO` is unavailable (ZIP and SEC use 128).
 pub const DEFAULT_SQE_SIZE: u32 = 128;
