@@ -35,7 +35,9 @@ impl Owner {
                     source: nix::errno::Errno::ENXIO,
                     ..
                 }) => {
-                    tracing::debug!("UACCE_CMD_PUT_Q: ENXIO, the kernel already stopped the removed queue");
+                    tracing::debug!(
+                        "UACCE_CMD_PUT_Q: ENXIO, the kernel already stopped the removed queue"
+                    );
                     true
                 }
                 Err(e) => {
