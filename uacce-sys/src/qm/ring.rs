@@ -307,8 +307,8 @@ impl RingMem {
     }
 
     /// The kernel writes 0 (open) or 1 (disabled) to the status words. UADK tests for 1; any non-zero value counts
-    /// here, so that the all-ones pages the patched kernel maps over a removed device's queue (kmod-patch 0004)
-    /// read as a dead queue too.
+    /// here, so that the all-ones pages the patched kernel maps over a removed device's queue (kmod-patch patch 4,
+    /// for parent drivers that opt in; others raise SIGBUS) read as a dead queue too.
     fn check_status(&self) -> Result<(), RingError> {
         let (tx, rx) = (self.tx(), self.rx());
         if tx != 0 || rx != 0 {
@@ -982,8 +982,9 @@ mod tests {
         ));
     }
 
-    /// A removed device's queue memory reads as all ones with the kernel patches (kmod-patch 0004): every driver
-    /// entry point must report the queue dead, none may take the all-ones CQE for a completion.
+    /// A removed device's queue memory reads as all ones with the kernel patches (kmod-patch patch 4, for a parent
+    /// that opts in): every driver entry point must report the queue dead, none may take the all-ones CQE for a
+    /// completion.
     #[test]
     fn all_ones_memory_reads_as_dead_queue() {
         let dead = RingError::QueueReset {
