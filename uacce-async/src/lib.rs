@@ -92,6 +92,21 @@ pub mod write {
     pub use crate::io::{WriteDecoder as Decoder, WriteEncoder as Encoder};
 }
 
+/// Hazardous materials: raw AES-CBC, AES-CTR and AES-XTS, which encrypt **without authentication**.
+///
+/// Nothing in this module detects tampering: a modified ciphertext decrypts without an error to a plaintext an
+/// attacker can partly choose (CTR flips the very bits flipped in the ciphertext; CBC and XTS garble or move
+/// blocks). Prefer [`Accel::aes_gcm_seal`](crate::Accel::aes_gcm_seal) (AES-GCM). These modes are for formats that
+/// fix them: XTS for storage sectors (IEEE 1619), CBC or CTR inside a protocol that authenticates the ciphertext
+/// itself (encrypt-then-MAC with [`Accel::hmac_sign`](crate::Accel::hmac_sign)).
+///
+/// The methods come with the [`UnauthenticatedCipher`](hazmat::UnauthenticatedCipher) trait, so a call site
+/// says what it uses: `use uacce_async::hazmat::UnauthenticatedCipher;`.
+pub mod hazmat {
+    pub use crate::cipher::UnauthenticatedCipher;
+    pub use crate::types::{CipherKey, CipherMode};
+}
+
 pub use accel::Accel;
 #[cfg(feature = "emu")]
 pub use backend::EmuOptions;
@@ -100,6 +115,6 @@ pub use digest::Hasher;
 pub use error::{Error, Result};
 pub use notify::NotifyMode;
 pub use stream::{Flush, StreamCompressor};
-pub use types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
+pub use types::{AeadKey, Format, HashAlg, HmacKey};
 #[cfg(feature = "emu")]
 pub use uacce_emu::{EmuDevice, Fault, ServiceModel};

@@ -91,7 +91,7 @@ async fn a_failed_update_poisons_the_hasher() {
 /// XTS refuses a key whose two halves are equal (IEEE 1619, NIST SP 800-38E), for both key sizes.
 #[test]
 fn xts_refuses_equal_key_halves() {
-    use uacce_async::{CipherKey, CipherMode};
+    use uacce_async::hazmat::{CipherKey, CipherMode};
     for half in [16usize, 32] {
         let same = vec![0x42u8; 2 * half];
         assert!(

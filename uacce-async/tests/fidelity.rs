@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
+use uacce_async::hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
 use uacce_async::{
-    AeadKey, CipherKey, CipherMode, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey,
-    NotifyMode, StreamCompressor,
+    AeadKey, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey, NotifyMode, StreamCompressor,
 };
 use uacce_emu::{DeviceKind, SqeRecord};
 use uacce_sys::qm::QmVersion;
@@ -186,8 +186,14 @@ async fn ciphers_send_what_uadk_sends() {
         }
         for (mode, code, key, kc) in cases {
             let k = CipherKey::new(mode, &key).unwrap();
-            let ct = a.encrypt(&k, &iv, data.clone()).await.unwrap();
-            let pt = a.decrypt(&k, &iv, ct.clone()).await.unwrap();
+            let ct = a
+                .encrypt_unauthenticated(&k, &iv, data.clone())
+                .await
+                .unwrap();
+            let pt = a
+                .decrypt_unauthenticated(&k, &iv, ct.clone())
+                .await
+                .unwrap();
             assert_eq!(pt, data);
             let t = sec.take_trace();
             assert_eq!(t.len(), 2, "{v:?} {mode:?}");
