@@ -49,7 +49,8 @@ use uacce::sys::qm::zip::{
 };
 use uacce::sys::qm::{DriverRing, QmVersion, Sqe};
 use uacce_async::{
-    Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, NotifyMode, ServiceModel,
+    Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, Nonce, NonceSequence, NotifyMode,
+    ServiceModel,
 };
 use uacce_testkit::req;
 

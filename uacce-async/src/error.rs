@@ -47,6 +47,12 @@ pub enum Error {
     /// AEAD authentication failed: wrong key, nonce, AAD, or tampered ciphertext/tag.
     #[error("authentication failed (AEAD tag or MAC mismatch)")]
     AuthFailed,
+    /// A [`NonceSequence`](crate::NonceSequence) has given every nonce it has; it never wraps. Use a new key.
+    #[error("the nonce sequence is exhausted (it never wraps): use a new key")]
+    NoncesExhausted,
+    /// The operating system's random number generator failed.
+    #[error("random number generator: {0}")]
+    Random(String),
     /// The device reported an error status for the job.
     #[error("device error: {0}")]
     Device(String),
