@@ -76,12 +76,23 @@ impl Accel {
     }
 
     /// An accelerator with the default configuration (`UACCE_BACKEND`, else `Auto`).
+    ///
+    /// # Errors
+    ///
+    /// As [`AccelBuilder::build`].
     pub async fn new() -> Result<Self> {
         Self::with_config(Config::default()).await
     }
 
     /// An accelerator with `config`.
+    ///
+    /// # Errors
+    ///
+    /// As [`AccelBuilder::build`].
     pub async fn with_config(config: Config) -> Result<Self> {
+        if config.cpu_level > 9 {
+            return Err(Error::InvalidParameter("cpu_level must be 0..=9"));
+        }
         // The CPU backend opens no queue: it needs no completion strategy running.
         let notifier = if config.backend == Backend::Cpu {
             Notifier::Task { hybrid: false }

@@ -33,6 +33,7 @@ const CTX_LEN: usize = 64 * 1024;
 
 /// What a compression step does at its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Flush {
     /// Nothing: output comes when the codec has it.
     None,

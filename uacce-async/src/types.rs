@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// A compressed data format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// Raw deflate (RFC 1951).
     Deflate,
@@ -50,6 +51,7 @@ impl Format {
 
 /// A hash function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HashAlg {
     /// SHA-256.
     Sha256,
@@ -79,6 +81,7 @@ impl HashAlg {
 /// An unauthenticated block-cipher mode for [`UnauthenticatedCipher`](crate::hazmat::UnauthenticatedCipher) (see the
 /// warning of [`crate::hazmat`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CipherMode {
     /// AES-CBC, no padding: the length must be a nonzero multiple of 16.
     Cbc,

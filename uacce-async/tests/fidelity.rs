@@ -19,10 +19,7 @@ use uacce_sys::qm::QmVersion;
 const VERSIONS: [QmVersion; 2] = [QmVersion::V2, QmVersion::V3];
 
 async fn accel(v: QmVersion) -> uacce_async::Accel {
-    let opts = EmuOptions {
-        version: v,
-        ..EmuOptions::default()
-    };
+    let opts = EmuOptions::default().version(v);
     let a = common::emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(10))).await;
     for d in a.emulated_devices() {
         d.set_trace(true);

@@ -12,6 +12,7 @@ use crate::lane::{Class, Lane, LaneSpec, Owner};
 
 /// Options of the emulated backend.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EmuOptions {
     /// QM generation the emulated devices speak (default V3).
     pub version: QmVersion,
@@ -35,6 +36,38 @@ impl Default for EmuOptions {
             devices: 1,
             max_streams: uacce_emu::DEFAULT_MAX_STREAMS,
         }
+    }
+}
+
+impl EmuOptions {
+    /// QM generation the emulated devices speak.
+    pub fn version(mut self, version: QmVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Ring depth.
+    pub fn depth(mut self, depth: u16) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// Service-time model.
+    pub fn service(mut self, service: ServiceModel) -> Self {
+        self.service = service;
+        self
+    }
+
+    /// Emulated ZIP and SEC devices each.
+    pub fn devices(mut self, n: usize) -> Self {
+        self.devices = n;
+        self
+    }
+
+    /// ZIP stream contexts each emulated ZIP device keeps at once.
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.max_streams = n;
+        self
     }
 }
 

@@ -36,6 +36,7 @@ mod uring;
 /// CPU per job at depth ≤ 4 but spent up to 35–65 % more CPU per real job at depth 64, so it suits latency-bound, lightly
 /// loaded callers; `BusyPoll` needs a core to spare. Run the report on your own machine to choose for your load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum NotifyMode {
     /// tokio `AsyncFd` on the queue fd: the kernel's uacce `poll()` reports new completions (mainline kernels).
     /// On the emulator the queue's eventfd plays the queue fd's part.
