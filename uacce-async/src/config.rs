@@ -235,7 +235,7 @@ impl AccelBuilder {
     ///     .build()
     ///     .await
     ///     .unwrap_err();
-    /// assert!(matches!(&err, Error::NoDevice(m) if m.contains("hisi_zip-99")), "{err}");
+    /// assert!(matches!(&err, Error::NoDevice { message, .. } if message.contains("hisi_zip-99")), "{err}");
     /// # }
     /// ```
     pub fn devices<I, S>(mut self, names: I) -> Self
@@ -264,7 +264,7 @@ impl AccelBuilder {
     /// [`Error::InvalidParameter`] for a configuration out of range (a `cpu_level` over 9);
     /// [`Error::NoDevice`] when `Backend::Hardware` finds no usable device for a kind of job, or a device named in
     /// [`Config::devices`] is missing or unusable; [`Error::Setup`] when a device queue cannot be opened or
-    /// started, or a completion strategy cannot start (its source is the cause; see [`Error::setup_kind`]).
+    /// started, or a completion strategy cannot start (its source is the cause; see [`Error::device_kind`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -117,7 +117,7 @@ pub use aead::Tag;
 pub use backend::EmuOptions;
 pub use config::{AccelBuilder, Backend, Config};
 pub use digest::Hasher;
-pub use error::{Error, Result};
+pub use error::{Cause, DeviceErrorKind, Error, Result};
 pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
 pub use stream::{Flush, StreamCompressor};

@@ -98,3 +98,31 @@ async fn detached_tags_round_trip_and_reject_tampering() {
         }
     }
 }
+
+/// Without uacce devices (this test's machines have no `/sys/class/uacce`), `Backend::Hardware` fails with a
+/// typed kind and the `uacce-sys` error as its source.
+#[tokio::test]
+async fn a_missing_uacce_class_is_a_typed_error_with_its_source() {
+    let class = std::path::Path::new("/sys/class/uacce");
+    let built = Accel::builder().backend(Backend::Hardware).build().await;
+    if class.exists() {
+        // A machine with uacce: the build may succeed; if it fails, the error is still a typed device error.
+        if let Err(e) = built {
+            assert!(e.device_kind().is_some(), "{e:?}");
+        }
+        return;
+    }
+    let err = built.unwrap_err();
+    assert_eq!(err.device_kind(), Some(DeviceErrorKind::Missing), "{err:?}");
+    let source = std::error::Error::source(&err).expect("a source");
+    assert!(source.to_string().contains("modprobe"), "{source}");
+    let cause = err.device_cause().expect("a cause");
+    assert!(matches!(
+        cause.downcast_ref::<uacce_sys::sysfs::SysfsError>(),
+        Some(uacce_sys::sysfs::SysfsError::NoClass { .. })
+    ));
+    assert_eq!(
+        std::io::Error::from(err).kind(),
+        std::io::ErrorKind::NotFound
+    );
+}

@@ -7,7 +7,7 @@ use uacce_emu::{DeviceKind, EmuConfig, EmuDevice, ServiceModel};
 use uacce_sys::qm::QmVersion;
 
 use super::{Discovered, LaneEnv, Source, dup};
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane, LaneSpec, Owner};
 
 /// Options of the emulated backend.
@@ -106,8 +106,10 @@ pub(super) fn discover(opts: &EmuOptions) -> Discovered {
 pub(super) fn open_lane(dev: &EmuDevice, class: Class, env: &LaneEnv<'_>) -> Result<Arc<Lane>> {
     let q = dev
         .open_queue(class.qc_type())
-        .map_err(|e| Error::Setup(e.to_string()))?;
-    let ring = q.driver_ring().map_err(|e| Error::Setup(e.to_string()))?;
+        .map_err(|e| Error::setup_from("emulated queue", DeviceErrorKind::Other, e))?;
+    let ring = q
+        .driver_ring()
+        .map_err(|e| Error::setup_from("emulated queue ring", DeviceErrorKind::Other, e))?;
     let spec = LaneSpec {
         class,
         device: dev.config().name.clone(),

@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tokio::io::unix::AsyncFd;
 
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::Lane;
 
 mod busy;
@@ -114,12 +114,14 @@ impl Notifier {
         Ok(match mode {
             NotifyMode::Interrupt | NotifyMode::Eventfd => Notifier::Task { hybrid: false },
             NotifyMode::Hybrid => Notifier::Task { hybrid: true },
-            NotifyMode::BusyPoll => Notifier::Busy(
-                busy::BusyPoller::start()
-                    .map_err(|e| Error::Setup(format!("busy-poll thread: {e}")))?,
-            ),
+            NotifyMode::BusyPoll => {
+                Notifier::Busy(busy::BusyPoller::start().map_err(|e| {
+                    Error::setup_from("busy-poll thread", DeviceErrorKind::Other, e)
+                })?)
+            }
             NotifyMode::IoUring => Notifier::Uring(
-                uring::UringReactor::start().map_err(|e| Error::Setup(format!("io_uring: {e}")))?,
+                uring::UringReactor::start()
+                    .map_err(|e| Error::setup_from("io_uring", DeviceErrorKind::Other, e))?,
             ),
         })
     }
@@ -136,12 +138,14 @@ impl Notifier {
     pub(crate) fn attach(&self, lane: Arc<Lane>) -> Result<()> {
         match self {
             Notifier::Task { hybrid } => task::spawn_task_driver(lane, *hybrid)
-                .map_err(|e| Error::Setup(format!("completion driver: {e}"))),
+                .map_err(|e| Error::setup_from("completion driver", DeviceErrorKind::Other, e)),
             Notifier::Busy(b) => {
                 b.add(lane);
                 Ok(())
             }
-            Notifier::Uring(u) => u.add(lane).map_err(|e| Error::Setup(e.to_string())),
+            Notifier::Uring(u) => u
+                .add(lane)
+                .map_err(|e| Error::setup_from("io_uring: add a queue", DeviceErrorKind::Other, e)),
         }
     }
 }
