@@ -80,6 +80,11 @@ impl Accel {
     /// # Errors
     ///
     /// As [`AccelBuilder::build`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn new() -> Result<Self> {
         Self::with_config(Config::default()).await
     }
@@ -89,6 +94,11 @@ impl Accel {
     /// # Errors
     ///
     /// As [`AccelBuilder::build`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn with_config(config: Config) -> Result<Self> {
         if config.cpu_level > 9 {
             return Err(Error::InvalidParameter("cpu_level must be 0..=9"));

@@ -287,6 +287,11 @@ impl AccelBuilder {
     /// println!("jobs run on {}", accel.description());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn build(self) -> Result<Accel> {
         Accel::with_config(self.config).await
     }

@@ -147,8 +147,9 @@ pub enum Error {
     /// The operation is not available on this backend (e.g. null jobs outside the emulator).
     #[error("not supported: {0}")]
     Unsupported(&'static str),
-    /// A stateful object (a [`Hasher`](crate::Hasher)) whose earlier step was cancelled or failed midway: its state
-    /// is unknown, so it refuses to go on rather than give a wrong result.
+    /// A stateful object (a [`Hasher`](crate::Hasher), a [`StreamCompressor`](crate::StreamCompressor) or a
+    /// streaming adapter) whose earlier step was cancelled or failed midway: its state is unknown, so it refuses to
+    /// go on rather than give a wrong result.
     #[error("poisoned: {0}")]
     Poisoned(&'static str),
     /// A bounded resource is in use up to its limit (e.g. [`Config::max_streams`](crate::Config::max_streams)

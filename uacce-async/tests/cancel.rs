@@ -102,3 +102,43 @@ fn xts_refuses_equal_key_halves() {
         assert!(CipherKey::new(CipherMode::Xts, &differ).is_ok());
     }
 }
+
+/// A stream step that fails midway poisons the stream: the next step is refused rather than continue a session
+/// whose state is unknown.
+#[tokio::test]
+async fn a_failed_stream_step_poisons_the_stream() {
+    let accel = accel(Backend::Emulated).await;
+    let zip = accel
+        .emulated_devices()
+        .iter()
+        .find(|d| d.config().name.starts_with("emu_zip"))
+        .unwrap()
+        .clone();
+    let c = uacce_async::StreamCompressor::new(&accel, uacce_async::Format::Gzip).unwrap();
+    let (c, r) = c
+        .compress(
+            bytes::Bytes::from(vec![b'a'; 100_000]),
+            uacce_async::Flush::None,
+        )
+        .await;
+    r.unwrap();
+    zip.inject(uacce_async::Fault::ErrorStatus(zip.counters().accepted));
+    let (c, r) = c
+        .compress(
+            bytes::Bytes::from(vec![b'b'; 100_000]),
+            uacce_async::Flush::None,
+        )
+        .await;
+    // The injected error status reads as a rejected stream.
+    assert!(
+        matches!(r, Err(Error::Device(_) | Error::CorruptData(_))),
+        "{r:?}"
+    );
+    let (_c, r) = c
+        .compress(
+            bytes::Bytes::from_static(b"more"),
+            uacce_async::Flush::Finish,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Poisoned(_))), "{r:?}");
+}
