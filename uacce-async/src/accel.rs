@@ -71,6 +71,7 @@ impl std::fmt::Debug for Accel {
 
 impl Accel {
     /// A builder with the default configuration.
+    #[must_use]
     pub fn builder() -> AccelBuilder {
         AccelBuilder::default()
     }

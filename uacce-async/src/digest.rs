@@ -235,6 +235,7 @@ impl Accel {
     /// assert_eq!(h.finalize().await?, accel.digest(HashAlg::Sha256, &b"abc"[..]).await?);
     /// # Ok(()) }
     /// ```
+    #[must_use = "a hasher does nothing until it is fed and finalized"]
     pub fn hasher(&self, alg: HashAlg) -> Hasher {
         Hasher {
             accel: self.clone(),

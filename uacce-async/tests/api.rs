@@ -126,3 +126,85 @@ async fn a_missing_uacce_class_is_a_typed_error_with_its_source() {
         std::io::ErrorKind::NotFound
     );
 }
+
+fn send<T: Send>(t: T) -> T {
+    t
+}
+
+/// Every job future is `Send` (checked at compile time: `send` takes only `Send` values), so jobs can be
+/// awaited inside `tokio::spawn`; then each runs once on the CPU backend.
+#[tokio::test]
+async fn job_futures_are_send() {
+    fn shared<T: Send + Sync + Clone + 'static>() {}
+    shared::<Accel>();
+    shared::<Error>();
+    shared::<AeadKey>();
+    shared::<HmacKey>();
+    shared::<hazmat::CipherKey>();
+    fn owned<T: Send + 'static>() {}
+    owned::<Hasher>();
+    owned::<StreamCompressor>();
+    owned::<Nonce>();
+    owned::<NonceSequence>();
+    owned::<bufread::Encoder<&'static [u8]>>();
+    owned::<bufread::Decoder<&'static [u8]>>();
+    owned::<write::Encoder<Vec<u8>>>();
+    owned::<write::Decoder<Vec<u8>>>();
+
+    use hazmat::UnauthenticatedCipher;
+    let accel = send(Accel::builder().backend(Backend::Cpu).build())
+        .await
+        .unwrap();
+    let key = AeadKey::new(&[1; 16]).unwrap();
+    let hkey = HmacKey::new(HashAlg::Sha256, b"k");
+    let ckey = hazmat::CipherKey::new(hazmat::CipherMode::Ctr, &[2; 16]).unwrap();
+    let data = Bytes::from_static(b"data");
+
+    let gz = send(accel.compress(Format::Gzip, data.clone()))
+        .await
+        .unwrap();
+    send(accel.decompress(Format::Gzip, gz.clone()))
+        .await
+        .unwrap();
+    send(accel.decompress_with_limit(Format::Gzip, gz.clone(), 100))
+        .await
+        .unwrap();
+    send(accel.decompress_first_member(Format::Gzip, gz))
+        .await
+        .unwrap();
+    let nonce = Nonce::random().unwrap();
+    let n = *nonce.as_bytes();
+    let sealed = send(accel.aes_gcm_seal(&key, nonce, b"", data.clone()))
+        .await
+        .unwrap();
+    send(accel.aes_gcm_open(&key, &n, b"", sealed))
+        .await
+        .unwrap();
+    let (ct, tag) =
+        send(accel.aes_gcm_seal_detached(&key, Nonce::random().unwrap(), b"", data.clone()))
+            .await
+            .unwrap();
+    let _ = send(accel.aes_gcm_open_detached(&key, &n, b"", ct, &tag)).await;
+    send(accel.aes_gcm_seal_with_nonce_unchecked(&key, &n, b"", data.clone()))
+        .await
+        .unwrap();
+    let ct = send(accel.encrypt_unauthenticated(&ckey, &[0; 16], data.clone()))
+        .await
+        .unwrap();
+    send(accel.decrypt_unauthenticated(&ckey, &[0; 16], ct))
+        .await
+        .unwrap();
+    send(accel.digest(HashAlg::Sha256, data.clone()))
+        .await
+        .unwrap();
+    let mac = send(accel.hmac_sign(&hkey, data.clone())).await.unwrap();
+    send(accel.hmac_verify(&hkey, data.clone(), &mac))
+        .await
+        .unwrap();
+    let mut h = accel.hasher(HashAlg::Sha512);
+    send(h.update(&data)).await.unwrap();
+    send(h.finalize()).await.unwrap();
+    let c = StreamCompressor::new(&accel, Format::Zlib).unwrap();
+    send(c.compress(data, Flush::Finish)).await.1.unwrap();
+    let _ = send(accel.nop()).await;
+}

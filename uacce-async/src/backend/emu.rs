@@ -41,30 +41,35 @@ impl Default for EmuOptions {
 
 impl EmuOptions {
     /// QM generation the emulated devices speak.
+    #[must_use]
     pub fn version(mut self, version: QmVersion) -> Self {
         self.version = version;
         self
     }
 
     /// Ring depth.
+    #[must_use]
     pub fn depth(mut self, depth: u16) -> Self {
         self.depth = depth;
         self
     }
 
     /// Service-time model.
+    #[must_use]
     pub fn service(mut self, service: ServiceModel) -> Self {
         self.service = service;
         self
     }
 
     /// Emulated ZIP and SEC devices each.
+    #[must_use]
     pub fn devices(mut self, n: usize) -> Self {
         self.devices = n;
         self
     }
 
     /// ZIP stream contexts each emulated ZIP device keeps at once.
+    #[must_use]
     pub fn max_streams(mut self, n: usize) -> Self {
         self.max_streams = n;
         self
