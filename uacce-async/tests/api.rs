@@ -180,11 +180,14 @@ async fn job_futures_are_send() {
     send(accel.aes_gcm_open(&key, &n, b"", sealed))
         .await
         .unwrap();
-    let (ct, tag) =
-        send(accel.aes_gcm_seal_detached(&key, Nonce::random().unwrap(), b"", data.clone()))
-            .await
-            .unwrap();
-    let _ = send(accel.aes_gcm_open_detached(&key, &n, b"", ct, &tag)).await;
+    let nonce = Nonce::random().unwrap();
+    let n2 = *nonce.as_bytes();
+    let (ct, tag) = send(accel.aes_gcm_seal_detached(&key, nonce, b"", data.clone()))
+        .await
+        .unwrap();
+    send(accel.aes_gcm_open_detached(&key, &n2, b"", ct, &tag))
+        .await
+        .unwrap();
     send(accel.aes_gcm_seal_with_nonce_unchecked(&key, &n, b"", data.clone()))
         .await
         .unwrap();
