@@ -111,7 +111,7 @@ pub mod hazmat {
     pub use crate::types::{CipherKey, CipherMode};
 }
 
-pub use accel::Accel;
+pub use accel::{Accel, JobKind};
 pub use aead::Tag;
 #[cfg(feature = "emu")]
 pub use backend::EmuOptions;

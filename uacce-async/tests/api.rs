@@ -211,3 +211,51 @@ async fn job_futures_are_send() {
     send(c.compress(data, Flush::Finish)).await.1.unwrap();
     let _ = send(accel.nop()).await;
 }
+
+/// `offloaded` says where each kind of job runs, checked against the emulated SEC device's job counter: AES-CTR
+/// on QM v2 queues goes to the CPU, the other SEC kinds to the device.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offloaded_matches_where_each_kind_of_job_runs() {
+    use hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
+    use uacce_sys::qm::QmVersion;
+    for version in [QmVersion::V2, QmVersion::V3] {
+        let accel = Accel::builder()
+            .backend(Backend::Emulated)
+            .emu(EmuOptions::default().version(version))
+            .build()
+            .await
+            .unwrap();
+        let sec = accel
+            .emulated_devices()
+            .iter()
+            .find(|d| d.config().name.starts_with("emu_sec"))
+            .unwrap()
+            .clone();
+        let on_device = |before: u64| sec.counters().accepted > before;
+        let data = Bytes::from(vec![7u8; 4096]);
+        for (kind, mode) in [
+            (JobKind::AesCtr, CipherMode::Ctr),
+            (JobKind::AesCbc, CipherMode::Cbc),
+        ] {
+            let key = CipherKey::new(mode, &[3; 16]).unwrap();
+            let before = sec.counters().accepted;
+            accel
+                .encrypt_unauthenticated(&key, &[0; 16], data.clone())
+                .await
+                .unwrap();
+            assert_eq!(
+                accel.offloaded(kind),
+                on_device(before),
+                "{kind:?} {version:?}"
+            );
+        }
+        let before = sec.counters().accepted;
+        accel.digest(HashAlg::Sha256, data.clone()).await.unwrap();
+        assert!(accel.offloaded(JobKind::Digest) && on_device(before));
+        assert_eq!(accel.offloaded(JobKind::AesCtr), version != QmVersion::V2);
+        assert!(accel.compression_offloaded() && accel.crypto_offloaded());
+    }
+    let cpu = cpu().await;
+    assert!(!cpu.compression_offloaded() && !cpu.crypto_offloaded());
+    assert!(!cpu.offloaded(JobKind::AesGcm) && !cpu.offloaded(JobKind::Nop));
+}
