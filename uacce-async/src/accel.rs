@@ -95,7 +95,6 @@ impl std::fmt::Debug for Accel {
 
 impl Accel {
     /// A builder with the default configuration.
-    #[must_use]
     pub fn builder() -> AccelBuilder {
         AccelBuilder::default()
     }
