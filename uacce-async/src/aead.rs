@@ -186,12 +186,20 @@ impl Accel {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), uacce_async::Error> {
-    /// use uacce_async::{Accel, AeadKey, Backend};
+    /// use uacce_async::{Accel, AeadKey, Backend, Nonce};
     /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
-    /// // NIST GCM test vector (gcmEncryptExtIV128, Count 0): zero key, zero nonce, no data.
-    /// let key = AeadKey::new(&[0; 16])?;
-    /// let tag = accel.aes_gcm_seal_with_nonce_unchecked(&key, &[0; 12], b"", Vec::new()).await?;
-    /// assert_eq!(tag[..4], [0x58, 0xe2, 0xfc, 0xce]);
+    /// let key = AeadKey::new(&[0x42; 32])?;
+    /// // A protocol whose records are numbered (as TLS 1.3 does it): nonce = a random per-key IV XOR the record
+    /// // number, unique as long as record numbers are. The protocol, not this library, guarantees it.
+    /// let static_iv = *Nonce::random()?.as_bytes();
+    /// for record in 0u64..3 {
+    ///     let mut nonce = static_iv;
+    ///     for (b, r) in nonce[4..].iter_mut().zip(record.to_be_bytes()) {
+    ///         *b ^= r;
+    ///     }
+    ///     let sealed = accel.aes_gcm_seal_with_nonce_unchecked(&key, &nonce, b"", &b"record"[..]).await?;
+    ///     assert_eq!(&accel.aes_gcm_open(&key, &nonce, b"", sealed).await?[..], b"record");
+    /// }
     /// # Ok(()) }
     /// ```
     pub async fn aes_gcm_seal_with_nonce_unchecked(
