@@ -31,6 +31,7 @@ impl Uadk {
                 DeviceKind::Zip => "emu_zip-uadk",
                 DeviceKind::Sec => "emu_sec-uadk",
                 DeviceKind::Null => "emu_null-uadk",
+                DeviceKind::Hpre => "emu_hpre-uadk",
             };
             let dev = EmuDevice::new(
                 EmuConfig::new(kind)
@@ -75,6 +76,9 @@ impl Uadk {
                                 DeviceKind::Zip => zip::ZipSqeType::of(&c.sqe)
                                     .map_or(u32::MAX, |t| zip::read_tag(&c.sqe, t)),
                                 DeviceKind::Sec => sec::read_tag(&c.sqe) as u32,
+                                DeviceKind::Hpre => {
+                                    uacce::sys::qm::hpre::read_result(&c.sqe).tag as u32
+                                }
                             };
                             if let Some((cb, _in, _out)) =
                                 g.slots.get_mut(tag as usize).and_then(Option::take)

@@ -31,6 +31,10 @@ pub enum JobKind {
     Hmac,
     /// [`Accel::nop`] (the emulator's null device).
     Nop,
+    /// Raw RSA ([`Accel::rsa_public_raw`] and the private operations), on HPRE queues.
+    Rsa,
+    /// X25519 and ECDH P-256, on HPRE's ECC queues.
+    Ecc,
 }
 
 /// What an [`Accel`] shares between its clones.
@@ -152,6 +156,8 @@ impl Accel {
             (Class::ZipDecompress, found.zip),
             (Class::Sec, found.sec),
             (Class::Null, found.null),
+            (Class::Hpre, found.hpre),
+            (Class::HpreEcc, found.hpre_ecc),
         ] {
             // Each pool joins `inner` at once: if a later one fails, dropping `inner` retires the lanes opened.
             let pool = ClassPool::open(class, sources, per, be, &inner.lane_env())?;
@@ -226,6 +232,8 @@ impl Accel {
                 .as_ref()
                 .is_some_and(|p| !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
             JobKind::Nop => pools.null.is_some(),
+            JobKind::Rsa => pools.hpre.is_some(),
+            JobKind::Ecc => pools.hpre_ecc.is_some(),
         }
     }
 

@@ -50,6 +50,7 @@ mod cipher;
 mod compress;
 mod digest;
 mod nop;
+mod pkey;
 
 /// Streaming compression over `tokio::io::AsyncBufRead`: [`bufread::Encoder`] reads plain data and yields one
 /// compressed stream, [`bufread::Decoder`] the reverse.

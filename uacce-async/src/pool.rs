@@ -179,6 +179,8 @@ pub(crate) struct Pools {
     pub(crate) zip_decompress: Option<ClassPool>,
     pub(crate) sec: Option<ClassPool>,
     pub(crate) null: Option<ClassPool>,
+    pub(crate) hpre: Option<ClassPool>,
+    pub(crate) hpre_ecc: Option<ClassPool>,
 }
 
 impl Pools {
@@ -189,6 +191,8 @@ impl Pools {
             Class::ZipDecompress => self.zip_decompress.as_ref(),
             Class::Sec => self.sec.as_ref(),
             Class::Null => self.null.as_ref(),
+            Class::Hpre => self.hpre.as_ref(),
+            Class::HpreEcc => self.hpre_ecc.as_ref(),
         }
     }
 
@@ -199,6 +203,8 @@ impl Pools {
             Class::ZipDecompress => &mut self.zip_decompress,
             Class::Sec => &mut self.sec,
             Class::Null => &mut self.null,
+            Class::Hpre => &mut self.hpre,
+            Class::HpreEcc => &mut self.hpre_ecc,
         } = pool;
     }
 
@@ -209,6 +215,8 @@ impl Pools {
             &self.zip_decompress,
             &self.sec,
             &self.null,
+            &self.hpre,
+            &self.hpre_ecc,
         ]
         .into_iter()
         .flatten()

@@ -1,5 +1,5 @@
-//! The emulated backend: in-process devices (`uacce-emu`) that speak the QM protocol, one ZIP and one SEC device
-//! per `EmuOptions::devices`, plus a null-job device.
+//! The emulated backend: in-process devices (`uacce-emu`) that speak the QM protocol, one ZIP, one SEC and one HPRE
+//! device per `EmuOptions::devices`, plus a null-job device.
 
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub struct EmuOptions {
     pub depth: u16,
     /// Service-time model (default immediate).
     pub service: ServiceModel,
-    /// Emulated ZIP and SEC devices each (default 1).
+    /// Emulated ZIP, SEC and HPRE devices each (default 1).
     pub devices: usize,
     /// ZIP stream contexts each emulated ZIP device keeps at once (default 4096; see
     /// `uacce_emu::EmuConfig::max_streams`). A stream started beyond it fails with [`Error::Busy`].
@@ -100,6 +100,15 @@ pub(super) fn discover(opts: &EmuOptions) -> Discovered {
     let null = new(DeviceKind::Null, None);
     found.emu_devices.push(null.clone());
     found.null.push(Source::Emu(null));
+    // After the others, so that their positions in `emulated_devices` stay as they were.
+    for i in 0..opts.devices.max(1) {
+        let hpre = new(DeviceKind::Hpre, Some(format!("emu_hpre-{i}")));
+        found.emu_devices.push(hpre.clone());
+        if opts.version >= QmVersion::V3 {
+            found.hpre_ecc.push(Source::Emu(hpre.clone()));
+        }
+        found.hpre.push(Source::Emu(hpre));
+    }
     found.description = format!(
         "the emulated devices (QM {:?}, depth {})",
         opts.version, opts.depth

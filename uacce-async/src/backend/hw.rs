@@ -92,7 +92,8 @@ pub(super) fn open_lane(dev: &sysfs::Device, class: Class, env: &LaneEnv<'_>) ->
         kind: DeviceErrorKind::Unsupported,
         source: None,
     })?;
-    let layout = RingLayout::new(q.sq_depth(), q.cq_depth()).map_err(|e| {
+    // The SQE size the kernel reported for this queue (128 ZIP/SEC, 64 HPRE), not an assumed one.
+    let layout = RingLayout::for_queue(&q).map_err(|e| {
         Error::setup_from(
             format!("{}: ring layout", dev.name),
             DeviceErrorKind::Unsupported,

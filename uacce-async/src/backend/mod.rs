@@ -81,6 +81,11 @@ pub(crate) struct Discovered {
     pub sec: Vec<Source>,
     /// Null-job devices (emulator only).
     pub null: Vec<Source>,
+    /// HPRE devices for RSA/DH queues (emulator only so far: hardware discovery of `hisi_hpre` comes with the
+    /// awaitable pkey API).
+    pub hpre: Vec<Source>,
+    /// HPRE devices for ECC queues: those of QM v3 and newer.
+    pub hpre_ecc: Vec<Source>,
     /// What serves the jobs, in words.
     pub description: String,
     /// The emulated devices, for tests and benchmarks.
