@@ -9,7 +9,7 @@ use uacce_sys::qm::QmVersion;
 
 use crate::backend::{LaneEnv, Source};
 use crate::config::Backend;
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane};
 
 /// The queues of one kind of job.
@@ -74,10 +74,9 @@ impl ClassPool {
                     tracing::warn!("no queue could be opened for {class:?}; using the CPU backend");
                     Ok(None)
                 }
-                _ => {
-                    Err(last_err
-                        .unwrap_or_else(|| Error::NoDevice("no queue could be opened".into())))
-                }
+                _ => Err(last_err.unwrap_or_else(|| {
+                    Error::no_device("no queue could be opened", DeviceErrorKind::Other)
+                })),
             };
         }
         {
@@ -109,7 +108,10 @@ impl ClassPool {
         self.reopen(env);
         let lanes = self.lanes.read().unwrap_or_else(|e| e.into_inner());
         best_lane(&lanes, self).ok_or_else(|| {
-            Error::NoDevice(format!("no live {:?} queue could be opened", self.class))
+            Error::no_device(
+                format!("no live {:?} queue could be opened", self.class),
+                DeviceErrorKind::Other,
+            )
         })
     }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use uacce_async::{Accel, Backend, Config, EmuDevice, EmuOptions, NotifyMode, ServiceModel};
+use uacce_async::{Accel, Backend, EmuDevice, EmuOptions, NotifyMode, ServiceModel};
 
 /// Scale for job counts: `UACCE_TEST_SCALE=0.01` under valgrind.
 pub fn scaled(n: usize) -> usize {
@@ -15,15 +15,14 @@ pub fn scaled(n: usize) -> usize {
 }
 
 pub async fn emu(mode: NotifyMode, emu: EmuOptions, job_timeout: Option<Duration>) -> Accel {
-    Accel::with_config(Config {
-        backend: Backend::Emulated,
-        mode,
-        emu,
-        job_timeout,
-        ..Config::default()
-    })
-    .await
-    .expect("emulated accelerator")
+    Accel::builder()
+        .backend(Backend::Emulated)
+        .mode(mode)
+        .emu(emu)
+        .job_timeout(job_timeout)
+        .build()
+        .await
+        .expect("emulated accelerator")
 }
 
 pub async fn emu_default(mode: NotifyMode) -> Accel {
@@ -39,10 +38,7 @@ pub async fn cpu() -> Accel {
 }
 
 pub fn service(us: u64) -> EmuOptions {
-    EmuOptions {
-        service: ServiceModel::Fixed(Duration::from_micros(us)),
-        ..EmuOptions::default()
-    }
+    EmuOptions::default().service(ServiceModel::Fixed(Duration::from_micros(us)))
 }
 
 /// The deterministic generator for test data (`text`, `bytes`, `below`).
