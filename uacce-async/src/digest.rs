@@ -281,34 +281,20 @@ const CPU_INLINE: usize = 64 << 10;
 const POISONED: &str =
     "an earlier update of this hasher was cancelled or failed midway; its state is unknown";
 
-enum CpuHash {
-    Sha256(sha2::Sha256),
-    Sha512(sha2::Sha512),
-}
+/// The CPU backend's running hash (the same software as the emulator's, `uacce_soft`).
+struct CpuHash(uacce_soft::sec::SoftHasher);
 
 impl CpuHash {
     fn new(alg: HashAlg) -> Self {
-        use sha2::Digest;
-        match alg {
-            HashAlg::Sha256 => CpuHash::Sha256(sha2::Sha256::new()),
-            HashAlg::Sha512 => CpuHash::Sha512(sha2::Sha512::new()),
-        }
+        CpuHash(uacce_soft::sec::SoftHasher::new(alg.digest_alg()))
     }
 
     fn update(&mut self, data: &[u8]) {
-        use sha2::Digest;
-        match self {
-            CpuHash::Sha256(h) => h.update(data),
-            CpuHash::Sha512(h) => h.update(data),
-        }
+        self.0.update(data);
     }
 
     fn finalize(self) -> Vec<u8> {
-        use sha2::Digest;
-        match self {
-            CpuHash::Sha256(h) => h.finalize().to_vec(),
-            CpuHash::Sha512(h) => h.finalize().to_vec(),
-        }
+        self.0.finalize()
     }
 }
 

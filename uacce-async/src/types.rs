@@ -49,21 +49,58 @@ impl Format {
     }
 }
 
-/// A hash function.
+/// A hash function. Every one runs on SEC devices of both QM versions (v2 and v3), as a plain hash and as an HMAC.
+///
+/// MD5 and SHA-1 are **legacy**: both are broken for collision resistance and are here for interoperability with
+/// old protocols (their HMACs are still sound). Prefer SHA-256, SHA-512 or SM3 for anything new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum HashAlg {
-    /// SHA-256.
+    /// SHA-256 (FIPS 180-4).
     Sha256,
-    /// SHA-512.
+    /// SHA-512 (FIPS 180-4).
     Sha512,
+    /// SM3 (GB/T 32905, ISO/IEC 10118-3).
+    Sm3,
+    /// SHA-224 (FIPS 180-4).
+    Sha224,
+    /// SHA-384 (FIPS 180-4).
+    Sha384,
+    /// SHA-512/224 (FIPS 180-4).
+    Sha512_224,
+    /// SHA-512/256 (FIPS 180-4).
+    Sha512_256,
+    /// SHA-1 (FIPS 180-4). **Legacy**: collisions are practical; only for interoperability.
+    Sha1,
+    /// MD5 (RFC 1321). **Legacy**: collisions are trivial; only for interoperability.
+    Md5,
 }
 
 impl HashAlg {
+    /// Every hash function, the legacy ones last.
+    pub const ALL: [HashAlg; 9] = [
+        HashAlg::Sha256,
+        HashAlg::Sha512,
+        HashAlg::Sm3,
+        HashAlg::Sha224,
+        HashAlg::Sha384,
+        HashAlg::Sha512_224,
+        HashAlg::Sha512_256,
+        HashAlg::Sha1,
+        HashAlg::Md5,
+    ];
+
     pub(crate) fn digest_alg(self) -> DigestAlg {
         match self {
             HashAlg::Sha256 => DigestAlg::Sha256,
             HashAlg::Sha512 => DigestAlg::Sha512,
+            HashAlg::Sm3 => DigestAlg::Sm3,
+            HashAlg::Sha224 => DigestAlg::Sha224,
+            HashAlg::Sha384 => DigestAlg::Sha384,
+            HashAlg::Sha512_224 => DigestAlg::Sha512_224,
+            HashAlg::Sha512_256 => DigestAlg::Sha512_256,
+            HashAlg::Sha1 => DigestAlg::Sha1,
+            HashAlg::Md5 => DigestAlg::Md5,
         }
     }
 

@@ -260,9 +260,17 @@ async fn digests_send_what_uadk_sends() {
         let a = accel(v).await;
         let sec = device(&a, DeviceKind::Sec);
         let data = Bytes::from(vec![0x61u8; 3000]);
-        for (alg, a_alg, words) in [
-            (HashAlg::Sha256, 0x01u32, 8u32),
-            (HashAlg::Sha512, 0x05, 16),
+        // (alg, a_alg, HMAC a_alg, mac words): §7.3 codes (UADK `A_ALG_*`; HMAC-SM3 is 0x26, not 0x35).
+        for (alg, a_alg, hmac_alg, words) in [
+            (HashAlg::Sha256, 0x01u32, 0x11u32, 8u32),
+            (HashAlg::Sha512, 0x05, 0x15, 16),
+            (HashAlg::Sm3, 0x25, 0x26, 8),
+            (HashAlg::Md5, 0x02, 0x12, 4),
+            (HashAlg::Sha1, 0x00, 0x10, 5),
+            (HashAlg::Sha224, 0x03, 0x13, 7),
+            (HashAlg::Sha384, 0x04, 0x14, 12),
+            (HashAlg::Sha512_224, 0x06, 0x16, 7),
+            (HashAlg::Sha512_256, 0x07, 0x17, 8),
         ] {
             a.digest(alg, data.clone()).await.unwrap();
             let t = sec.take_trace();
@@ -275,7 +283,7 @@ async fn digests_send_what_uadk_sends() {
             a.hmac_sign(&key, data.clone()).await.unwrap();
             let t = sec.take_trace();
             assert_eq!(t.len(), 1);
-            let want = digest_bd(v, 0, 0, words, 8, a_alg | 0x10, data.len(), 0);
+            let want = digest_bd(v, 0, 0, words, 8, hmac_alg, data.len(), 0);
             assert_eq!(mask_sec(v, &t[0].sqe), want, "{v:?} HMAC {alg:?}");
             assert_eq!(read(&t[0], "a_key_addr"), &[0x0Bu8; 32][..]);
         }
@@ -287,42 +295,51 @@ async fn long_hash_parts_follow_the_stage_table() {
     for v in VERSIONS {
         let a = accel(v).await;
         let sec = device(&a, DeviceKind::Sec);
-        let mut h = a.hasher(HashAlg::Sha256);
-        // Parts of 1 MiB go to the device as first/middle/last BDs; shorter totals are one-shot (a deliberate
-        // difference from UADK, README protocol notes).
-        let part = vec![0x42u8; 1 << 20];
-        for _ in 0..3 {
-            h.update(&part).await.unwrap();
-        }
-        h.update(b"tail").await.unwrap();
-        h.finalize().await.unwrap();
-        let t = sec.take_trace();
-        assert!(t.len() >= 2, "{v:?}: {} BDs", t.len());
-        let total: usize = 3 * part.len() + 4;
-        let mut seen = 0usize;
-        for (i, r) in t.iter().enumerate() {
-            let len = read(r, "data_src_addr").len();
-            let (ai_gen, pad, mac, bits) = if i == 0 {
-                (0, 1, 0, 0)
-            } else if i + 1 < t.len() {
-                (1, 1, 0, 0)
-            } else {
-                (1, 0, 8, (total as u64) * 8)
-            };
-            let want = digest_bd(v, ai_gen, pad, mac, 0, 0x01, len, bits);
-            assert_eq!(mask_sec(v, &r.sqe), want, "{v:?} part {i}");
-            if ai_gen == 1 {
-                // a_ivin = mac_addr (§7.4): the state the previous part left.
-                let off = if v == QmVersion::V2 {
-                    (56, 72)
-                } else {
-                    (32, 84)
-                };
-                assert_eq!(r.sqe[off.0..off.0 + 8], r.sqe[off.1..off.1 + 8]);
+        // (alg, a_alg, mac words of first/middle BDs): 0 for plain hashes except SM3, which UADK sends with its full
+        // 8 words ("SM3 can't config 0 in normal mode").
+        for (alg, a_alg, mid_words, words) in [
+            (HashAlg::Sha256, 0x01u32, 0u32, 8u32),
+            (HashAlg::Sm3, 0x25, 8, 8),
+            (HashAlg::Sha384, 0x04, 0, 12),
+            (HashAlg::Md5, 0x02, 0, 4),
+        ] {
+            let mut h = a.hasher(alg);
+            // Parts of 1 MiB go to the device as first/middle/last BDs; shorter totals are one-shot (a deliberate
+            // difference from UADK, README protocol notes).
+            let part = vec![0x42u8; 1 << 20];
+            for _ in 0..3 {
+                h.update(&part).await.unwrap();
             }
-            seen += len;
+            h.update(b"tail").await.unwrap();
+            h.finalize().await.unwrap();
+            let t = sec.take_trace();
+            assert!(t.len() >= 2, "{v:?}: {} BDs", t.len());
+            let total: usize = 3 * part.len() + 4;
+            let mut seen = 0usize;
+            for (i, r) in t.iter().enumerate() {
+                let len = read(r, "data_src_addr").len();
+                let (ai_gen, pad, mac, bits) = if i == 0 {
+                    (0, 1, mid_words, 0)
+                } else if i + 1 < t.len() {
+                    (1, 1, mid_words, 0)
+                } else {
+                    (1, 0, words, (total as u64) * 8)
+                };
+                let want = digest_bd(v, ai_gen, pad, mac, 0, a_alg, len, bits);
+                assert_eq!(mask_sec(v, &r.sqe), want, "{v:?} {alg:?} part {i}");
+                if ai_gen == 1 {
+                    // a_ivin = mac_addr (§7.4): the state the previous part left.
+                    let off = if v == QmVersion::V2 {
+                        (56, 72)
+                    } else {
+                        (32, 84)
+                    };
+                    assert_eq!(r.sqe[off.0..off.0 + 8], r.sqe[off.1..off.1 + 8]);
+                }
+                seen += len;
+            }
+            assert_eq!(seen, total);
         }
-        assert_eq!(seen, total);
     }
 }
 

@@ -270,6 +270,107 @@ fn golden_bd3_hmac_sha256() {
     assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
 }
 
+/// BD2 HMAC-SM3 one-shot, 16-byte key: a_alg 0x26 (UADK `A_ALG_HMAC_SM3`, not 0x25 | 0x10), mac 8 words, key 4 words.
+#[test]
+fn golden_bd2_hmac_sm3() {
+    let d = DigestRequest {
+        alg: DigestAlg::Sm3,
+        hmac_key: Some(HmacKey {
+            addr: 0xAB00,
+            len: 16,
+        }),
+        src_addr: 0x8000,
+        len: 3,
+        mac_addr: 0x9000,
+        mac_len: 32,
+        stage: DigestStage::OneShot,
+    };
+    let expected = golden(&[
+        (0, &[0x42, 0x08]),
+        // mac_key_alg = 8 | 4 << 5 | 0x26 << 11 = 0x13088
+        (8, &[0x88, 0x30, 0x01, 0x00]),
+        (16, &[0x03, 0x00, 0x00, 0x00]),
+        (40, &[0x02, 0x00]),
+        (64, &[0x00, 0xAB, 0, 0, 0, 0, 0, 0]), // a_key_addr
+        (72, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]),
+        (96, &[0x00, 0x80, 0, 0, 0, 0, 0, 0]),
+    ]);
+    assert_eq!(
+        encode(&req(SecOp::Digest(d), 2), QmVersion::V2).unwrap(),
+        expected
+    );
+    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+}
+
+/// BD3 SM3 long-hash first BD: plain SM3 intermediate BDs carry mac_len 8, not 0 (UADK: "SM3 can't config 0 in
+/// normal mode", §7.3 full-length table); a_alg 0x25.
+#[test]
+fn golden_bd3_sm3_long_first() {
+    let d = DigestRequest {
+        alg: DigestAlg::Sm3,
+        hmac_key: None,
+        src_addr: 0x8000,
+        len: 128,
+        mac_addr: 0x9000,
+        mac_len: 32,
+        stage: DigestStage::First,
+    };
+    let expected = golden(&[
+        (0, &[0xE3, 0x00, 0x00, 0x00]),
+        (16, &[0x00, 0x80, 0, 0, 0, 0, 0, 0]),
+        // auth_mac_key = auth 1 | ai_gen 0 | mac 8 << 4 | a_alg 0x25 << 15 = 0x12_8081
+        (56, &[0x81, 0x80, 0x12, 0x00]),
+        (68, &[0x80, 0x00, 0x00, 0x00]),
+        (84, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]),
+        (108, &[0x01]), // auth pad 1 = no-pad
+    ]);
+    assert_eq!(
+        encode(&req(SecOp::Digest(d), 0), QmVersion::V3).unwrap(),
+        expected
+    );
+    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    // The same BD with mac_len 0 (what every other plain hash sends) is refused for SM3.
+    let mut zero = expected;
+    zero[56] = 0x01;
+    assert!(decode(&zero).is_err());
+}
+
+/// BD3 MD5 and SHA-512/224 one-shot: a_alg 0x02 (mac 4 words) and HMAC-SHA-512/224 0x16 (mac 7 words, 128-byte
+/// key = 32 words, the block size).
+#[test]
+fn golden_bd3_md5_and_hmac_sha512_224() {
+    let md5 = DigestRequest {
+        alg: DigestAlg::Md5,
+        hmac_key: None,
+        src_addr: 0x8000,
+        len: 1,
+        mac_addr: 0x9000,
+        mac_len: 16,
+        stage: DigestStage::OneShot,
+    };
+    let mut s = encode(&req(SecOp::Digest(md5), 0), QmVersion::V3).unwrap();
+    // auth 1 | mac 4 << 4 | a_alg 2 << 15 = 0x1_0041
+    assert_eq!(s[56..60], [0x41, 0x00, 0x01, 0x00]);
+    assert_eq!(decode(&s).unwrap().op, SecOp::Digest(md5));
+    let h = DigestRequest {
+        alg: DigestAlg::Sha512_224,
+        hmac_key: Some(HmacKey {
+            addr: 0xAB00,
+            len: 128,
+        }),
+        mac_len: 28,
+        ..md5
+    };
+    s = encode(&req(SecOp::Digest(h), 0), QmVersion::V3).unwrap();
+    // auth 1 | mac 7 << 4 | key 32 << 9 | a_alg 0x16 << 15 = 0xB_4071
+    assert_eq!(s[56..60], [0x71, 0x40, 0x0B, 0x00]);
+    assert_eq!(decode(&s).unwrap().op, SecOp::Digest(h));
+    // An a_alg no table names (0x08) is refused.
+    s[57] = 0x00;
+    s[58] = 0x04;
+    assert!(decode(&s).is_err());
+}
+
 /// §7.4 long-hash table, BD2 middle BD of a SHA-512 long hash: byte5 0x05, mac_len 0, a_ivin = mac_addr.
 #[test]
 fn golden_bd2_sha512_long_middle() {
@@ -429,13 +530,7 @@ fn random_gcm(r: &mut Rng) -> GcmRequest {
 }
 
 fn random_digest(r: &mut Rng, bd3: bool) -> DigestRequest {
-    let alg = r.pick(&[
-        DigestAlg::Sha1,
-        DigestAlg::Sha224,
-        DigestAlg::Sha256,
-        DigestAlg::Sha384,
-        DigestAlg::Sha512,
-    ]);
+    let alg = r.pick(&DigestAlg::ALL);
     let stage = match r.below(4) {
         0 => DigestStage::OneShot,
         1 => DigestStage::First,
@@ -850,7 +945,16 @@ fn decode_rejects_bad_fields() {
     };
     let d2 = encode(&req(SecOp::Digest(d), 1), QmVersion::V2).unwrap();
     let d3 = encode(&req(SecOp::Digest(d), 1), QmVersion::V3).unwrap();
-    assert_eq!(with(&d2, &|s| s[9] = 0x10), Err(SecDecodeError::AAlg(0x02))); // MD5: not supported
+    // 0x08: no table names it (between SHA-512/256 0x07 and the HMACs 0x10)
+    assert_eq!(with(&d2, &|s| s[9] = 0x40), Err(SecDecodeError::AAlg(0x08)));
+    // 0x35 = SM3 0x25 | 0x10 is not HMAC-SM3 (that is 0x26)
+    assert_eq!(
+        with(&d2, &|s| {
+            s[9] = 0xA8;
+            s[10] = 0x01
+        }),
+        Err(SecDecodeError::AAlg(0x35))
+    );
     assert_eq!(
         with(&d3, &|s| s[58] = 0x10),
         Err(SecDecodeError::AAlg(0x21))

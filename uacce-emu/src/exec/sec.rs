@@ -1,12 +1,15 @@
-//! The SEC engine: AES (ECB, CBC, CTR, XTS), AES-GCM, SHA-2 and HMAC on the buffers a BD names, computed by
+//! The SEC engine: AES (ECB, CBC, CTR, XTS), AES-GCM, every hash of the `a_alg` table (SM3, MD5, SHA-1, SHA-2) and
+//! their HMACs on the buffers a BD names, computed by
 //! [`crate::soft`].
 //!
 //! Conventions (where the protocol document leaves the hardware's behaviour open, §10):
 //! * AES-GCM: the ciphertext/plaintext goes to `dst + cipher_src_offset` (= `dst + aad_len`); the AAD region of
 //!   `dst` is not written. On seal the tag goes to `mac_addr`; on open the tag at `mac_addr` is checked first and on
 //!   a mismatch nothing is written and the BD reports icv = 2.
-//! * Long hash (SHA-256 and SHA-512): first and middle parts leave the raw compression state, big-endian words, in
-//!   `mac_addr`; the last part starts from it and pads with the total length. HMAC long hash is not emulated.
+//! * Long hash (every plain hash): first and middle parts leave the raw chaining value (the whole state, also for the
+//!   truncated SHA-224/384/512-224/512-256; big-endian words, MD5 little-endian) in `mac_addr`; the last part starts
+//!   from it and pads with the total length. The hardware's intermediate format is not documented; only the
+//!   emulator reads it back. HMAC long hash is not emulated.
 //! * Error types of the emulator (none is documented for hardware): [`ERROR_ACCESS_FAULT`], [`ERROR_UNSUPPORTED`],
 //!   [`ERROR_INJECTED`]; a malformed BD (one that does not decode strictly, or a GCM BD whose `a_ivin` does not
 //!   hold the IV) gets `qm::sec::ERROR_TYPE_INVALID_BD` (0xFF). Neither UADK nor the kernel's sec2 driver names a
@@ -26,7 +29,7 @@ use crate::soft::{self, SoftError};
 
 /// error_type for a buffer the device cannot access.
 pub const ERROR_ACCESS_FAULT: u8 = 0x02;
-/// error_type for a valid BD the emulator does not implement (SM4, SHA-1, HMAC long hash, …).
+/// error_type for a valid BD the emulator does not implement (SM4, HMAC long hash, …).
 pub const ERROR_UNSUPPORTED: u8 = 0x03;
 /// error_type written for an injected error (`Fault::ErrorStatus`).
 pub const ERROR_INJECTED: u8 = 0x01;

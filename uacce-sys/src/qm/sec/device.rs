@@ -470,8 +470,7 @@ fn decode_digest(r: &Raw) -> Result<DigestRequest, SecDecodeError> {
     }
     let full = alg.digest_len() / 4;
     let mac_len = if block_stage {
-        let want = if hmac { full } else { 0 };
-        if r.mac_words != want {
+        if r.mac_words != alg.intermediate_mac_words(hmac) {
             return Err(SecDecodeError::Field(
                 "mac_len of an intermediate long-hash BD",
             ));

@@ -78,10 +78,9 @@ fn check_digest(d: &DigestRequest, bd: BdType) -> Result<(u32, u32, u32), SecEnc
         }
         _ => {}
     }
-    let full = d.alg.digest_len() / 4;
     let mac_words = if block_stage {
-        // §7.4: intermediate BDs use mac_len 0 for plain hashes and the full length for HMAC.
-        if d.hmac_key.is_some() { full } else { 0 }
+        // §7.4: intermediate BDs use mac_len 0 for plain hashes (SM3: full) and the full length for HMAC.
+        d.alg.intermediate_mac_words(d.hmac_key.is_some())
     } else {
         if d.mac_len == 0 || !d.mac_len.is_multiple_of(4) || d.mac_len > d.alg.digest_len() {
             return Err(SecEncodeError::MacLen(d.mac_len));
@@ -94,7 +93,7 @@ fn check_digest(d: &DigestRequest, bd: BdType) -> Result<(u32, u32, u32), SecEnc
                 return Err(SecEncodeError::HmacKeyLen(k.len));
             }
             nonzero(k.addr, "HMAC key")?;
-            (k.len / 4, u32::from(d.alg.a_alg() | HMAC_A_ALG))
+            (k.len / 4, u32::from(d.alg.hmac_a_alg()))
         }
         None => (0, u32::from(d.alg.a_alg())),
     };

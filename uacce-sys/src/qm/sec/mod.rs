@@ -6,7 +6,8 @@
 //! Supported operations:
 //! * cipher: AES-128/192/256 and SM4 in ECB, CBC, CTR (BD3 only, §11) and XTS (key = key1‖key2);
 //! * AEAD: AES-GCM seal/open, block mode (AAD in front of the payload in `src`);
-//! * digest: SHA-1/224/256/384/512 and their HMACs, one-shot and long-hash first/middle/last stages.
+//! * digest: SM3, MD5, SHA-1, SHA-224/256/384/512, SHA-512/224, SHA-512/256 and their HMACs, one-shot and long-hash
+//!   first/middle/last stages (all on BD2 and BD3).
 //!
 //! The driver builds a [`SecRequest`], [`encode`]s it for its [`QmVersion`] and, after completion, reads the
 //! hardware-written words with [`read_result`]. A device [`decode`]s strictly (never panicking on any 128 bytes) and
@@ -168,10 +169,16 @@ fn key_len_from_code(alg: CipherAlg, xts: bool, code: u8) -> Option<u32> {
     Some(if xts { per_key * 2 } else { per_key })
 }
 
-/// Hash function of a digest or HMAC (`a_alg`, §7.3).
+/// Hash function of a digest or HMAC (`a_alg`, §7.3). Every one of them is done by the device on BD2 (hw v2) and
+/// BD3 (hw v3): UADK's `hisi_sec.c` fills the same `a_alg` tables for both BD types and refuses none by hardware
+/// version (only zero-length data on BD2, and zero-length long-hash parts on both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DigestAlg {
-    /// SHA-1: a_alg 0x00 (HMAC 0x10), 20-byte digest, 64-byte block.
+    /// SM3 (GB/T 32905): a_alg 0x25 (HMAC 0x26), 32-byte digest, 64-byte block.
+    Sm3,
+    /// MD5 (RFC 1321; legacy, broken for collision resistance): 0x02 (0x12), 16 bytes, 64-byte block.
+    Md5,
+    /// SHA-1 (legacy, broken for collision resistance): a_alg 0x00 (HMAC 0x10), 20-byte digest, 64-byte block.
     Sha1,
     /// SHA-224: 0x03 (0x13), 28 bytes, 64-byte block.
     Sha224,
@@ -181,51 +188,99 @@ pub enum DigestAlg {
     Sha384,
     /// SHA-512: 0x05 (0x15), 64 bytes, 128-byte block.
     Sha512,
+    /// SHA-512/224: 0x06 (0x16), 28 bytes, 128-byte block.
+    Sha512_224,
+    /// SHA-512/256: 0x07 (0x17), 32 bytes, 128-byte block.
+    Sha512_256,
 }
 
-const HMAC_A_ALG: u8 = 0x10;
-
 impl DigestAlg {
-    /// The plain-hash `a_alg` code; HMAC adds 0x10 (§7.3).
+    /// Every hash function the BD formats name, in UADK's `wd_digest_type` order.
+    pub const ALL: [DigestAlg; 9] = [
+        DigestAlg::Sm3,
+        DigestAlg::Md5,
+        DigestAlg::Sha1,
+        DigestAlg::Sha256,
+        DigestAlg::Sha224,
+        DigestAlg::Sha384,
+        DigestAlg::Sha512,
+        DigestAlg::Sha512_224,
+        DigestAlg::Sha512_256,
+    ];
+
+    /// The plain-hash `a_alg` code (§7.3).
     pub const fn a_alg(self) -> u8 {
         match self {
             DigestAlg::Sha1 => 0x00,
             DigestAlg::Sha256 => 0x01,
+            DigestAlg::Md5 => 0x02,
             DigestAlg::Sha224 => 0x03,
             DigestAlg::Sha384 => 0x04,
             DigestAlg::Sha512 => 0x05,
+            DigestAlg::Sha512_224 => 0x06,
+            DigestAlg::Sha512_256 => 0x07,
+            DigestAlg::Sm3 => 0x25,
         }
     }
+
+    /// The HMAC `a_alg` code (§7.3): the plain code + 0x10 for MD5 and the SHAs, 0x26 for SM3 (not 0x35).
+    pub const fn hmac_a_alg(self) -> u8 {
+        match self {
+            DigestAlg::Sm3 => 0x26,
+            other => other.a_alg() | 0x10,
+        }
+    }
+
     const fn from_a_alg(c: u8) -> Option<(DigestAlg, bool)> {
-        let alg = match c & !HMAC_A_ALG {
-            0x00 => DigestAlg::Sha1,
-            0x01 => DigestAlg::Sha256,
-            0x03 => DigestAlg::Sha224,
-            0x04 => DigestAlg::Sha384,
-            0x05 => DigestAlg::Sha512,
-            _ => return None,
-        };
-        match c & 0xF0 {
-            0x00 => Some((alg, false)),
-            HMAC_A_ALG => Some((alg, true)),
-            _ => None,
+        let mut i = 0;
+        while i < DigestAlg::ALL.len() {
+            let alg = DigestAlg::ALL[i];
+            if alg.a_alg() == c {
+                return Some((alg, false));
+            }
+            if alg.hmac_a_alg() == c {
+                return Some((alg, true));
+            }
+            i += 1;
         }
+        None
     }
+
     /// Digest size in bytes (the full `mac_len` × 4, §7.3 table).
     pub const fn digest_len(self) -> u32 {
         match self {
+            DigestAlg::Md5 => 16,
             DigestAlg::Sha1 => 20,
-            DigestAlg::Sha224 => 28,
-            DigestAlg::Sha256 => 32,
+            DigestAlg::Sha224 | DigestAlg::Sha512_224 => 28,
+            DigestAlg::Sha256 | DigestAlg::Sm3 | DigestAlg::Sha512_256 => 32,
             DigestAlg::Sha384 => 48,
             DigestAlg::Sha512 => 64,
         }
     }
-    /// Block size in bytes: first/middle long-hash parts must be a multiple of it (§7.4).
+
+    /// Block size in bytes: first/middle long-hash parts must be a multiple of it (§7.4; UADK aligns SHA-384 and the
+    /// SHA-512 family to 128, everything else to 64).
     pub const fn block_len(self) -> u32 {
         match self {
-            DigestAlg::Sha1 | DigestAlg::Sha224 | DigestAlg::Sha256 => 64,
-            DigestAlg::Sha384 | DigestAlg::Sha512 => 128,
+            DigestAlg::Sm3
+            | DigestAlg::Md5
+            | DigestAlg::Sha1
+            | DigestAlg::Sha224
+            | DigestAlg::Sha256 => 64,
+            DigestAlg::Sha384
+            | DigestAlg::Sha512
+            | DigestAlg::Sha512_224
+            | DigestAlg::Sha512_256 => 128,
+        }
+    }
+
+    /// `mac_len` in words of an intermediate (first/middle) long-hash BD (§7.3, §7.4): the full length for HMACs
+    /// and for plain SM3 ("SM3 can't config 0", UADK), 0 (= full) for the other plain hashes.
+    pub const fn intermediate_mac_words(self, hmac: bool) -> u32 {
+        if hmac || matches!(self, DigestAlg::Sm3) {
+            self.digest_len() / 4
+        } else {
+            0
         }
     }
 }
