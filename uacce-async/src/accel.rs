@@ -25,6 +25,9 @@ pub enum JobKind {
     AesCtr,
     /// Raw AES-XTS ([`crate::hazmat`]).
     AesXts,
+    /// Any raw block-cipher mode ([`crate::hazmat`]): `Cipher(BlockCipher::Aes, CipherMode::Cbc)` is
+    /// [`JobKind::AesCbc`]. ECB, CBC and XTS run on SEC devices of both QM versions; CTR, OFB and CFB on v3 only.
+    Cipher(crate::hazmat::BlockCipher, crate::hazmat::CipherMode),
     /// [`Accel::digest`] and [`Hasher`](crate::Hasher).
     Digest,
     /// [`Accel::hmac_sign`] and [`Accel::hmac_verify`].
@@ -231,6 +234,10 @@ impl Accel {
                 .sec
                 .as_ref()
                 .is_some_and(|p| !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
+            JobKind::Cipher(_, mode) => pools
+                .sec
+                .as_ref()
+                .is_some_and(|p| mode.on_qm_v2() || !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
             JobKind::Nop => pools.null.is_some(),
             JobKind::Rsa => pools.hpre.is_some(),
             JobKind::Ecc => pools.hpre_ecc.is_some(),

@@ -1,10 +1,10 @@
-//! Unauthenticated AES modes (CBC, CTR, XTS), public as [`crate::hazmat`]: one SEC job per request, the IV in the slot's scratch memory.
-//! Requests over the SEC engine's 16 MiB, and CTR on QM v2 queues (BD2 has no CTR), run on the CPU.
+//! Unauthenticated AES and SM4 modes (CBC, CTR, XTS, ECB, OFB, CFB), public as [`crate::hazmat`]: one SEC job per
+//! request, the IV in the slot's scratch memory. Requests over the SEC engine's 16 MiB run on the CPU; CTR, OFB and
+//! CFB on QM v2 queues (BD2 does ECB, CBC and XTS only) too, except under `Backend::Hardware`, where they fail with
+//! `Error::Unsupported`.
 
 use bytes::{Bytes, BytesMut};
-use uacce_sys::qm::sec::{
-    self, CipherAlg, CipherDir, CipherRequest, SecOp, SecOutcome, SecRequest,
-};
+use uacce_sys::qm::sec::{self, CipherDir, CipherRequest, SecOp, SecOutcome, SecRequest};
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use crate::accel::Accel;
@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::pool::ClassPool;
-use crate::types::{CipherKey, CipherMode, KeyBytes};
+use crate::types::{BlockCipher, CipherKey, CipherMode, KeyBytes};
 
 /// The most data one SEC BD takes.
 pub(crate) const MAX_SEC: usize = sec::MAX_DATA_LEN as usize;
@@ -45,9 +45,10 @@ pub(crate) fn check_sec(sqe: &Sqe) -> Result<()> {
     }
 }
 
-/// One AES encryption or decryption.
+/// One AES or SM4 encryption or decryption.
 struct CipherJob {
     key: KeyBytes,
+    alg: BlockCipher,
     mode: CipherMode,
     dir: CipherDir,
     iv: [u8; 16],
@@ -58,10 +59,13 @@ impl Job for CipherJob {
     type Output = Bytes;
     const CLASS: Class = Class::Sec;
 
-    fn fits(&self, pool: &ClassPool) -> bool {
-        // QM v2 (BD2) has no CTR (protocol doc §11): such queues hand CTR to the CPU.
+    fn fits(&self, _: &ClassPool) -> bool {
         self.data.len() <= MAX_SEC
-            && !(self.mode == CipherMode::Ctr && pool.all_lanes_are(QmVersion::V2))
+    }
+
+    fn capable(&self, pool: &ClassPool) -> bool {
+        // QM v2 (BD2) has ECB, CBC and XTS only (protocol doc §7.4, §11; UADK's BD2 fill).
+        self.mode.on_qm_v2() || !pool.all_lanes_are(QmVersion::V2)
     }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
@@ -77,7 +81,7 @@ impl Job for CipherJob {
         // The whole IV area is written every job (the slot's scratch is reused).
         scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&self.iv);
         let op = SecOp::Cipher(CipherRequest {
-            alg: CipherAlg::Aes,
+            alg: self.alg.hw(),
             mode: self.mode.hw(),
             dir: self.dir,
             key_addr: addr(&self.key),
@@ -97,13 +101,20 @@ impl Job for CipherJob {
 
     fn cpu(self) -> Result<Bytes> {
         let mut buf = BytesMut::from(&self.data[..]);
-        uacce_soft::sec::aes(self.mode.hw(), self.dir, &self.key, &self.iv, &mut buf)
-            .map_err(|_| Error::InvalidParameter("AES parameters"))?;
+        uacce_soft::sec::cipher(
+            self.alg.hw(),
+            self.mode.hw(),
+            self.dir,
+            &self.key,
+            &self.iv,
+            &mut buf,
+        )
+        .map_err(|_| Error::InvalidParameter("cipher parameters"))?;
         Ok(buf.freeze())
     }
 }
 
-/// Raw AES-CBC, AES-CTR and AES-XTS on [`Accel`]: **unauthenticated** encryption, brought into scope on purpose
+/// Raw AES and SM4 block-cipher modes on [`Accel`]: **unauthenticated** encryption, brought into scope on purpose
 /// with `use uacce_async::hazmat::UnauthenticatedCipher`.
 ///
 /// # Warning
@@ -116,7 +127,7 @@ impl Job for CipherJob {
 ///
 /// The trait is sealed: only [`Accel`] implements it.
 pub trait UnauthenticatedCipher: sealed::Sealed {
-    /// Encrypt `data` with AES in `key`'s mode, with **no integrity protection** (see the trait's warning).
+    /// Encrypt `data` with `key`'s block cipher and mode, with **no integrity protection** (see the trait's warning).
     ///
     /// # Errors
     ///
@@ -156,7 +167,7 @@ pub trait UnauthenticatedCipher: sealed::Sealed {
         data: impl Into<Bytes>,
     ) -> impl Future<Output = Result<Bytes>> + Send;
 
-    /// Decrypt `data` with AES in `key`'s mode. **Nothing is authenticated**: tampered input decrypts to wrong
+    /// Decrypt `data` with `key`'s block cipher and mode. **Nothing is authenticated**: tampered input decrypts to wrong
     /// plaintext without an error (see the trait's warning).
     ///
     /// # Errors
@@ -225,12 +236,13 @@ impl Accel {
         data: Bytes,
     ) -> Result<Bytes> {
         let mode = key.mode;
-        mode.check_len(data.len())?;
+        mode.check_len(key.alg, data.len())?;
         if data.is_empty() {
             return Ok(Bytes::new());
         }
         let job = CipherJob {
             key: key.bytes.clone(),
+            alg: key.alg,
             mode,
             dir,
             iv: *iv,

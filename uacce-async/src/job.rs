@@ -39,6 +39,13 @@ pub(crate) trait Job: Send + Sync + Sized + 'static {
         true
     }
 
+    /// Whether the devices of `pool` do this algorithm or mode at all (what their QM version supports, not a size
+    /// limit). A request they cannot do runs on the CPU, except under [`Backend::Hardware`](crate::Backend), where
+    /// it fails with [`Error::Unsupported`](crate::Error::Unsupported).
+    fn capable(&self, _pool: &ClassPool) -> bool {
+        true
+    }
+
     /// The buffers of one device attempt on a queue of `version`. They are owned by the lane from submission until
     /// the completion has been consumed or the queue stopped, even if the caller's future is dropped.
     fn buffers(&mut self, version: QmVersion) -> Result<Buffers>;
@@ -71,7 +78,12 @@ impl Inner {
     /// of the job's state per call, measured in the per-job instruction count of `examples/nop-overhead.rs`.
     pub(crate) async fn execute<J: Job>(&self, mut job: J) -> Result<J::Output> {
         let pool = match self.pools.get(J::CLASS) {
-            Some(p) if job.fits(p) => p,
+            Some(p) if !job.capable(p) && self.config.backend == crate::Backend::Hardware => {
+                return Err(crate::Error::Unsupported(
+                    "the devices' QM version does not do this algorithm or mode (Backend::Hardware: no CPU fallback)",
+                ));
+            }
+            Some(p) if job.fits(p) && job.capable(p) => p,
             other => {
                 let why = if other.is_some() {
                     "the device cannot take this request"

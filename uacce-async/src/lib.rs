@@ -97,7 +97,8 @@ pub mod write {
     pub use crate::io::{WriteDecoder as Decoder, WriteEncoder as Encoder};
 }
 
-/// Hazardous materials: raw AES-CBC, AES-CTR and AES-XTS, which encrypt **without authentication**.
+/// Hazardous materials: raw AES and SM4 in CBC, CTR, XTS, ECB, OFB and CFB, which encrypt **without
+/// authentication**.
 ///
 /// Nothing in this module detects tampering: a modified ciphertext decrypts without an error to a plaintext an
 /// attacker can partly choose (CTR flips the very bits flipped in the ciphertext; CBC and XTS garble or move
@@ -109,7 +110,7 @@ pub mod write {
 /// says what it uses: `use uacce_async::hazmat::UnauthenticatedCipher;`.
 pub mod hazmat {
     pub use crate::cipher::UnauthenticatedCipher;
-    pub use crate::types::{CipherKey, CipherMode};
+    pub use crate::types::{BlockCipher, CipherKey, CipherMode};
 }
 
 pub use accel::{Accel, JobKind};

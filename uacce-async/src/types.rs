@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use subtle::ConstantTimeEq;
-use uacce_sys::qm::sec::{CipherMode as HwMode, DigestAlg};
+use uacce_sys::qm::sec::{CipherAlg as HwAlg, CipherMode as HwMode, DigestAlg};
 use uacce_sys::qm::zip::ZipAlg;
 use zeroize::Zeroizing;
 
@@ -115,17 +115,47 @@ impl HashAlg {
     }
 }
 
+/// The block cipher of a [`CipherKey`] ([`crate::hazmat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BlockCipher {
+    /// AES (FIPS 197): 16-, 24- or 32-byte keys.
+    Aes,
+    /// SM4 (GB/T 32907, ISO/IEC 18033-3): 16-byte keys.
+    Sm4,
+}
+
+impl BlockCipher {
+    pub(crate) fn hw(self) -> HwAlg {
+        match self {
+            BlockCipher::Aes => HwAlg::Aes,
+            BlockCipher::Sm4 => HwAlg::Sm4,
+        }
+    }
+}
+
 /// An unauthenticated block-cipher mode for [`UnauthenticatedCipher`](crate::hazmat::UnauthenticatedCipher) (see the
-/// warning of [`crate::hazmat`]).
+/// warning of [`crate::hazmat`]). Every mode works with AES and SM4 ([`BlockCipher`]).
+///
+/// Which devices do it: ECB, CBC and XTS run on SEC devices of both QM versions; CTR, OFB and CFB only on QM v3
+/// (BD type 3). On a v2-only accelerator those three run on the CPU under [`Backend::Auto`](crate::Backend) and
+/// the emulator, and fail with [`Error::Unsupported`] under [`Backend::Hardware`](crate::Backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CipherMode {
-    /// AES-CBC, no padding: the length must be a nonzero multiple of 16.
+    /// CBC, no padding: the length must be a nonzero multiple of 16.
     Cbc,
-    /// AES-CTR with a 128-bit big-endian counter: any length.
+    /// CTR with a 128-bit big-endian counter: any length.
     Ctr,
-    /// AES-XTS with the IV as the tweak of one data unit: at least 16 bytes; the key is key1 ‖ key2.
+    /// XTS with the IV as the tweak of one data unit: at least 16 bytes; the key is key1 ‖ key2.
     Xts,
+    /// ECB: each 16-byte block alone; the length must be a nonzero multiple of 16 and the IV is ignored. Equal
+    /// plaintext blocks give equal ciphertext blocks: only for building other constructions.
+    Ecb,
+    /// OFB (NIST SP 800-38A): any length. Never reuse an IV with the same key.
+    Ofb,
+    /// CFB with 128-bit segments (CFB-128, NIST SP 800-38A): any length.
+    Cfb,
 }
 
 impl CipherMode {
@@ -134,28 +164,45 @@ impl CipherMode {
             CipherMode::Cbc => HwMode::Cbc,
             CipherMode::Ctr => HwMode::Ctr,
             CipherMode::Xts => HwMode::Xts,
+            CipherMode::Ecb => HwMode::Ecb,
+            CipherMode::Ofb => HwMode::Ofb,
+            CipherMode::Cfb => HwMode::Cfb,
         }
     }
 
-    fn name(self) -> &'static str {
-        match self {
-            CipherMode::Cbc => "AES-CBC",
-            CipherMode::Ctr => "AES-CTR",
-            CipherMode::Xts => "AES-XTS",
+    /// True if SEC devices of QM v2 (BD type 2) do this mode: ECB, CBC, XTS.
+    pub fn on_qm_v2(self) -> bool {
+        self.hw().on_bd2()
+    }
+
+    fn name(self, alg: BlockCipher) -> &'static str {
+        match (alg, self) {
+            (BlockCipher::Aes, CipherMode::Cbc) => "AES-CBC",
+            (BlockCipher::Aes, CipherMode::Ctr) => "AES-CTR",
+            (BlockCipher::Aes, CipherMode::Xts) => "AES-XTS",
+            (BlockCipher::Aes, CipherMode::Ecb) => "AES-ECB",
+            (BlockCipher::Aes, CipherMode::Ofb) => "AES-OFB",
+            (BlockCipher::Aes, CipherMode::Cfb) => "AES-CFB",
+            (BlockCipher::Sm4, CipherMode::Cbc) => "SM4-CBC",
+            (BlockCipher::Sm4, CipherMode::Ctr) => "SM4-CTR",
+            (BlockCipher::Sm4, CipherMode::Xts) => "SM4-XTS",
+            (BlockCipher::Sm4, CipherMode::Ecb) => "SM4-ECB",
+            (BlockCipher::Sm4, CipherMode::Ofb) => "SM4-OFB",
+            (BlockCipher::Sm4, CipherMode::Cfb) => "SM4-CFB",
         }
     }
 
     /// Check a data length for this mode.
-    pub(crate) fn check_len(self, len: usize) -> Result<()> {
+    pub(crate) fn check_len(self, alg: BlockCipher, len: usize) -> Result<()> {
         let why = match self {
-            CipherMode::Cbc if len == 0 || !len.is_multiple_of(16) => {
+            CipherMode::Cbc | CipherMode::Ecb if len == 0 || !len.is_multiple_of(16) => {
                 "must be a nonzero multiple of 16 (no padding)"
             }
             CipherMode::Xts if len < 16 => "must be at least 16 bytes",
             _ => return Ok(()),
         };
         Err(Error::InvalidLength {
-            alg: self.name(),
+            alg: self.name(alg),
             got: len,
             why,
         })
@@ -165,17 +212,19 @@ impl CipherMode {
 /// Key bytes that are wiped when the last holder drops them. Device jobs hold a reference while in flight.
 pub(crate) type KeyBytes = Arc<Zeroizing<Vec<u8>>>;
 
-/// An AES key for [`CipherMode`]s: 16, 24 or 32 bytes, or for XTS 32 or 64 bytes (two AES-128 or AES-256 keys).
-/// Zeroized on drop.
+/// A block-cipher key for one [`CipherMode`]: AES ([`CipherKey::new`]: 16, 24 or 32 bytes, or for XTS 32 or 64
+/// bytes, two AES-128 or AES-256 keys) or SM4 ([`CipherKey::sm4`]: 16 bytes, XTS 32). Zeroized on drop.
 #[derive(Clone)]
 pub struct CipherKey {
     pub(crate) bytes: KeyBytes,
     pub(crate) mode: CipherMode,
+    pub(crate) alg: BlockCipher,
 }
 
 impl std::fmt::Debug for CipherKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CipherKey")
+            .field("alg", &self.alg)
             .field("mode", &self.mode)
             .field("len", &self.bytes.len())
             .finish_non_exhaustive()
@@ -200,19 +249,38 @@ impl CipherKey {
     /// # Ok::<(), Error>(())
     /// ```
     pub fn new(mode: CipherMode, key: &[u8]) -> Result<Self> {
-        let ok = match mode {
-            CipherMode::Xts => matches!(key.len(), 32 | 64),
-            _ => matches!(key.len(), 16 | 24 | 32),
+        Self::with_cipher(BlockCipher::Aes, mode, key)
+    }
+
+    /// An SM4 key for `mode`: 16 bytes, or for XTS 32 (key1 ‖ key2, IEEE 1619 XTS with SM4 as the block cipher,
+    /// not the GB/T 17964 variant).
+    ///
+    /// ```
+    /// use uacce_async::hazmat::{BlockCipher, CipherKey, CipherMode};
+    /// let k = CipherKey::sm4(CipherMode::Cbc, &[7u8; 16])?;
+    /// assert_eq!(k.cipher(), BlockCipher::Sm4);
+    /// assert!(CipherKey::sm4(CipherMode::Cbc, &[7u8; 32]).is_err()); // SM4 has 128-bit keys only
+    /// # Ok::<(), uacce_async::Error>(())
+    /// ```
+    pub fn sm4(mode: CipherMode, key: &[u8]) -> Result<Self> {
+        Self::with_cipher(BlockCipher::Sm4, mode, key)
+    }
+
+    /// A key of block cipher `alg` for `mode`, checked for length.
+    pub fn with_cipher(alg: BlockCipher, mode: CipherMode, key: &[u8]) -> Result<Self> {
+        let (ok, expected) = match (alg, mode) {
+            (BlockCipher::Aes, CipherMode::Xts) => {
+                (matches!(key.len(), 32 | 64), "32 or 64 bytes (key1 ‖ key2)")
+            }
+            (BlockCipher::Aes, _) => (matches!(key.len(), 16 | 24 | 32), "16, 24 or 32 bytes"),
+            (BlockCipher::Sm4, CipherMode::Xts) => (key.len() == 32, "32 bytes (key1 ‖ key2)"),
+            (BlockCipher::Sm4, _) => (key.len() == 16, "16 bytes"),
         };
         if !ok {
             return Err(Error::InvalidKeyLength {
-                alg: mode.name(),
+                alg: mode.name(alg),
                 got: key.len(),
-                expected: if mode == CipherMode::Xts {
-                    "32 or 64 bytes (key1 ‖ key2)"
-                } else {
-                    "16, 24 or 32 bytes"
-                },
+                expected,
             });
         }
         // IEEE 1619 / NIST SP 800-38E: the data key and the tweak key must differ (equal halves make the tweak
@@ -228,7 +296,13 @@ impl CipherKey {
         Ok(Self {
             bytes: Arc::new(Zeroizing::new(key.to_vec())),
             mode,
+            alg,
         })
+    }
+
+    /// The block cipher of the key.
+    pub fn cipher(&self) -> BlockCipher {
+        self.alg
     }
 
     /// The mode the key was made for.

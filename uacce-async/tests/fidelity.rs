@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
-use uacce_async::hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
+use uacce_async::hazmat::{BlockCipher, CipherKey, CipherMode, UnauthenticatedCipher};
 use uacce_async::{
-    AeadKey, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey, NotifyMode, StreamCompressor,
+    AeadKey, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey, JobKind, NotifyMode,
+    StreamCompressor,
 };
 use uacce_emu::{DeviceKind, SqeRecord};
 use uacce_sys::qm::QmVersion;
@@ -73,19 +74,24 @@ fn prefetch(v: QmVersion, len: usize) -> u32 {
 /// §7.4 cipher: BD2 byte0 = 2 | dir<<4, byte1 0x0A, icvw_kmode = key<<9 | mode<<12, c_alg 2; BD3 bd_param 0x223,
 /// c_icv_key = dir | key<<13, c_mode_alg = mode | 2<<4, CTR ctr_count_mode 2, prefetch.
 fn cipher_bd(v: QmVersion, dir: u8, mode: u8, key_code: u16, len: usize) -> [u8; 128] {
+    cipher_bd_alg(v, 2, dir, mode, key_code, len)
+}
+
+/// As [`cipher_bd`] with c_alg `alg` (2 AES, 3 SM4).
+fn cipher_bd_alg(v: QmVersion, alg: u8, dir: u8, mode: u8, key_code: u16, len: usize) -> [u8; 128] {
     let mut s = [0u8; 128];
     match v {
         QmVersion::V2 => {
             s[0] = 2 | dir << 4;
             s[1] = 0x0A;
             put16(&mut s, 12, key_code << 9 | u16::from(mode) << 12);
-            s[14] = 2;
+            s[14] = alg;
             put32(&mut s, 20, len as u32);
         }
         _ => {
             put32(&mut s, 0, 0x223);
             put16(&mut s, 4, u16::from(dir) | key_code << 13);
-            s[6] = mode | 2 << 4;
+            s[6] = mode | alg << 4;
             let ctr = if mode == 4 { 2 << 25 } else { 0 };
             put32(&mut s, 56, ctr | prefetch(v, len));
             put32(&mut s, 72, len as u32);
@@ -205,6 +211,85 @@ async fn ciphers_send_what_uadk_sends() {
                 );
                 assert_eq!(read(r, "c_key_addr"), &key[..]);
                 assert_eq!(read(r, "c_ivin_addr"), &iv[..]);
+                assert_eq!(read(r, "data_src_addr"), &src[..]);
+            }
+        }
+    }
+}
+
+/// SM4 in every mode, and AES-OFB/CFB: c_alg 3 for SM4 (§7.3), OFB 3 / CFB 2 / CTR 4 on BD3 only (on v2 those go to
+/// the CPU and no BD is sent), ECB/CBC/XTS on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sm4_and_stream_modes_send_what_uadk_sends() {
+    for v in VERSIONS {
+        let a = accel(v).await;
+        let sec = device(&a, DeviceKind::Sec);
+        let data = Bytes::from(vec![0x3Cu8; 1000]);
+        let iv = [0x22u8; 16];
+        // (cipher, c_alg, mode, hw code, key, key code)
+        let cases = [
+            (
+                BlockCipher::Sm4,
+                3u8,
+                CipherMode::Ecb,
+                0u8,
+                vec![1u8; 16],
+                0u16,
+            ),
+            (BlockCipher::Sm4, 3, CipherMode::Cbc, 1, vec![2u8; 16], 0),
+            (
+                BlockCipher::Sm4,
+                3,
+                CipherMode::Xts,
+                7,
+                [[3u8; 16], [4u8; 16]].concat(),
+                0,
+            ),
+            (BlockCipher::Sm4, 3, CipherMode::Ctr, 4, vec![5u8; 16], 0),
+            (BlockCipher::Sm4, 3, CipherMode::Ofb, 3, vec![6u8; 16], 0),
+            (BlockCipher::Sm4, 3, CipherMode::Cfb, 2, vec![7u8; 16], 0),
+            (BlockCipher::Aes, 2, CipherMode::Ofb, 3, vec![8u8; 32], 2),
+            (BlockCipher::Aes, 2, CipherMode::Cfb, 2, vec![9u8; 24], 1),
+            (BlockCipher::Aes, 2, CipherMode::Ecb, 0, vec![10u8; 16], 0),
+        ];
+        for (alg, c_alg, mode, code, key, kc) in cases {
+            let k = CipherKey::with_cipher(alg, mode, &key).unwrap();
+            // Block modes take whole blocks; the stream modes an odd length.
+            let d = if matches!(mode, CipherMode::Ecb | CipherMode::Cbc) {
+                data.slice(..992)
+            } else {
+                data.clone()
+            };
+            let ct = a.encrypt_unauthenticated(&k, &iv, d.clone()).await.unwrap();
+            assert_eq!(
+                a.decrypt_unauthenticated(&k, &iv, ct.clone())
+                    .await
+                    .unwrap(),
+                d
+            );
+            let t = sec.take_trace();
+            if v == QmVersion::V2 && !mode.on_qm_v2() {
+                assert!(
+                    t.is_empty(),
+                    "{v:?} {alg:?} {mode:?}: v2 has no such mode, the CPU does it"
+                );
+                assert!(!a.offloaded(JobKind::Cipher(alg, mode)));
+                continue;
+            }
+            assert!(a.offloaded(JobKind::Cipher(alg, mode)));
+            assert_eq!(t.len(), 2, "{v:?} {alg:?} {mode:?}");
+            for (r, dir, src) in [(&t[0], 1u8, &d), (&t[1], 2, &ct)] {
+                let want = cipher_bd_alg(v, c_alg, dir, code, kc, d.len());
+                assert_eq!(
+                    mask_sec(v, &r.sqe),
+                    want,
+                    "{v:?} {alg:?} {mode:?} dir {dir}: {:02x?}",
+                    r.sqe
+                );
+                assert_eq!(read(r, "c_key_addr"), &key[..]);
+                if mode != CipherMode::Ecb {
+                    assert_eq!(read(r, "c_ivin_addr"), &iv[..]);
+                }
                 assert_eq!(read(r, "data_src_addr"), &src[..]);
             }
         }

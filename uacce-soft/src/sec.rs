@@ -1,4 +1,4 @@
-//! The software SEC engines: AES (ECB, CBC, CTR with a 128-bit counter, XTS), AES-GCM with tags of 4..=16 bytes,
+//! The software SEC engines: AES and SM4 (ECB, CBC, CTR with a 128-bit counter, XTS, OFB, CFB-128), AES-GCM with tags of 4..=16 bytes,
 //! SM3, MD5, SHA-1, SHA-2 (all seven), their HMACs and raw compression of each for long hashes. The emulator's SEC engine runs these on the buffers
 //! an SQE names; `uacce-async`'s CPU backend runs the same functions, so the two agree by construction.
 
@@ -11,7 +11,7 @@ use aes_gcm::aead::AeadInPlace;
 use hmac::{Hmac, Mac};
 use sha2::digest::DynDigest;
 use sha2::{Sha224, Sha256, Sha384, Sha512, Sha512_224, Sha512_256};
-use uacce_sys::qm::sec::{CipherDir, CipherMode, DigestAlg};
+use uacce_sys::qm::sec::{CipherAlg, CipherDir, CipherMode, DigestAlg};
 
 /// Why a software operation did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -45,11 +45,40 @@ macro_rules! with_aes {
     };
 }
 
+/// Run `$body` with `$C` bound to the block cipher `$alg` with a key of `$len` bytes (SM4: 16 only).
+macro_rules! with_block_cipher {
+    ($alg:expr, $len:expr, $C:ident, $body:block) => {
+        match $alg {
+            CipherAlg::Aes => with_aes!($len, $C, $body),
+            CipherAlg::Sm4 => match $len {
+                16 => {
+                    type $C = sm4::Sm4;
+                    $body
+                }
+                _ => Err(SoftError::Unsupported),
+            },
+        }
+    };
+}
+
 const U: SoftError = SoftError::Unsupported;
 
-/// AES in place. `iv` is 16 bytes (ignored for ECB; the tweak for XTS, whose key is key1 ‖ key2). ECB and CBC need
-/// a multiple of 16 bytes, XTS at least 16.
+/// AES in place ([`cipher`] with [`CipherAlg::Aes`]).
 pub fn aes(
+    mode: CipherMode,
+    dir: CipherDir,
+    key: &[u8],
+    iv: &[u8],
+    buf: &mut [u8],
+) -> Result<(), SoftError> {
+    cipher(CipherAlg::Aes, mode, dir, key, iv, buf)
+}
+
+/// A 128-bit block cipher (AES or SM4) in place. `iv` is 16 bytes (ignored for ECB; the tweak for XTS, whose key
+/// is key1 ‖ key2; the initial counter block for CTR, a 128-bit big-endian counter). ECB and CBC need a multiple
+/// of 16 bytes, XTS at least 16; CTR, OFB and CFB (CFB-128) take any length.
+pub fn cipher(
+    alg: CipherAlg,
     mode: CipherMode,
     dir: CipherDir,
     key: &[u8],
@@ -58,7 +87,7 @@ pub fn aes(
 ) -> Result<(), SoftError> {
     let enc = dir == CipherDir::Encrypt;
     match mode {
-        CipherMode::Ecb => with_aes!(key.len(), C, {
+        CipherMode::Ecb => with_block_cipher!(alg, key.len(), C, {
             if !buf.len().is_multiple_of(16) {
                 return Err(U);
             }
@@ -73,7 +102,7 @@ pub fn aes(
             }
             Ok(())
         }),
-        CipherMode::Cbc => with_aes!(key.len(), C, {
+        CipherMode::Cbc => with_block_cipher!(alg, key.len(), C, {
             let len = buf.len();
             if enc {
                 cbc::Encryptor::<C>::new_from_slices(key, iv)
@@ -88,10 +117,28 @@ pub fn aes(
             }
             Ok(())
         }),
-        CipherMode::Ctr => with_aes!(key.len(), C, {
+        CipherMode::Ctr => with_block_cipher!(alg, key.len(), C, {
             ctr::Ctr128BE::<C>::new_from_slices(key, iv)
                 .map_err(|_| U)?
                 .apply_keystream(buf);
+            Ok(())
+        }),
+        CipherMode::Ofb => with_block_cipher!(alg, key.len(), C, {
+            ofb::Ofb::<C>::new_from_slices(key, iv)
+                .map_err(|_| U)?
+                .apply_keystream(buf);
+            Ok(())
+        }),
+        CipherMode::Cfb => with_block_cipher!(alg, key.len(), C, {
+            if enc {
+                cfb_mode::BufEncryptor::<C>::new_from_slices(key, iv)
+                    .map_err(|_| U)?
+                    .encrypt(buf);
+            } else {
+                cfb_mode::BufDecryptor::<C>::new_from_slices(key, iv)
+                    .map_err(|_| U)?
+                    .decrypt(buf);
+            }
             Ok(())
         }),
         CipherMode::Xts => {
@@ -100,7 +147,7 @@ pub fn aes(
             if buf.len() < 16 {
                 return Err(U);
             }
-            with_aes!(k1.len(), C, {
+            with_block_cipher!(alg, k1.len(), C, {
                 let xts = xts_mode::Xts128::<C>::new(
                     C::new_from_slice(k1).map_err(|_| U)?,
                     C::new_from_slice(k2).map_err(|_| U)?,

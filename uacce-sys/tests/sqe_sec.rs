@@ -209,6 +209,100 @@ fn golden_bd2_aes128_gcm_decrypt() {
     assert_eq!(decode(&expected).unwrap().op, SecOp::Aead(g));
 }
 
+/// BD2 SM4-CBC decrypt: c_alg 3 (byte 14), key code 0, mode 1 (icvw_kmode 0x1000), byte0 0x22.
+#[test]
+fn golden_bd2_sm4_cbc_decrypt() {
+    let c = CipherRequest {
+        alg: CipherAlg::Sm4,
+        mode: CipherMode::Cbc,
+        dir: CipherDir::Decrypt,
+        key_addr: 0x1000,
+        key_len: 16,
+        iv_addr: 0x2000,
+        src_addr: 0x3000,
+        dst_addr: 0x4000,
+        len: 32,
+    };
+    let expected = golden(&[
+        (0, &[0x22, 0x0A]),
+        (12, &[0x00, 0x10, 0x03]), // icvw_kmode = 1 << 12; c_alg = 3 (SM4)
+        (20, &[0x20, 0x00, 0x00, 0x00]),
+        (40, &[0x05, 0x00]),
+        (80, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]),
+        (88, &[0x00, 0x10, 0, 0, 0, 0, 0, 0]),
+        (96, &[0x00, 0x30, 0, 0, 0, 0, 0, 0]),
+        (104, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]),
+    ]);
+    assert_eq!(
+        encode(&req(SecOp::Cipher(c), 5), QmVersion::V2).unwrap(),
+        expected
+    );
+    assert_eq!(decode(&expected).unwrap().op, SecOp::Cipher(c));
+}
+
+/// BD3 SM4-OFB encrypt, 7 bytes (any length): c_mode_alg = 3 | 3 << 4 = 0x33; no ctr_count_mode. On BD2 the same
+/// request is refused both ways (UADK's BD2 fill has no OFB/CFB).
+#[test]
+fn golden_bd3_sm4_ofb_and_bd2_refusal() {
+    let c = CipherRequest {
+        alg: CipherAlg::Sm4,
+        mode: CipherMode::Ofb,
+        dir: CipherDir::Encrypt,
+        key_addr: 0x1000,
+        key_len: 16,
+        iv_addr: 0x2000,
+        src_addr: 0x3000,
+        dst_addr: 0x4000,
+        len: 7,
+    };
+    let expected = golden(&[
+        (0, &[0x23, 0x02, 0x00, 0x00]), // bd_param 0x223
+        (4, &[0x01, 0x00]),             // c_icv_key: encrypt, key code 0
+        (6, &[0x33]),                   // c_mode_alg: OFB 3 | SM4 3 << 4
+        (16, &[0x00, 0x30, 0, 0, 0, 0, 0, 0]),
+        (48, &[0x00, 0x10, 0, 0, 0, 0, 0, 0]),
+        (72, &[0x07, 0x00, 0x00, 0x00]),
+        (76, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]),
+        (92, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]),
+    ]);
+    assert_eq!(
+        encode(&req(SecOp::Cipher(c), 0), QmVersion::V3).unwrap(),
+        expected
+    );
+    assert_eq!(decode(&expected).unwrap().op, SecOp::Cipher(c));
+    let cfb = CipherRequest {
+        mode: CipherMode::Cfb,
+        ..c
+    };
+    let s = encode(&req(SecOp::Cipher(cfb), 0), QmVersion::V3).unwrap();
+    assert_eq!(s[6], 0x32); // CFB 2 | SM4 3 << 4
+    for m in [CipherMode::Ofb, CipherMode::Cfb] {
+        let r = CipherRequest { mode: m, ..c };
+        assert_eq!(
+            encode(&req(SecOp::Cipher(r), 0), QmVersion::V2),
+            Err(SecEncodeError::ModeNotOnBd2(m))
+        );
+    }
+    // A BD2 with c_mode 3 (OFB) is refused by the device side too.
+    let mut bd2 = encode(
+        &req(
+            SecOp::Cipher(CipherRequest {
+                mode: CipherMode::Cbc,
+                len: 16,
+                ..c
+            }),
+            0,
+        ),
+        QmVersion::V2,
+    )
+    .unwrap();
+    bd2[13] = 0x30;
+    assert_eq!(
+        decode(&bd2),
+        Err(SecDecodeError::ModeNotOnBd2(CipherMode::Ofb))
+    );
+}
+
 /// §7.4 digest example: BD2 SHA-256 one-shot, 32-byte output (mac_key_alg 0x808).
 #[test]
 fn golden_bd2_sha256() {
@@ -473,6 +567,8 @@ fn random_cipher(r: &mut Rng, bd3: bool) -> CipherRequest {
             CipherMode::Cbc,
             CipherMode::Ctr,
             CipherMode::Xts,
+            CipherMode::Ofb,
+            CipherMode::Cfb,
         ]
     } else {
         &[CipherMode::Ecb, CipherMode::Cbc, CipherMode::Xts]
@@ -492,7 +588,9 @@ fn random_cipher(r: &mut Rng, bd3: bool) -> CipherRequest {
             16 * (1 + r.below(u64::from(MAX_DATA_LEN / 16))) as u32
         }
         CipherMode::Xts => 16 + r.below(u64::from(MAX_DATA_LEN - 15)) as u32,
-        CipherMode::Ctr => 1 + r.below(u64::from(MAX_DATA_LEN)) as u32,
+        CipherMode::Ctr | CipherMode::Ofb | CipherMode::Cfb => {
+            1 + r.below(u64::from(MAX_DATA_LEN)) as u32
+        }
     };
     CipherRequest {
         alg,
@@ -848,7 +946,12 @@ fn decode_rejects_bad_fields() {
     assert_eq!(with(&bd2, &|s| s[1] = 0x1A), Err(SecDecodeError::Scene(3)));
     assert_eq!(with(&bd2, &|s| s[14] = 0), Err(SecDecodeError::CAlg(0)));
     assert_eq!(with(&bd3, &|s| s[6] = 0x12), Err(SecDecodeError::CAlg(1))); // 3DES
-    assert_eq!(with(&bd3, &|s| s[6] = 0x22), Err(SecDecodeError::CMode(2))); // CFB
+    assert_eq!(with(&bd3, &|s| s[6] = 0x25), Err(SecDecodeError::CMode(5))); // CCM as a plain cipher
+    assert_eq!(with(&bd3, &|s| s[6] = 0x28), Err(SecDecodeError::CMode(8))); // no such mode
+    assert_eq!(
+        with(&bd2, &|s| s[13] = 0x20),
+        Err(SecDecodeError::ModeNotOnBd2(CipherMode::Cfb))
+    );
     assert_eq!(with(&bd2, &|s| s[13] = 0x40), Err(SecDecodeError::CtrOnBd2));
     assert_eq!(
         with(&bd3, &|s| s[5] = 0x60),

@@ -1,4 +1,4 @@
-//! The SEC engine: AES (ECB, CBC, CTR, XTS), AES-GCM, every hash of the `a_alg` table (SM3, MD5, SHA-1, SHA-2) and
+//! The SEC engine: AES and SM4 (ECB, CBC, XTS; CTR, OFB, CFB on BD3), AES-GCM, every hash of the `a_alg` table (SM3, MD5, SHA-1, SHA-2) and
 //! their HMACs on the buffers a BD names, computed by
 //! [`crate::soft`].
 //!
@@ -19,8 +19,8 @@
 
 use uacce_sys::qm::Sqe;
 use uacce_sys::qm::sec::{
-    self, CipherAlg, CipherDir, CipherMode, CipherRequest, DigestRequest, DigestStage, GcmRequest,
-    SecOp, SecResult,
+    self, CipherDir, CipherMode, CipherRequest, DigestRequest, DigestStage, GcmRequest, SecOp,
+    SecResult,
 };
 
 use super::Outcome;
@@ -29,7 +29,7 @@ use crate::soft::{self, SoftError};
 
 /// error_type for a buffer the device cannot access.
 pub const ERROR_ACCESS_FAULT: u8 = 0x02;
-/// error_type for a valid BD the emulator does not implement (SM4, HMAC long hash, …).
+/// error_type for a valid BD the emulator does not implement (HMAC long hash).
 pub const ERROR_UNSUPPORTED: u8 = 0x03;
 /// error_type written for an injected error (`Fault::ErrorStatus`).
 pub const ERROR_INJECTED: u8 = 0x01;
@@ -102,16 +102,13 @@ pub(crate) fn inject_error(sqe: &mut Sqe) {
 }
 
 fn cipher(c: &CipherRequest, mem: &ProcMem) -> Result<(), Fail> {
-    if c.alg != CipherAlg::Aes {
-        return Err(Fail::Unsupported);
-    }
     let key = mem.read(c.key_addr, c.key_len as usize)?;
     let mut buf = mem.read(c.src_addr, c.len as usize)?;
     let iv = match c.mode {
         CipherMode::Ecb => Vec::new(),
         _ => mem.read(c.iv_addr, 16)?,
     };
-    soft::aes(c.mode, c.dir, &key, &iv, &mut buf)?;
+    soft::cipher(c.alg, c.mode, c.dir, &key, &iv, &mut buf)?;
     mem.write(c.dst_addr, &buf)?;
     Ok(())
 }

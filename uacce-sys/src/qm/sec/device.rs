@@ -175,8 +175,8 @@ fn need(addr: u64, what: &'static str) -> Result<(), SecDecodeError> {
 
 /// Device side: decode and validate a BD (§7.1–§7.4). Never panics, whatever the 128 bytes.
 ///
-/// Accepted: BD2/BD3; scene 0, 1 or 7; flat buffers; cipher (cipher ≠ 0, auth 0, c_mode ECB/CBC/XTS, and CTR on
-/// BD3), GCM (cipher ≠ 0, auth 0, c_mode 6) and digest/HMAC (cipher 0, auth 1). Unused address fields and the
+/// Accepted: BD2/BD3; scene 0, 1 or 7; flat buffers; cipher (cipher ≠ 0, auth 0, c_mode ECB/CBC/XTS, and CTR, OFB,
+/// CFB on BD3), GCM (cipher ≠ 0, auth 0, c_mode 6) and digest/HMAC (cipher 0, auth 1). Unused address fields and the
 /// hardware-written words are ignored; BD3 `ctr_count_mode` is accepted as 0 or 2 for non-CTR ciphers (the kernel
 /// sets 2 for every skcipher, §7.4).
 pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {
@@ -299,8 +299,12 @@ const fn dir_of(code: u8) -> CipherDir {
 fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
     let alg = CipherAlg::from_code(r.c_alg).ok_or(SecDecodeError::CAlg(r.c_alg))?;
     let mode = CipherMode::from_code(r.c_mode).ok_or(SecDecodeError::CMode(r.c_mode))?;
-    if mode == CipherMode::Ctr && r.bd == BdType::Bd2 {
-        return Err(SecDecodeError::CtrOnBd2);
+    if r.bd == BdType::Bd2 && !mode.on_bd2() {
+        return Err(if mode == CipherMode::Ctr {
+            SecDecodeError::CtrOnBd2
+        } else {
+            SecDecodeError::ModeNotOnBd2(mode)
+        });
     }
     let key_len = key_len_from_code(alg, mode == CipherMode::Xts, r.key_code)
         .ok_or(SecDecodeError::KeyLenCode(r.key_code))?;
@@ -333,12 +337,7 @@ fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
         ));
     }
     let len = r.c_len_word;
-    let len_ok = match mode {
-        CipherMode::Ecb | CipherMode::Cbc => len != 0 && len.is_multiple_of(16),
-        CipherMode::Xts => len >= 16,
-        CipherMode::Ctr => len != 0,
-    };
-    if !len_ok {
+    if !mode.len_ok(len) {
         return Err(SecDecodeError::Lengths("c_len invalid for the mode"));
     }
     need(r.c_key, "key")?;

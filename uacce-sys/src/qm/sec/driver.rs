@@ -16,12 +16,7 @@ fn check_cipher(c: &CipherRequest) -> Result<u8, SecEncodeError> {
     if c.len > MAX_DATA_LEN {
         return Err(SecEncodeError::TooLong(c.len.into()));
     }
-    let len_ok = match c.mode {
-        CipherMode::Ecb | CipherMode::Cbc => c.len != 0 && c.len.is_multiple_of(16),
-        CipherMode::Xts => c.len >= 16,
-        CipherMode::Ctr => c.len != 0,
-    };
-    if !len_ok {
+    if !c.mode.len_ok(c.len) {
         return Err(SecEncodeError::BadLength(c.len));
     }
     nonzero(c.key_addr, "key")?;
@@ -157,8 +152,10 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
 }
 
 fn encode_cipher_bd2(s: &mut Sqe, c: &CipherRequest) -> Result<(), SecEncodeError> {
-    if c.mode == CipherMode::Ctr {
-        return Err(SecEncodeError::CtrOnBd2);
+    match c.mode {
+        CipherMode::Ctr => return Err(SecEncodeError::CtrOnBd2),
+        m if !m.on_bd2() => return Err(SecEncodeError::ModeNotOnBd2(m)),
+        _ => {}
     }
     let key_code = check_cipher(c)?;
     s[bd2::TYPE_CIPHER_AUTH] = 2 | (c.dir.code() << 4) as u8;

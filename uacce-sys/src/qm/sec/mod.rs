@@ -4,7 +4,7 @@
 //! completion §8; observed behaviour §11. All multi-byte fields are little-endian.
 //!
 //! Supported operations:
-//! * cipher: AES-128/192/256 and SM4 in ECB, CBC, CTR (BD3 only, §11) and XTS (key = key1‖key2);
+//! * cipher: AES-128/192/256 and SM4 in ECB, CBC, XTS (key = key1‖key2), and on BD3 only CTR (§11), OFB and CFB;
 //! * AEAD: AES-GCM seal/open, block mode (AAD in front of the payload in `src`);
 //! * digest: SM3, MD5, SHA-1, SHA-224/256/384/512, SHA-512/224, SHA-512/256 and their HMACs, one-shot and long-hash
 //!   first/middle/last stages (all on BD2 and BD3).
@@ -85,6 +85,9 @@ impl CipherAlg {
 }
 
 /// Cipher mode, `c_mode` (§7.3). GCM is separate ([`GcmRequest`]).
+///
+/// BD2 (hw v2) does ECB, CBC and XTS; BD3 (hw v3) adds CTR, OFB and CFB (UADK `fill_cipher_bd2_mode` /
+/// `fill_cipher_bd3_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CipherMode {
     /// ECB, code 0. Length a multiple of 16.
@@ -95,6 +98,10 @@ pub enum CipherMode {
     Ctr,
     /// XTS, code 7. Key = key1‖key2; key-length code from half the key. Length ≥ 16.
     Xts,
+    /// OFB, code 3. BD3 only; any nonzero length.
+    Ofb,
+    /// CFB with 128-bit segments (CFB-128), code 2. BD3 only; any nonzero length.
+    Cfb,
 }
 
 impl CipherMode {
@@ -102,6 +109,8 @@ impl CipherMode {
         match self {
             CipherMode::Ecb => 0,
             CipherMode::Cbc => 1,
+            CipherMode::Cfb => 2,
+            CipherMode::Ofb => 3,
             CipherMode::Ctr => 4,
             CipherMode::Xts => 7,
         }
@@ -110,9 +119,26 @@ impl CipherMode {
         match c {
             0 => Some(CipherMode::Ecb),
             1 => Some(CipherMode::Cbc),
+            2 => Some(CipherMode::Cfb),
+            3 => Some(CipherMode::Ofb),
             4 => Some(CipherMode::Ctr),
             7 => Some(CipherMode::Xts),
             _ => None,
+        }
+    }
+
+    /// True for the modes BD2 (hw v2) does: ECB, CBC, XTS.
+    pub const fn on_bd2(self) -> bool {
+        matches!(self, CipherMode::Ecb | CipherMode::Cbc | CipherMode::Xts)
+    }
+
+    /// Whether `len` bytes are a valid data length for the mode (ECB/CBC: a nonzero multiple of 16; XTS: ≥ 16;
+    /// CTR, OFB, CFB: nonzero).
+    pub const fn len_ok(self, len: u32) -> bool {
+        match self {
+            CipherMode::Ecb | CipherMode::Cbc => len != 0 && len.is_multiple_of(16),
+            CipherMode::Xts => len >= 16,
+            CipherMode::Ctr | CipherMode::Ofb | CipherMode::Cfb => len != 0,
         }
     }
 }
@@ -440,6 +466,9 @@ pub enum SecEncodeError {
     /// AES/SM4-CTR on BD2 (hw v2): UADK refuses it; route it to the CPU backend (§11).
     #[error("CTR mode is not supported with BD type 2 (hw v2)")]
     CtrOnBd2,
+    /// OFB or CFB on BD2 (hw v2): UADK's BD2 fill refuses them; route them to the CPU backend.
+    #[error("{0:?} mode is not supported with BD type 2 (hw v2)")]
+    ModeNotOnBd2(CipherMode),
     /// BD2 has a 16-bit tag field.
     #[error("tag {0:#x} does not fit the 16-bit BD2 tag field")]
     TagTooLarge(u32),
@@ -504,6 +533,9 @@ pub enum SecDecodeError {
     /// CTR on BD2 (§11).
     #[error("CTR mode is not supported with BD type 2")]
     CtrOnBd2,
+    /// OFB or CFB on BD2.
+    #[error("{0:?} mode is not supported with BD type 2")]
+    ModeNotOnBd2(CipherMode),
     /// `c_key_len` code not valid for the algorithm.
     #[error("invalid c_key_len code {0}")]
     KeyLenCode(u8),
