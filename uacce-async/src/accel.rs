@@ -202,7 +202,7 @@ impl Accel {
 
     /// True if jobs of `kind` run on devices. Individual requests a device cannot take still run on the CPU
     /// whatever this says: inputs over a device's limit (8 MiB flat buffers for one-shot compression, 16 MiB for
-    /// a SEC job, AAD over 64 KiB for AES-GCM), empty hashes, and HMACs over 16 MiB.
+    /// a SEC job, AAD over 64 KiB for AES-GCM) and empty hashes.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -1,6 +1,6 @@
 //! Hashes and HMACs: one SEC job for an input up to 16 MiB, long-hash parts (first/middle/last BDs, the raw state
-//! in the slot's scratch memory) for [`Hasher`] and for longer inputs. Empty inputs (BD2 refuses them) and
-//! HMACs over 16 MiB run on the CPU.
+//! in the slot's scratch memory) for [`Hasher`] (plain or HMAC) and for longer inputs. Empty inputs (BD2 refuses
+//! them) run on the CPU.
 
 use std::sync::Arc;
 
@@ -113,6 +113,7 @@ impl Accel {
     async fn hash_part(
         &self,
         alg: HashAlg,
+        key: Option<&HmacKey>,
         data: Bytes,
         stage: DigestStage,
         state: Option<[u8; 64]>,
@@ -120,7 +121,7 @@ impl Accel {
         self.inner
             .execute(DigestJob {
                 alg,
-                key: None,
+                key: key.cloned(),
                 data,
                 stage,
                 state,
@@ -182,7 +183,13 @@ impl Accel {
     /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
     /// made again.
     pub async fn hmac_sign(&self, key: &HmacKey, data: impl Into<Bytes>) -> Result<Vec<u8>> {
-        self.digest_job(key.alg, Some(key), data.into()).await
+        let data: Bytes = data.into();
+        if data.len() > MAX_SEC && self.inner.pools.sec.is_some() {
+            let mut h = self.hmac_hasher(key);
+            h.update(data).await?;
+            return h.finalize().await;
+        }
+        self.digest_job(key.alg, Some(key), data).await
     }
 
     /// Check an HMAC in constant time: [`Error::AuthFailed`] if it does not match.
@@ -240,11 +247,39 @@ impl Accel {
         Hasher {
             accel: self.clone(),
             alg,
+            key: None,
             pending: BytesMut::new(),
             state: None,
             total: 0,
             cpu: None,
             poisoned: false,
+        }
+    }
+}
+
+impl Accel {
+    /// An incremental HMAC with `key`: feed any amount of data, get the MAC at the end ([`Hasher::finalize`]). On
+    /// devices the data goes in HMAC long-hash parts of about 1 MiB (first part with the key, middle parts, last
+    /// part with the total length), as [`Accel::hasher`] does for plain hashes.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, HashAlg, HmacKey};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let key = HmacKey::new(HashAlg::Sm3, b"key");
+    /// let mut h = accel.hmac_hasher(&key);
+    /// h.update(b"what do ya want ").await?;
+    /// h.update(b"for nothing?").await?;
+    /// let mac = h.finalize().await?;
+    /// assert_eq!(mac, accel.hmac_sign(&key, &b"what do ya want for nothing?"[..]).await?);
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "a hasher does nothing until it is fed and finalized"]
+    pub fn hmac_hasher(&self, key: &HmacKey) -> Hasher {
+        Hasher {
+            key: Some(key.clone()),
+            ..self.hasher(key.alg)
         }
     }
 }
@@ -264,6 +299,8 @@ const HASH_PART: usize = 1 << 20;
 pub struct Hasher {
     accel: Accel,
     alg: HashAlg,
+    /// `Some` for an HMAC ([`Accel::hmac_hasher`]).
+    key: Option<HmacKey>,
     pending: BytesMut,
     state: Option<[u8; 64]>,
     /// Bytes fed by completed updates.
@@ -285,8 +322,11 @@ const POISONED: &str =
 struct CpuHash(uacce_soft::sec::SoftHasher);
 
 impl CpuHash {
-    fn new(alg: HashAlg) -> Self {
-        CpuHash(uacce_soft::sec::SoftHasher::new(alg.digest_alg()))
+    fn new(alg: HashAlg, key: Option<&HmacKey>) -> Self {
+        CpuHash(match key {
+            Some(k) => uacce_soft::sec::SoftHasher::new_hmac(alg.digest_alg(), &k.raw),
+            None => uacce_soft::sec::SoftHasher::new(alg.digest_alg()),
+        })
     }
 
     fn update(&mut self, data: &[u8]) {
@@ -332,7 +372,10 @@ impl Hasher {
         }
         let data = data.as_ref();
         if self.accel.inner.pools.sec.is_none() {
-            let mut h = self.cpu.take().unwrap_or_else(|| CpuHash::new(self.alg));
+            let mut h = self
+                .cpu
+                .take()
+                .unwrap_or_else(|| CpuHash::new(self.alg, self.key.as_ref()));
             if data.len() <= CPU_INLINE {
                 h.update(data);
             } else {
@@ -372,7 +415,7 @@ impl Hasher {
             };
             let st = self
                 .accel
-                .hash_part(self.alg, part, stage, self.state)
+                .hash_part(self.alg, self.key.as_ref(), part, stage, self.state)
                 .await?;
             let mut state = [0u8; 64];
             state.copy_from_slice(&st);
@@ -412,16 +455,21 @@ impl Hasher {
             return Ok(h.finalize());
         }
         if self.accel.inner.pools.sec.is_none() {
-            return Ok(uacce_soft::sec::hash(self.alg.digest_alg(), &[]).unwrap_or_default());
+            return Ok(CpuHash::new(self.alg, self.key.as_ref()).finalize());
         }
         let rest = self.pending.split().freeze();
         match self.state {
-            None => self.accel.digest_job(self.alg, None, rest).await,
+            None => {
+                self.accel
+                    .digest_job(self.alg, self.key.as_ref(), rest)
+                    .await
+            }
             Some(st) => {
                 let out = self
                     .accel
                     .hash_part(
                         self.alg,
+                        self.key.as_ref(),
                         rest,
                         DigestStage::Last {
                             total_len: self.total,

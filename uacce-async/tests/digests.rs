@@ -236,3 +236,62 @@ async fn long_hashes_in_parts_equal_one_shot() {
         }
     }
 }
+
+/// HMAC long hashes: `hmac_hasher` in parts (first BD with the key, middle, last) equals the one-shot HMAC of the
+/// CPU backend for every hash function and key lengths of 0, one block and more than a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hmac_long_hashes_in_parts_equal_one_shot() {
+    let all = backends().await;
+    let (_, cpu) = all.last().unwrap();
+    let mut rng = common::Rng::new(0x4AC);
+    let data = rng.bytes((2 << 20) + 333);
+    for alg in HashAlg::ALL {
+        for klen in [0usize, alg.block_len(), alg.block_len() + 1] {
+            let key = HmacKey::new(alg, &rng.bytes(klen));
+            let want = cpu.hmac_sign(&key, data.clone()).await.unwrap();
+            for (name, a) in &all {
+                let mut h = a.hmac_hasher(&key);
+                for chunk in data.chunks(700_000) {
+                    h.update(chunk).await.unwrap();
+                }
+                assert_eq!(
+                    h.finalize().await.unwrap(),
+                    want,
+                    "{name} HMAC {alg:?} key {klen}"
+                );
+            }
+        }
+    }
+    // RFC 4231 test case 2 through the hasher, byte by byte.
+    let key = HmacKey::new(HashAlg::Sha384, b"Jefe");
+    for (name, a) in &all {
+        let mut h = a.hmac_hasher(&key);
+        for b in b"what do ya want for nothing?" {
+            h.update([*b]).await.unwrap();
+        }
+        assert_eq!(
+            h.finalize().await.unwrap(),
+            hex(
+                "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649"
+            ),
+            "{name}"
+        );
+    }
+}
+
+/// An HMAC over more than one SEC job (16 MiB) stays on the device, in long-hash parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hmac_over_one_job_equals_cpu() {
+    let all = backends().await;
+    let (_, cpu) = all.last().unwrap();
+    let data = vec![0xA7u8; (16 << 20) + 5];
+    let key = HmacKey::new(HashAlg::Sm3, b"sixteen byte key");
+    let want = cpu.hmac_sign(&key, data.clone()).await.unwrap();
+    for (name, a) in &all[..2] {
+        assert_eq!(
+            a.hmac_sign(&key, data.clone()).await.unwrap(),
+            want,
+            "{name}"
+        );
+    }
+}

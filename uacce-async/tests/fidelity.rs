@@ -428,6 +428,40 @@ async fn long_hash_parts_follow_the_stage_table() {
     }
 }
 
+/// HMAC long hash (UADK `fill_digest_long_hash`): every BD carries the HMAC a_alg and the key; first/middle BDs the
+/// full mac_len (7 words for HMAC-SHA-224), the last the total message bits (without the key block).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hmac_long_hash_parts_carry_the_key() {
+    for v in VERSIONS {
+        let a = accel(v).await;
+        let sec = device(&a, DeviceKind::Sec);
+        let key = HmacKey::new(HashAlg::Sha224, &[0x5Au8; 20]);
+        let mut h = a.hmac_hasher(&key);
+        let part = vec![0x42u8; 1 << 20];
+        for _ in 0..2 {
+            h.update(&part).await.unwrap();
+        }
+        h.update(b"end").await.unwrap();
+        h.finalize().await.unwrap();
+        let t = sec.take_trace();
+        assert!(t.len() >= 2, "{v:?}: {} BDs", t.len());
+        let total = (2 * part.len() + 3) as u64;
+        for (i, r) in t.iter().enumerate() {
+            let len = read(r, "data_src_addr").len();
+            let (ai_gen, pad, bits) = if i == 0 {
+                (0, 1, 0)
+            } else if i + 1 < t.len() {
+                (1, 1, 0)
+            } else {
+                (1, 0, total * 8)
+            };
+            let want = digest_bd(v, ai_gen, pad, 7, 5, 0x13, len, bits);
+            assert_eq!(mask_sec(v, &r.sqe), want, "{v:?} part {i}");
+            assert_eq!(read(r, "a_key_addr"), &[0x5Au8; 20][..]);
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zip_sends_what_uadk_sends() {
     let text: Vec<u8> = uacce_testkit::text(100_000);

@@ -251,39 +251,123 @@ pub fn hmac(alg: DigestAlg, key: &[u8], data: &[u8]) -> Result<Vec<u8>, SoftErro
     })
 }
 
-/// An incremental hash on the CPU (the CPU backend's `Hasher`): any of the SEC hash functions.
-pub struct SoftHasher(Box<dyn DynDigest + Send + Sync>);
+/// An incremental hash or HMAC on the CPU (the CPU backend's `Hasher`): any of the SEC hash functions.
+pub struct SoftHasher {
+    inner: Box<dyn DynDigest + Send + Sync>,
+    /// HMAC: the hash function and the key block XOR opad, for the outer hash.
+    outer: Option<(DigestAlg, zeroize::Zeroizing<Vec<u8>>)>,
+}
 
 impl std::fmt::Debug for SoftHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SoftHasher").finish_non_exhaustive()
+        f.debug_struct("SoftHasher")
+            .field("hmac", &self.outer.is_some())
+            .finish_non_exhaustive()
     }
+}
+
+fn boxed(alg: DigestAlg) -> Box<dyn DynDigest + Send + Sync> {
+    match alg {
+        DigestAlg::Sm3 => Box::new(sm3::Sm3::default()),
+        DigestAlg::Md5 => Box::new(md5::Md5::default()),
+        DigestAlg::Sha1 => Box::new(sha1::Sha1::default()),
+        DigestAlg::Sha224 => Box::new(Sha224::default()),
+        DigestAlg::Sha256 => Box::new(Sha256::default()),
+        DigestAlg::Sha384 => Box::new(Sha384::default()),
+        DigestAlg::Sha512 => Box::new(Sha512::default()),
+        DigestAlg::Sha512_224 => Box::new(Sha512_224::default()),
+        DigestAlg::Sha512_256 => Box::new(Sha512_256::default()),
+    }
+}
+
+/// The HMAC key block (RFC 2104): the key, hashed first if longer than a block, zero-padded to the block size.
+fn key_block(alg: DigestAlg, key: &[u8]) -> zeroize::Zeroizing<Vec<u8>> {
+    let b = alg.block_len() as usize;
+    let mut k = zeroize::Zeroizing::new(vec![0u8; b]);
+    if key.len() > b {
+        let mut h = boxed(alg);
+        h.update(key);
+        let d = zeroize::Zeroizing::new(h.finalize().into_vec());
+        k[..d.len()].copy_from_slice(&d);
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    k
+}
+
+fn xor_pad(block: &[u8], pad: u8) -> zeroize::Zeroizing<Vec<u8>> {
+    zeroize::Zeroizing::new(block.iter().map(|b| b ^ pad).collect())
 }
 
 impl SoftHasher {
     /// A fresh hash state for `alg`.
     pub fn new(alg: DigestAlg) -> Self {
-        SoftHasher(match alg {
-            DigestAlg::Sm3 => Box::new(sm3::Sm3::default()),
-            DigestAlg::Md5 => Box::new(md5::Md5::default()),
-            DigestAlg::Sha1 => Box::new(sha1::Sha1::default()),
-            DigestAlg::Sha224 => Box::new(Sha224::default()),
-            DigestAlg::Sha256 => Box::new(Sha256::default()),
-            DigestAlg::Sha384 => Box::new(Sha384::default()),
-            DigestAlg::Sha512 => Box::new(Sha512::default()),
-            DigestAlg::Sha512_224 => Box::new(Sha512_224::default()),
-            DigestAlg::Sha512_256 => Box::new(Sha512_256::default()),
-        })
+        SoftHasher {
+            inner: boxed(alg),
+            outer: None,
+        }
+    }
+
+    /// A fresh HMAC state for `alg` with `key` (any length).
+    pub fn new_hmac(alg: DigestAlg, key: &[u8]) -> Self {
+        let k = key_block(alg, key);
+        let mut inner = boxed(alg);
+        inner.update(&xor_pad(&k, 0x36));
+        SoftHasher {
+            inner,
+            outer: Some((alg, xor_pad(&k, 0x5c))),
+        }
     }
 
     /// Feed data.
     pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
+        self.inner.update(data);
     }
 
-    /// The digest of everything fed.
+    /// The digest (or HMAC) of everything fed.
     pub fn finalize(self) -> Vec<u8> {
-        self.0.finalize().into_vec()
+        let d = self.inner.finalize().into_vec();
+        match self.outer {
+            None => d,
+            Some((alg, opad)) => {
+                let mut o = boxed(alg);
+                o.update(&opad);
+                o.update(&d);
+                o.finalize().into_vec()
+            }
+        }
+    }
+}
+
+/// One part of an HMAC long hash (what the SEC engine does with HMAC first/middle/last BDs): the first part starts
+/// from the key block XOR ipad; middle parts continue the raw inner state; the last part (`total_len` = message
+/// bytes over all parts, without the key block) finishes the inner hash and computes the outer one with
+/// `key` (at most one block: the device key, already hashed if it was longer). States as [`long_hash`].
+pub fn hmac_long_hash(
+    alg: DigestAlg,
+    key: &[u8],
+    state: Option<&[u8]>,
+    data: &[u8],
+    total_len: Option<u64>,
+) -> Result<Vec<u8>, SoftError> {
+    let b = alg.block_len() as usize;
+    if key.len() > b {
+        return Err(U);
+    }
+    let k = key_block(alg, key);
+    let st = match state {
+        Some(s) => s.to_vec(),
+        None => long_hash(alg, None, &xor_pad(&k, 0x36), None)?,
+    };
+    match total_len {
+        None => long_hash(alg, Some(&st), data, None),
+        Some(total) => {
+            let inner = long_hash(alg, Some(&st), data, Some(total + b as u64))?;
+            let mut o = boxed(alg);
+            o.update(&xor_pad(&k, 0x5c));
+            o.update(&inner);
+            Ok(o.finalize().into_vec())
+        }
     }
 }
 
@@ -570,6 +654,31 @@ mod tests {
             let s2 = long_hash(alg, Some(&s1), &data[2 * b..5 * b], None).unwrap();
             let d = long_hash(alg, Some(&s2), &data[5 * b..], Some(data.len() as u64)).unwrap();
             assert_eq!(d, hash(alg, &data).unwrap());
+        }
+    }
+
+    #[test]
+    fn hmac_long_hash_and_incremental_equal_one_shot() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 13) as u8).collect();
+        for alg in DigestAlg::ALL {
+            let b = alg.block_len() as usize;
+            for key in [vec![], vec![9u8; 5], vec![7u8; b]] {
+                let want = hmac(alg, &key, &data).unwrap();
+                let s1 = hmac_long_hash(alg, &key, None, &data[..b], None).unwrap();
+                let s2 = hmac_long_hash(alg, &key, Some(&s1), &data[b..3 * b], None).unwrap();
+                let tail = &data[3 * b..];
+                let got = hmac_long_hash(alg, &key, Some(&s2), tail, Some(data.len() as u64));
+                assert_eq!(got.unwrap(), want, "{alg:?} key {}", key.len());
+                let mut h = SoftHasher::new_hmac(alg, &key);
+                h.update(&data[..10]);
+                h.update(&data[10..]);
+                assert_eq!(h.finalize(), want);
+            }
+            // A key longer than a block, hashed first.
+            let long = vec![3u8; b + 1];
+            let mut h = SoftHasher::new_hmac(alg, &long);
+            h.update(&data);
+            assert_eq!(h.finalize(), hmac(alg, &long, &data).unwrap());
         }
     }
 

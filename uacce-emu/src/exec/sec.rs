@@ -8,8 +8,10 @@
 //!   a mismatch nothing is written and the BD reports icv = 2.
 //! * Long hash (every plain hash): first and middle parts leave the raw chaining value (the whole state, also for the
 //!   truncated SHA-224/384/512-224/512-256; big-endian words, MD5 little-endian) in `mac_addr`; the last part starts
-//!   from it and pads with the total length. The hardware's intermediate format is not documented; only the
-//!   emulator reads it back. HMAC long hash is not emulated.
+//!   from it and pads with the total length. HMAC long hash: the first part starts from the key block XOR ipad, the
+//!   intermediate state is the inner hash's, and the last part (total length = message bytes, without the key
+//!   block) finishes the inner hash and computes the outer one. The hardware's intermediate format is not
+//!   documented; only the emulator reads it back.
 //! * Error types of the emulator (none is documented for hardware): [`ERROR_ACCESS_FAULT`], [`ERROR_UNSUPPORTED`],
 //!   [`ERROR_INJECTED`]; a malformed BD (one that does not decode strictly, or a GCM BD whose `a_ivin` does not
 //!   hold the IV) gets `qm::sec::ERROR_TYPE_INVALID_BD` (0xFF). Neither UADK nor the kernel's sec2 driver names a
@@ -29,7 +31,7 @@ use crate::soft::{self, SoftError};
 
 /// error_type for a buffer the device cannot access.
 pub const ERROR_ACCESS_FAULT: u8 = 0x02;
-/// error_type for a valid BD the emulator does not implement (HMAC long hash).
+/// error_type for a valid BD the engine cannot compute (parameters the software engines refuse).
 pub const ERROR_UNSUPPORTED: u8 = 0x03;
 /// error_type written for an injected error (`Fault::ErrorStatus`).
 pub const ERROR_INJECTED: u8 = 0x01;
@@ -148,7 +150,18 @@ fn digest(d: &DigestRequest, mem: &ProcMem) -> Result<(), Fail> {
             let key = mem.read(k.addr, k.len as usize)?;
             soft::hmac(d.alg, &key, &data)?
         }
-        (Some(_), _) => return Err(Fail::Unsupported),
+        (Some(k), stage) => {
+            let key = mem.read(k.addr, k.len as usize)?;
+            let state = match stage {
+                DigestStage::First => None,
+                _ => Some(mem.read(d.mac_addr, soft::state_len(d.alg)?)?),
+            };
+            let total = match stage {
+                DigestStage::Last { total_len } => Some(total_len),
+                _ => None,
+            };
+            soft::hmac_long_hash(d.alg, &key, state.as_deref(), &data, total)?
+        }
         (None, DigestStage::OneShot) => soft::hash(d.alg, &data)?,
         (None, DigestStage::First) => soft::long_hash(d.alg, None, &data, None)?,
         (None, DigestStage::Middle) => {
