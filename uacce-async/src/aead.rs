@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::{AeadKey, KeyBytes};
 
 /// Tag length of this API (the engine also does 4..=16).
@@ -42,6 +43,11 @@ struct GcmJob {
 impl Job for GcmJob {
     type Output = Bytes;
     const CLASS: Class = Class::Sec;
+    const FAMILY: Family = Family::Aead;
+
+    fn size(&self) -> usize {
+        self.body.len()
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         self.aad.len() <= usize::from(u16::MAX) && self.aad.len() + self.body.len() <= MAX_SEC

@@ -37,6 +37,8 @@ mod job;
 mod lane;
 mod notify;
 mod pool;
+mod routing;
+mod stats;
 mod stream;
 mod types;
 
@@ -99,6 +101,10 @@ pub use config::{AccelBuilder, Backend, Config};
 pub use digest::Hasher;
 pub use error::{Error, Result};
 pub use notify::NotifyMode;
+pub use routing::Routing;
+pub use stats::{
+    CpuCounts, CpuReason, DeviceStats, FailCounts, FailKind, Family, FamilyStats, QueueStats, Stats,
+};
 pub use stream::{Flush, StreamCompressor};
 pub use types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
 #[cfg(feature = "emu")]

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use uacce_async::{Accel, Backend, Config, EmuDevice, EmuOptions, NotifyMode, ServiceModel};
+use uacce_async::{
+    Accel, Backend, Config, EmuDevice, EmuOptions, NotifyMode, Routing, ServiceModel,
+};
 
 /// Scale for job counts: `UACCE_TEST_SCALE=0.01` under valgrind.
 pub fn scaled(n: usize) -> usize {
@@ -14,12 +16,15 @@ pub fn scaled(n: usize) -> usize {
     ((n as f64 * s) as usize).max(1)
 }
 
+/// An emulated accelerator that sends every job to the device and fails a job the device fails (no routing to the
+/// CPU by size, no backup): the tests of the device path use it.
 pub async fn emu(mode: NotifyMode, emu: EmuOptions, job_timeout: Option<Duration>) -> Accel {
     Accel::with_config(Config {
         backend: Backend::Emulated,
         mode,
         emu,
         job_timeout,
+        routing: Routing::device_only().cpu_backup(false),
         ..Config::default()
     })
     .await
