@@ -10,6 +10,7 @@ use uacce_sys::qm::sec::{CipherDir, GcmRequest, SecOp};
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use crate::accel::Accel;
+use crate::backend::crypto;
 use crate::cipher::{MAX_SEC, check_sec, sec_encode};
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
@@ -111,20 +112,23 @@ impl Job for GcmJob {
     }
 
     fn cpu(self) -> Result<Bytes> {
-        let mut buf = BytesMut::from(&self.body[..]);
+        let mut buf = BytesMut::with_capacity(self.body.len() + TAG);
+        buf.extend_from_slice(&self.body);
         match self.expected_tag {
             None => {
                 let mut tag = [0u8; TAG];
-                uacce_soft::sec::gcm_seal(&self.key, &self.nonce, &self.aad, &mut buf, &mut tag)
+                crypto::gcm_seal(&self.key, &self.nonce, &self.aad, &mut buf, &mut tag)
                     .map_err(|_| Error::InvalidParameter("AES-GCM parameters"))?;
                 buf.extend_from_slice(&tag);
             }
             Some(tag) => {
-                uacce_soft::sec::gcm_open(&self.key, &self.nonce, &self.aad, &mut buf, &tag)
+                buf.extend_from_slice(&tag);
+                let n = crypto::gcm_open(&self.key, &self.nonce, &self.aad, &mut buf, TAG)
                     .map_err(|e| match e {
                         uacce_soft::SoftError::AuthFailed => Error::AuthFailed,
                         _ => Error::InvalidParameter("AES-GCM parameters"),
                     })?;
+                buf.truncate(n);
             }
         }
         Ok(buf.freeze())
