@@ -94,8 +94,8 @@ impl Job for DigestJob {
             return Err(Error::Unsupported("long-hash parts run on devices only"));
         }
         let r = match &self.key {
-            Some(k) => crate::backend::crypto::hmac(self.alg.digest_alg(), &k.raw, &self.data),
-            None => crate::backend::crypto::hash(self.alg.digest_alg(), &self.data),
+            Some(k) => uacce_soft::sec::hmac(self.alg.digest_alg(), &k.raw, &self.data),
+            None => uacce_soft::sec::hash(self.alg.digest_alg(), &self.data),
         };
         r.map_err(|_| Error::Unsupported("hash"))
     }

@@ -59,8 +59,9 @@ impl Default for Routing {
 
 /// The measured defaults (README, "Routing": the figures they come from). On the emulator here, handing a job to a
 /// queue and taking its completion costs the application 5-15 µs of CPU (batched wakes at depth 16 to one wake per
-/// job at depth 1); the CPU backend does AES-256-GCM at ~8 GB/s and SHA-256 at ~2 GB/s (ring), so inline is cheaper
-/// up to ~16 KiB of AES and ~8 KiB of hashing, and inline work stays under ~5 µs per job on the caller's thread.
+/// job at depth 1); the CPU backend does AES-256-GCM at 4-6 GB/s from 16 KiB up (ring) and SHA-256 at ~1 GB/s
+/// (RustCrypto), so inline is cheaper up to ~16 KiB of AES and ~8 KiB of hashing, and inline work stays at a few µs
+/// per job on the caller's thread.
 fn default_threshold(f: Family) -> usize {
     match f {
         // zlib-rs sets up a deflate state per job (tens of µs of CPU) whatever the input size: the device is
