@@ -20,7 +20,7 @@ pub enum Backend {
     Hardware,
     /// The in-process emulated devices (`uacce-emu`).
     Emulated,
-    /// The CPU on a bounded blocking pool (flate2 with zlib-rs, RustCrypto).
+    /// The CPU on a bounded blocking pool (flate2 with zlib-rs; ring for AES-GCM, RustCrypto for the rest).
     Cpu,
 }
 
