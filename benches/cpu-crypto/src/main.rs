@@ -37,7 +37,14 @@ fn row(name: &str, lib: &str, f: impl Fn(usize) -> f64) {
 fn main() {
     print!("{:<14} {:<11}", "GB/s", "crate");
     for s in SIZES {
-        print!(" {:>9}", if s >= 1024 { format!("{} KiB", s >> 10) } else { format!("{s} B") });
+        print!(
+            " {:>9}",
+            if s >= 1024 {
+                format!("{} KiB", s >> 10)
+            } else {
+                format!("{s} B")
+            }
+        );
     }
     println!();
 
@@ -47,7 +54,10 @@ fn main() {
         let c = aes_gcm::Aes256Gcm::new_from_slice(&KEY).unwrap();
         let mut buf = vec![1u8; len];
         rate(len, || {
-            black_box(c.encrypt_in_place_detached((&IV[..12]).into(), b"", &mut buf).unwrap());
+            black_box(
+                c.encrypt_in_place_detached((&IV[..12]).into(), b"", &mut buf)
+                    .unwrap(),
+            );
         })
     });
     row("aes-256-gcm", "ring", |len| {
@@ -56,7 +66,10 @@ fn main() {
         let mut buf = vec![1u8; len];
         rate(len, || {
             let n = Nonce::assume_unique_for_key(IV[..12].try_into().unwrap());
-            black_box(k.seal_in_place_separate_tag(n, Aad::empty(), &mut buf).unwrap());
+            black_box(
+                k.seal_in_place_separate_tag(n, Aad::empty(), &mut buf)
+                    .unwrap(),
+            );
         })
     });
     row("aes-256-gcm", "aws-lc-rs", |len| {
@@ -65,7 +78,10 @@ fn main() {
         let mut buf = vec![1u8; len];
         rate(len, || {
             let n = Nonce::assume_unique_for_key(IV[..12].try_into().unwrap());
-            black_box(k.seal_in_place_separate_tag(n, Aad::empty(), &mut buf).unwrap());
+            black_box(
+                k.seal_in_place_separate_tag(n, Aad::empty(), &mut buf)
+                    .unwrap(),
+            );
         })
     });
 
@@ -123,7 +139,10 @@ fn main() {
     });
     row("sha-256", "aws-lc-rs", |len| {
         rate(len, || {
-            black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &data[..len]));
+            black_box(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                &data[..len],
+            ));
         })
     });
     row("sha-512", "rustcrypto", |len| {
@@ -139,7 +158,10 @@ fn main() {
     });
     row("sha-512", "aws-lc-rs", |len| {
         rate(len, || {
-            black_box(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA512, &data[..len]));
+            black_box(aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA512,
+                &data[..len],
+            ));
         })
     });
 
