@@ -176,7 +176,7 @@ enum Inject {
 /// Mid-run, with jobs on the devices, inject a fault: no job is lost (every one is redone on the CPU and gives the
 /// right result), and the statistics count the reroutes by the kind of failure.
 async fn fault_mid_run(inject: Inject) {
-    let n = scaled(400).max(40);
+    let n = scaled(400).max(120);
     let work = work(n).await;
     let reference = cpu().await;
     // 300 µs per job: plenty of jobs are on the rings when the fault hits.
