@@ -122,13 +122,24 @@ impl Inner {
             family: fam,
             ended: false,
         };
-        let span = tracing::debug_span!(
-            "uacce_job",
-            family = J::FAMILY.name(),
-            bytes = size,
-            route = tracing::field::Empty,
-            outcome = tracing::field::Empty,
-        );
+        // With `tracing`'s `log` feature on (some dependency turns it on), even a disabled span does work on every
+        // `record`: build one only when debug is on for a subscriber, and record only into a real one.
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!(
+                "uacce_job",
+                family = J::FAMILY.name(),
+                bytes = size,
+                route = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let record = |field: &str, value: &str| {
+            if !span.is_none() {
+                span.record(field, value);
+            }
+        };
         let routing = &self.config.routing;
         // (result, from a device)
         let r: Result<(J::Output, bool)> = 'run: {
@@ -141,7 +152,7 @@ impl Inner {
                         CpuReason::NoDevice
                     };
                     fam.cpu(reason);
-                    span.record("route", "cpu");
+                    record("route", "cpu");
                     tracing::debug!(parent: &span, ?reason, "job routed to the CPU backend");
                     break 'run self.cpu.run(move || job.cpu()).await.map(|v| (v, false));
                 }
@@ -149,7 +160,7 @@ impl Inner {
             let whole = job.redo_safe();
             if whole && size < routing.threshold(J::FAMILY) {
                 fam.cpu(CpuReason::Small);
-                span.record("route", "cpu-inline");
+                record("route", "cpu-inline");
                 if size <= INLINE_MAX {
                     break 'run job.cpu().map(|v| (v, false));
                 }
@@ -157,10 +168,10 @@ impl Inner {
             }
             if whole && routing.overflow_to_cpu && pool.saturated() {
                 fam.cpu(CpuReason::Overflow);
-                span.record("route", "cpu-overflow");
+                record("route", "cpu-overflow");
                 break 'run self.cpu.run(move || job.cpu()).await.map(|v| (v, false));
             }
-            span.record("route", "device");
+            record("route", "device");
             let env = self.lane_env();
             let failure: Error = 'device: loop {
                 // One attempt, offered to another lane if the chosen one was retired before the job reached the
@@ -214,7 +225,7 @@ impl Inner {
                     Ok(Step::Again) => {}
                     Ok(Step::Cpu) => {
                         fam.cpu(CpuReason::Unfit);
-                        span.record("route", "cpu");
+                        record("route", "cpu");
                         tracing::debug!(
                             parent: &span,
                             "job finished on the CPU backend: the device could not complete it"
@@ -236,7 +247,7 @@ impl Inner {
                 break 'run Err(failure);
             }
             fam.cpu(CpuReason::Backup);
-            span.record("route", "cpu-backup");
+            record("route", "cpu-backup");
             if kind == FailKind::Other {
                 // No queue left (a removed device not replaced yet): every job says so, keep it out of the warnings.
                 tracing::debug!(parent: &span, "no device queue ({failure}); the job runs on the CPU");
@@ -254,12 +265,14 @@ impl Inner {
         match r {
             Ok((v, on_device)) => {
                 fam.completed(v.output_len(), on_device);
-                span.record("outcome", "ok");
+                record("outcome", "ok");
                 Ok(v)
             }
             Err(e) => {
                 fam.failed(FailKind::of(&e));
-                span.record("outcome", tracing::field::display(&e));
+                if !span.is_none() {
+                    span.record("outcome", tracing::field::display(&e));
+                }
                 Err(e)
             }
         }
