@@ -60,7 +60,7 @@ fn hw_lane(
     qc_type: u16,
 ) -> Result<Lane, Box<dyn std::error::Error>> {
     let q = Arc::new(Queue::open_and_start(dev, qc_type)?);
-    let layout = RingLayout::new(q.sq_depth(), q.cq_depth())?;
+    let layout = RingLayout::for_queue(&q)?;
     let version = dev.qm_version().ok_or("unsupported api")?;
     let sqn = q.sqn().ok_or("queue has no number")?;
     let ring = DriverRing::new(q.clone(), layout, q.clone(), version, sqn)?;

@@ -54,7 +54,8 @@ use uacce::sys::qm::zip::{
 };
 use uacce::sys::qm::{DriverRing, QmVersion, Sqe};
 use uacce_async::{
-    Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, NotifyMode, Routing, ServiceModel,
+    Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, Nonce, NonceSequence, NotifyMode,
+    Routing, ServiceModel,
 };
 use uacce_testkit::req;
 
@@ -274,26 +275,22 @@ fn run() -> Result<(), BoxError> {
                 // Set up what the runner needs, and measure idle CPU once per runner.
                 let accel = match runner {
                     Runner::Mode(mode) => {
-                        let mut cfg = Config {
-                            backend: match args.backend {
-                                // Named devices may serve one kind of job only: Auto then leaves the other kind to
-                                // the CPU, and the matrix holds only the jobs they serve (checked below).
-                                BackendArg::Hw if args.device.is_some() => Backend::Auto,
-                                BackendArg::Hw => Backend::Hardware,
-                                _ => Backend::Emulated,
-                            },
-                            mode,
-                            queues_per_device: 1,
-                            devices: args.device.clone(),
-                            // The matrix measures the device path: no job goes to the CPU by size.
-                            routing: Routing::device_only(),
-                            ..Config::default()
+                        let mut cfg = Config::default();
+                        cfg.backend = match args.backend {
+                            // Named devices may serve one kind of job only: Auto then leaves the other kind to
+                            // the CPU, and the matrix holds only the jobs they serve (checked below).
+                            BackendArg::Hw if args.device.is_some() => Backend::Auto,
+                            BackendArg::Hw => Backend::Hardware,
+                            _ => Backend::Emulated,
                         };
-                        cfg.emu = EmuOptions {
-                            service: service.model(),
-                            version: QmVersion::V3,
-                            ..EmuOptions::default()
-                        };
+                        cfg.mode = mode;
+                        cfg.queues_per_device = 1;
+                        cfg.devices = args.device.clone();
+                        // The matrix measures the device path: no job goes to the CPU by size.
+                        cfg.routing = Routing::device_only();
+                        cfg.emu = EmuOptions::default()
+                            .service(service.model())
+                            .version(QmVersion::V3);
                         let accel = Accel::with_config(cfg)
                             .await
                             .map_err(|e| format!("{}: {e}", runner.name()))?;
@@ -312,11 +309,7 @@ fn run() -> Result<(), BoxError> {
                     Runner::CpuBackend => Some(
                         Accel::builder()
                             .backend(Backend::Cpu)
-                            .config(Config {
-                                backend: Backend::Cpu,
-                                cpu_level: 1,
-                                ..Config::default()
-                            })
+                            .cpu_level(1)
                             .build()
                             .await?,
                     ),

@@ -69,50 +69,26 @@ pub(crate) struct MixedCell {
 }
 
 async fn accel_for(s: Strategy, route_min: &[(Family, usize)]) -> Result<Accel, BoxError> {
-    let b = Accel::builder()
-        .mode(NotifyMode::Eventfd)
-        .queues_per_device(1)
-        .emu(EmuOptions {
-            service: Service::Bw2GBs.model(),
-            ..EmuOptions::default()
-        });
     // The CPU backend at deflate level 1, as the emulated ZIP engine and the inline baseline.
-    let cfg = Config {
-        cpu_level: 1,
-        ..Config::default()
-    };
-    Ok(match s {
+    let mut cfg = Config::default();
+    cfg.mode = NotifyMode::Eventfd;
+    cfg.queues_per_device = 1;
+    cfg.cpu_level = 1;
+    cfg.emu = EmuOptions::default().service(Service::Bw2GBs.model());
+    match s {
         Strategy::Device => {
-            b.config(Config {
-                backend: Backend::Emulated,
-                mode: NotifyMode::Eventfd,
-                routing: Routing::device_only(),
-                ..cfg
-            })
-            .build()
-            .await?
+            cfg.backend = Backend::Emulated;
+            cfg.routing = Routing::device_only();
         }
-        Strategy::Cpu => {
-            b.config(Config {
-                backend: Backend::Cpu,
-                ..cfg
-            })
-            .build()
-            .await?
-        }
+        Strategy::Cpu => cfg.backend = Backend::Cpu,
         Strategy::Routed => {
-            b.config(Config {
-                backend: Backend::Emulated,
-                mode: NotifyMode::Eventfd,
-                routing: route_min
-                    .iter()
-                    .fold(Routing::default(), |r, &(f, n)| r.min_device_bytes(f, n)),
-                ..cfg
-            })
-            .build()
-            .await?
+            cfg.backend = Backend::Emulated;
+            cfg.routing = route_min
+                .iter()
+                .fold(Routing::default(), |r, &(f, n)| r.min_device_bytes(f, n));
         }
-    })
+    }
+    Ok(Accel::with_config(cfg).await?)
 }
 
 /// Run the three strategies at each of `depths`, interleaved (`rounds` times each, the median cell kept) so that
@@ -143,7 +119,8 @@ pub(crate) async fn mixed_cells(
                         if job.gzip {
                             a.compress(Format::Gzip, job.data.clone()).await?;
                         } else {
-                            a.aes_gcm_seal(&k, &NONCE, b"", job.data.clone()).await?;
+                            a.aes_gcm_seal(&k, next_nonce(), b"", job.data.clone())
+                                .await?;
                         }
                         Ok(())
                     }

@@ -31,6 +31,7 @@ impl Uadk {
                 DeviceKind::Zip => "emu_zip-uadk",
                 DeviceKind::Sec => "emu_sec-uadk",
                 DeviceKind::Null => "emu_null-uadk",
+                DeviceKind::Hpre => "emu_hpre-uadk",
             };
             let dev = EmuDevice::new(
                 EmuConfig::new(kind)
@@ -75,6 +76,9 @@ impl Uadk {
                                 DeviceKind::Zip => zip::ZipSqeType::of(&c.sqe)
                                     .map_or(u32::MAX, |t| zip::read_tag(&c.sqe, t)),
                                 DeviceKind::Sec => sec::read_tag(&c.sqe) as u32,
+                                DeviceKind::Hpre => {
+                                    uacce::sys::qm::hpre::read_result(&c.sqe).tag as u32
+                                }
                             };
                             if let Some((cb, _in, _out)) =
                                 g.slots.get_mut(tag as usize).and_then(Option::take)
@@ -151,9 +155,10 @@ impl Uadk {
                     // [aad area (none) | ciphertext | tag | iv (12) | a_ivin (64)]
                     let n = data.len();
                     let mut out = BytesMut::zeroed(n + 16 + 12 + 64);
-                    out[n + 16..n + 28].copy_from_slice(&NONCE);
+                    let nonce = next_nonce();
+                    out[n + 16..n + 28].copy_from_slice(nonce.as_bytes());
                     // a_ivin holds a copy of the IV (UADK, kernel sec2; the emulator checks it).
-                    out[n + 28..n + 40].copy_from_slice(&NONCE);
+                    out[n + 28..n + 40].copy_from_slice(nonce.as_bytes());
                     let o = out.as_ptr() as u64;
                     let op = SecOp::Aead(GcmRequest {
                         dir: CipherDir::Encrypt,

@@ -6,8 +6,10 @@
  * same DUS layout (SQ, CQ, status page), the same QM ioctls and the same SQE,
  * CQE and doorbell formats. They differ from the hardware in three ways:
  *  - the api is "soft_qm_v2", so nobody mistakes them for real hardware;
- *  - there is no MMIO region: the 64-bit v2 doorbell value is passed through
- *    the UACCE_SOFT_CMD_DOORBELL ioctl instead of being written to a register;
+ *  - the 64-bit v2 doorbell value is passed through the
+ *    UACCE_SOFT_CMD_DOORBELL ioctl instead of being written to a register;
+ *    the MMIO region is one page of read-only registers (uacce_soft.h),
+ *    mapped with remap_pfn_range() as hisi_qm maps its BAR (VM_PFNMAP);
  *  - flags is 0 (no SVA): SQEs carry user virtual addresses of the process
  *    that opened the queue, which a worker accesses with kthread_use_mm().
  *
@@ -45,6 +47,8 @@
 #include <uapi/misc/uacce/hisi_qm.h>
 #include <linux/unaligned.h>
 
+#include "uacce_soft.h"
+
 #ifndef UACCE_CMD_SET_EVENTFD
 /*
  * Built against uacce without the eventfd series (for the harness' unpatched
@@ -56,8 +60,16 @@ static void uacce_wake_up(struct uacce_queue *q)
 }
 #endif
 
-/* Doorbell ioctl of the soft device: the argument is the v2 doorbell value */
-#define UACCE_SOFT_CMD_DOORBELL	_IOW('S', 0, __u64)
+#ifdef UACCE_EVENTFD_HANGUP
+/*
+ * uacce with the v3 series: it zaps the mappings before it puts the queues,
+ * so the MMIO page, which remap_pfn_range() maps without a page reference,
+ * is never freed while mapped; and it offers the dummy-page opt-in.
+ */
+#define SOFT_HAVE_MMIO		1
+#else
+#define SOFT_HAVE_MMIO		0
+#endif
 
 #define SOFT_API		"soft_qm_v2"
 #define SOFT_SQE_SIZE		128
@@ -174,6 +186,11 @@ static unsigned int depth = 1024;
 module_param(depth, uint, 0444);
 MODULE_PARM_DESC(depth, "SQ and CQ depth (default 1024, as the hardware)");
 
+static bool dummy_pages = true;
+module_param(dummy_pages, bool, 0444);
+MODULE_PARM_DESC(dummy_pages,
+		 "After removal, accesses to a queue's mappings read pages of ones (default) instead of raising SIGBUS");
+
 static struct workqueue_struct *soft_wq;
 static LIST_HEAD(soft_devs);
 static DEFINE_MUTEX(soft_devs_lock);
@@ -183,10 +200,23 @@ struct soft_dev {
 	struct platform_device *pdev;
 	struct uacce_device *uacce;
 	enum soft_kind kind;
-	bool removing;			/* uacce_remove() is running */
-	struct mutex lock;		/* protects used and nr_used */
+	bool removing;			/* set under @lock before the drain */
+	bool hold;			/* the "hold" parameter: no jobs run */
+	struct mutex lock;		/* protects the fields below */
 	unsigned long *used;
 	unsigned int nr_used;
+	struct list_head ctxs;		/* the queues' contexts */
+};
+
+/*
+ * One notifier per mm with open queues (mmu_notifier_get()): registering a
+ * notifier per open took mm_take_all_locks() every time. @ctxs lists the
+ * queue contexts of that mm, so that release can stop them all.
+ */
+struct soft_mm {
+	struct mmu_notifier mn;
+	spinlock_t lock;		/* protects ctxs */
+	struct list_head ctxs;
 };
 
 /*
@@ -197,13 +227,14 @@ struct soft_dev {
  * that after PUT_Q or close() the device no longer writes to user memory, as
  * the hardware drains a queue on stop.
  *
- * On device removal that wait is bounded: uacce_remove() calls stop_queue()
- * with q->mutex held, the worker may be waiting for the mmap_lock in a page
- * fault, and a concurrent mmap() of the same queue takes q->mutex under the
- * mmap_lock. Rather than deadlock in that corner case the removal goes on
- * after a while; the context is reference counted (the worker holds a
- * reference while it is queued or running), so nothing is freed under the
- * worker's feet.
+ * uacce_remove() calls stop_queue() with q->mutex held, while the worker
+ * may be waiting for the mmap_lock in a page fault and a concurrent mmap()
+ * of the queue takes q->mutex under the mmap_lock. So before it calls
+ * uacce_remove(), the device stops and drains all of its queues without any
+ * uacce lock held (soft_dev_drain()) and refuses to start them again: the
+ * wait in stop_queue() then has nothing to wait for. The context is
+ * reference counted (the worker holds a reference while it is queued or
+ * running).
  */
 struct soft_ctx {
 	struct kref ref;
@@ -214,8 +245,11 @@ struct soft_ctx {
 	void *dus;
 	size_t dus_size;
 	struct mm_struct *mm;
-	struct mmu_notifier mn;
-	bool mn_registered;
+	struct soft_mm *smm;		/* the notifier of @mm */
+	struct list_head mm_node;	/* in smm->ctxs */
+	struct list_head dev_node;	/* in soft_dev->ctxs */
+	struct list_head drain_node;	/* soft_dev_drain()'s list */
+	struct page *mmio;		/* the register page */
 	struct work_struct work;
 	void *zws;			/* zlib workspace, worker only */
 	struct list_head streams;	/* ZIP stream mode, worker only */
@@ -226,6 +260,7 @@ struct soft_ctx {
 	spinlock_t lock;		/* protects the fields below */
 	struct uacce_queue *uq;
 	bool running;
+	bool held;			/* the device holds its jobs */
 	bool busy;			/* the worker is running a job */
 	bool mm_dead;
 	bool armed;
@@ -253,6 +288,8 @@ static void soft_ctx_free(struct kref *ref)
 	zip_streams_free(ctx);
 	vfree(ctx->zws);
 	vfree(ctx->dus);
+	if (ctx->mmio)
+		__free_page(ctx->mmio);
 	if (ctx->mm)
 		mmdrop(ctx->mm);
 	kfree(ctx);
@@ -265,17 +302,40 @@ static void soft_ctx_put(struct soft_ctx *ctx)
 
 static void soft_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
-	struct soft_ctx *ctx = container_of(mn, struct soft_ctx, mn);
+	struct soft_mm *smm = container_of(mn, struct soft_mm, mn);
+	struct soft_ctx *ctx;
 
-	/* The owner's address space is going away: stop the queue */
-	spin_lock(&ctx->lock);
-	ctx->mm_dead = true;
-	ctx->running = false;
-	spin_unlock(&ctx->lock);
+	/* The owner's address space is going away: stop its queues */
+	spin_lock(&smm->lock);
+	list_for_each_entry(ctx, &smm->ctxs, mm_node) {
+		spin_lock(&ctx->lock);
+		ctx->mm_dead = true;
+		ctx->running = false;
+		spin_unlock(&ctx->lock);
+	}
+	spin_unlock(&smm->lock);
+}
+
+static struct mmu_notifier *soft_mn_alloc(struct mm_struct *mm)
+{
+	struct soft_mm *smm = kzalloc(sizeof(*smm), GFP_KERNEL);
+
+	if (!smm)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&smm->lock);
+	INIT_LIST_HEAD(&smm->ctxs);
+	return &smm->mn;
+}
+
+static void soft_mn_free(struct mmu_notifier *mn)
+{
+	kfree(container_of(mn, struct soft_mm, mn));
 }
 
 static const struct mmu_notifier_ops soft_mn_ops = {
 	.release = soft_mn_release,
+	.alloc_notifier = soft_mn_alloc,
+	.free_notifier = soft_mn_free,
 };
 
 /* ----------------------------------------------------------------- ZIP -- */
@@ -1160,6 +1220,12 @@ static void soft_post(struct soft_ctx *ctx, u16 slot)
 		ctx->cq_phase ^= 1;
 	}
 	ctx->posted++;
+	if (ctx->mmio) {
+		__le32 *reg = page_address(ctx->mmio);
+
+		WRITE_ONCE(reg[UACCE_SOFT_REG_SQ_HEAD / 4], cpu_to_le32(ctx->sq_head));
+		WRITE_ONCE(reg[UACCE_SOFT_REG_CQ_TAIL / 4], cpu_to_le32(ctx->cq_tail));
+	}
 	soft_maybe_signal(ctx);
 }
 
@@ -1191,7 +1257,7 @@ static void soft_work(struct work_struct *work)
 		u16 slot;
 
 		spin_lock(&ctx->lock);
-		if (!ctx->running || ctx->sq_head == ctx->sq_tail ||
+		if (!ctx->running || ctx->held || ctx->sq_head == ctx->sq_tail ||
 		    soft_cq_full(ctx)) {
 			spin_unlock(&ctx->lock);
 			break;
@@ -1289,10 +1355,23 @@ static int soft_get_available_instances(struct uacce_device *uacce)
 	return n;
 }
 
+/* Take @ctx off its mm's notifier and drop the notifier reference */
+static void soft_mm_detach(struct soft_ctx *ctx)
+{
+	if (!ctx->smm)
+		return;
+	spin_lock(&ctx->smm->lock);
+	list_del(&ctx->mm_node);
+	spin_unlock(&ctx->smm->lock);
+	mmu_notifier_put(&ctx->smm->mn);
+	ctx->smm = NULL;
+}
+
 static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 			  struct uacce_queue *q)
 {
 	struct soft_dev *sdev = to_soft_dev(uacce);
+	struct mmu_notifier *mn;
 	struct soft_ctx *ctx;
 	unsigned int qid;
 	int ret;
@@ -1316,31 +1395,46 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 		ret = -ENOMEM;
 		goto err;
 	}
+	if (SOFT_HAVE_MMIO) {
+		ctx->mmio = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!ctx->mmio) {
+			ret = -ENOMEM;
+			goto err;
+		}
+	}
 	ctx->mm = current->mm;
 	mmgrab(ctx->mm);
-	ctx->mn.ops = &soft_mn_ops;
-	ret = mmu_notifier_register(&ctx->mn, ctx->mm);
+	/*
+	 * The mm's notifier is shared by all its queues: only the first open
+	 * in an mm registers one (and takes mm_take_all_locks()).
+	 */
+	mn = mmu_notifier_get(&soft_mn_ops, ctx->mm);
 	/*
 	 * mm_take_all_locks() gives up with -EINTR on any pending signal,
 	 * including task work queued with TWA_SIGNAL (io_uring's ring exit
 	 * does that to every task that used the ring): let the open() be
-	 * restarted instead of failing it.
+	 * restarted instead of failing it. Only the first open can see it.
 	 */
-	if (ret == -EINTR)
-		ret = -ERESTARTSYS;
-	if (ret)
+	if (IS_ERR(mn)) {
+		ret = PTR_ERR(mn) == -EINTR ? -ERESTARTSYS : PTR_ERR(mn);
 		goto err;
-	ctx->mn_registered = true;
+	}
+	ctx->smm = container_of(mn, struct soft_mm, mn);
+	spin_lock(&ctx->smm->lock);
+	list_add(&ctx->mm_node, &ctx->smm->ctxs);
+	spin_unlock(&ctx->smm->lock);
 
 	mutex_lock(&sdev->lock);
 	qid = find_first_zero_bit(sdev->used, queues);
-	if (qid >= queues) {
+	if (sdev->removing || qid >= queues) {
+		ret = sdev->removing ? -ENODEV : -EBUSY;
 		mutex_unlock(&sdev->lock);
-		ret = -EBUSY;
 		goto err;
 	}
 	__set_bit(qid, sdev->used);
 	sdev->nr_used++;
+	ctx->held = sdev->hold;
+	list_add(&ctx->dev_node, &sdev->ctxs);
 	mutex_unlock(&sdev->lock);
 
 	ctx->qid = qid;
@@ -1348,8 +1442,7 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 	q->priv = ctx;
 	return 0;
 err:
-	if (ctx->mn_registered)
-		mmu_notifier_unregister(&ctx->mn, ctx->mm);
+	soft_mm_detach(ctx);
 	soft_ctx_put(ctx);
 	return ret;
 }
@@ -1367,21 +1460,26 @@ static void soft_put_queue(struct uacce_queue *q)
 	mutex_lock(&sdev->lock);
 	__clear_bit(ctx->qid, sdev->used);
 	sdev->nr_used--;
+	list_del(&ctx->dev_node);
 	mutex_unlock(&sdev->lock);
 
-	mmu_notifier_unregister(&ctx->mn, ctx->mm);
+	soft_mm_detach(ctx);
 	q->priv = NULL;
 	soft_ctx_put(ctx);
 }
 
 static int soft_start_queue(struct uacce_queue *q)
 {
+	struct soft_dev *sdev = to_soft_dev(q->uacce);
 	struct soft_ctx *ctx = q->priv;
 	int ret = 0;
 
 	spin_lock(&ctx->lock);
 	if (ctx->mm_dead) {
 		ret = -EIO;
+	} else if (READ_ONCE(sdev->removing)) {
+		/* Drained by soft_dev_drain(): it must stay stopped */
+		ret = -ENODEV;
 	} else {
 		/* Like the SQC/CQC set-up: empty rings, CQ phase 1 */
 		memset(soft_cqe(ctx, 0), 0, (size_t)SOFT_CQE_SIZE * ctx->depth);
@@ -1399,18 +1497,17 @@ static int soft_start_queue(struct uacce_queue *q)
 
 static void soft_stop_queue(struct uacce_queue *q)
 {
-	struct soft_dev *sdev = to_soft_dev(q->uacce);
 	struct soft_ctx *ctx = q->priv;
 
 	spin_lock(&ctx->lock);
 	ctx->running = false;
 	spin_unlock(&ctx->lock);
 
-	/* Let the job in progress finish: see struct soft_ctx */
-	if (READ_ONCE(sdev->removing))
-		wait_event_timeout(ctx->idle, soft_is_idle(ctx), 5 * HZ);
-	else
-		wait_event(ctx->idle, soft_is_idle(ctx));
+	/*
+	 * Let the job in progress finish: see struct soft_ctx. On removal the
+	 * queue was drained before uacce_remove(), so this does not wait.
+	 */
+	wait_event(ctx->idle, soft_is_idle(ctx));
 }
 
 static int soft_is_q_updated(struct uacce_queue *q)
@@ -1430,11 +1527,18 @@ static int soft_mmap(struct uacce_queue *q, struct vm_area_struct *vma,
 {
 	struct soft_ctx *ctx = q->priv;
 
-	/* No MMIO region: the doorbell is UACCE_SOFT_CMD_DOORBELL */
-	if (qfr->type != UACCE_QFRT_DUS)
-		return -EINVAL;
+	if (qfr->type == UACCE_QFRT_MMIO) {
+		/* The register page, mapped as hisi_qm maps its BAR: VM_PFNMAP */
+		if (!ctx->mmio || vma->vm_end - vma->vm_start != PAGE_SIZE)
+			return -EINVAL;
+		vm_flags_set(vma, VM_IO | VM_DONTEXPAND | VM_DONTDUMP);
+		return remap_pfn_range(vma, vma->vm_start,
+				       page_to_pfn(ctx->mmio), PAGE_SIZE,
+				       vma->vm_page_prot);
+	}
 	if (vma->vm_end - vma->vm_start != ctx->dus_size)
 		return -EINVAL;
+	/* VM_MIXEDMAP */
 	return remap_vmalloc_range(vma, ctx->dus, 0);
 }
 
@@ -1488,9 +1592,39 @@ static const struct uacce_ops soft_uacce_ops = {
 
 /* ------------------------------------------------------------- devices -- */
 
+/*
+ * Stop every queue of @sdev and wait until its worker is idle, with no uacce
+ * lock held (see struct soft_ctx); @removing keeps queues from being opened
+ * or started again. A queue stopped here may still be put later, by close()
+ * or by uacce_remove().
+ */
+static void soft_dev_drain(struct soft_dev *sdev)
+{
+	struct soft_ctx *ctx, *next;
+	LIST_HEAD(held);
+
+	mutex_lock(&sdev->lock);
+	WRITE_ONCE(sdev->removing, true);
+	list_for_each_entry(ctx, &sdev->ctxs, dev_node) {
+		spin_lock(&ctx->lock);
+		ctx->running = false;
+		spin_unlock(&ctx->lock);
+		kref_get(&ctx->ref);
+		list_add_tail(&ctx->drain_node, &held);
+	}
+	mutex_unlock(&sdev->lock);
+
+	/* The references keep the contexts alive if their queues are put */
+	list_for_each_entry_safe(ctx, next, &held, drain_node) {
+		wait_event(ctx->idle, soft_is_idle(ctx));
+		list_del(&ctx->drain_node);
+		soft_ctx_put(ctx);
+	}
+}
+
 static void soft_dev_destroy(struct soft_dev *sdev)
 {
-	WRITE_ONCE(sdev->removing, true);
+	soft_dev_drain(sdev);
 	uacce_remove(sdev->uacce);
 	platform_device_unregister(sdev->pdev);
 	bitmap_free(sdev->used);
@@ -1510,6 +1644,7 @@ static int soft_dev_create(enum soft_kind kind, int id)
 	if (!sdev)
 		return -ENOMEM;
 	mutex_init(&sdev->lock);
+	INIT_LIST_HEAD(&sdev->ctxs);
 	sdev->kind = kind;
 	sdev->used = bitmap_zalloc(queues, GFP_KERNEL);
 	if (!sdev->used) {
@@ -1537,7 +1672,11 @@ static int soft_dev_create(enum soft_kind kind, int id)
 	sdev->uacce->api_ver = SOFT_API;
 	sdev->uacce->algs = kind == SOFT_ZIP ? "zlib\ngzip\ndeflate" :
 					       "cipher\ndigest\naead";
-	sdev->uacce->qf_pg_num[UACCE_QFRT_MMIO] = 0;
+	sdev->uacce->qf_pg_num[UACCE_QFRT_MMIO] = SOFT_HAVE_MMIO;
+#ifdef UACCE_EVENTFD_HANGUP
+	/* Opt in to pages of ones after removal, unless dummy_pages=0 */
+	sdev->uacce->dummy_pages = dummy_pages;
+#endif
 	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] =
 		soft_dus_size(depth) >> PAGE_SHIFT;
 	sdev->uacce->priv = sdev;
@@ -1588,6 +1727,48 @@ static const struct kernel_param_ops soft_remove_ops = {
 module_param_cb(remove, &soft_remove_ops, NULL, 0200);
 MODULE_PARM_DESC(remove, "Write a device name to remove that device");
 
+/*
+ * Writing a device name to the "hold" parameter makes that device stop
+ * taking jobs from its queues (doorbells are still accepted), until it is
+ * removed: the removal tests use it to have jobs in flight on the device
+ * when it goes, whatever the scheduling.
+ */
+static int soft_hold_set(const char *val, const struct kernel_param *kp)
+{
+	struct soft_dev *sdev, *found = NULL;
+	char name[UACCE_MAX_NAME_SIZE];
+	struct soft_ctx *ctx;
+
+	strscpy(name, val, sizeof(name));
+	strim(name);
+
+	mutex_lock(&soft_devs_lock);
+	list_for_each_entry(sdev, &soft_devs, node) {
+		if (!strcmp(dev_name(&sdev->uacce->dev), name)) {
+			found = sdev;
+			break;
+		}
+	}
+	if (found) {
+		mutex_lock(&found->lock);
+		found->hold = true;
+		list_for_each_entry(ctx, &found->ctxs, dev_node) {
+			spin_lock(&ctx->lock);
+			ctx->held = true;
+			spin_unlock(&ctx->lock);
+		}
+		mutex_unlock(&found->lock);
+	}
+	mutex_unlock(&soft_devs_lock);
+	return found ? 0 : -ENODEV;
+}
+
+static const struct kernel_param_ops soft_hold_ops = {
+	.set = soft_hold_set,
+};
+module_param_cb(hold, &soft_hold_ops, NULL, 0200);
+MODULE_PARM_DESC(hold, "Write a device name to make it hold its jobs until removed");
+
 static void soft_destroy_all(void)
 {
 	struct soft_dev *sdev;
@@ -1633,6 +1814,8 @@ static void __exit soft_exit(void)
 	soft_destroy_all();
 	/* Drains the workers still holding queue contexts */
 	destroy_workqueue(soft_wq);
+	/* soft_mn_free() must not run after the module is gone */
+	mmu_notifier_synchronize();
 }
 
 module_init(soft_init);

@@ -14,8 +14,8 @@ for m in $(cat /mods/order); do
 	insmod "/mods/$m" 2>/dev/null
 done
 insmod /mods/uacce.ko || echo "insmod uacce.ko failed"
-# Three devices of each kind: two removal tests per kind take one each
-insmod /mods/uacce_soft.ko devices=3 queues=8 depth=1024 || echo "insmod uacce_soft.ko failed"
+# Four devices of each kind: the ZIP removal tests take one each (four), the SEC ones two
+insmod /mods/uacce_soft.ko devices=4 queues=8 depth=1024 || echo "insmod uacce_soft.ko failed"
 echo "=== TESTS BEGIN"
 /bin/guest --mode "$mode"
 echo "=== TESTS END rc=$?"

@@ -97,6 +97,7 @@ extract_src() { # extract_src 6.12 full|min
 			"linux-source-$v/drivers/misc/uacce/*" \
 			"linux-source-$v/drivers/crypto/hisilicon/*" \
 			"linux-source-$v/Documentation/misc-devices/*" \
+			"linux-source-$v/Documentation/userspace-api/ioctl/ioctl-number.rst" \
 			"linux-source-$v/include/linux/uacce.h" \
 			"linux-source-$v/include/uapi/misc/uacce/*" "${extra[@]}"
 		# checkpatch recognises a kernel tree by these
@@ -117,13 +118,18 @@ while read -r st v what; do
 	skip) echo "# $st $v $what" ;;
 	esac
 done <"$CACHE/apply.log"
-grep -q '^ok 6.12' "$CACHE/apply.log" && grep -q '^ok 6.1 ' "$CACHE/apply.log" ||
+grep -q '^ok 7.2' "$CACHE/apply.log" && grep -q '^ok 6.12' "$CACHE/apply.log" &&
+	grep -q '^ok 6.1 ' "$CACHE/apply.log" ||
 	{ result fail apply-check "see $CACHE/apply.log"; cat "$CACHE/apply.log" >&2; }
 
 # ---------------------------------------------------------- checkpatch --
-for p in "$KMOD"/patches/*.patch "$KMOD"/patches-6.1/*.patch; do
-	out=$(cd "$SRC" && perl scripts/checkpatch.pl --strict -q "$p" 2>&1 || true)
-	name=checkpatch-$(basename "$p" | cut -c1-40)
+# (UNKNOWN_COMMIT_ID is ignored: the source tree is not a git repository,
+# so checkpatch cannot look up the commit a Fixes: tag names)
+for p in "$KMOD"/patches/0[0-9][0-9][1-9]-*.patch "$KMOD"/patches-6.12/*.patch "$KMOD"/patches-6.1/*.patch; do
+	out=$(cd "$SRC" && perl scripts/checkpatch.pl --strict -q --ignore UNKNOWN_COMMIT_ID "$p" 2>&1 || true)
+	series=$(basename "$(dirname "$p")")
+	case $series in patches) sv=7.2 ;; *) sv=${series#patches-} ;; esac
+	name=checkpatch-$sv/$(basename "$p" | cut -c1-36)
 	if [ -z "$out" ]; then result ok "$name"
 	else result fail "$name" "$(echo "$out" | head -5 | tr '\n' ' ')"; fi
 done
@@ -145,9 +151,10 @@ mk_tree() { # mk_tree DIR patched|unpatched
 	(cd "$SRC" && cp --parents drivers/misc/uacce/uacce.c include/linux/uacce.h \
 		include/uapi/misc/uacce/uacce.h include/uapi/misc/uacce/hisi_qm.h \
 		drivers/crypto/hisilicon/qm.c drivers/crypto/hisilicon/qm_common.h \
-		Documentation/misc-devices/uacce.rst "$d/tree/")
+		Documentation/misc-devices/uacce.rst \
+		Documentation/userspace-api/ioctl/ioctl-number.rst "$d/tree/")
 	if [ "$2" = patched ]; then
-		for p in "$KMOD"/patches/*.patch; do
+		for p in "$KMOD"/patches-6.12/*.patch; do
 			(cd "$d/tree" && patch -s -p1 -F0 --no-backup-if-mismatch <"$p") ||
 				return 1
 		done
@@ -169,7 +176,8 @@ build_mods() { # build_mods DIR
 	EOF
 	make -s -C "$KB" M="$d/uacce" -j"$JOBS" modules >"$d/uacce.log" 2>&1 ||
 		{ cat "$d/uacce.log" >&2; return 1; }
-	cp "$KMOD/uacce_soft/uacce_soft.c" "$KMOD/uacce_soft/Kbuild" "$d/soft/"
+	cp "$KMOD/uacce_soft/uacce_soft.c" "$KMOD/uacce_soft/uacce_soft.h" \
+		"$KMOD/uacce_soft/Kbuild" "$d/soft/"
 	make -s -C "$KB" M="$d/soft" -j"$JOBS" UACCE_INC="$d/uacce/include" \
 		KBUILD_EXTRA_SYMBOLS="$d/uacce/Module.symvers" modules >"$d/soft.log" 2>&1 ||
 		{ cat "$d/soft.log" >&2; return 1; }

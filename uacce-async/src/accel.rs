@@ -10,6 +10,34 @@ use crate::notify::Notifier;
 use crate::pool::{ClassPool, Pools};
 use crate::stats::{Counters, Stats};
 
+/// A kind of job, for [`Accel::offloaded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobKind {
+    /// [`Accel::compress`], the streaming encoders and [`StreamCompressor`](crate::StreamCompressor).
+    Compress,
+    /// [`Accel::decompress`] and its variants, the streaming decoders.
+    Decompress,
+    /// AES-GCM seal and open.
+    AesGcm,
+    /// Raw AES-CBC ([`crate::hazmat`]).
+    AesCbc,
+    /// Raw AES-CTR ([`crate::hazmat`]).
+    AesCtr,
+    /// Raw AES-XTS ([`crate::hazmat`]).
+    AesXts,
+    /// [`Accel::digest`] and [`Hasher`](crate::Hasher).
+    Digest,
+    /// [`Accel::hmac_sign`] and [`Accel::hmac_verify`].
+    Hmac,
+    /// [`Accel::nop`] (the emulator's null device).
+    Nop,
+    /// Raw RSA ([`Accel::rsa_public_raw`] and the private operations), on HPRE queues.
+    Rsa,
+    /// X25519 and ECDH P-256, on HPRE's ECC queues.
+    Ecc,
+}
+
 /// What an [`Accel`] shares between its clones.
 pub(crate) struct Inner {
     pub(crate) config: Config,
@@ -79,12 +107,33 @@ impl Accel {
     }
 
     /// An accelerator with the default configuration (`UACCE_BACKEND`, else `Auto`).
+    ///
+    /// # Errors
+    ///
+    /// As [`AccelBuilder::build`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn new() -> Result<Self> {
         Self::with_config(Config::default()).await
     }
 
     /// An accelerator with `config`.
+    ///
+    /// # Errors
+    ///
+    /// As [`AccelBuilder::build`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn with_config(config: Config) -> Result<Self> {
+        if config.cpu_level > 9 {
+            return Err(Error::InvalidParameter("cpu_level must be 0..=9"));
+        }
         // The CPU backend opens no queue: it needs no completion strategy running.
         let notifier = if config.backend == Backend::Cpu {
             Notifier::Task { hybrid: false }
@@ -111,6 +160,8 @@ impl Accel {
             (Class::ZipDecompress, found.zip),
             (Class::Sec, found.sec),
             (Class::Null, found.null),
+            (Class::Hpre, found.hpre),
+            (Class::HpreEcc, found.hpre_ecc),
         ] {
             // Each pool joins `inner` at once: if a later one fails, dropping `inner` retires the lanes opened.
             let pool = ClassPool::open(class, sources, per, be, &inner.lane_env())?;
@@ -138,12 +189,14 @@ impl Accel {
         &self.inner.emu_devices
     }
 
-    /// True if compression jobs run on devices (not the CPU).
+    /// True if both compression and decompression run on devices ([`Accel::offloaded`] of
+    /// [`JobKind::Compress`] and [`JobKind::Decompress`]).
     pub fn compression_offloaded(&self) -> bool {
-        self.inner.pools.zip_compress.is_some()
+        self.offloaded(JobKind::Compress) && self.offloaded(JobKind::Decompress)
     }
 
-    /// True if crypto jobs run on devices (not the CPU).
+    /// True if crypto jobs have SEC devices: AES-GCM, digests, HMACs, AES-CBC and AES-XTS run on them. AES-CTR
+    /// may still run on the CPU (QM v2 queues have no CTR): ask [`Accel::offloaded`] with [`JobKind::AesCtr`].
     pub fn crypto_offloaded(&self) -> bool {
         self.inner.pools.sec.is_some()
     }
@@ -166,6 +219,47 @@ impl Accel {
             families: self.inner.counters.snapshot(),
             devices,
             queues,
+        }
+    }
+
+    /// True if jobs of `kind` run on devices. Individual requests a device cannot take still run on the CPU
+    /// whatever this says: inputs over a device's limit (8 MiB flat buffers for one-shot compression, 16 MiB for
+    /// a SEC job, AAD over 64 KiB for AES-GCM), empty hashes, and HMACs over 16 MiB; so do jobs the routing
+    /// policy sends there ([`Config::routing`](crate::Config::routing): small inputs, overflow, CPU backup).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, EmuOptions, JobKind};
+    /// use uacce_sys::qm::QmVersion;
+    /// let v2 = Accel::builder()
+    ///     .backend(Backend::Emulated)
+    ///     .emu(EmuOptions::default().version(QmVersion::V2))
+    ///     .build()
+    ///     .await?;
+    /// assert!(v2.offloaded(JobKind::AesGcm) && v2.offloaded(JobKind::Compress));
+    /// assert!(!v2.offloaded(JobKind::AesCtr)); // QM v2 has no CTR: the CPU does it
+    /// let cpu = Accel::builder().backend(Backend::Cpu).build().await?;
+    /// assert!(!cpu.offloaded(JobKind::Digest));
+    /// # Ok(()) }
+    /// ```
+    pub fn offloaded(&self, kind: JobKind) -> bool {
+        let pools = &self.inner.pools;
+        match kind {
+            JobKind::Compress => pools.zip_compress.is_some(),
+            JobKind::Decompress => pools.zip_decompress.is_some(),
+            JobKind::AesGcm
+            | JobKind::AesCbc
+            | JobKind::AesXts
+            | JobKind::Digest
+            | JobKind::Hmac => pools.sec.is_some(),
+            JobKind::AesCtr => pools
+                .sec
+                .as_ref()
+                .is_some_and(|p| !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
+            JobKind::Nop => pools.null.is_some(),
+            JobKind::Rsa => pools.hpre.is_some(),
+            JobKind::Ecc => pools.hpre_ecc.is_some(),
         }
     }
 

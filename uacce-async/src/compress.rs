@@ -173,7 +173,7 @@ impl Job for DecompressJob {
                 | Error::QueueReset
                 | Error::DeviceRemoved
                 | Error::Timeout(_)
-                | Error::NoDevice(_)
+                | Error::NoDevice { .. }
         )
     }
 
@@ -295,6 +295,13 @@ impl Accel {
     /// assert_eq!(accel.decompress(Format::Zlib, zlib).await?, text.as_bytes());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn compress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         let data: Bytes = data.into();
         let job = CompressJob {
@@ -332,6 +339,13 @@ impl Accel {
     /// assert!(matches!(accel.decompress(Format::Gzip, bad).await, Err(Error::CorruptData(_))));
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn decompress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         self.decompress_with_limit(format, data, self.inner.config.max_decompressed)
             .await
@@ -353,6 +367,13 @@ impl Accel {
     /// assert_eq!(accel.decompress_with_limit(Format::Deflate, zeros, 1 << 20).await?.len(), 1 << 20);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn decompress_with_limit(
         &self,
         format: Format,
@@ -388,6 +409,13 @@ impl Accel {
     /// assert_eq!((&out[..], used), (&b"first"[..], a.len()));
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn decompress_first_member(
         &self,
         format: Format,

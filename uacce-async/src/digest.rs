@@ -156,6 +156,13 @@ impl Accel {
     /// assert_eq!(accel.digest(HashAlg::Sha512, &b"abc"[..]).await?.len(), 64);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn digest(&self, alg: HashAlg, data: impl Into<Bytes>) -> Result<Vec<u8>> {
         let data: Bytes = data.into();
         if data.len() > MAX_SEC && self.inner.pools.sec.is_some() {
@@ -179,6 +186,13 @@ impl Accel {
     /// assert_eq!(mac[..4], [0x5b, 0xdc, 0xc1, 0x46]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn hmac_sign(&self, key: &HmacKey, data: impl Into<Bytes>) -> Result<Vec<u8>> {
         self.digest_job(key.alg, Some(key), data.into()).await
     }
@@ -197,6 +211,13 @@ impl Accel {
     /// assert!(matches!(err, Err(Error::AuthFailed)));
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn hmac_verify(
         &self,
         key: &HmacKey,
@@ -226,6 +247,7 @@ impl Accel {
     /// assert_eq!(h.finalize().await?, accel.digest(HashAlg::Sha256, &b"abc"[..]).await?);
     /// # Ok(()) }
     /// ```
+    #[must_use = "a hasher does nothing until it is fed and finalized"]
     pub fn hasher(&self, alg: HashAlg) -> Hasher {
         Hasher {
             accel: self.clone(),
@@ -399,6 +421,15 @@ impl Hasher {
     /// assert_eq!(empty[..4], [0xe3, 0xb0, 0xc4, 0x42]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] if an earlier update was cancelled or failed midway; the job errors of [`Error`].
+    ///
+    /// # Cancel safety
+    ///
+    /// The hasher is consumed by the call: dropping the future drops it with the data fed (a device job in flight
+    /// keeps its buffers until it completes). Nothing else changes.
     pub async fn finalize(mut self) -> Result<Vec<u8>> {
         if self.poisoned {
             return Err(Error::Poisoned(POISONED));

@@ -57,7 +57,7 @@ pub(crate) trait Job: Send + Sync + Sized + 'static {
                 | Error::QueueReset
                 | Error::DeviceRemoved
                 | Error::Timeout(_)
-                | Error::NoDevice(_)
+                | Error::NoDevice { .. }
         )
     }
 

@@ -72,6 +72,13 @@ impl Accel {
     /// assert!(cpu.nop().await.is_err());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn nop(&self) -> Result<()> {
         // Checked here rather than in `NopJob::cpu`: no trip through the blocking pool to learn it.
         if self.inner.pools.null.is_none() {

@@ -9,7 +9,7 @@ use uacce_sys::qm::QmVersion;
 
 use crate::backend::{LaneEnv, Source};
 use crate::config::Backend;
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane};
 use crate::stats::{DeviceStats, QueueStats};
 
@@ -78,10 +78,9 @@ impl ClassPool {
                     tracing::warn!("no queue could be opened for {class:?}; using the CPU backend");
                     Ok(None)
                 }
-                _ => {
-                    Err(last_err
-                        .unwrap_or_else(|| Error::NoDevice("no queue could be opened".into())))
-                }
+                _ => Err(last_err.unwrap_or_else(|| {
+                    Error::no_device("no queue could be opened", DeviceErrorKind::Other)
+                })),
             };
         }
         {
@@ -113,7 +112,10 @@ impl ClassPool {
         self.reopen(env);
         let lanes = self.lanes.read().unwrap_or_else(|e| e.into_inner());
         best_lane(&lanes, self).ok_or_else(|| {
-            Error::NoDevice(format!("no live {:?} queue could be opened", self.class))
+            Error::no_device(
+                format!("no live {:?} queue could be opened", self.class),
+                DeviceErrorKind::Other,
+            )
         })
     }
 
@@ -222,6 +224,8 @@ pub(crate) struct Pools {
     pub(crate) zip_decompress: Option<ClassPool>,
     pub(crate) sec: Option<ClassPool>,
     pub(crate) null: Option<ClassPool>,
+    pub(crate) hpre: Option<ClassPool>,
+    pub(crate) hpre_ecc: Option<ClassPool>,
 }
 
 impl Pools {
@@ -232,6 +236,8 @@ impl Pools {
             Class::ZipDecompress => self.zip_decompress.as_ref(),
             Class::Sec => self.sec.as_ref(),
             Class::Null => self.null.as_ref(),
+            Class::Hpre => self.hpre.as_ref(),
+            Class::HpreEcc => self.hpre_ecc.as_ref(),
         }
     }
 
@@ -242,6 +248,8 @@ impl Pools {
             Class::ZipDecompress => &mut self.zip_decompress,
             Class::Sec => &mut self.sec,
             Class::Null => &mut self.null,
+            Class::Hpre => &mut self.hpre,
+            Class::HpreEcc => &mut self.hpre_ecc,
         } = pool;
     }
 
@@ -252,6 +260,8 @@ impl Pools {
             &self.zip_decompress,
             &self.sec,
             &self.null,
+            &self.hpre,
+            &self.hpre_ecc,
         ]
         .into_iter()
         .flatten()
@@ -270,6 +280,8 @@ fn queue_stats(l: &Lane) -> QueueStats {
             Class::ZipDecompress => "decompress",
             Class::Sec => "sec",
             Class::Null => "null",
+            Class::Hpre => "hpre",
+            Class::HpreEcc => "hpre-ecc",
         },
         retired,
         submitted: l.stats.submitted.load(Relaxed),

@@ -13,7 +13,7 @@
 //!    no state outlives it; not a part of a [`Hasher`](crate::Hasher), whose state is midway) runs again on the CPU
 //!    pool, counted ([`CpuReason::Backup`]) and logged at `warn`.
 
-use crate::stats::Family;
+use crate::stats::{FAMILIES, Family};
 
 /// Inputs at most this long run inline on the calling task when routed to the CPU by size; longer ones (only with a
 /// threshold raised past it) go to the CPU pool. 16 KiB of AES-GCM or SHA-256 is a few µs of CPU.
@@ -34,7 +34,7 @@ pub(crate) const INLINE_MAX: usize = 16 << 10;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Routing {
-    thresholds: [usize; 6],
+    thresholds: [usize; FAMILIES],
     /// Run a job on the CPU pool when every queue of its family is full, instead of waiting for a ring slot
     /// (default off: a full ring is backpressure, and the CPU pool is smaller than the device).
     pub overflow_to_cpu: bool,
@@ -45,7 +45,7 @@ pub struct Routing {
 
 impl Default for Routing {
     fn default() -> Self {
-        let mut thresholds = [0; 6];
+        let mut thresholds = [0; FAMILIES];
         for f in Family::ALL {
             thresholds[f.index()] = default_threshold(f);
         }
@@ -73,6 +73,8 @@ fn default_threshold(f: Family) -> usize {
         Family::Aead => 16 << 10,
         Family::Digest => 8 << 10,
         Family::Nop => 0,
+        // Not measured: public-key operations cost the CPU far more than a hand-off at every size.
+        Family::Pkey => 0,
     }
 }
 
@@ -80,7 +82,7 @@ impl Routing {
     /// Every job to a device when one serves it (no size threshold, no overflow), still with the CPU backup.
     pub fn device_only() -> Self {
         Self {
-            thresholds: [0; 6],
+            thresholds: [0; FAMILIES],
             overflow_to_cpu: false,
             cpu_backup: true,
         }

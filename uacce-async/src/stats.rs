@@ -42,17 +42,20 @@ pub enum Family {
     Digest,
     /// Null jobs (emulator only).
     Nop,
+    /// Public-key jobs (RSA, DH, ECDH, ECDSA, X25519/X448, SM2) on HPRE queues.
+    Pkey,
 }
 
 impl Family {
     /// Every family, in the order of [`Stats::families`].
-    pub const ALL: [Family; 6] = [
+    pub const ALL: [Family; FAMILIES] = [
         Family::Compress,
         Family::Decompress,
         Family::Cipher,
         Family::Aead,
         Family::Digest,
         Family::Nop,
+        Family::Pkey,
     ];
 
     /// A short name (`compress`, `aead`, …) for logs and reports.
@@ -64,6 +67,7 @@ impl Family {
             Family::Aead => "aead",
             Family::Digest => "digest",
             Family::Nop => "nop",
+            Family::Pkey => "pkey",
         }
     }
 
@@ -138,6 +142,7 @@ impl FailKind {
 }
 
 const FAIL_KINDS: usize = 7;
+pub(crate) const FAMILIES: usize = 7;
 const REASONS: usize = 5;
 
 /// Counts per [`FailKind`].
@@ -282,7 +287,7 @@ pub struct FamilyStats {
 pub struct QueueStats {
     /// The device it is on (`emu_zip-0`, `hisi_sec2-1`, …).
     pub device: String,
-    /// What it serves: `compress`, `decompress`, `sec` or `null`.
+    /// What it serves: `compress`, `decompress`, `sec`, `hpre`, `hpre-ecc` or `null`.
     pub kind: &'static str,
     /// Retired (reset, removed, timed out or shut down); kept in the list until replaced.
     pub retired: bool,
@@ -453,7 +458,7 @@ impl FamilyCounters {
 /// The counters of every family.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    families: [FamilyCounters; 6],
+    families: [FamilyCounters; FAMILIES],
 }
 
 impl Counters {

@@ -59,11 +59,11 @@ async fn small_jobs_run_on_the_cpu_and_the_stats_say_so() {
     for &n in &sizes {
         let data = Bytes::from(rng.bytes(n));
         let got = accel
-            .aes_gcm_seal(&key, &nonce, b"aad", data.clone())
+            .aes_gcm_seal_with_nonce_unchecked(&key, &nonce, b"aad", data.clone())
             .await
             .unwrap();
         let want = reference
-            .aes_gcm_seal(&key, &nonce, b"aad", data)
+            .aes_gcm_seal_with_nonce_unchecked(&key, &nonce, b"aad", data)
             .await
             .unwrap();
         assert_eq!(got, want, "{n} bytes");
@@ -128,7 +128,7 @@ async fn work(n: usize) -> Vec<Work> {
             }
             2 => {
                 let sealed = reference
-                    .aes_gcm_seal(&key, &[2; 12], b"", data.clone())
+                    .aes_gcm_seal_with_nonce_unchecked(&key, &[2; 12], b"", data.clone())
                     .await
                     .unwrap();
                 Work::Seal(data, sealed)
@@ -157,7 +157,12 @@ async fn run(accel: Accel, reference: Accel, w: Work) -> Result<()> {
             assert_eq!(accel.decompress(Format::Gzip, gz).await?, data);
         }
         Work::Seal(data, sealed) => {
-            assert_eq!(accel.aes_gcm_seal(&key, &[2; 12], b"", data).await?, sealed);
+            assert_eq!(
+                accel
+                    .aes_gcm_seal_with_nonce_unchecked(&key, &[2; 12], b"", data)
+                    .await?,
+                sealed
+            );
         }
         Work::Digest(data, d) => {
             assert_eq!(accel.digest(HashAlg::Sha256, data).await?, d);
@@ -328,10 +333,7 @@ async fn overflow_to_the_cpu_when_every_queue_is_full() {
         let accel = Accel::builder()
             .backend(Backend::Emulated)
             .queues_per_device(1)
-            .emu(EmuOptions {
-                depth: 4,
-                ..service(5_000)
-            })
+            .emu(service(5_000).depth(4))
             .routing(Routing::device_only().overflow_to_cpu(overflow))
             .build()
             .await
@@ -341,9 +343,10 @@ async fn overflow_to_the_cpu_when_every_queue_is_full() {
         let tasks: Vec<_> = (0..n)
             .map(|i| {
                 let (a, k) = (accel.clone(), key.clone());
-                tokio::spawn(
-                    async move { a.aes_gcm_seal(&k, &[0; 12], b"", vec![i as u8; 8192]).await },
-                )
+                tokio::spawn(async move {
+                    a.aes_gcm_seal_with_nonce_unchecked(&k, &[0; 12], b"", vec![i as u8; 8192])
+                        .await
+                })
             })
             .collect();
         for t in tasks {

@@ -60,18 +60,37 @@ pub enum DeviceKind {
     Zip,
     /// A SEC engine: AES cipher, AES-GCM, SHA-2 and HMAC.
     Sec,
+    /// An HPRE engine (`hisi_hpre`, 64-byte SQEs): RSA and DH on queue type 0; on QM v3 also ECDH, ECDSA, SM2,
+    /// X25519 and X448 on queue type 1. The arithmetic is `uacce_soft::pkey`'s.
+    Hpre,
     /// No work at all: every SQE completes unchanged. For measuring the pure overhead of the ring and the
     /// notification path ("null jobs"); no hardware has it.
     Null,
 }
 
 impl DeviceKind {
-    /// The `algorithms` list the kernel would show for this kind.
+    /// The `algorithms` list the kernel would show for this kind. For HPRE it depends on the hardware version:
+    /// this is the v3 list; [`DeviceKind::algorithms_on`] gives the one for a version.
     pub fn algorithms(self) -> &'static [&'static str] {
+        self.algorithms_on(QmVersion::V3)
+    }
+
+    /// The `algorithms` list the kernel shows for this kind on hardware of `version` (HPRE: v2 `rsa`, `dh`; v3 adds
+    /// `ecdh`, `ecdsa`, `sm2`, `x25519`, `x448`, see [`uacce_sys::qm::hpre::algorithms`]).
+    pub fn algorithms_on(self, version: QmVersion) -> &'static [&'static str] {
         match self {
             DeviceKind::Zip => &["zlib", "gzip", "deflate"],
             DeviceKind::Sec => &["cipher", "digest", "aead"],
+            DeviceKind::Hpre => uacce_sys::qm::hpre::algorithms(version),
             DeviceKind::Null => &["null"],
+        }
+    }
+
+    /// SQE size of the kind's queues: 64 bytes for HPRE, 128 for the others (the kernel's `sqe_size`).
+    pub fn sqe_size(self) -> usize {
+        match self {
+            DeviceKind::Hpre => uacce_sys::qm::HPRE_SQE_SIZE,
+            _ => uacce_sys::qm::SQE_SIZE,
         }
     }
 }
@@ -148,6 +167,7 @@ impl EmuConfig {
         let name = match kind {
             DeviceKind::Zip => "emu_zip-0",
             DeviceKind::Sec => "emu_sec-0",
+            DeviceKind::Hpre => "emu_hpre-0",
             DeviceKind::Null => "emu_null-0",
         };
         Self {
@@ -253,7 +273,9 @@ pub enum EmuError {
     #[error("emulated device {0} has no free queue (max {1})")]
     Busy(String, u16),
     /// The qc_type is not valid for this device kind.
-    #[error("qc_type {0} is not valid for this device (ZIP: 0 compress, 1 decompress; SEC: 0)")]
+    #[error(
+        "qc_type {0} is not valid for this device (ZIP: 0 compress, 1 decompress; HPRE: 0 RSA/DH, 1 ECC; SEC: 0)"
+    )]
     BadQcType(u16),
     /// The ring geometry was refused.
     #[error(transparent)]
@@ -304,7 +326,12 @@ impl std::fmt::Debug for EmuDevice {
 impl EmuDevice {
     /// Create a device.
     pub fn new(config: EmuConfig) -> Self {
-        let exec = exec::ExecState::new(config.kind, config.zip_level, config.max_streams);
+        let exec = exec::ExecState::new(
+            config.kind,
+            config.version,
+            config.zip_level,
+            config.max_streams,
+        );
         Self {
             shared: Arc::new(DeviceShared {
                 config,
@@ -349,14 +376,15 @@ impl EmuDevice {
     }
 
     /// Open and start a queue, as `open` + `SET_QP_CTX(qc_type)` + `START_Q` do on a real device. ZIP: qc_type 0 is a
-    /// compress queue, 1 a decompress queue; SEC and Null take 0.
+    /// compress queue, 1 a decompress queue; HPRE: 0 an RSA/DH queue, 1 an ECC queue; SEC and Null take 0. The
+    /// queue's ring has the kind's SQE size ([`DeviceKind::sqe_size`]).
     pub fn open_queue(&self, qc_type: u16) -> Result<EmuQueue, EmuError> {
         let cfg = &self.shared.config;
         if self.shared.removed.load(Ordering::Acquire) {
             return Err(EmuError::Removed(cfg.name.clone()));
         }
         let valid = match cfg.kind {
-            DeviceKind::Zip => qc_type <= 1,
+            DeviceKind::Zip | DeviceKind::Hpre => qc_type <= 1,
             DeviceKind::Sec | DeviceKind::Null => qc_type == 0,
         };
         if !valid {
@@ -365,7 +393,12 @@ impl EmuDevice {
         if self.available_instances() == 0 {
             return Err(EmuError::Busy(cfg.name.clone(), cfg.max_queues));
         }
-        let layout = RingLayout::new(cfg.depth, cfg.depth)?;
+        let layout = RingLayout::with_sqe_size(
+            cfg.kind.sqe_size(),
+            cfg.depth,
+            cfg.depth,
+            uacce_sys::qm::ring::page_size(),
+        )?;
         let mem = Arc::new(AnonDus::new(layout.dus_size())?);
         let sqn = self.shared.next_sqn.fetch_add(1, Ordering::Relaxed) % 1024;
         let ring = DeviceRing::new(mem.clone(), layout, cfg.version, sqn)?;
@@ -782,7 +815,8 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                 break;
             }
             let job = inflight.pop_front().expect("front exists");
-            if ring.write_back(job.slot, &job.sqe).is_err() || ring.post(job.slot).is_err() {
+            let sqe = &job.sqe[..queue.layout.sqe_size];
+            if ring.write_back(job.slot, sqe).is_err() || ring.post(job.slot).is_err() {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -814,7 +848,7 @@ impl DeviceShared {
                 qc_type,
                 version: self.config.version,
                 sqe: *sqe,
-                reads: self.exec.reads(sqe),
+                reads: self.exec.reads(qc_type, sqe),
             });
         }
     }

@@ -7,8 +7,8 @@
 //! The slots are resolved with the same strict decode the engines use; an SQE that does not decode has no slots.
 
 use uacce_sys::qm::sec::{self, CipherMode, DigestStage, SecOp};
-use uacce_sys::qm::zip;
 use uacce_sys::qm::{QmVersion, Sqe};
+use uacce_sys::qm::{hpre, zip};
 
 use crate::DeviceKind;
 use crate::mem::ProcMem;
@@ -58,9 +58,29 @@ fn slot(mem: &ProcMem, slot: &'static str, addr: u64, len: usize) -> SlotRead {
 }
 
 /// The input slots `sqe` names, read from `mem`.
-pub(crate) fn reads(kind: DeviceKind, mem: &ProcMem, sqe: &Sqe) -> Vec<SlotRead> {
+pub(crate) fn reads(
+    kind: DeviceKind,
+    version: QmVersion,
+    qc_type: u16,
+    mem: &ProcMem,
+    sqe: &Sqe,
+) -> Vec<SlotRead> {
     match kind {
         DeviceKind::Null => Vec::new(),
+        DeviceKind::Hpre => {
+            let Some(qc) = hpre::HpreQcType::from_code(qc_type) else {
+                return Vec::new();
+            };
+            let Ok(v) = hpre::decode(&sqe[..], version, qc) else {
+                return Vec::new();
+            };
+            let lens = hpre::layout::block_lens(v.alg, v.width, v.msg_len());
+            let mut out = vec![slot(mem, "key", v.key, lens.key)];
+            if lens.input != 0 {
+                out.push(slot(mem, "in", v.input, lens.input));
+            }
+            out
+        }
         DeviceKind::Zip => match zip::decode(sqe) {
             Ok(v) if v.buffers.src_len != 0 => vec![slot(
                 mem,

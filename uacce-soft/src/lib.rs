@@ -6,8 +6,11 @@
 //! emulator out (`uacce-async` without its `emu` feature) still has every codec.
 //!
 //! * [`zip`]: deflate, zlib and gzip streams (flate2 with the zlib-rs backend).
+//! * [`pkey`]: the HPRE public-key engine's arithmetic (RSA, DH, ECDH, ECDSA, X25519/X448, SM2) on the hardware's
+//!   key and parameter blocks.
 //! * [`sec`]: AES (ECB, CBC, CTR, XTS), AES-GCM, SHA-2, HMAC and the raw long-hash steps.
 
+pub mod pkey;
 pub mod sec;
 pub mod zip;
 

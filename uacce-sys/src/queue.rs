@@ -39,7 +39,9 @@ use nix::sys::stat::Mode;
 
 use crate::qm::{Doorbell, DusMemory, QmVersion};
 use crate::sysfs::Device;
-use crate::uapi::{HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UacceEventfd, UacceQfrt, ioctl};
+use crate::uapi::{
+    HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UACCE_EVENTFD_HANGUP, UacceEventfd, UacceQfrt, ioctl,
+};
 
 /// SQE size used when `UACCE_CMD_QM_SET_QP_INFO` is unavailable (ZIP and SEC use 128).
 pub const DEFAULT_SQE_SIZE: u32 = 128;
@@ -496,8 +498,25 @@ impl Queue {
         self.set_eventfd(-1)
     }
 
+    /// Binds `fd` as the queue's hang-up eventfd (`UACCE_CMD_SET_EVENTFD` with [`UACCE_EVENTFD_HANGUP`]): the
+    /// kernel signals it only when the queue dies (its device is removed), never for a completion, so a task woken
+    /// on the completion eventfd can tell a hang-up from a completion by this eventfd's counter. Kernels without
+    /// the series answer [`QueueError::Unsupported`], as for [`Queue::bind_eventfd`].
+    pub fn bind_hangup_eventfd(&self, fd: BorrowedFd<'_>) -> Result<(), QueueError> {
+        self.set_eventfd_flags(fd.as_raw_fd(), UACCE_EVENTFD_HANGUP)
+    }
+
+    /// Unbinds the hang-up eventfd.
+    pub fn unbind_hangup_eventfd(&self) -> Result<(), QueueError> {
+        self.set_eventfd_flags(-1, UACCE_EVENTFD_HANGUP)
+    }
+
     fn set_eventfd(&self, fd: RawFd) -> Result<(), QueueError> {
-        let arg = UacceEventfd { fd, flags: 0 };
+        self.set_eventfd_flags(fd, 0)
+    }
+
+    fn set_eventfd_flags(&self, fd: RawFd, flags: u32) -> Result<(), QueueError> {
+        let arg = UacceEventfd { fd, flags };
         // SAFETY: `arg` is a live UacceEventfd for the duration of the call; the fd is open.
         unsafe { ioctl::set_eventfd(self.file.as_raw_fd(), &arg) }
             .map_err(|e| optional_ioctl_error("UACCE_CMD_SET_EVENTFD", e))?;
@@ -579,6 +598,20 @@ impl Queue {
     pub fn mmio_len(&self) -> usize {
         self.mmio.as_ref().map_or(0, MmapRaw::len)
     }
+    /// A volatile 32-bit load from the mapped MMIO region at byte `offset` (`None` if the region is not mapped or
+    /// `offset` is not an aligned offset inside it). Meant for the soft device's register page (its SQ head and CQ
+    /// tail); on hardware the region is the doorbell page, whose loads mean nothing.
+    pub fn mmio_read_u32(&self, offset: usize) -> Option<u32> {
+        let m = self.mmio.as_ref()?;
+        if !offset.is_multiple_of(4) || offset.checked_add(4)? > m.len() {
+            return None;
+        }
+        // SAFETY: the mapping stays mapped while `self.mmio` holds it, and `&self` keeps it there for this load;
+        // `offset + 4` is within it and the address is 4-aligned (mmap returns page-aligned addresses). A volatile
+        // load of a u32 from shared memory the device may write has no other requirement.
+        Some(unsafe { std::ptr::read_volatile(m.as_mut_ptr().add(offset).cast::<u32>()) })
+    }
+
     /// Length of the mapped DUS region (0 if unmapped).
     pub fn dus_mapped_len(&self) -> usize {
         self.dus.as_ref().map_or(0, MmapRaw::len)

@@ -91,12 +91,20 @@ pub const UACCE_CMD_QM_SET_QP_INFO: u32 =
 pub struct UacceEventfd {
     /// `__s32 fd`: the eventfd to signal on completions, or -1 to unbind.
     pub fd: i32,
-    /// `__u32 flags`: must be 0.
+    /// `__u32 flags`: 0 binds the completion eventfd, [`UACCE_EVENTFD_HANGUP`] the hang-up eventfd; other bits are
+    /// refused with EINVAL.
     pub flags: u32,
 }
 
+/// `UACCE_EVENTFD_HANGUP` = `(1U << 0)` (project kernel patch, series v3): [`UacceEventfd::flags`] bit that binds the
+/// queue's hang-up eventfd, signalled only when the queue dies (parent device removed). The completion eventfd
+/// (flags 0) is signalled by completions and, once more, by the removal. Kernels with the first version of the
+/// series refuse the flag with EINVAL.
+pub const UACCE_EVENTFD_HANGUP: u32 = 1 << 0;
+
 /// `UACCE_CMD_SET_EVENTFD` = `_IOW('W', 4, struct uacce_eventfd)` (project kernel patch): bind (fd ≥ 0) or unbind
-/// (fd = -1) an eventfd signalled on every queue wake-up. Number 4 avoids openEuler's out-of-tree `'W'` 2 and 3.
+/// (fd = -1) an eventfd signalled on every queue wake-up (flags 0), or one signalled only on hang-up
+/// ([`UACCE_EVENTFD_HANGUP`]). Number 4 avoids openEuler's out-of-tree `'W'` 2 and 3.
 /// Kernels without the patch answer ENOTTY or EINVAL.
 pub const UACCE_CMD_SET_EVENTFD: u32 =
     nix::request_code_write!(b'W', 4, size_of::<UacceEventfd>()) as u32;

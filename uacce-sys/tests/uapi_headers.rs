@@ -27,6 +27,7 @@ const C_PROGRAM: &str = r#"
 
 /* Project additions: declared here exactly as the kernel patch / soft module declare them. */
 struct uacce_eventfd { __s32 fd; __u32 flags; };
+#define UACCE_EVENTFD_HANGUP (1U << 0)
 #define UACCE_CMD_SET_EVENTFD _IOW('W', 4, struct uacce_eventfd)
 #define UACCE_SOFT_CMD_DOORBELL _IOW('S', 0, __u64)
 
@@ -58,6 +59,7 @@ int main(void) {
     P("offsetof(uacce_eventfd, fd)", offsetof(struct uacce_eventfd, fd));
     P("offsetof(uacce_eventfd, flags)", offsetof(struct uacce_eventfd, flags));
     P("UACCE_CMD_SET_EVENTFD", UACCE_CMD_SET_EVENTFD);
+    P("UACCE_EVENTFD_HANGUP", UACCE_EVENTFD_HANGUP);
     P("UACCE_SOFT_CMD_DOORBELL", UACCE_SOFT_CMD_DOORBELL);
     return 0;
 }
@@ -173,6 +175,7 @@ fn rust_mirror_matches_kernel_headers() {
             offset_of!(UacceEventfd, flags) as u64,
         ),
         ("UACCE_CMD_SET_EVENTFD", UACCE_CMD_SET_EVENTFD.into()),
+        ("UACCE_EVENTFD_HANGUP", UACCE_EVENTFD_HANGUP.into()),
         ("UACCE_SOFT_CMD_DOORBELL", UACCE_SOFT_CMD_DOORBELL.into()),
     ];
     let mut mismatches = Vec::new();

@@ -8,7 +8,7 @@ use std::time::Duration;
 use uacce_sys::sysfs;
 
 use crate::config::{Backend, Config};
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane};
 use crate::notify::{Notifier, NotifyMode};
 
@@ -82,6 +82,11 @@ pub(crate) struct Discovered {
     pub sec: Vec<Source>,
     /// Null-job devices (emulator only).
     pub null: Vec<Source>,
+    /// HPRE devices for RSA/DH queues (emulator only so far: hardware discovery of `hisi_hpre` comes with the
+    /// awaitable pkey API).
+    pub hpre: Vec<Source>,
+    /// HPRE devices for ECC queues: those of QM v3 and newer.
+    pub hpre_ecc: Vec<Source>,
     /// What serves the jobs, in words.
     pub description: String,
     /// The emulated devices, for tests and benchmarks.
@@ -109,5 +114,5 @@ pub(crate) fn discover(config: &Config) -> Result<Discovered> {
 /// An owned duplicate of a queue's fd (for the lane's wait fd).
 fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     fd.try_clone_to_owned()
-        .map_err(|e| Error::Setup(format!("dup of a queue fd: {e}")))
+        .map_err(|e| Error::setup_from("dup of a queue fd", DeviceErrorKind::Other, e))
 }

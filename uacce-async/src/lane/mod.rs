@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, TryAcquireError};
-use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, sec, zip};
+use uacce_sys::qm::{DriverRing, QmVersion, RingError, Sqe, hpre, sec, zip};
 
 use crate::error::Error;
 
@@ -38,12 +38,16 @@ pub(crate) enum Class {
     Sec,
     /// Emulated null-job queue.
     Null,
+    /// HPRE queue of type 0: RSA and DH.
+    Hpre,
+    /// HPRE queue of type 1: ECC (ECDH, ECDSA, SM2, X25519, X448; hw v3).
+    HpreEcc,
 }
 
 impl Class {
     pub(crate) fn qc_type(self) -> u16 {
         match self {
-            Class::ZipDecompress => 1,
+            Class::ZipDecompress | Class::HpreEcc => 1,
             _ => 0,
         }
     }
@@ -55,6 +59,7 @@ impl Class {
                 zip::ZipSqeType::of(sqe).map(|t| u64::from(zip::read_tag(sqe, t)))
             }
             Class::Sec => Some(sec::read_tag(sqe)),
+            Class::Hpre | Class::HpreEcc => Some(hpre::read_result(sqe).tag),
             Class::Null => Some(u64::from(u32::from_le_bytes([
                 sqe[0], sqe[1], sqe[2], sqe[3],
             ]))),
@@ -357,6 +362,8 @@ impl Lane {
                 return Err(e);
             }
         };
+        // The ring takes exactly its queue's SQE size (64 bytes for HPRE): the SQE is the first that many bytes.
+        let sqe_len = st.ring.layout().sqe_size.min(sqe.len());
         // SAFETY: the SQE names the job's buffers (`bufs`, heap storage that moving the value does not move) and
         // this slot's scratch (a Box in the slab: stable address, only this tag uses it while the slot is taken).
         // Right after a successful push `bufs` moves into `slots[tag]` as `Pending`, and the lane frees a slot's
@@ -366,7 +373,7 @@ impl Lane {
         // buffers instead of freeing them if the stop failed. Nothing reads or writes a job's buffers while it is
         // `Pending`/`Orphan`. If `push` fails, the SQE was not queued. If the doorbell fails after a successful push,
         // the SQE stays queued: its buffers stay in the slot as an orphan and the lane is retired (below).
-        if let Err(e) = unsafe { st.ring.push(&sqe) } {
+        if let Err(e) = unsafe { st.ring.push(&sqe[..sqe_len]) } {
             st.free.push(tag);
             drop(st);
             drop(bufs);

@@ -28,6 +28,18 @@ impl Owner {
             }
             Owner::Hw(q) => match q.put() {
                 Ok(()) => true,
+                // uacce answers ENXIO only for a queue that is no longer valid: one that uacce_remove() has
+                // already stopped and put (it holds the device's mutex, which the ioctl waits for, until every
+                // queue is put), so the device no longer touches the jobs' memory.
+                Err(uacce_sys::queue::QueueError::Ioctl {
+                    source: nix::errno::Errno::ENXIO,
+                    ..
+                }) => {
+                    tracing::debug!(
+                        "UACCE_CMD_PUT_Q: ENXIO, the kernel already stopped the removed queue"
+                    );
+                    true
+                }
                 Err(e) => {
                     tracing::error!("UACCE_CMD_PUT_Q failed while retiring a queue: {e}");
                     false

@@ -5,6 +5,7 @@ use uacce_sys::qm::{QmVersion, Sqe};
 use crate::DeviceKind;
 use crate::mem::ProcMem;
 
+pub mod hpre;
 pub mod sec;
 pub mod zip;
 
@@ -19,14 +20,16 @@ pub(crate) struct Outcome {
 /// Per-device execution state.
 pub(crate) struct ExecState {
     kind: DeviceKind,
+    version: QmVersion,
     mem: ProcMem,
     zip: zip::ZipEngine,
 }
 
 impl ExecState {
-    pub fn new(kind: DeviceKind, zip_level: u32, max_streams: usize) -> Self {
+    pub fn new(kind: DeviceKind, version: QmVersion, zip_level: u32, max_streams: usize) -> Self {
         Self {
             kind,
+            version,
             mem: ProcMem::new(),
             zip: zip::ZipEngine::new(zip_level, max_streams),
         }
@@ -41,8 +44,8 @@ impl ExecState {
     }
 
     /// The input slots `sqe` names, with the bytes there now (the SQE trace).
-    pub fn reads(&self, sqe: &Sqe) -> Vec<crate::SlotRead> {
-        crate::trace::reads(self.kind, &self.mem, sqe)
+    pub fn reads(&self, qc_type: u16, sqe: &Sqe) -> Vec<crate::SlotRead> {
+        crate::trace::reads(self.kind, self.version, qc_type, &self.mem, sqe)
     }
 
     pub fn execute(&self, qc_type: u16, sqe: &mut Sqe) -> Outcome {
@@ -50,6 +53,7 @@ impl ExecState {
             DeviceKind::Null => Outcome { ok: true, bytes: 0 },
             DeviceKind::Zip => self.zip.execute(qc_type, sqe, &self.mem),
             DeviceKind::Sec => sec::execute(sqe, &self.mem),
+            DeviceKind::Hpre => hpre::execute(sqe, self.version, qc_type, &self.mem),
         }
     }
 }
@@ -59,6 +63,7 @@ pub(crate) fn inject_error(kind: DeviceKind, _version: QmVersion, sqe: &mut Sqe)
     match kind {
         DeviceKind::Zip => zip::inject_error(sqe),
         DeviceKind::Sec => sec::inject_error(sqe),
+        DeviceKind::Hpre => hpre::inject_error(sqe),
         DeviceKind::Null => {}
     }
 }

@@ -3,11 +3,15 @@
 //!
 //! Facts are from `shared/docs/hisi-qm-protocol.md` (sections 2–5).
 
-/// Size of one submission queue element (ZIP and SEC) in bytes.
+/// Size of one ZIP or SEC submission queue element in bytes, and the largest SQE any QM device has: the ring's
+/// SQE copies ([`Sqe`]) are this long.
 pub const SQE_SIZE: usize = 128;
+/// Size of one HPRE submission queue element in bytes (protocol doc §12.1; the kernel's `sqe_size` for `hisi_hpre`).
+pub const HPRE_SQE_SIZE: usize = 64;
 /// Size of one completion queue element in bytes.
 pub const CQE_SIZE: usize = 16;
-/// One submission queue element as it sits in the ring.
+/// One submission queue element as the ring hands it around: ZIP and SEC SQEs fill it; a queue with smaller SQEs
+/// ([`RingLayout::sqe_size`], 64 bytes for HPRE) uses its first `sqe_size` bytes and the rest reads as zero.
 pub type Sqe = [u8; SQE_SIZE];
 
 /// QM hardware generation, from the device's `api` attribute.
@@ -59,6 +63,8 @@ pub unsafe trait DusMemory: Send + Sync {
 }
 
 mod field;
+
+pub mod hpre;
 pub mod sec;
 pub mod zip;
 

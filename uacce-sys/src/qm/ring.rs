@@ -34,7 +34,8 @@ pub const DEFAULT_DEPTH: u16 = 1024;
 /// Geometry of a queue's DUS region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RingLayout {
-    /// SQE size in bytes (128 for ZIP and SEC).
+    /// SQE size in bytes: 128 for ZIP and SEC, 64 for HPRE. The kernel reports it per queue (`SET_QP_INFO`,
+    /// [`crate::queue::Queue::sqe_size`]); [`RingLayout::for_queue`] takes it from there.
     pub sqe_size: usize,
     /// Number of SQ slots.
     pub sq_depth: u16,
@@ -71,6 +72,14 @@ pub enum RingError {
         slot: u16,
         /// The SQ depth.
         depth: u16,
+    },
+    /// An SQE handed to the ring is not as long as the queue's SQEs ([`RingLayout::sqe_size`]).
+    #[error("SQE of {got} bytes on a queue whose SQEs are {expected} bytes")]
+    SqeSize {
+        /// Length of the SQE handed in.
+        got: usize,
+        /// The queue's SQE size.
+        expected: usize,
     },
     /// The device got an index outside the ring in a doorbell.
     #[error("doorbell index {index} is outside the ring of depth {depth}")]
@@ -117,17 +126,45 @@ pub fn dus_size_for(sqe_size: usize, sq_depth: u16, cq_depth: u16, page_size: us
 }
 
 impl RingLayout {
-    /// A layout with 128-byte SQEs and the system page size.
+    /// A layout with 128-byte SQEs (ZIP, SEC) and the system page size. For a queue of any device use
+    /// [`RingLayout::for_queue`], which takes the SQE size the kernel reported.
     pub fn new(sq_depth: u16, cq_depth: u16) -> Result<Self, RingError> {
         Self::with_page_size(sq_depth, cq_depth, page_size())
     }
 
-    /// A layout with 128-byte SQEs and the given page size.
+    /// A layout with 128-byte SQEs (ZIP, SEC) and the given page size.
     pub fn with_page_size(
         sq_depth: u16,
         cq_depth: u16,
         page_size: usize,
     ) -> Result<Self, RingError> {
+        Self::with_sqe_size(SQE_SIZE, sq_depth, cq_depth, page_size)
+    }
+
+    /// The layout of an open queue: the SQE size and depths the kernel reported (`SET_QP_INFO`, or the defaults
+    /// when the kernel does not implement it) and the system page size. HPRE queues get 64-byte SQEs this way.
+    pub fn for_queue(q: &crate::queue::Queue) -> Result<Self, RingError> {
+        let sqe_size = usize::try_from(q.sqe_size())
+            .map_err(|_| RingError::BadLayout(format!("SQE size {}", q.sqe_size())))?;
+        Self::with_sqe_size(sqe_size, q.sq_depth(), q.cq_depth(), page_size())
+    }
+
+    /// A layout with any SQE size the ring supports: a multiple of 8 from 16 to [`SQE_SIZE`] (128; ZIP and SEC use
+    /// 128, HPRE [`HPRE_SQE_SIZE`] = 64).
+    ///
+    /// [`HPRE_SQE_SIZE`]: super::HPRE_SQE_SIZE
+    pub fn with_sqe_size(
+        sqe_size: usize,
+        sq_depth: u16,
+        cq_depth: u16,
+        page_size: usize,
+    ) -> Result<Self, RingError> {
+        // SQEs are copied in 8-byte words and handed around in SQE_SIZE buffers.
+        if !(16..=SQE_SIZE).contains(&sqe_size) || !sqe_size.is_multiple_of(8) {
+            return Err(RingError::BadLayout(format!(
+                "SQE size {sqe_size} (must be a multiple of 8 from 16 to {SQE_SIZE})"
+            )));
+        }
         if sq_depth < 2 || cq_depth < 2 {
             return Err(RingError::BadLayout(format!(
                 "depths must be at least 2 (sq {sq_depth}, cq {cq_depth})"
@@ -142,7 +179,7 @@ impl RingLayout {
             return Err(RingError::BadLayout(format!("page size {page_size}")));
         }
         Ok(Self {
-            sqe_size: SQE_SIZE,
+            sqe_size,
             sq_depth,
             cq_depth,
             page_size,
@@ -185,10 +222,11 @@ impl RingMem {
         if !(mem.as_ptr() as usize).is_multiple_of(64) {
             return Err(RingError::BadLayout("region is not 64-byte aligned".into()));
         }
-        // SQEs are copied in 8-byte words: every slot must start 8-byte aligned and hold a whole SQE.
-        if layout.sqe_size < SQE_SIZE || !layout.sqe_size.is_multiple_of(8) {
+        // SQEs are copied in 8-byte words: every slot must start 8-byte aligned and hold a whole SQE, and a copy
+        // must fit an `Sqe` buffer. (The fields are public, so a layout may not have come from a constructor.)
+        if !(16..=SQE_SIZE).contains(&layout.sqe_size) || !layout.sqe_size.is_multiple_of(8) {
             return Err(RingError::BadLayout(format!(
-                "SQE size {} (must be a multiple of 8, at least {SQE_SIZE})",
+                "SQE size {} (must be a multiple of 8 from 16 to {SQE_SIZE})",
                 layout.sqe_size
             )));
         }
@@ -210,12 +248,14 @@ impl RingMem {
             .wrapping_add(self.layout.cq_offset() + usize::from(idx) * CQE_SIZE)
     }
 
+    /// A copy of the SQE in `slot`: its `sqe_size` bytes, the rest of the buffer zero.
     fn read_sqe(&self, slot: u16) -> Sqe {
         let src = self.sqe_ptr(slot) as *const u64;
         let mut sqe = [0u8; SQE_SIZE];
-        for (i, chunk) in sqe.chunks_exact_mut(8).enumerate() {
-            // SAFETY: in bounds of the region (sqe_ptr asserts the slot, RingMem::new checked the length; i < 16
-            // words = one SQE); 8-byte aligned (the region is 64-byte aligned and SQEs are 128 bytes); the region
+        for (i, chunk) in sqe[..self.layout.sqe_size].chunks_exact_mut(8).enumerate() {
+            // SAFETY: in bounds of the region (sqe_ptr asserts the slot, RingMem::new checked the length; i <
+            // sqe_size / 8 words = one SQE); 8-byte aligned (the region is 64-byte aligned and RingMem::new checked
+            // that sqe_size is a multiple of 8); the region
             // stays mapped while `self.mem` lives. Volatile because the other side of the ring is outside the Rust
             // abstract machine's view. Word accesses instead of one volatile [u8; 128] access, which compiles to
             // 128 single-byte loads.
@@ -225,13 +265,21 @@ impl RingMem {
         sqe
     }
 
-    fn write_sqe(&self, slot: u16, sqe: &Sqe) {
+    /// Store one whole SQE (`sqe_size` bytes) into `slot`.
+    fn write_sqe(&self, slot: u16, sqe: &[u8]) -> Result<(), RingError> {
+        if sqe.len() != self.layout.sqe_size {
+            return Err(RingError::SqeSize {
+                got: sqe.len(),
+                expected: self.layout.sqe_size,
+            });
+        }
         let dst = self.sqe_ptr(slot) as *mut u64;
         for (i, chunk) in sqe.chunks_exact(8).enumerate() {
             let w = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8 bytes"));
             // SAFETY: as in read_sqe; the slot is owned by this side at this point of the protocol.
             unsafe { std::ptr::write_volatile(dst.add(i), w) }
         }
+        Ok(())
     }
 
     fn cqe_word(&self, idx: u16, byte: usize) -> &AtomicU16 {
@@ -259,8 +307,8 @@ impl RingMem {
     }
 
     /// The kernel writes 0 (open) or 1 (disabled) to the status words. UADK tests for 1; any non-zero value counts
-    /// here, so that the all-ones pages the patched kernel maps over a removed device's queue (kmod-patch 0004)
-    /// read as a dead queue too.
+    /// here, so that the all-ones pages the patched kernel maps over a removed device's queue (kmod-patch patch 4,
+    /// for parent drivers that opt in; others raise SIGBUS) read as a dead queue too.
     fn check_status(&self) -> Result<(), RingError> {
         let (tx, rx) = (self.tx(), self.rx());
         if tx != 0 || rx != 0 {
@@ -276,8 +324,17 @@ impl RingMem {
 pub struct Completion {
     /// The SQ slot of the finished SQE.
     pub slot: u16,
-    /// The SQE as the device left it.
+    /// The SQE as the device left it: the first [`sqe_size`](Completion::sqe_size) bytes; the rest is zero.
     pub sqe: Sqe,
+    /// The queue's SQE size ([`RingLayout::sqe_size`]).
+    pub sqe_size: usize,
+}
+
+impl Completion {
+    /// The SQE's own bytes (`sqe_size` of them).
+    pub fn sqe_bytes(&self) -> &[u8] {
+        &self.sqe[..self.sqe_size.min(SQE_SIZE)]
+    }
 }
 
 impl std::fmt::Debug for Completion {
@@ -393,7 +450,10 @@ impl DriverRing {
     ///
     /// [`pop`]: DriverRing::pop
     /// [`ring_sq`]: DriverRing::ring_sq
-    pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
+    ///
+    /// `sqe` must be exactly [`RingLayout::sqe_size`] bytes long (an `&Sqe` for ZIP and SEC, a 64-byte array for
+    /// HPRE), else [`RingError::SqeSize`].
+    pub unsafe fn push(&mut self, sqe: &[u8]) -> Result<u16, RingError> {
         if self.mem.tx() != 0 {
             return self.mem.check_status().map(|_| 0);
         }
@@ -401,7 +461,7 @@ impl DriverRing {
             return Err(RingError::Full);
         }
         let slot = self.sq_tail;
-        self.mem.write_sqe(slot, sqe);
+        self.mem.write_sqe(slot, sqe)?;
         self.sq_tail = (self.sq_tail + 1) % self.mem.layout.sq_depth;
         self.used += 1;
         Ok(slot)
@@ -434,7 +494,7 @@ impl DriverRing {
     /// [`push`]: DriverRing::push
     /// [`ring_sq`]: DriverRing::ring_sq
     /// [`in_flight`]: DriverRing::in_flight
-    pub unsafe fn submit(&mut self, sqe: &Sqe) -> Result<u16, RingError> {
+    pub unsafe fn submit(&mut self, sqe: &[u8]) -> Result<u16, RingError> {
         // SAFETY: the caller upholds push's contract for `sqe` (this function's own contract).
         let slot = unsafe { self.push(sqe)? };
         self.ring_sq()?;
@@ -465,6 +525,7 @@ impl DriverRing {
             Ok(Some(Completion {
                 slot,
                 sqe: self.mem.read_sqe(slot),
+                sqe_size: self.mem.layout.sqe_size,
             }))
         } else {
             // A dead queue's memory may read as all ones (removed device): report the queue, not the entry.
@@ -495,7 +556,7 @@ impl DriverRing {
     /// queue is stopped (in practice: leak them or stop the queue before freeing them).
     pub unsafe fn run_blocking(
         &mut self,
-        sqe: &Sqe,
+        sqe: &[u8],
         timeout: std::time::Duration,
     ) -> Result<Completion, RingError> {
         // SAFETY: the caller upholds push's contract for `sqe` (this function's own contract).
@@ -647,7 +708,8 @@ impl DeviceRing {
         (self.sq_tail + d - self.sq_head) % d
     }
 
-    /// Fetch the next announced SQE (slot and a copy), in slot order.
+    /// Fetch the next announced SQE (slot and a copy), in slot order. The copy holds the queue's `sqe_size` bytes;
+    /// the rest of the buffer is zero.
     pub fn fetch(&mut self) -> Option<(u16, Sqe)> {
         if self.pending() == 0 {
             return None;
@@ -657,16 +719,16 @@ impl DeviceRing {
         Some((slot, self.mem.read_sqe(slot)))
     }
 
-    /// Write a (result-carrying) SQE back into its slot, before posting its CQE.
-    pub fn write_back(&self, slot: u16, sqe: &Sqe) -> Result<(), RingError> {
+    /// Write a (result-carrying) SQE back into its slot, before posting its CQE. `sqe` must be exactly
+    /// [`RingLayout::sqe_size`] bytes long, else [`RingError::SqeSize`].
+    pub fn write_back(&self, slot: u16, sqe: &[u8]) -> Result<(), RingError> {
         if slot >= self.mem.layout.sq_depth {
             return Err(RingError::BadIndex {
                 index: slot,
                 depth: self.mem.layout.sq_depth,
             });
         }
-        self.mem.write_sqe(slot, sqe);
-        Ok(())
+        self.mem.write_sqe(slot, sqe)
     }
 
     /// True if one more CQE would overwrite an entry the consumer has not released with a CQ doorbell.
@@ -822,6 +884,84 @@ mod tests {
     }
 
     #[test]
+    fn hpre_layout_sizes_match_protocol_doc() {
+        // §12.1: HPRE, depth 1024, 64-byte SQEs: CQ at 0x10000, DUS 0x15000 (4 KiB pages) or 0x30000 (64 KiB).
+        let l4 = RingLayout::with_sqe_size(64, 1024, 1024, 4096).unwrap();
+        assert_eq!(l4.cq_offset(), 0x10000);
+        assert_eq!(l4.dus_size(), 0x15000);
+        let l64 = RingLayout::with_sqe_size(64, 1024, 1024, 65536).unwrap();
+        assert_eq!(l64.dus_size(), 0x30000);
+        for bad in [0, 8, 60, 136, 256] {
+            assert!(RingLayout::with_sqe_size(bad, 4, 4, 4096).is_err(), "{bad}");
+        }
+        // A hand-made layout with a bad SQE size is refused by the rings too.
+        let forged = RingLayout {
+            sqe_size: 200,
+            ..RingLayout::with_page_size(4, 4, 4096).unwrap()
+        };
+        let mem = HeapDus::new(forged.dus_size());
+        assert!(DeviceRing::new(mem, forged, QmVersion::V3, 0).is_err());
+    }
+
+    /// A 64-byte-SQE ring: slots are 64 bytes apart, a copy carries 64 bytes (the rest zero), an SQE of another
+    /// length is refused, and the CQ sits right after the 64-byte slots.
+    #[test]
+    fn sixty_four_byte_sqes() {
+        let layout = RingLayout::with_sqe_size(64, 4, 4, 4096).unwrap();
+        let mem = HeapDus::new(layout.dus_size());
+        let rec = Arc::new(Recorder::default());
+        let mut drv = DriverRing::new(mem.clone(), layout, rec.clone(), QmVersion::V3, 2).unwrap();
+        let mut dev = DeviceRing::new(mem.clone(), layout, QmVersion::V3, 2).unwrap();
+        assert!(matches!(
+            push(&mut drv, &[1; 128]),
+            Err(RingError::SqeSize {
+                got: 128,
+                expected: 64
+            })
+        ));
+        assert_eq!(drv.in_flight(), 0);
+        for round in 0..10u8 {
+            let a = [round; 64];
+            let b = [round.wrapping_add(100); 64];
+            // SAFETY: byte patterns naming no buffers, as in `push`.
+            let sa = unsafe { drv.push(&a) }.unwrap();
+            // SAFETY: as above.
+            let sb = unsafe { drv.push(&b) }.unwrap();
+            drv.ring_sq().unwrap();
+            deliver(&mut dev, &rec);
+            // The slots are 64 bytes apart in the region.
+            // SAFETY: in bounds (slot < depth), the device side is idle.
+            let raw = unsafe { std::slice::from_raw_parts(mem.ptr.add(usize::from(sa) * 64), 64) };
+            assert_eq!(raw, &a);
+            let (s1, mut q1) = dev.fetch().unwrap();
+            let (s2, q2) = dev.fetch().unwrap();
+            assert_eq!((s1, s2), (sa, sb));
+            assert_eq!(&q1[..64], &a);
+            assert_eq!(&q2[..64], &b);
+            assert!(q1[64..].iter().all(|&x| x == 0));
+            assert!(matches!(
+                dev.write_back(s1, &q1),
+                Err(RingError::SqeSize { .. })
+            ));
+            q1[0] = 0xEE;
+            dev.write_back(s1, &q1[..64]).unwrap();
+            dev.post(s1).unwrap();
+            dev.post(s2).unwrap();
+            let c1 = drv.pop().unwrap().unwrap();
+            let c2 = drv.pop().unwrap().unwrap();
+            assert_eq!(c1.sqe_size, 64);
+            assert_eq!(c1.sqe_bytes().len(), 64);
+            assert_eq!(c1.sqe[0], 0xEE);
+            assert_eq!(&c1.sqe[1..64], &a[1..]);
+            assert_eq!(c2.sqe_bytes(), &b);
+            // The neighbouring slot was not touched by the write-back.
+            assert_eq!(c2.sqe[0], round.wrapping_add(100));
+            drv.ring_cq(false).unwrap();
+            deliver(&mut dev, &rec);
+        }
+    }
+
+    #[test]
     fn status_words_sit_at_region_end() {
         let layout = RingLayout::with_page_size(4, 4, 4096).unwrap();
         let mem = HeapDus::new(layout.dus_size());
@@ -842,8 +982,9 @@ mod tests {
         ));
     }
 
-    /// A removed device's queue memory reads as all ones with the kernel patches (kmod-patch 0004): every driver
-    /// entry point must report the queue dead, none may take the all-ones CQE for a completion.
+    /// A removed device's queue memory reads as all ones with the kernel patches (kmod-patch patch 4, for a parent
+    /// that opts in): every driver entry point must report the queue dead, none may take the all-ones CQE for a
+    /// completion.
     #[test]
     fn all_ones_memory_reads_as_dead_queue() {
         let dead = RingError::QueueReset {

@@ -100,7 +100,7 @@ async fn job(accel: Accel, i: usize) -> TestResult {
             let nonce: [u8; 12] = data(12, i as u32 + 2).try_into().unwrap();
             let aad = data(i % 40, i as u32 + 3);
             let sealed = accel
-                .aes_gcm_seal(&AeadKey::new(&key).map_err(|e| e.to_string())?, &nonce, &aad, input.clone())
+                .aes_gcm_seal_with_nonce_unchecked(&AeadKey::new(&key).map_err(|e| e.to_string())?, &nonce, &aad, input.clone())
                 .await
                 .map_err(|e| format!("job {i}: seal: {e}"))?;
             let mut r = input.clone();
@@ -188,9 +188,9 @@ pub fn mixed_hybrid() -> TestResult {
 // ---------------------------------------------------------------- removal --
 
 /// Child process of the removal tests (`--child-async-removal MODE DEV`): 64 tasks keep submitting jobs to an Accel
-/// over every soft device (each resubmits as soon as its job ends) until `DEV`'s removal has returned, so that jobs
-/// are in flight on every device whenever the removal lands (the device's workers cannot keep up with 64 submitters
-/// on the guest's vCPUs, and ties between lanes go round-robin). One line reports how the jobs ended:
+/// over every soft device (each resubmits as soon as its job ends) until `DEV`'s removal has returned; `DEV` holds
+/// its jobs (the "hold" parameter) from the start, so the jobs routed to it are in flight when the removal lands
+/// (ties between lanes go round-robin, so some are). One line reports how the jobs ended:
 /// `result jobs=N ok=N removed=N reset=N timeout=N other=N late_ms=N remove_ms=N first_other=...`, where late_ms is
 /// the longest time from the removal to the end of a failed job. Runs in its own process because a retired lane may
 /// still touch the queue's DUS mapping, which `uacce_remove()` unmaps (a SIGBUS would take the whole test binary down).
@@ -209,6 +209,10 @@ pub fn child_removal(mode: &str, dev: &str) {
         let zip = dev.starts_with("soft_zip");
         let input = Bytes::from(data(if zip { 64 * 1024 } else { 512 * 1024 }, 1));
         let removed_done = Arc::new(AtomicBool::new(false));
+        // The device to be removed holds its jobs from now on (uacce_soft's "hold" parameter): the jobs routed to
+        // it are still in flight when it goes, however fast the others run. Without it a fast run could finish
+        // every job before the removal landed (it did once: ok=64 removed=0).
+        std::fs::write("/sys/module/uacce_soft/parameters/hold", format!("{dev}\n")).map_err(|e| format!("hold: {e}"))?;
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..64 {
             let (a, input, done) = (accel.clone(), input.clone(), removed_done.clone());
@@ -344,6 +348,10 @@ pub fn removal_io_uring_zip() -> TestResult {
 
 pub fn removal_hybrid_sec() -> TestResult {
     removal(NotifyMode::Hybrid, "soft_sec-")
+}
+
+pub fn removal_busy_poll_zip() -> TestResult {
+    removal(NotifyMode::BusyPoll, "soft_zip-")
 }
 
 /// Diagnostics for a SIGBUS in the removal child: is the faulting address in a DUS mapping of the removed device,

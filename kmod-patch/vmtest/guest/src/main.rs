@@ -11,6 +11,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
 pub type TestResult = Result<(), String>;
+
+/// True in the patched boot (the v3 series: uacce_soft has its MMIO register page and opts in to dummy pages).
+pub static MODE_PATCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// A test: the name the harness reports and the function.
 pub type Test = (&'static str, fn() -> TestResult);
 
@@ -45,6 +48,10 @@ fn main() {
         tests::child_flood(&args[2]);
         return;
     }
+    if args.len() >= 3 && args[1] == "--child-sigbus" {
+        tests::child_sigbus(&args[2]);
+        return;
+    }
     if args.len() >= 4 && args[1] == "--child-async-removal" {
         async_tests::log::init(true);
         async_tests::child_removal(&args[2], &args[3]);
@@ -56,6 +63,7 @@ fn main() {
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
         .unwrap_or("patched");
+    MODE_PATCHED.store(mode != "unpatched", std::sync::atomic::Ordering::Relaxed);
     std::panic::set_hook(Box::new(|_| {}));
     async_tests::log::init(false);
     let list: &[Test] = if mode == "unpatched" {

@@ -25,7 +25,10 @@ pub(super) fn discovery() -> TestResult {
     for d in &soft {
         let path = uacce_sys::queue::check_device(d).map_err(|e| e.to_string())?;
         check!(path == uacce_sys::queue::DoorbellPath::SoftIoctl, "{}: doorbell path {path:?}", d.name);
-        check!(d.region_mmio_size == 0 && !d.is_sva(), "{}: mmio {} sva {}", d.name, d.region_mmio_size, d.is_sva());
+        // The patched boot's uacce_soft has a one-page MMIO register page (remap_pfn_range, VM_PFNMAP); built
+        // against a uacce without the series it has none
+        let mmio = if crate::MODE_PATCHED.load(std::sync::atomic::Ordering::Relaxed) { page_size() as u64 } else { 0 };
+        check!(d.region_mmio_size == mmio && !d.is_sva(), "{}: mmio {} sva {}", d.name, d.region_mmio_size, d.is_sva());
     }
     let zlib = sysfs.devices_for_algorithm("zlib").map_err(|e| e.to_string())?;
     check!(zlib.iter().all(|d| d.driver == "soft_zip") && zlib.len() == zips.len(), "zlib devices {zlib:?}");
@@ -53,13 +56,13 @@ pub(super) fn queue_start_put() -> TestResult {
     check!(errno(q.doorbell(doorbell_value(q.qid, 2, 1, 0))) == Some(libc::EINVAL), "cmd 2");
     check!(errno(q.doorbell(doorbell_value(q.qid, 0, 1024, 0))) == Some(libc::EINVAL), "index >= depth");
     check!(q.status_words() == (0, 0), "status words {:?}", q.status_words());
-    // No MMIO region: the doorbell is an ioctl
-    // SAFETY: a new shared mapping at an address the kernel picks replaces nothing of ours; it must fail, and were
-    // it to succeed it is reported as a failure and never read.
-    let m = unsafe {
-        libc::mmap(std::ptr::null_mut(), page_size(), libc::PROT_READ, libc::MAP_SHARED, q.fd(), 0)
-    };
-    check!(m == libc::MAP_FAILED, "MMIO region mapped");
+    // The MMIO register page (the doorbell is an ioctl): shared, one page, the SQ head register reads 0
+    let m = map_raw(q.fd(), 0, page_size(), libc::MAP_SHARED).map_err(e2s)?;
+    // SAFETY: `m` is a live, page-sized, readable shared mapping until the munmap below.
+    let sq_head = unsafe { std::ptr::read_volatile(m.cast::<u32>()) };
+    // SAFETY: `m` and its length come from the mmap above; nothing uses it afterwards.
+    unsafe { libc::munmap(m, page_size()) };
+    check!(sq_head == 0, "MMIO SQ head register {sq_head:#x}");
     // Unknown ioctl
     let r = q.ioctl(0x5a5a);
     check!(r.err().and_then(|e| e.raw_os_error()) == Some(libc::ENOTTY), "unknown ioctl");
@@ -67,5 +70,36 @@ pub(super) fn queue_start_put() -> TestResult {
     drop(q);
     let after: u32 = sysfs_attr(&d, "available_instances").map_err(e2s)?.parse().unwrap();
     check!(after == before, "available_instances after close {after}");
+    Ok(())
+}
+
+/// mmap() a region of a queue fd; Err(errno) if refused.
+fn map_raw(fd: RawFd, region: usize, len: usize, flags: i32) -> std::io::Result<*mut libc::c_void> {
+    // SAFETY: a new mapping at an address the kernel picks replaces nothing of ours; the caller unmaps it.
+    let m = unsafe {
+        libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ | libc::PROT_WRITE, flags, fd, (region * page_size()) as libc::off_t)
+    };
+    if m == libc::MAP_FAILED {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(m)
+}
+
+/// Patch 1: MAP_PRIVATE of either region is refused with EINVAL (a private VM_PFNMAP mapping would be COW, which
+/// a later vmf_insert_pfn() BUGs on); the same regions map shared.
+pub(super) fn private_mapping_refused() -> TestResult {
+    let d = zip_dev();
+    let dev = uacce_sys::sysfs::Sysfs::new().device(&d).map_err(|e| e.to_string())?;
+    let f = std::fs::OpenOptions::new().read(true).write(true).open(format!("/dev/{d}")).map_err(e2s)?;
+    let dus = dev.region_dus_size as usize;
+    for (region, len, what) in [(0usize, page_size(), "MMIO"), (1, dus, "DUS")] {
+        let r = map_raw(f.as_raw_fd(), region, len, libc::MAP_PRIVATE);
+        check!(r.as_ref().err().and_then(|e| e.raw_os_error()) == Some(libc::EINVAL), "MAP_PRIVATE {what}: {r:?}");
+    }
+    for (region, len, what) in [(0usize, page_size(), "MMIO"), (1, dus, "DUS")] {
+        let m = map_raw(f.as_raw_fd(), region, len, libc::MAP_SHARED).map_err(|e| format!("MAP_SHARED {what}: {e}"))?;
+        // SAFETY: `m` and `len` come from the mmap above; nothing uses the mapping afterwards.
+        unsafe { libc::munmap(m, len) };
+    }
     Ok(())
 }

@@ -47,7 +47,8 @@ pub(super) fn eventfd_wakes() -> TestResult {
 pub(super) fn eventfd_errors() -> TestResult {
     let q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
     let efd = eventfd().map_err(e2s)?;
-    check!(errno(q.set_eventfd(efd.as_raw_fd(), 1)) == Some(libc::EINVAL), "flags 1");
+    check!(errno(q.set_eventfd(efd.as_raw_fd(), 2)) == Some(libc::EINVAL), "flags 2");
+    check!(errno(q.set_eventfd(efd.as_raw_fd(), 3)) == Some(libc::EINVAL), "flags 3");
     check!(errno(q.set_eventfd(efd.as_raw_fd(), 0x8000_0000)) == Some(libc::EINVAL), "flags high bit");
     check!(errno(q.set_eventfd(9999, 0)) == Some(libc::EBADF), "closed fd");
     check!(errno(q.set_eventfd(-2, 0)) == Some(libc::EBADF), "fd -2");
@@ -55,6 +56,8 @@ pub(super) fn eventfd_errors() -> TestResult {
     check!(errno(q.set_eventfd(rd.as_raw_fd(), 0)) == Some(libc::EINVAL), "pipe fd");
     drop((rd, wr));
     q.set_eventfd(-1, 0).map_err(e2s)?; // unbind with nothing bound
+    q.set_eventfd(-1, 1).map_err(e2s)?; // the hang-up eventfd too
+    check!(errno(q.set_eventfd(9999, 1)) == Some(libc::EBADF), "hang-up: closed fd");
     q.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?;
     q.set_eventfd(efd.as_raw_fd(), 0).map_err(e2s)?; // same fd again
     // Also on a queue that is not started
@@ -175,5 +178,29 @@ pub(super) fn unpatched_fallback() -> TestResult {
     q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
     use sha2::Digest;
     check!(mac[..] == sha2::Sha256::digest(&buf)[..], "digest differs");
+    Ok(())
+}
+
+/// The hang-up eventfd (UACCE_EVENTFD_HANGUP) is not signalled by completions: after an armed completion has
+/// signalled the completion eventfd, the hang-up eventfd's counter is still 0 (the removal test checks that the
+/// removal signals it).
+pub(super) fn eventfd_hangup_distinct() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let efd = eventfd().map_err(e2s)?;
+    let hfd = eventfd().map_err(e2s)?;
+    q.sys().bind_eventfd(efd.as_fd()).map_err(|e| e.to_string())?;
+    q.sys().bind_hangup_eventfd(hfd.as_fd()).map_err(|e| e.to_string())?;
+    let buf = data(100, 1);
+    let mut mac = [0u8; 32];
+    for round in 0..3 {
+        q.arm().map_err(e2s)?;
+        small_job(&mut q, &buf, &mut mac).map_err(e2s)?;
+        let rev = poll1(efd.as_raw_fd(), libc::POLLIN, Duration::from_secs(5)).map_err(e2s)?;
+        check!(rev & libc::POLLIN != 0, "round {round}: completion eventfd not signalled");
+        check!(eventfd_take(&efd).map_err(e2s)? == 1, "round {round}: completion count != 1");
+        q.wait_pop(Duration::from_secs(5)).map_err(e2s)?;
+        check!(eventfd_take(&hfd).map_err(e2s)? == 0, "round {round}: a completion signalled the hang-up eventfd");
+    }
+    q.sys().unbind_hangup_eventfd().map_err(|e| e.to_string())?;
     Ok(())
 }

@@ -28,6 +28,7 @@ mod teardown;
 mod waits;
 mod zip;
 
+pub use removal::child_sigbus;
 pub use teardown::child_flood;
 
 // helpers more than one topic uses
@@ -38,6 +39,7 @@ use zip::{dev_compress, zip_sqe, REQ_GZIP, REQ_ZLIB};
 pub const PATCHED: &[Test] = &[
     ("discovery", basics::discovery),
     ("queue_start_put", basics::queue_start_put),
+    ("private_mapping_refused", basics::private_mapping_refused),
     ("zip_deflate", zip::zip_deflate),
     ("zip_zlib", zip::zip_zlib),
     ("zip_gzip", zip::zip_gzip),
@@ -57,6 +59,7 @@ pub const PATCHED: &[Test] = &[
     ("eventfd_ioctl_errors", eventfd::eventfd_errors),
     ("eventfd_unbind_rebind", eventfd::eventfd_rebind),
     ("eventfd_rebind_races_wakes", eventfd::eventfd_rebind_race),
+    ("eventfd_hangup_not_signalled_by_completions", eventfd::eventfd_hangup_distinct),
     ("tokio_asyncfd_queue_fd", waits::tokio_asyncfd),
     ("tokio_asyncfd_eventfd", waits::tokio_asyncfd_eventfd),
     ("async_interrupt_mixed_64", crate::async_tests::mixed_interrupt),
@@ -73,8 +76,10 @@ pub const PATCHED: &[Test] = &[
     ("async_removal_interrupt_sec", crate::async_tests::removal_interrupt_sec),
     ("async_removal_io_uring_zip", crate::async_tests::removal_io_uring_zip),
     ("async_removal_hybrid_sec", crate::async_tests::removal_hybrid_sec),
+    ("async_removal_busy_poll_zip", crate::async_tests::removal_busy_poll_zip),
     ("device_removal_wakes_waiters", removal::removal),
     ("module_unload_with_open_queue", teardown::module_unload),
+    ("sigbus_without_opt_in", removal::sigbus_without_opt_in),
 ];
 
 pub const UNPATCHED: &[Test] = &[
