@@ -333,6 +333,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             mismatches += tally.mismatches;
             errors += tally.errors;
         }
+        // Where the jobs went (`Accel::stats`): jobs below a family's size threshold run inline on the CPU.
+        let t = accel.stats().total();
+        println!(
+            "{:<10} {} jobs: {} on a device, {} on the CPU ({} small, {} unfit, {} redone after a device failure)",
+            mode.name(),
+            t.completed,
+            t.on_device,
+            t.on_cpu.total(),
+            t.on_cpu.small,
+            t.on_cpu.unfit,
+            t.on_cpu.backup
+        );
         println!();
     }
 

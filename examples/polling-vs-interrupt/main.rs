@@ -30,6 +30,11 @@
 //! jobs they serve), `--secs S` (measured seconds per cell), `--workers N` (tokio worker threads, default 1), and
 //! filters `--modes a,b`, `--jobs a,b`, `--depths 1,16`, `--services none,fixed-10us,bw-2GB/s` for profiling one
 //! corner.
+//!
+//! On the emulator the report ends with the mixed-workload cell (`mixed.rs`): AES-256-GCM and gzip, sizes
+//! log-uniform 64 B..64 KiB, all on the device vs all on the CPU vs routed by the library's policy, with the goal
+//! check of issue 16. `--mixed-only` runs just it, `--no-mixed` skips it, `--route-min aead=BYTES,…` sets the routed
+//! strategy's thresholds.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -50,7 +55,7 @@ use uacce::sys::qm::zip::{
 use uacce::sys::qm::{DriverRing, QmVersion, Sqe};
 use uacce_async::{
     Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, Nonce, NonceSequence, NotifyMode,
-    ServiceModel,
+    Routing, ServiceModel,
 };
 use uacce_testkit::req;
 
@@ -62,6 +67,7 @@ mod goals;
 mod jobs;
 mod matrix;
 mod measure;
+mod mixed;
 mod output;
 mod progress;
 mod uadk;
@@ -72,6 +78,7 @@ use goals::*;
 use jobs::*;
 use matrix::*;
 use measure::*;
+use mixed::*;
 use output::*;
 use progress::*;
 use uadk::*;
@@ -135,6 +142,9 @@ fn run() -> Result<(), BoxError> {
     runners.push(Runner::Inline);
     runners.push(Runner::SpawnBlocking);
     runners.retain(|r| filter(&args.modes, r.name()));
+    if args.mixed_only {
+        runners.clear();
+    }
 
     if args.backend == BackendArg::Hw {
         let sysfs = uacce::sys::sysfs::Sysfs::new();
@@ -276,6 +286,8 @@ fn run() -> Result<(), BoxError> {
                         cfg.mode = mode;
                         cfg.queues_per_device = 1;
                         cfg.devices = args.device.clone();
+                        // The matrix measures the device path: no job goes to the CPU by size.
+                        cfg.routing = Routing::device_only();
                         cfg.emu = EmuOptions::default()
                             .service(service.model())
                             .version(QmVersion::V3);
@@ -385,6 +397,19 @@ fn run() -> Result<(), BoxError> {
     })?;
     progress.finish();
 
+    // The mixed-workload cell (emulator only: it compares the device with the CPU).
+    let mixed = if args.mixed && args.backend == BackendArg::Emu {
+        let (depths, secs, rounds) = if args.quick {
+            (vec![1, 16], args.secs.max(0.5), 3)
+        } else {
+            (vec![1, 16, 64], args.secs.max(1.0), 3)
+        };
+        eprintln!("mixed workload: 3 strategies x {depths:?} x {rounds} rounds of {secs:.1} s");
+        rt.block_on(mixed_cells(&depths, warm, secs, rounds, &args.route_min))?
+    } else {
+        Vec::new()
+    };
+
     let mut report = Report {
         cells,
         idle,
@@ -392,6 +417,12 @@ fn run() -> Result<(), BoxError> {
         goals: Vec::new(),
     };
     report.goals = goals(&report);
+    let mixed_goals = if mixed.is_empty() {
+        Vec::new()
+    } else {
+        print_mixed(&mixed)
+    };
+    report.goals.extend(mixed_goals);
 
     // Table: by job and service, then runner, then depth.
     let mut sorted = report.cells.clone();

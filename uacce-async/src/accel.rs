@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::lane::{Class, Lane};
 use crate::notify::Notifier;
 use crate::pool::{ClassPool, Pools};
+use crate::stats::{Counters, Stats};
 
 /// A kind of job, for [`Accel::offloaded`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) cpu: CpuPool,
     /// One permit per stream that may be open ([`Config::max_streams`]).
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// The public statistics' per-family counters.
+    pub(crate) counters: Counters,
     /// The completion strategy the lanes are attached to.
     notifier: Notifier,
     #[cfg(feature = "emu")]
@@ -147,6 +150,7 @@ impl Accel {
             streams: Arc::new(tokio::sync::Semaphore::new(
                 config.max_streams.min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
+            counters: Counters::default(),
             notifier,
             #[cfg(feature = "emu")]
             emu_devices: found.emu_devices,
@@ -200,9 +204,31 @@ impl Accel {
         self.inner.pools.sec.is_some()
     }
 
+    /// A snapshot of the statistics: per job family (submitted, completed, failed by kind, in flight, on a device
+    /// or on the CPU by reason, bytes in and out), per device and per queue (SQEs, CQEs, in flight, failures,
+    /// bytes, backpressure waits). Reading them costs a few atomic loads per counter and a lock per pool; the
+    /// counters themselves are relaxed atomics bumped on the job path. See [`Stats`].
+    pub fn stats(&self) -> Stats {
+        let mut queues = Vec::new();
+        let mut devices = Vec::new();
+        for p in self.inner.pools.iter() {
+            p.stats_into(&mut queues, &mut devices);
+        }
+        for q in &queues {
+            crate::stats::add_queue(crate::stats::device_entry(&mut devices, &q.device), q);
+        }
+        devices.sort_by(|a, b| a.name.cmp(&b.name));
+        Stats {
+            families: self.inner.counters.snapshot(),
+            devices,
+            queues,
+        }
+    }
+
     /// True if jobs of `kind` run on devices. Individual requests a device cannot take still run on the CPU
     /// whatever this says: inputs over a device's limit (8 MiB flat buffers for one-shot compression, 16 MiB for
-    /// a SEC job, AAD over 64 KiB for AES-GCM) and empty hashes.
+    /// a SEC job, AAD over 64 KiB for AES-GCM) and empty hashes; so do jobs the routing policy sends there
+    /// ([`Config::routing`](crate::Config::routing): small inputs, overflow, CPU backup).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

@@ -10,12 +10,14 @@ use uacce_sys::qm::sec::{CipherDir, GcmRequest, SecOp};
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use crate::accel::Accel;
+use crate::backend::crypto;
 use crate::cipher::{MAX_SEC, check_sec, sec_encode};
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::nonce::Nonce;
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::{AeadKey, KeyBytes};
 
 /// Tag length of this API (the engine also does 4..=16).
@@ -43,6 +45,11 @@ struct GcmJob {
 impl Job for GcmJob {
     type Output = Bytes;
     const CLASS: Class = Class::Sec;
+    const FAMILY: Family = Family::Aead;
+
+    fn size(&self) -> usize {
+        self.body.len()
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         self.aad.len() <= usize::from(u16::MAX) && self.aad.len() + self.body.len() <= MAX_SEC
@@ -106,20 +113,23 @@ impl Job for GcmJob {
     }
 
     fn cpu(self) -> Result<Bytes> {
-        let mut buf = BytesMut::from(&self.body[..]);
+        let mut buf = BytesMut::with_capacity(self.body.len() + TAG);
+        buf.extend_from_slice(&self.body);
         match self.expected_tag {
             None => {
                 let mut tag = [0u8; TAG];
-                uacce_soft::sec::gcm_seal(&self.key, &self.nonce, &self.aad, &mut buf, &mut tag)
+                crypto::gcm_seal(&self.key, &self.nonce, &self.aad, &mut buf, &mut tag)
                     .map_err(|_| Error::InvalidParameter("AES-GCM parameters"))?;
                 buf.extend_from_slice(&tag);
             }
             Some(tag) => {
-                uacce_soft::sec::gcm_open(&self.key, &self.nonce, &self.aad, &mut buf, &tag)
+                buf.extend_from_slice(&tag);
+                let n = crypto::gcm_open(&self.key, &self.nonce, &self.aad, &mut buf, TAG)
                     .map_err(|e| match e {
                         uacce_soft::SoftError::AuthFailed => Error::AuthFailed,
                         _ => Error::InvalidParameter("AES-GCM parameters"),
                     })?;
+                buf.truncate(n);
             }
         }
         Ok(buf.freeze())

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::{BlockCipher, CipherKey, CipherMode, KeyBytes};
 
 /// The most data one SEC BD takes.
@@ -58,6 +59,11 @@ struct CipherJob {
 impl Job for CipherJob {
     type Output = Bytes;
     const CLASS: Class = Class::Sec;
+    const FAMILY: Family = Family::Cipher;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         self.data.len() <= MAX_SEC

@@ -15,6 +15,7 @@ use crate::gzip_header;
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::Format;
 
 /// The largest flat buffer one ZIP BD takes.
@@ -50,6 +51,11 @@ struct CompressJob {
 impl Job for CompressJob {
     type Output = Bytes;
     const CLASS: Class = Class::ZipCompress;
+    const FAMILY: Family = Family::Compress;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         self.data.len() <= MAX_FLAT
@@ -151,6 +157,25 @@ impl DecompressJob {
 impl Job for DecompressJob {
     type Output = (Bytes, usize);
     const CLASS: Class = Class::ZipDecompress;
+    const FAMILY: Family = Family::Decompress;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The device's error status on an inflate job reads as corrupt input; the CPU redoes it (and says so too if the
+    /// input is corrupt), as a device that fails a good stream must not fail the caller's job.
+    fn device_failed(&self, e: &Error) -> bool {
+        matches!(
+            e,
+            Error::Device(_)
+                | Error::CorruptData(_)
+                | Error::QueueReset
+                | Error::DeviceRemoved
+                | Error::Timeout(_)
+                | Error::NoDevice { .. }
+        )
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         self.data.len() <= MAX_FLAT

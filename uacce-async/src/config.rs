@@ -7,6 +7,8 @@ use crate::accel::Accel;
 use crate::backend::EmuOptions;
 use crate::error::{Error, Result};
 use crate::notify::NotifyMode;
+use crate::routing::Routing;
+use crate::stats::Family;
 
 /// Which devices serve the jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -19,7 +21,7 @@ pub enum Backend {
     Hardware,
     /// The in-process emulated devices (`uacce-emu`).
     Emulated,
-    /// The CPU on a bounded blocking pool (flate2 with zlib-rs, RustCrypto).
+    /// The CPU on a bounded blocking pool (flate2 with zlib-rs; ring for AES-GCM, RustCrypto for the rest).
     Cpu,
 }
 
@@ -120,6 +122,10 @@ pub struct Config {
     /// Ignored by `Emulated` and `Cpu`, which have no uacce devices: so `UACCE_BACKEND=emu` or `cpu` can switch a
     /// program that names its devices without another change.
     pub devices: Option<Vec<String>>,
+    /// How one-shot jobs are split between devices and the CPU: size thresholds per family, overflow to the CPU
+    /// when every queue is full, redo on the CPU after a device failure (default [`Routing::default`]: the measured
+    /// thresholds, no overflow, backup on). Streams are not routed per job.
+    pub routing: Routing,
 }
 
 impl Default for Config {
@@ -137,6 +143,7 @@ impl Default for Config {
             #[cfg(feature = "emu")]
             emu: EmuOptions::default(),
             devices: None,
+            routing: Routing::default(),
         }
     }
 }
@@ -244,6 +251,31 @@ impl AccelBuilder {
         S: Into<String>,
     {
         self.config.devices = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// The routing policy (see [`Config::routing`]).
+    pub fn routing(mut self, routing: Routing) -> Self {
+        self.config.routing = routing;
+        self
+    }
+
+    /// Jobs of `family` with fewer input bytes than `bytes` run on the CPU (0: every job that fits goes to a
+    /// device). See [`Routing`].
+    pub fn min_device_bytes(mut self, family: Family, bytes: usize) -> Self {
+        self.config.routing = self.config.routing.min_device_bytes(family, bytes);
+        self
+    }
+
+    /// Run a job on the CPU when every queue of its family is full (default off).
+    pub fn overflow_to_cpu(mut self, on: bool) -> Self {
+        self.config.routing.overflow_to_cpu = on;
+        self
+    }
+
+    /// Redo on the CPU a job a device failed, when it is safe to redo (default on).
+    pub fn cpu_backup(mut self, on: bool) -> Self {
+        self.config.routing.cpu_backup = on;
         self
     }
 

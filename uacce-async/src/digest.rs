@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::{HashAlg, HmacKey};
 
 /// One digest job: a whole hash or HMAC (`OneShot`), or one long-hash part.
@@ -30,6 +31,17 @@ impl Job for DigestJob {
     /// The digest (`OneShot`, `Last`), or the 64-byte raw state area (`First`, `Middle`).
     type Output = Vec<u8>;
     const CLASS: Class = Class::Sec;
+    const FAMILY: Family = Family::Digest;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// A part of a [`Hasher`] carries the device's raw state of the parts before it: redoing it elsewhere is not
+    /// the same operation, so only one-shot hashes are redone on the CPU.
+    fn redo_safe(&self) -> bool {
+        self.stage == DigestStage::OneShot
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         // BD2 refuses zero-length hashes; empty and over-long one-shot inputs go to the CPU.

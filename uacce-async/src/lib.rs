@@ -41,6 +41,8 @@ mod lane;
 mod nonce;
 mod notify;
 mod pool;
+mod routing;
+mod stats;
 mod stream;
 mod types;
 
@@ -122,6 +124,10 @@ pub use digest::Hasher;
 pub use error::{Cause, DeviceErrorKind, Error, Result};
 pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
+pub use routing::Routing;
+pub use stats::{
+    CpuCounts, CpuReason, DeviceStats, FailCounts, FailKind, Family, FamilyStats, QueueStats, Stats,
+};
 pub use stream::{Flush, StreamCompressor};
 pub use types::{AeadKey, Format, HashAlg, HmacKey};
 #[cfg(feature = "emu")]

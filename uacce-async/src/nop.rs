@@ -7,6 +7,7 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::stats::Family;
 
 /// Only the null device's interest in the SQE: the tag in its first four bytes.
 struct NopJob;
@@ -17,6 +18,16 @@ const NO_NULL_DEVICE: Error = Error::Unsupported("null jobs need the emulated ba
 impl Job for NopJob {
     type Output = ();
     const CLASS: Class = Class::Null;
+    const FAMILY: Family = Family::Nop;
+
+    fn size(&self) -> usize {
+        0
+    }
+
+    /// Null jobs have no CPU version to redo them with.
+    fn redo_safe(&self) -> bool {
+        false
+    }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
         Ok(Buffers::default())

@@ -22,6 +22,7 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::stats::Family;
 
 /// One HPRE job: the blocks as the hardware reads them. `ECC` picks the queue type (and so the pool).
 struct HpreJob<const ECC: bool> {
@@ -54,6 +55,11 @@ fn pkey_error(e: PkeyError) -> Error {
 impl<const ECC: bool> Job for HpreJob<ECC> {
     type Output = Bytes;
     const CLASS: Class = if ECC { Class::HpreEcc } else { Class::Hpre };
+    const FAMILY: Family = Family::Pkey;
+
+    fn size(&self) -> usize {
+        self.input.len()
+    }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
         Ok(Buffers {

@@ -219,9 +219,11 @@ async fn offloaded_matches_where_each_kind_of_job_runs() {
     use hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
     use uacce_sys::qm::QmVersion;
     for version in [QmVersion::V2, QmVersion::V3] {
+        // Every job to the device when it serves the kind (no routing of small jobs to the CPU).
         let accel = Accel::builder()
             .backend(Backend::Emulated)
             .emu(EmuOptions::default().version(version))
+            .routing(Routing::device_only())
             .build()
             .await
             .unwrap();

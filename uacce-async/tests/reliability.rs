@@ -292,6 +292,8 @@ async fn stuck_job_behind_an_earlier_jobs_timer_times_out_at_its_own_deadline() 
             .queues_per_device(1)
             .job_timeout(Some(timeout))
             .emu(service(150_000))
+            // The timeout is the caller's error here, not redone on the CPU.
+            .routing(Routing::device_only().cpu_backup(false))
             .build()
             .await
             .unwrap();

@@ -13,6 +13,7 @@ use crate::lane::{Class, Lane};
 use crate::notify::{Notifier, NotifyMode};
 
 mod cpu;
+pub(crate) mod crypto;
 #[cfg(feature = "emu")]
 mod emu;
 mod hw;

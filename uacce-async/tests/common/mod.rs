@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use uacce_async::{Accel, Backend, EmuDevice, EmuOptions, NotifyMode, ServiceModel};
+use uacce_async::{Accel, Backend, EmuDevice, EmuOptions, NotifyMode, Routing, ServiceModel};
 
 /// Scale for job counts: `UACCE_TEST_SCALE=0.01` under valgrind.
 pub fn scaled(n: usize) -> usize {
@@ -14,12 +14,15 @@ pub fn scaled(n: usize) -> usize {
     ((n as f64 * s) as usize).max(1)
 }
 
+/// An emulated accelerator that sends every job to the device and fails a job the device fails (no routing to the
+/// CPU by size, no backup): the tests of the device path use it.
 pub async fn emu(mode: NotifyMode, emu: EmuOptions, job_timeout: Option<Duration>) -> Accel {
     Accel::builder()
         .backend(Backend::Emulated)
         .mode(mode)
         .emu(emu)
         .job_timeout(job_timeout)
+        .routing(Routing::device_only().cpu_backup(false))
         .build()
         .await
         .expect("emulated accelerator")
