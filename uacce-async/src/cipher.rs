@@ -133,7 +133,8 @@ impl Job for CipherJob {
 ///
 /// The trait is sealed: only [`Accel`] implements it.
 pub trait UnauthenticatedCipher: sealed::Sealed {
-    /// Encrypt `data` with `key`'s block cipher and mode, with **no integrity protection** (see the trait's warning).
+    /// Encrypt `data` with `key`'s block cipher and mode, with **no integrity protection** (see the trait's
+    /// warning).
     ///
     /// # Errors
     ///
@@ -173,8 +174,8 @@ pub trait UnauthenticatedCipher: sealed::Sealed {
         data: impl Into<Bytes>,
     ) -> impl Future<Output = Result<Bytes>> + Send;
 
-    /// Decrypt `data` with `key`'s block cipher and mode. **Nothing is authenticated**: tampered input decrypts to wrong
-    /// plaintext without an error (see the trait's warning).
+    /// Decrypt `data` with `key`'s block cipher and mode. **Nothing is authenticated**: tampered input decrypts to
+    /// wrong plaintext without an error (see the trait's warning).
     ///
     /// # Errors
     ///

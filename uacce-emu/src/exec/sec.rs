@@ -1,5 +1,5 @@
-//! The SEC engine: AES and SM4 (ECB, CBC, XTS; CTR, OFB, CFB on BD3), AES-GCM, every hash of the `a_alg` table (SM3, MD5, SHA-1, SHA-2) and
-//! their HMACs on the buffers a BD names, computed by
+//! The SEC engine: AES and SM4 (ECB, CBC, XTS; CTR, OFB, CFB on BD3), AES-GCM, every hash of the `a_alg` table
+//! (SM3, MD5, SHA-1, SHA-2) and their HMACs on the buffers a BD names, computed by
 //! [`crate::soft`].
 //!
 //! Conventions (where the protocol document leaves the hardware's behaviour open, §10):
