@@ -1,6 +1,7 @@
 //! The software SEC engines: AES and SM4 (ECB, CBC, CTR with a 128-bit counter, XTS, OFB, CFB-128), AES-GCM with
 //! tags of 4..=16 bytes, SM3, MD5, SHA-1, SHA-2 (all seven), their HMACs and raw compression of each for long
-//! hashes. The emulator's SEC engine runs these on the buffers an SQE names; `uacce-async`'s CPU backend runs the same functions, so the two agree by construction.
+//! hashes. The emulator's SEC engine runs these on the buffers an SQE names; `uacce-async`'s CPU backend runs the
+//! same functions, so the two agree by construction.
 
 use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{
