@@ -17,6 +17,9 @@ use crate::lane::{Buffers, Class, JobOutput, Scratch};
 use crate::pool::ClassPool;
 
 /// What a completion means for its job.
+// `Again` and `Cpu` have no user since compression and decompression of any size continue with stream BDs on the
+// device (compress.rs) instead of a bigger block attempt or the CPU; execute still honours them.
+#[allow(dead_code)]
 pub(crate) enum Step<T> {
     /// The job is done.
     Done(T),
