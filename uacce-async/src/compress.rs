@@ -575,7 +575,9 @@ impl Accel {
             let last = end == n;
             let seg_start = out.len();
             let room = stream_room(end - pos);
+            let tl = if last { trailer_len(format) } else { 0 };
             let mut piece = data.slice(pos..end);
+            let mut stored = false;
             // The chunk, then (rarely: the room is the hardware's worst case) empty BDs draining what did not fit.
             loop {
                 let given = piece.len();
@@ -598,34 +600,45 @@ impl Accel {
                         "the device did not take a whole stream BD".into(),
                     ));
                 }
-                out.extend_from_slice(bds.output(&c));
-                let full = c.produced as usize == room;
+                let produced = bds.output(&c);
+                let full = produced.len() == room;
+                let chunk_done = if last { c.lstblk } else { !full };
+                piece = Bytes::new();
+                // Every BD but the last ended with a sync flush, so each chunk's output starts on a byte boundary
+                // and, but for the last, is whole blocks ending on one with no final block; the last is blocks
+                // ending with the final one, then the trailer the device computed over all the input. If a chunk's
+                // deflate data is no smaller than the chunk stored, it is stored instead, the trailer kept as the
+                // device wrote it: the decoder's window holds the same bytes either way, so the device's later BDs,
+                // which may refer back into the chunk, and its checksum and ISIZE stay right (see the module
+                // notes). The usual case, the whole chunk's output in one BD, is decided before copying it.
+                if chunk_done
+                    && out.len() == seg_start
+                    && produced.len() >= tl + stored_len(end - pos)
+                {
+                    let mut trailer = [0u8; 8];
+                    trailer[..tl].copy_from_slice(&produced[produced.len() - tl..]);
+                    push_stored(&mut out, &data[pos..end], last);
+                    out.extend_from_slice(&trailer[..tl]);
+                    stored = true;
+                    break;
+                }
+                out.extend_from_slice(produced);
                 if out.len() > compress_bound(n) + MAX_FLAT {
                     return Err(Error::Device(
                         "the device produced more than any deflate encoder could".into(),
                     ));
                 }
-                piece = Bytes::new();
-                if last && c.lstblk {
+                if chunk_done {
                     break;
                 }
-                if !full {
-                    if last {
-                        return Err(Error::Device(
-                            "the device did not finish the stream on its last BD".into(),
-                        ));
-                    }
-                    break;
+                if last && !full {
+                    return Err(Error::Device(
+                        "the device did not finish the stream on its last BD".into(),
+                    ));
                 }
             }
-            // Every BD but the last ended with a sync flush, so each chunk's output starts on a byte boundary and,
-            // but for the last, is whole blocks ending on one with no final block; the last is blocks ending with the
-            // final one, then the trailer the device computed over all the input. If a chunk's deflate data is no
-            // smaller than the chunk stored, it is stored instead (the trailer kept as the device wrote it): the
-            // decoder's window holds the same bytes either way, so the device's later BDs, which may refer back into
-            // the chunk, and its checksum and ISIZE stay right (see the module notes).
-            let tl = if last { trailer_len(format) } else { 0 };
-            if out.len() - seg_start >= tl + stored_len(end - pos) {
+            // A chunk whose output took several BDs: the same replacement, after the fact.
+            if !stored && out.len() - seg_start >= tl + stored_len(end - pos) {
                 let mut trailer = [0u8; 8];
                 trailer[..tl].copy_from_slice(&out[out.len() - tl..]);
                 out.truncate(seg_start);
@@ -639,6 +652,9 @@ impl Accel {
     }
 
     /// Decompress one `format` stream; the output may not exceed the configured `max_decompressed`.
+    ///
+    /// On a device, any size within the limit: one block-mode BD when the input and output fit 8 MiB, stream-mode
+    /// BDs otherwise (see the [module notes](self)); the CPU backend only without a device for decompression.
     ///
     /// gzip input may hold several members one after another (`gzip -c a > x; gzip -c b >> x`, pigz, BGZF as
     /// `bgzip` writes it): all of them are decoded and their outputs joined, as `gzip -dc` and flate2's
@@ -881,5 +897,58 @@ impl Accel {
                 room = room.saturating_mul(4).min(MAX_FLAT);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inflate(format: Format, z: &[u8]) -> Vec<u8> {
+        uacce_soft::zip::decompress(format.wrapper(), z, usize::MAX).expect("valid stream")
+    }
+
+    /// Stored streams decode to their input in every format, at block boundaries and around them, and stay within
+    /// the bound the output buffers are sized by.
+    #[test]
+    fn stored_streams_decode_and_fit_the_bound() {
+        let mut x = 1u32;
+        for n in [0, 1, 100, 65534, 65535, 65536, 3 * 65535, 200_000] {
+            let data: Vec<u8> = (0..n)
+                .map(|_| {
+                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                    (x >> 16) as u8
+                })
+                .collect();
+            for format in [Format::Deflate, Format::Zlib, Format::Gzip] {
+                let z = stored_stream(format, &data);
+                assert_eq!(inflate(format, &z), data, "{n} {format:?}");
+                assert!(z.len() <= compress_bound(n), "{n} {format:?}: {}", z.len());
+                assert_eq!(
+                    z.len(),
+                    format.zip_alg().header().len() + stored_len(n) + trailer_len(format)
+                );
+            }
+        }
+    }
+
+    /// Non-final stored segments joined to a final one are one valid raw deflate stream.
+    #[test]
+    fn stored_segments_join() {
+        let parts: [&[u8]; 3] = [b"first part, ", &[7u8; 70_000], b"and the end"];
+        let mut z = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            push_stored(&mut z, p, i == parts.len() - 1);
+        }
+        assert_eq!(inflate(Format::Deflate, &z), parts.concat());
+    }
+
+    #[test]
+    fn stream_chunks_fit_one_bd() {
+        assert!(stream_room(STREAM_IN_MAX) <= MAX_FLAT);
+        assert!(stream_room(STREAM_IN_MAX + 4) > MAX_FLAT);
+        assert_eq!(STREAM_IN_MAX % 4, 0);
+        assert!(!block_compress_fits(MAX_FLAT));
+        assert!(block_compress_fits(MAX_FLAT - 4096));
     }
 }
