@@ -60,9 +60,8 @@ fn mixed(len: usize, seed: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     while out.len() < len {
         let at = out.len();
-        let piece = if len > 40 * MIB && (16 * MIB..32 * MIB).contains(&at) {
-            rng.bytes(MIB)
-        } else if (at / MIB) % 16 == 5 {
+        let random_stretch = len > 40 * MIB && (16 * MIB..32 * MIB).contains(&at);
+        let piece = if random_stretch || (at / MIB) % 16 == 5 {
             rng.bytes(MIB)
         } else {
             rng.text(MIB)
