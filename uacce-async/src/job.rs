@@ -17,8 +17,8 @@ use crate::lane::{Buffers, Class, JobOutput, Scratch};
 use crate::pool::ClassPool;
 
 /// What a completion means for its job.
-// `Again` and `Cpu` have no user since compression and decompression of any size continue with stream BDs on the
-// device (compress.rs) instead of a bigger block attempt or the CPU; execute still honours them.
+// `Again` has no user since one-shot decompression continues with stream BDs on the device (compress.rs) instead of a
+// block attempt with a bigger buffer; execute still honours it.
 #[allow(dead_code)]
 pub(crate) enum Step<T> {
     /// The job is done.

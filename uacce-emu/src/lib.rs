@@ -252,10 +252,10 @@ pub struct Counters {
     /// so this is at most `accepted` once the device has fetched everything rung.
     pub sq_doorbells: u64,
     /// Input bytes the device reported consumed in the successful jobs it completed (ZIP: dw0, the deflate data
-    /// without the zlib/gzip header the driver handles; SEC: the data length). A job resent with the input a stream
+    /// without the zlib/gzip header the driver handles; SEC and HPRE: the data length). A job resent with the input a stream
     /// BD left over counts only what each BD took, so this is how much of an input the device itself processed.
     pub bytes_in: u64,
-    /// Output bytes the device reported produced in the successful ZIP jobs it completed (dw1); SEC jobs add 0.
+    /// Output bytes the device reported produced in the successful ZIP jobs it completed (dw1); SEC and HPRE jobs add 0.
     pub bytes_out: u64,
 }
 

@@ -15,9 +15,9 @@ pub(crate) struct Outcome {
     pub ok: bool,
     /// Input bytes the job processed (for the bandwidth service model).
     pub bytes: u64,
-    /// Of a successful job: input bytes the device reports consumed (ZIP: dw0; SEC: the data length).
+    /// Of a successful job: input bytes the device reports consumed (ZIP: dw0; SEC and HPRE: the data length).
     pub consumed: u64,
-    /// Of a successful ZIP job: output bytes the device reports produced (dw1); 0 for SEC.
+    /// Of a successful ZIP job: output bytes the device reports produced (dw1); 0 for SEC and HPRE.
     pub produced: u64,
 }
 
