@@ -515,9 +515,11 @@ impl Accel {
     /// Compress `data` into one `format` stream.
     ///
     /// On a device, inputs of any size: up to about 8 MiB one block-mode job, larger ones a sequence of stream-mode
-    /// BDs of at most 8 MiB each on one queue, giving one ordinary stream (see the [module notes](self)). Data the
-    /// device cannot compress comes back as stored blocks, never larger than zlib's `compressBound` plus the header
-    /// and trailer. Without a device for compression, the CPU backend compresses at `Config::cpu_level`.
+    /// BDs on one queue (chunks of about 7.1 MiB, each with 9/8 of its size as output space), giving one ordinary
+    /// stream (one gzip member). Data the device cannot compress comes back as stored blocks, never larger than
+    /// zlib's `compressBound` plus the header and trailer; it is not compressed again on the CPU. Without a device
+    /// for compression (or, on the emulator, with its stream table full), the CPU backend compresses at
+    /// `Config::cpu_level`.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -653,8 +655,10 @@ impl Accel {
 
     /// Decompress one `format` stream; the output may not exceed the configured `max_decompressed`.
     ///
-    /// On a device, any size within the limit: one block-mode BD when the input and output fit 8 MiB, stream-mode
-    /// BDs otherwise (see the [module notes](self)); the CPU backend only without a device for decompression.
+    /// On a device, any size within the limit: one block-mode BD when the input and output fit 8 MiB, otherwise
+    /// stream-mode BDs on one queue that take the input as their output space allows and continue with the stream's
+    /// context until its end; the limit is checked after every BD. The CPU backend decodes only without a device for
+    /// decompression (or, on the emulator, with its stream table full).
     ///
     /// gzip input may hold several members one after another (`gzip -c a > x; gzip -c b >> x`, pigz, BGZF as
     /// `bgzip` writes it): all of them are decoded and their outputs joined, as `gzip -dc` and flate2's
