@@ -35,6 +35,19 @@ fn serial<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
+/// Per-BD timeout: a BD of up to 8 MiB waits behind the other jobs of its queue, and under valgrind the emulator's
+/// deflate of one takes seconds (the default 10 s was hit there with four concurrent jobs).
+const JOB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+async fn accel() -> Accel {
+    emu(
+        NotifyMode::Eventfd,
+        EmuOptions::default(),
+        Some(JOB_TIMEOUT),
+    )
+    .await
+}
+
 /// `n` scaled for valgrind, but never below `floor`.
 fn size(n: usize, floor: usize) -> usize {
     scaled(n).max(floor)
@@ -101,7 +114,7 @@ fn python_decode(format: Format, data: &[u8]) -> Vec<u8> {
 /// (`gzip -dc` too for gzip).
 fn round_trip_on_the_device(len: usize, format: Format, seed: u64) {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let dev = zip_device(&accel);
         let data = Bytes::from(mixed(len, seed));
 
@@ -172,7 +185,7 @@ fn large_zlib_and_raw_deflate_run_on_the_device() {
 #[test]
 fn incompressible_input_stays_on_the_device() {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let dev = zip_device(&accel);
         let mut rng = Rng::new(8);
         for (len, format) in [
@@ -215,7 +228,7 @@ fn incompressible_input_stays_on_the_device() {
 #[test]
 fn the_output_limit_holds_for_large_outputs() {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let dev = zip_device(&accel);
         let len = size(24 * MIB, 10 * MIB);
         let data = Bytes::from(Rng::new(3).text(len));
@@ -252,7 +265,7 @@ fn the_output_limit_holds_for_large_outputs() {
 #[test]
 fn a_high_ratio_stream_continues_on_the_device() {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let dev = zip_device(&accel);
         let len = size(64 * MIB, 9 * MIB);
         let data = Bytes::from(vec![b'a'; len]);
@@ -274,7 +287,7 @@ fn a_high_ratio_stream_continues_on_the_device() {
 #[test]
 fn corrupt_and_truncated_large_streams_are_errors() {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let len = size(24 * MIB, 9 * MIB);
         let data = Bytes::from(mixed(len, 5));
         let z = accel.compress(Format::Gzip, data).await.unwrap();
@@ -299,7 +312,7 @@ fn corrupt_and_truncated_large_streams_are_errors() {
 #[test]
 fn large_members_and_foreign_streams_decode_on_the_device() {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let len = size(20 * MIB, 10 * MIB);
         // 9 MiB of random bytes first: any encoder's output is over 8 MiB, so the device gets it as stream BDs.
         let mut rng = Rng::new(11);
@@ -331,7 +344,7 @@ fn large_members_and_foreign_streams_decode_on_the_device() {
 #[test]
 fn concurrent_and_cancelled_large_jobs() {
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let len = size(12 * MIB, 9 * MIB);
         let tasks: Vec<_> = (0..4u64)
             .map(|i| {
@@ -388,7 +401,7 @@ fn a_full_stream_table_sends_large_jobs_to_the_cpu() {
                 max_streams: 1,
                 ..EmuOptions::default()
             },
-            Some(std::time::Duration::from_secs(10)),
+            Some(JOB_TIMEOUT),
         )
         .await;
         // One open stream takes the only context.
@@ -422,7 +435,7 @@ fn large_jobs_peak_memory() {
         std::fs::write("/proc/self/clear_refs", "5").expect("reset VmHWM (Linux 4.0 and later)");
     }
     serial(async {
-        let accel = emu_default(NotifyMode::Eventfd).await;
+        let accel = accel().await;
         let len = size(64 * MIB, 9 * MIB);
         let data = Bytes::from(Rng::new(12).text(len));
         // Warm up: the emulator's threads, the runtime.
