@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use uacce_async::{Accel, Backend, Config, Format, NotifyMode};
+use uacce_async::{Accel, Backend, Format, NotifyMode};
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -56,14 +56,13 @@ fn modes(c: &mut Criterion) {
         NotifyMode::IoUring,
     ] {
         let accel = rt.block_on(async {
-            Accel::with_config(Config {
-                backend: Backend::Emulated,
-                mode,
-                queues_per_device: 1,
-                ..Config::default()
-            })
-            .await
-            .expect("emulated accelerator")
+            Accel::builder()
+                .backend(Backend::Emulated)
+                .mode(mode)
+                .queues_per_device(1)
+                .build()
+                .await
+                .expect("emulated accelerator")
         });
         let mut g = c.benchmark_group(mode.name());
         g.measurement_time(Duration::from_secs(3));

@@ -12,7 +12,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use hmac::Mac;
 use sha2::Digest;
 use tokio::io::AsyncReadExt;
-use uacce_async::{Accel, AeadKey, Backend, Error, HashAlg, HmacKey, NotifyMode};
+use uacce_async::{Accel, AeadKey, Backend, Error, HashAlg, HmacKey, Nonce, NotifyMode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -82,11 +82,13 @@ async fn main() -> Result<(), BoxError> {
     for (i, &len) in sizes.iter().enumerate() {
         let (accel, key) = (accel.clone(), key.clone());
         let msg = filler(len, 100 + i as u64);
-        let mut nonce = [0u8; 12];
-        nonce[..8].copy_from_slice(&(i as u64 + 1).to_be_bytes());
+        // A fresh random nonce per message (the key is fixed here so that runs can be compared, so a counter that
+        // restarts at every run would repeat nonces under it).
+        let fresh = Nonce::random()?;
+        let nonce = *fresh.as_bytes();
         tasks.spawn(async move {
             let t = Instant::now();
-            let sealed = accel.aes_gcm_seal(&key, &nonce, aad, msg.clone()).await?;
+            let sealed = accel.aes_gcm_seal(&key, fresh, aad, msg.clone()).await?;
             let opened = accel
                 .aes_gcm_open(&key, &nonce, aad, sealed.clone())
                 .await?;
@@ -121,9 +123,10 @@ async fn main() -> Result<(), BoxError> {
         checks += 2;
     }
     // A tampered ciphertext and a wrong AAD must both fail authentication.
-    let nonce = [9u8; 12];
+    let fresh = Nonce::random()?;
+    let nonce = *fresh.as_bytes();
     let sealed = accel
-        .aes_gcm_seal(&key, &nonce, aad, &b"attack at dawn"[..])
+        .aes_gcm_seal(&key, fresh, aad, &b"attack at dawn"[..])
         .await?;
     let mut tampered = sealed.to_vec();
     tampered[0] ^= 1;

@@ -15,7 +15,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use uacce_async::{Accel, Backend, Config, Format};
+use uacce_async::{Accel, Backend, Format};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -71,12 +71,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 async fn accel(backend: Backend, level: u32) -> Result<Accel, BoxError> {
-    Ok(Accel::with_config(Config {
-        backend,
-        cpu_level: level,
-        ..Config::default()
-    })
-    .await?)
+    Ok(Accel::builder()
+        .backend(backend)
+        .cpu_level(level)
+        .build()
+        .await?)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

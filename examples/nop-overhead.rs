@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use uacce_async::{Accel, Backend, Config, NotifyMode};
+use uacce_async::{Accel, Backend, NotifyMode};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -151,13 +151,12 @@ fn main() -> Result<(), BoxError> {
         .enable_all()
         .build()?;
     rt.block_on(async {
-        let accel = Accel::with_config(Config {
-            backend: Backend::Emulated,
-            mode: args.mode,
-            queues_per_device: 1,
-            ..Config::default()
-        })
-        .await?;
+        let accel = Accel::builder()
+            .backend(Backend::Emulated)
+            .mode(args.mode)
+            .queues_per_device(1)
+            .build()
+            .await?;
         run(&accel, args.depth, args.warm).await?;
         let c0 = app_cpu_ns();
         let (u0, s0) = app_user_sys_ns();

@@ -16,6 +16,8 @@ pub(crate) fn classify(tid: u32, pid: u32, name: &str) -> ThreadClass {
         || name.starts_with("bench-rt")
         || name == "uacce-busy-poll"
         || name == "uadk-poll"
+        // The CPU backend's pool: the application's CPU, spent on its jobs.
+        || name == "uacce-cpu"
     {
         ThreadClass::App
     } else {

@@ -52,7 +52,23 @@ impl std::fmt::Write for LenWriter<'_> {
 }
 
 pub(crate) const KEY: [u8; 32] = [0x42; 32];
-pub(crate) const NONCE: [u8; 12] = [7; 12];
+
+thread_local! {
+    /// This thread's nonces under [`KEY`]: a counter after a fixed field drawn from the OS RNG once per thread (a
+    /// counter alone would repeat nonces under the fixed key at every run).
+    static NONCES: std::cell::RefCell<NonceSequence> = std::cell::RefCell::new(NonceSequence::new({
+        let seed = Nonce::random().expect("OS random numbers");
+        let mut fixed = [0u8; 4];
+        fixed.copy_from_slice(&seed.as_bytes()[..4]);
+        fixed
+    }));
+}
+
+/// A fresh nonce for one seal under [`KEY`]; the CPU jobs, the library's jobs and the UADK-style path all pay
+/// the same for it (a counter step, no syscall).
+pub(crate) fn next_nonce() -> Nonce {
+    NONCES.with(|s| s.borrow_mut().advance().expect("2^64 nonces per thread"))
+}
 
 /// The job on the CPU (flate2 with zlib-rs at level 1, as the emulated ZIP engine; RustCrypto AES-GCM and SHA-256).
 pub(crate) fn cpu_job(job: Job, data: &[u8]) -> usize {
@@ -72,7 +88,7 @@ pub(crate) fn cpu_job(job: Job, data: &[u8]) -> usize {
             let c = aes_gcm::Aes256Gcm::new_from_slice(&KEY).expect("key length");
             let mut buf = data.to_vec();
             let tag = c
-                .encrypt_in_place_detached((&NONCE).into(), b"", &mut buf)
+                .encrypt_in_place_detached(next_nonce().as_bytes().into(), b"", &mut buf)
                 .expect("gcm");
             buf.len() + tag.len()
         }
@@ -103,7 +119,9 @@ pub(crate) async fn accel_job(
             accel.compress(Format::Gzip, data.clone()).await?;
         }
         Job::Gcm4k => {
-            accel.aes_gcm_seal(key, &NONCE, b"", data.clone()).await?;
+            accel
+                .aes_gcm_seal(key, next_nonce(), b"", data.clone())
+                .await?;
         }
         Job::Sha4k => {
             accel.digest(HashAlg::Sha256, data.clone()).await?;

@@ -30,6 +30,11 @@
 //! jobs they serve), `--secs S` (measured seconds per cell), `--workers N` (tokio worker threads, default 1), and
 //! filters `--modes a,b`, `--jobs a,b`, `--depths 1,16`, `--services none,fixed-10us,bw-2GB/s` for profiling one
 //! corner.
+//!
+//! On the emulator the report ends with the mixed-workload cell (`mixed.rs`): AES-256-GCM and gzip, sizes
+//! log-uniform 64 B..64 KiB, all on the device vs all on the CPU vs routed by the library's policy, with the goal
+//! check of issue 16. `--mixed-only` runs just it, `--no-mixed` skips it, `--route-min aead=BYTES,…` sets the routed
+//! strategy's thresholds.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -49,7 +54,8 @@ use uacce::sys::qm::zip::{
 };
 use uacce::sys::qm::{DriverRing, QmVersion, Sqe};
 use uacce_async::{
-    Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, NotifyMode, ServiceModel,
+    Accel, AeadKey, Backend, Config, EmuOptions, Format, HashAlg, Nonce, NonceSequence, NotifyMode,
+    Routing, ServiceModel,
 };
 use uacce_testkit::req;
 
@@ -61,6 +67,7 @@ mod goals;
 mod jobs;
 mod matrix;
 mod measure;
+mod mixed;
 mod output;
 mod progress;
 mod uadk;
@@ -71,6 +78,7 @@ use goals::*;
 use jobs::*;
 use matrix::*;
 use measure::*;
+use mixed::*;
 use output::*;
 use progress::*;
 use uadk::*;
@@ -134,6 +142,9 @@ fn run() -> Result<(), BoxError> {
     runners.push(Runner::Inline);
     runners.push(Runner::SpawnBlocking);
     runners.retain(|r| filter(&args.modes, r.name()));
+    if args.mixed_only {
+        runners.clear();
+    }
 
     if args.backend == BackendArg::Hw {
         let sysfs = uacce::sys::sysfs::Sysfs::new();
@@ -264,24 +275,22 @@ fn run() -> Result<(), BoxError> {
                 // Set up what the runner needs, and measure idle CPU once per runner.
                 let accel = match runner {
                     Runner::Mode(mode) => {
-                        let mut cfg = Config {
-                            backend: match args.backend {
-                                // Named devices may serve one kind of job only: Auto then leaves the other kind to
-                                // the CPU, and the matrix holds only the jobs they serve (checked below).
-                                BackendArg::Hw if args.device.is_some() => Backend::Auto,
-                                BackendArg::Hw => Backend::Hardware,
-                                _ => Backend::Emulated,
-                            },
-                            mode,
-                            queues_per_device: 1,
-                            devices: args.device.clone(),
-                            ..Config::default()
+                        let mut cfg = Config::default();
+                        cfg.backend = match args.backend {
+                            // Named devices may serve one kind of job only: Auto then leaves the other kind to
+                            // the CPU, and the matrix holds only the jobs they serve (checked below).
+                            BackendArg::Hw if args.device.is_some() => Backend::Auto,
+                            BackendArg::Hw => Backend::Hardware,
+                            _ => Backend::Emulated,
                         };
-                        cfg.emu = EmuOptions {
-                            service: service.model(),
-                            version: QmVersion::V3,
-                            ..EmuOptions::default()
-                        };
+                        cfg.mode = mode;
+                        cfg.queues_per_device = 1;
+                        cfg.devices = args.device.clone();
+                        // The matrix measures the device path: no job goes to the CPU by size.
+                        cfg.routing = Routing::device_only();
+                        cfg.emu = EmuOptions::default()
+                            .service(service.model())
+                            .version(QmVersion::V3);
                         let accel = Accel::with_config(cfg)
                             .await
                             .map_err(|e| format!("{}: {e}", runner.name()))?;
@@ -300,11 +309,7 @@ fn run() -> Result<(), BoxError> {
                     Runner::CpuBackend => Some(
                         Accel::builder()
                             .backend(Backend::Cpu)
-                            .config(Config {
-                                backend: Backend::Cpu,
-                                cpu_level: 1,
-                                ..Config::default()
-                            })
+                            .cpu_level(1)
                             .build()
                             .await?,
                     ),
@@ -392,6 +397,19 @@ fn run() -> Result<(), BoxError> {
     })?;
     progress.finish();
 
+    // The mixed-workload cell (emulator only: it compares the device with the CPU).
+    let mixed = if args.mixed && args.backend == BackendArg::Emu {
+        let (depths, secs, rounds) = if args.quick {
+            (vec![1, 16], args.secs.max(0.5), 3)
+        } else {
+            (vec![1, 16, 64], args.secs.max(1.0), 3)
+        };
+        eprintln!("mixed workload: 3 strategies x {depths:?} x {rounds} rounds of {secs:.1} s");
+        rt.block_on(mixed_cells(&depths, warm, secs, rounds, &args.route_min))?
+    } else {
+        Vec::new()
+    };
+
     let mut report = Report {
         cells,
         idle,
@@ -399,6 +417,12 @@ fn run() -> Result<(), BoxError> {
         goals: Vec::new(),
     };
     report.goals = goals(&report);
+    let mixed_goals = if mixed.is_empty() {
+        Vec::new()
+    } else {
+        print_mixed(&mixed)
+    };
+    report.goals.extend(mixed_goals);
 
     // Table: by job and service, then runner, then depth.
     let mut sorted = report.cells.clone();

@@ -107,10 +107,15 @@ pub(crate) struct Args {
     pub(crate) depths: Option<Vec<usize>>,
     pub(crate) services: Option<Vec<String>>,
     pub(crate) no_floors: bool,
+    /// `--no-mixed`: skip the mixed-workload cell; `--mixed-only`: run only it.
+    pub(crate) mixed: bool,
+    pub(crate) mixed_only: bool,
+    /// `--route-min family=bytes[,…]`: thresholds of the routed strategy instead of the library's defaults.
+    pub(crate) route_min: Vec<(uacce_async::Family, usize)>,
 }
 
 pub(crate) const USAGE: &str = "usage: polling-vs-interrupt [--quick] [--json FILE] [--plot FILE.svg] [--backend emu|hw|cpu] \
-[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors]";
+[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--route-min aead=BYTES,compress=BYTES]";
 
 pub(crate) fn parse_args() -> Result<Args, BoxError> {
     let mut a = Args {
@@ -126,6 +131,9 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
         depths: None,
         services: None,
         no_floors: false,
+        mixed: true,
+        mixed_only: false,
+        route_min: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     let list = |s: String| {
@@ -141,6 +149,20 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
         match arg.as_str() {
             "--quick" => a.quick = true,
             "--no-floors" => a.no_floors = true,
+            "--no-mixed" => a.mixed = false,
+            "--mixed-only" => a.mixed_only = true,
+            "--route-min" => {
+                for kv in list(val()?) {
+                    let (k, v) = kv
+                        .split_once('=')
+                        .ok_or_else(|| format!("--route-min wants family=bytes, not `{kv}`"))?;
+                    let f = uacce_async::Family::ALL
+                        .into_iter()
+                        .find(|f| f.name() == k)
+                        .ok_or_else(|| format!("--route-min: unknown family `{k}`"))?;
+                    a.route_min.push((f, v.parse()?));
+                }
+            }
             "--json" => a.json = Some(val()?),
             "--plot" => a.plot = Some(val()?),
             "--device" => {

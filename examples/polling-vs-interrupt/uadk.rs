@@ -155,9 +155,10 @@ impl Uadk {
                     // [aad area (none) | ciphertext | tag | iv (12) | a_ivin (64)]
                     let n = data.len();
                     let mut out = BytesMut::zeroed(n + 16 + 12 + 64);
-                    out[n + 16..n + 28].copy_from_slice(&NONCE);
+                    let nonce = next_nonce();
+                    out[n + 16..n + 28].copy_from_slice(nonce.as_bytes());
                     // a_ivin holds a copy of the IV (UADK, kernel sec2; the emulator checks it).
-                    out[n + 28..n + 40].copy_from_slice(&NONCE);
+                    out[n + 28..n + 40].copy_from_slice(nonce.as_bytes());
                     let o = out.as_ptr() as u64;
                     let op = SecOp::Aead(GcmRequest {
                         dir: CipherDir::Encrypt,

@@ -8,6 +8,35 @@ use crate::error::{Error, Result};
 use crate::lane::{Class, Lane};
 use crate::notify::Notifier;
 use crate::pool::{ClassPool, Pools};
+use crate::stats::{Counters, Stats};
+
+/// A kind of job, for [`Accel::offloaded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum JobKind {
+    /// [`Accel::compress`], the streaming encoders and [`StreamCompressor`](crate::StreamCompressor).
+    Compress,
+    /// [`Accel::decompress`] and its variants, the streaming decoders.
+    Decompress,
+    /// AES-GCM seal and open.
+    AesGcm,
+    /// Raw AES-CBC ([`crate::hazmat`]).
+    AesCbc,
+    /// Raw AES-CTR ([`crate::hazmat`]).
+    AesCtr,
+    /// Raw AES-XTS ([`crate::hazmat`]).
+    AesXts,
+    /// [`Accel::digest`] and [`Hasher`](crate::Hasher).
+    Digest,
+    /// [`Accel::hmac_sign`] and [`Accel::hmac_verify`].
+    Hmac,
+    /// [`Accel::nop`] (the emulator's null device).
+    Nop,
+    /// Raw RSA ([`Accel::rsa_public_raw`] and the private operations), on HPRE queues.
+    Rsa,
+    /// X25519 and ECDH P-256, on HPRE's ECC queues.
+    Ecc,
+}
 
 /// What an [`Accel`] shares between its clones.
 pub(crate) struct Inner {
@@ -18,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) cpu: CpuPool,
     /// One permit per stream that may be open ([`Config::max_streams`]).
     pub(crate) streams: Arc<tokio::sync::Semaphore>,
+    /// The public statistics' per-family counters.
+    pub(crate) counters: Counters,
     /// The completion strategy the lanes are attached to.
     notifier: Notifier,
     #[cfg(feature = "emu")]
@@ -76,12 +107,33 @@ impl Accel {
     }
 
     /// An accelerator with the default configuration (`UACCE_BACKEND`, else `Auto`).
+    ///
+    /// # Errors
+    ///
+    /// As [`AccelBuilder::build`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn new() -> Result<Self> {
         Self::with_config(Config::default()).await
     }
 
     /// An accelerator with `config`.
+    ///
+    /// # Errors
+    ///
+    /// As [`AccelBuilder::build`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn with_config(config: Config) -> Result<Self> {
+        if config.cpu_level > 9 {
+            return Err(Error::InvalidParameter("cpu_level must be 0..=9"));
+        }
         // The CPU backend opens no queue: it needs no completion strategy running.
         let notifier = if config.backend == Backend::Cpu {
             Notifier::Task { hybrid: false }
@@ -95,6 +147,7 @@ impl Accel {
             streams: Arc::new(tokio::sync::Semaphore::new(
                 config.max_streams.min(tokio::sync::Semaphore::MAX_PERMITS),
             )),
+            counters: Counters::default(),
             notifier,
             #[cfg(feature = "emu")]
             emu_devices: found.emu_devices,
@@ -136,14 +189,78 @@ impl Accel {
         &self.inner.emu_devices
     }
 
-    /// True if compression jobs run on devices (not the CPU).
+    /// True if both compression and decompression run on devices ([`Accel::offloaded`] of
+    /// [`JobKind::Compress`] and [`JobKind::Decompress`]).
     pub fn compression_offloaded(&self) -> bool {
-        self.inner.pools.zip_compress.is_some()
+        self.offloaded(JobKind::Compress) && self.offloaded(JobKind::Decompress)
     }
 
-    /// True if crypto jobs run on devices (not the CPU).
+    /// True if crypto jobs have SEC devices: AES-GCM, digests, HMACs, AES-CBC and AES-XTS run on them. AES-CTR
+    /// may still run on the CPU (QM v2 queues have no CTR): ask [`Accel::offloaded`] with [`JobKind::AesCtr`].
     pub fn crypto_offloaded(&self) -> bool {
         self.inner.pools.sec.is_some()
+    }
+
+    /// A snapshot of the statistics: per job family (submitted, completed, failed by kind, in flight, on a device
+    /// or on the CPU by reason, bytes in and out), per device and per queue (SQEs, CQEs, in flight, failures,
+    /// bytes, backpressure waits). Reading them costs a few atomic loads per counter and a lock per pool; the
+    /// counters themselves are relaxed atomics bumped on the job path. See [`Stats`].
+    pub fn stats(&self) -> Stats {
+        let mut queues = Vec::new();
+        let mut devices = Vec::new();
+        for p in self.inner.pools.iter() {
+            p.stats_into(&mut queues, &mut devices);
+        }
+        for q in &queues {
+            crate::stats::add_queue(crate::stats::device_entry(&mut devices, &q.device), q);
+        }
+        devices.sort_by(|a, b| a.name.cmp(&b.name));
+        Stats {
+            families: self.inner.counters.snapshot(),
+            devices,
+            queues,
+        }
+    }
+
+    /// True if jobs of `kind` run on devices. Individual requests a device cannot take still run on the CPU
+    /// whatever this says: inputs over a device's limit (8 MiB flat buffers for one-shot compression, 16 MiB for
+    /// a SEC job, AAD over 64 KiB for AES-GCM), empty hashes, and HMACs over 16 MiB; so do jobs the routing
+    /// policy sends there ([`Config::routing`](crate::Config::routing): small inputs, overflow, CPU backup).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, EmuOptions, JobKind};
+    /// use uacce_sys::qm::QmVersion;
+    /// let v2 = Accel::builder()
+    ///     .backend(Backend::Emulated)
+    ///     .emu(EmuOptions::default().version(QmVersion::V2))
+    ///     .build()
+    ///     .await?;
+    /// assert!(v2.offloaded(JobKind::AesGcm) && v2.offloaded(JobKind::Compress));
+    /// assert!(!v2.offloaded(JobKind::AesCtr)); // QM v2 has no CTR: the CPU does it
+    /// let cpu = Accel::builder().backend(Backend::Cpu).build().await?;
+    /// assert!(!cpu.offloaded(JobKind::Digest));
+    /// # Ok(()) }
+    /// ```
+    pub fn offloaded(&self, kind: JobKind) -> bool {
+        let pools = &self.inner.pools;
+        match kind {
+            JobKind::Compress => pools.zip_compress.is_some(),
+            JobKind::Decompress => pools.zip_decompress.is_some(),
+            JobKind::AesGcm
+            | JobKind::AesCbc
+            | JobKind::AesXts
+            | JobKind::Digest
+            | JobKind::Hmac => pools.sec.is_some(),
+            JobKind::AesCtr => pools
+                .sec
+                .as_ref()
+                .is_some_and(|p| !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
+            JobKind::Nop => pools.null.is_some(),
+            JobKind::Rsa => pools.hpre.is_some(),
+            JobKind::Ecc => pools.hpre_ecc.is_some(),
+        }
     }
 
     /// Live device queues (all kinds).

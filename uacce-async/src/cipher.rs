@@ -1,4 +1,4 @@
-//! Unauthenticated AES modes (CBC, CTR, XTS, ECB): one SEC job per request, the IV in the slot's scratch memory.
+//! Unauthenticated AES modes (CBC, CTR, XTS), public as [`crate::hazmat`]: one SEC job per request, the IV in the slot's scratch memory.
 //! Requests over the SEC engine's 16 MiB, and CTR on QM v2 queues (BD2 has no CTR), run on the CPU.
 
 use bytes::{Bytes, BytesMut};
@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::{CipherKey, CipherMode, KeyBytes};
 
 /// The most data one SEC BD takes.
@@ -57,6 +58,11 @@ struct CipherJob {
 impl Job for CipherJob {
     type Output = Bytes;
     const CLASS: Class = Class::Sec;
+    const FAMILY: Family = Family::Cipher;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
 
     fn fits(&self, pool: &ClassPool) -> bool {
         // QM v2 (BD2) has no CTR (protocol doc §11): such queues hand CTR to the CPU.
@@ -103,13 +109,36 @@ impl Job for CipherJob {
     }
 }
 
-impl Accel {
-    /// Encrypt with AES in `key`'s mode.
+/// Raw AES-CBC, AES-CTR and AES-XTS on [`Accel`]: **unauthenticated** encryption, brought into scope on purpose
+/// with `use uacce_async::hazmat::UnauthenticatedCipher`.
+///
+/// # Warning
+///
+/// These modes give confidentiality only. Nothing detects a modified ciphertext: a flipped bit of CTR ciphertext
+/// flips the same bit of the plaintext, CBC can be bent block by block, and a decryption of tampered data
+/// "succeeds" with garbage (or chosen) plaintext. Reusing an IV with the same CTR key discloses the XOR of the two
+/// plaintexts. Use [`Accel::aes_gcm_seal`] (AES-GCM, an AEAD) unless a format fixes the mode (disk sectors with
+/// XTS, a protocol that authenticates separately with [`Accel::hmac_sign`] over the ciphertext).
+///
+/// The trait is sealed: only [`Accel`] implements it.
+pub trait UnauthenticatedCipher: sealed::Sealed {
+    /// Encrypt `data` with AES in `key`'s mode, with **no integrity protection** (see the trait's warning).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidLength`] for a length the mode refuses (CBC: not a nonzero multiple of 16; XTS: under 16
+    /// bytes), and the job errors of [`Error`] (device, timeout, shutdown).
+    ///
+    /// # Cancel safety
+    ///
+    /// Stateless: dropping the future abandons the job (a device job in flight keeps its buffers until it
+    /// completes) and changes nothing else.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), uacce_async::Error> {
-    /// use uacce_async::{Accel, Backend, CipherKey, CipherMode};
+    /// use uacce_async::{Accel, Backend};
+    /// use uacce_async::hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
     /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
     /// // NIST SP 800-38A, F.2.1 (CBC-AES128.Encrypt), first block.
     /// let key = CipherKey::new(CipherMode::Cbc, &[
@@ -119,48 +148,81 @@ impl Accel {
     /// let plain = [
     ///     0x6b, 0xc1, 0xbe, 0xe2, 0x2e, 0x40, 0x9f, 0x96, 0xe9, 0x3d, 0x7e, 0x11, 0x73, 0x93, 0x17, 0x2a,
     /// ];
-    /// let cipher = accel.encrypt(&key, &iv, plain.to_vec()).await?;
+    /// let cipher = accel.encrypt_unauthenticated(&key, &iv, plain.to_vec()).await?;
     /// assert_eq!(cipher[..4], [0x76, 0x49, 0xab, 0xac]);
-    /// assert_eq!(accel.decrypt(&key, &iv, cipher).await?, plain[..]);
+    /// assert_eq!(accel.decrypt_unauthenticated(&key, &iv, cipher).await?, plain[..]);
     /// // CBC takes whole blocks only (no padding).
-    /// assert!(accel.encrypt(&key, &iv, vec![0u8; 15]).await.is_err());
+    /// assert!(accel.encrypt_unauthenticated(&key, &iv, vec![0u8; 15]).await.is_err());
     /// # Ok(()) }
     /// ```
-    pub async fn encrypt(
+    fn encrypt_unauthenticated(
         &self,
         key: &CipherKey,
         iv: &[u8; 16],
         data: impl Into<Bytes>,
-    ) -> Result<Bytes> {
-        self.cipher(key, CipherDir::Encrypt, iv, data.into()).await
-    }
+    ) -> impl Future<Output = Result<Bytes>> + Send;
 
-    /// Decrypt with AES in `key`'s mode.
+    /// Decrypt `data` with AES in `key`'s mode. **Nothing is authenticated**: tampered input decrypts to wrong
+    /// plaintext without an error (see the trait's warning).
+    ///
+    /// # Errors
+    ///
+    /// As [`UnauthenticatedCipher::encrypt_unauthenticated`]; never [`Error::AuthFailed`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Stateless, as [`UnauthenticatedCipher::encrypt_unauthenticated`].
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), uacce_async::Error> {
-    /// use uacce_async::{Accel, Backend, CipherKey, CipherMode};
+    /// use uacce_async::{Accel, Backend};
+    /// use uacce_async::hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
     /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
     /// // AES-256-XTS: two AES-256 keys; the IV is the tweak (e.g. the sector number).
     /// let key = CipherKey::new(CipherMode::Xts, &[[7u8; 32], [9u8; 32]].concat())?;
     /// let mut tweak = [0u8; 16];
     /// tweak[..8].copy_from_slice(&42u64.to_le_bytes());
     /// let sector = vec![0xa5u8; 512];
-    /// let enc = accel.encrypt(&key, &tweak, sector.clone()).await?;
+    /// let enc = accel.encrypt_unauthenticated(&key, &tweak, sector.clone()).await?;
     /// assert_ne!(enc, sector);
-    /// assert_eq!(accel.decrypt(&key, &tweak, enc).await?, sector);
+    /// assert_eq!(accel.decrypt_unauthenticated(&key, &tweak, enc).await?, sector);
     /// # Ok(()) }
     /// ```
-    pub async fn decrypt(
+    fn decrypt_unauthenticated(
         &self,
         key: &CipherKey,
         iv: &[u8; 16],
         data: impl Into<Bytes>,
-    ) -> Result<Bytes> {
-        self.cipher(key, CipherDir::Decrypt, iv, data.into()).await
+    ) -> impl Future<Output = Result<Bytes>> + Send;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::Accel {}
+}
+
+impl UnauthenticatedCipher for Accel {
+    fn encrypt_unauthenticated(
+        &self,
+        key: &CipherKey,
+        iv: &[u8; 16],
+        data: impl Into<Bytes>,
+    ) -> impl Future<Output = Result<Bytes>> + Send {
+        self.cipher(key, CipherDir::Encrypt, iv, data.into())
     }
 
+    fn decrypt_unauthenticated(
+        &self,
+        key: &CipherKey,
+        iv: &[u8; 16],
+        data: impl Into<Bytes>,
+    ) -> impl Future<Output = Result<Bytes>> + Send {
+        self.cipher(key, CipherDir::Decrypt, iv, data.into())
+    }
+}
+
+impl Accel {
     async fn cipher(
         &self,
         key: &CipherKey,

@@ -50,6 +50,7 @@ use crate::gzip_header;
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Lane, Scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::stream::{CtxBuf, no_context};
 use crate::types::Format;
 
@@ -264,6 +265,11 @@ struct CompressJob {
 impl Job for CompressJob {
     type Output = Bytes;
     const CLASS: Class = Class::ZipCompress;
+    const FAMILY: Family = Family::Compress;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         block_compress_fits(self.data.len())
@@ -346,6 +352,16 @@ enum Decoded {
     Stream { room: usize },
 }
 
+impl crate::stats::OutputLen for Decoded {
+    /// The output of a finished job; a block attempt that hands over to stream BDs produced nothing yet.
+    fn output_len(&self) -> usize {
+        match self {
+            Decoded::Done(out, _) => out.len(),
+            Decoded::Stream { .. } => 0,
+        }
+    }
+}
+
 /// Decompress the stream (gzip: the member) at the start of `data`, of at most `limit` output bytes, with one
 /// block-mode BD (inputs of at most 8 MiB). Its output is the decompressed data and the input bytes taken; what
 /// follows is the caller's to judge. An output that does not fit the BD continues with stream BDs
@@ -425,6 +441,25 @@ impl DecompressJob {
 impl Job for DecompressJob {
     type Output = Decoded;
     const CLASS: Class = Class::ZipDecompress;
+    const FAMILY: Family = Family::Decompress;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The device's error status on an inflate job reads as corrupt input; the CPU redoes it (and says so too if the
+    /// input is corrupt), as a device that fails a good stream must not fail the caller's job.
+    fn device_failed(&self, e: &Error) -> bool {
+        matches!(
+            e,
+            Error::Device(_)
+                | Error::CorruptData(_)
+                | Error::QueueReset
+                | Error::DeviceRemoved
+                | Error::Timeout(_)
+                | Error::NoDevice { .. }
+        )
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         self.data.len() <= MAX_FLAT
@@ -532,6 +567,13 @@ impl Accel {
     /// assert_eq!(accel.decompress(Format::Zlib, zlib).await?, text.as_bytes());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn compress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         let data: Bytes = data.into();
         if !block_compress_fits(data.len())
@@ -684,6 +726,13 @@ impl Accel {
     /// assert!(matches!(accel.decompress(Format::Gzip, bad).await, Err(Error::CorruptData(_))));
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn decompress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         self.decompress_with_limit(format, data, self.inner.config.max_decompressed)
             .await
@@ -705,6 +754,13 @@ impl Accel {
     /// assert_eq!(accel.decompress_with_limit(Format::Deflate, zeros, 1 << 20).await?.len(), 1 << 20);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn decompress_with_limit(
         &self,
         format: Format,
@@ -740,6 +796,13 @@ impl Accel {
     /// assert_eq!((&out[..], used), (&b"first"[..], a.len()));
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn decompress_first_member(
         &self,
         format: Format,

@@ -7,9 +7,12 @@ use crate::accel::Accel;
 use crate::backend::EmuOptions;
 use crate::error::{Error, Result};
 use crate::notify::NotifyMode;
+use crate::routing::Routing;
+use crate::stats::Family;
 
 /// Which devices serve the jobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Backend {
     /// Real uacce devices for each kind of job where present and usable, the CPU backend for the rest.
     #[default]
@@ -18,7 +21,7 @@ pub enum Backend {
     Hardware,
     /// The in-process emulated devices (`uacce-emu`).
     Emulated,
-    /// The CPU on a bounded blocking pool (flate2 with zlib-rs, RustCrypto).
+    /// The CPU on a bounded blocking pool (flate2 with zlib-rs; ring for AES-GCM, RustCrypto for the rest).
     Cpu,
 }
 
@@ -60,7 +63,20 @@ impl std::str::FromStr for Backend {
 }
 
 /// Configuration of an [`Accel`].
+///
+/// `#[non_exhaustive]`: fields are added in minor releases, so outside this crate a `Config` is made by
+/// [`Config::default`] (then fields assigned) or, more usually, through the setters of [`AccelBuilder`], one per
+/// field.
+///
+/// ```
+/// use uacce_async::{Backend, Config};
+/// let mut config = Config::default();
+/// config.backend = Backend::Cpu;
+/// config.cpu_threads = 2;
+/// assert_eq!(config.cpu_level, 6);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Backend (default: `UACCE_BACKEND`, else `Auto`).
     pub backend: Backend,
@@ -106,6 +122,10 @@ pub struct Config {
     /// Ignored by `Emulated` and `Cpu`, which have no uacce devices: so `UACCE_BACKEND=emu` or `cpu` can switch a
     /// program that names its devices without another change.
     pub devices: Option<Vec<String>>,
+    /// How one-shot jobs are split between devices and the CPU: size thresholds per family, overflow to the CPU
+    /// when every queue is full, redo on the CPU after a device failure (default [`Routing::default`]: the measured
+    /// thresholds, no overflow, backup on). Streams are not routed per job.
+    pub routing: Routing,
 }
 
 impl Default for Config {
@@ -123,12 +143,14 @@ impl Default for Config {
             #[cfg(feature = "emu")]
             emu: EmuOptions::default(),
             devices: None,
+            routing: Routing::default(),
         }
     }
 }
 
-/// Builder of an [`Accel`].
+/// Builder of an [`Accel`]: one setter per [`Config`] field, then [`AccelBuilder::build`].
 #[derive(Debug, Clone, Default)]
+#[must_use = "a builder does nothing until `build` is awaited"]
 pub struct AccelBuilder {
     config: Config,
 }
@@ -176,6 +198,30 @@ impl AccelBuilder {
         self
     }
 
+    /// Threads of the CPU backend's blocking pool (see [`Config::cpu_threads`]; 0 is taken as 1).
+    pub fn cpu_threads(mut self, n: usize) -> Self {
+        self.config.cpu_threads = n;
+        self
+    }
+
+    /// Deflate level of the CPU backend, 0..=9 (see [`Config::cpu_level`]); [`AccelBuilder::build`] refuses a
+    /// level over 9 with [`Error::InvalidParameter`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use uacce_async::{Accel, Backend, Error};
+    /// let accel = Accel::builder().backend(Backend::Cpu).cpu_level(1).cpu_threads(2).build().await.unwrap();
+    /// assert_eq!(accel.config().cpu_level, 1);
+    /// let err = Accel::builder().backend(Backend::Cpu).cpu_level(10).build().await;
+    /// assert!(matches!(err, Err(Error::InvalidParameter(_))));
+    /// # }
+    /// ```
+    pub fn cpu_level(mut self, level: u32) -> Self {
+        self.config.cpu_level = level;
+        self
+    }
+
     /// Emulated backend options.
     #[cfg(feature = "emu")]
     pub fn emu(mut self, emu: EmuOptions) -> Self {
@@ -196,7 +242,7 @@ impl AccelBuilder {
     ///     .build()
     ///     .await
     ///     .unwrap_err();
-    /// assert!(matches!(&err, Error::NoDevice(m) if m.contains("hisi_zip-99")), "{err}");
+    /// assert!(matches!(&err, Error::NoDevice { message, .. } if message.contains("hisi_zip-99")), "{err}");
     /// # }
     /// ```
     pub fn devices<I, S>(mut self, names: I) -> Self
@@ -208,13 +254,49 @@ impl AccelBuilder {
         self
     }
 
+    /// The routing policy (see [`Config::routing`]).
+    pub fn routing(mut self, routing: Routing) -> Self {
+        self.config.routing = routing;
+        self
+    }
+
+    /// Jobs of `family` with fewer input bytes than `bytes` run on the CPU (0: every job that fits goes to a
+    /// device). See [`Routing`].
+    pub fn min_device_bytes(mut self, family: Family, bytes: usize) -> Self {
+        self.config.routing = self.config.routing.min_device_bytes(family, bytes);
+        self
+    }
+
+    /// Run a job on the CPU when every queue of its family is full (default off).
+    pub fn overflow_to_cpu(mut self, on: bool) -> Self {
+        self.config.routing.overflow_to_cpu = on;
+        self
+    }
+
+    /// Redo on the CPU a job a device failed, when it is safe to redo (default on).
+    pub fn cpu_backup(mut self, on: bool) -> Self {
+        self.config.routing.cpu_backup = on;
+        self
+    }
+
     /// Replace the whole configuration.
+    ///
+    /// # Errors
+    ///
+    /// None here; [`AccelBuilder::build`] checks the configuration.
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
     }
 
     /// Open the devices and start the completion drivers. Must run inside a tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a configuration out of range (a `cpu_level` over 9);
+    /// [`Error::NoDevice`] when `Backend::Hardware` finds no usable device for a kind of job, or a device named in
+    /// [`Config::devices`] is missing or unusable; [`Error::Setup`] when a device queue cannot be opened or
+    /// started, or a completion strategy cannot start (its source is the cause; see [`Error::device_kind`]).
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -226,17 +308,22 @@ impl AccelBuilder {
     ///     .mode(NotifyMode::Hybrid)
     ///     .queues_per_device(1)
     ///     .job_timeout(Some(Duration::from_secs(2)))
-    ///     .emu(EmuOptions {
-    ///         depth: 64,
-    ///         service: ServiceModel::Fixed(Duration::from_micros(20)),
-    ///         ..EmuOptions::default()
-    ///     })
+    ///     .emu(
+    ///         EmuOptions::default()
+    ///             .depth(64)
+    ///             .service(ServiceModel::Fixed(Duration::from_micros(20))),
+    ///     )
     ///     .build()
     ///     .await?;
     /// assert!(accel.compression_offloaded() && accel.crypto_offloaded());
     /// println!("jobs run on {}", accel.description());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropping the future before it completes releases whatever it had opened (queues, completion drivers,
+    /// emulated devices): no accelerator is half built. Build again to retry.
     pub async fn build(self) -> Result<Accel> {
         Accel::with_config(self.config).await
     }

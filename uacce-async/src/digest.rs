@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
 use crate::pool::ClassPool;
+use crate::stats::Family;
 use crate::types::{HashAlg, HmacKey};
 
 /// One digest job: a whole hash or HMAC (`OneShot`), or one long-hash part.
@@ -30,6 +31,17 @@ impl Job for DigestJob {
     /// The digest (`OneShot`, `Last`), or the 64-byte raw state area (`First`, `Middle`).
     type Output = Vec<u8>;
     const CLASS: Class = Class::Sec;
+    const FAMILY: Family = Family::Digest;
+
+    fn size(&self) -> usize {
+        self.data.len()
+    }
+
+    /// A part of a [`Hasher`] carries the device's raw state of the parts before it: redoing it elsewhere is not
+    /// the same operation, so only one-shot hashes are redone on the CPU.
+    fn redo_safe(&self) -> bool {
+        self.stage == DigestStage::OneShot
+    }
 
     fn fits(&self, _: &ClassPool) -> bool {
         // BD2 refuses zero-length hashes; empty and over-long one-shot inputs go to the CPU.
@@ -144,6 +156,13 @@ impl Accel {
     /// assert_eq!(accel.digest(HashAlg::Sha512, &b"abc"[..]).await?.len(), 64);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn digest(&self, alg: HashAlg, data: impl Into<Bytes>) -> Result<Vec<u8>> {
         let data: Bytes = data.into();
         if data.len() > MAX_SEC && self.inner.pools.sec.is_some() {
@@ -167,6 +186,13 @@ impl Accel {
     /// assert_eq!(mac[..4], [0x5b, 0xdc, 0xc1, 0x46]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn hmac_sign(&self, key: &HmacKey, data: impl Into<Bytes>) -> Result<Vec<u8>> {
         self.digest_job(key.alg, Some(key), data.into()).await
     }
@@ -185,6 +211,13 @@ impl Accel {
     /// assert!(matches!(err, Err(Error::AuthFailed)));
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn hmac_verify(
         &self,
         key: &HmacKey,
@@ -214,6 +247,7 @@ impl Accel {
     /// assert_eq!(h.finalize().await?, accel.digest(HashAlg::Sha256, &b"abc"[..]).await?);
     /// # Ok(()) }
     /// ```
+    #[must_use = "a hasher does nothing until it is fed and finalized"]
     pub fn hasher(&self, alg: HashAlg) -> Hasher {
         Hasher {
             accel: self.clone(),
@@ -387,6 +421,15 @@ impl Hasher {
     /// assert_eq!(empty[..4], [0xe3, 0xb0, 0xc4, 0x42]);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Poisoned`] if an earlier update was cancelled or failed midway; the job errors of [`Error`].
+    ///
+    /// # Cancel safety
+    ///
+    /// The hasher is consumed by the call: dropping the future drops it with the data fed (a device job in flight
+    /// keeps its buffers until it completes). Nothing else changes.
     pub async fn finalize(mut self) -> Result<Vec<u8>> {
         if self.poisoned {
             return Err(Error::Poisoned(POISONED));

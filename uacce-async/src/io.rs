@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes, BytesMut};
+use pin_project_lite::pin_project;
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::accel::Accel;
@@ -36,6 +37,14 @@ fn serve(out: &mut VecDeque<Bytes>, buf: &mut ReadBuf<'_>) -> bool {
     copied
 }
 
+/// A deflate level for `with_quality`: 0..=9.
+fn check_level(level: u32) -> Result<()> {
+    if level > 9 {
+        return Err(Error::InvalidParameter("deflate level must be 0..=9"));
+    }
+    Ok(())
+}
+
 /// The smallest input of one streaming job ([`crate::Config::stream_chunk`]), within one stream BD.
 fn unit(accel: &Accel) -> usize {
     accel.config().stream_chunk.clamp(1, CHUNK)
@@ -44,14 +53,14 @@ fn unit(accel: &Accel) -> usize {
 /// Take bytes from `reader` into `pending` until it holds `unit` bytes, the reader ends (returns true), or the
 /// reader has nothing ready while something was gathered (then what is there goes out: a stalled source must not
 /// hold back data it already sent). `Pending` only when nothing was gathered.
-fn poll_gather<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
+fn poll_gather<R: AsyncBufRead + ?Sized>(
+    mut reader: Pin<&mut R>,
     pending: &mut BytesMut,
     unit: usize,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<bool>> {
     while pending.len() < unit {
-        let data = match Pin::new(&mut *reader).poll_fill_buf(cx) {
+        let data = match reader.as_mut().poll_fill_buf(cx) {
             Poll::Ready(r) => r?,
             Poll::Pending if pending.is_empty() => return Poll::Pending,
             Poll::Pending => return Poll::Ready(Ok(false)),
@@ -61,15 +70,15 @@ fn poll_gather<R: AsyncBufRead + Unpin>(
         }
         let n = data.len().min(unit - pending.len());
         pending.extend_from_slice(&data[..n]);
-        Pin::new(&mut *reader).consume(n);
+        reader.as_mut().consume(n);
     }
     Poll::Ready(Ok(false))
 }
 
 /// With nothing gathered, the reader's buffered data if it holds a full unit already (a copy of at most one BD;
 /// not consumed): no gathering needed.
-fn poll_direct<R: AsyncBufRead + Unpin>(
-    reader: &mut R,
+fn poll_direct<R: AsyncBufRead + ?Sized>(
+    reader: Pin<&mut R>,
     pending: &BytesMut,
     unit: usize,
     cx: &mut Context<'_>,
@@ -77,7 +86,7 @@ fn poll_direct<R: AsyncBufRead + Unpin>(
     if !pending.is_empty() {
         return Poll::Ready(Ok(None));
     }
-    let data = ready!(Pin::new(reader).poll_fill_buf(cx))?;
+    let data = ready!(reader.poll_fill_buf(cx))?;
     Poll::Ready(Ok(
         (data.len() >= unit).then(|| Bytes::copy_from_slice(&data[..data.len().min(CHUNK)]))
     ))
@@ -90,8 +99,8 @@ fn starts_member(format: Format, rest: &[u8]) -> bool {
 }
 
 /// Write queued output to `w` until it is all written.
-fn poll_write_out<W: AsyncWrite + Unpin>(
-    w: &mut W,
+fn poll_write_out<W: AsyncWrite + ?Sized>(
+    mut w: Pin<&mut W>,
     out: &mut VecDeque<Bytes>,
     cx: &mut Context<'_>,
 ) -> Poll<io::Result<()>> {
@@ -100,7 +109,7 @@ fn poll_write_out<W: AsyncWrite + Unpin>(
             out.pop_front();
             continue;
         }
-        let n = ready!(Pin::new(&mut *w).poll_write(cx, front))?;
+        let n = ready!(w.as_mut().poll_write(cx, front))?;
         if n == 0 {
             return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
         }
@@ -109,9 +118,24 @@ fn poll_write_out<W: AsyncWrite + Unpin>(
     Poll::Ready(Ok(()))
 }
 
-/// Compressing reader: reads plain data from an `AsyncBufRead`, yields one compressed stream.
-pub struct ReadEncoder<R> {
-    reader: R,
+pin_project! {
+    /// Compressing reader: reads plain data from an `AsyncBufRead`, yields one compressed stream.
+    ///
+    /// The reader need not be `Unpin` (pin the encoder instead, e.g. with `tokio::pin!` or `Box::pin`).
+    ///
+    /// # Cancel safety
+    ///
+    /// Its `AsyncRead` is poll-based and keeps all state in the encoder: a read future (`read`, `read_to_end`, …)
+    /// dropped between polls loses nothing; the job in flight stays with the encoder and the next read goes on
+    /// from it. A failed step poisons the stream: later reads fail.
+    pub struct ReadEncoder<R> {
+        #[pin]
+        reader: R,
+        s: ReadEncState,
+    }
+}
+
+struct ReadEncState {
     codec: Option<Codec>,
     step: Option<Step<Vec<Bytes>>>,
     out: VecDeque<Bytes>,
@@ -122,17 +146,46 @@ pub struct ReadEncoder<R> {
     done: bool,
 }
 
-impl<R: AsyncBufRead + Unpin> ReadEncoder<R> {
+impl<R: AsyncBufRead> ReadEncoder<R> {
+    /// An encoder of `format` over `reader`; the CPU backend compresses at the configured
+    /// [`cpu_level`](crate::Config::cpu_level).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Busy`] when [`max_streams`](crate::Config::max_streams) streams are open (or the device has no
+    /// free stream context); [`Error::NoDevice`] or [`Error::Setup`] when no device queue can be had for the
+    /// session.
     pub fn new(accel: &Accel, format: Format, reader: R) -> Result<Self> {
+        Self::with_codec(accel, Codec::encoder(accel, format)?, reader)
+    }
+
+    /// An encoder whose CPU backend compresses at deflate `level` (0 = stored … 9 = smallest); devices have no
+    /// level.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a level over 9; otherwise as [`ReadEncoder::new`].
+    pub fn with_quality(accel: &Accel, format: Format, reader: R, level: u32) -> Result<Self> {
+        check_level(level)?;
+        Self::with_codec(
+            accel,
+            Codec::encoder_with_level(accel, format, level)?,
+            reader,
+        )
+    }
+
+    fn with_codec(accel: &Accel, codec: Codec, reader: R) -> Result<Self> {
         Ok(Self {
             reader,
-            codec: Some(Codec::encoder(accel, format)?),
-            step: None,
-            out: VecDeque::new(),
-            pending: BytesMut::new(),
-            unit: unit(accel),
-            finishing: false,
-            done: false,
+            s: ReadEncState {
+                codec: Some(codec),
+                step: None,
+                out: VecDeque::new(),
+                pending: BytesMut::new(),
+                unit: unit(accel),
+                finishing: false,
+                done: false,
+            },
         })
     }
 
@@ -141,19 +194,31 @@ impl<R: AsyncBufRead + Unpin> ReadEncoder<R> {
         &self.reader
     }
 
+    /// The wrapped reader. Reading from it directly takes input from under the encoder.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
+    /// The wrapped reader, pinned. Reading from it directly takes input from under the encoder.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut R> {
+        self.project().reader
+    }
+
     /// The wrapped reader.
     pub fn into_inner(self) -> R {
         self.reader
     }
 }
 
-impl<R: AsyncBufRead + Unpin> AsyncRead for ReadEncoder<R> {
+impl<R: AsyncBufRead> AsyncRead for ReadEncoder<R> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
+        let p = self.project();
+        let mut reader = p.reader;
+        let this = p.s;
         loop {
             if serve(&mut this.out, buf) {
                 return Poll::Ready(Ok(()));
@@ -172,13 +237,13 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadEncoder<R> {
                 return Poll::Ready(Ok(()));
             }
             let (input, flush) = if let Some(b) =
-                ready!(poll_direct(&mut this.reader, &this.pending, this.unit, cx))?
+                ready!(poll_direct(reader.as_mut(), &this.pending, this.unit, cx))?
             {
-                Pin::new(&mut this.reader).consume(b.len());
+                reader.as_mut().consume(b.len());
                 (b, Flush::None)
             } else {
                 let eof = ready!(poll_gather(
-                    &mut this.reader,
+                    reader.as_mut(),
                     &mut this.pending,
                     this.unit,
                     cx
@@ -193,17 +258,30 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadEncoder<R> {
     }
 }
 
-/// Decompressing reader: reads one compressed stream from an `AsyncBufRead`, yields the plain data. A stream that
-/// ends early is an error (`InvalidData`).
-///
-/// gzip: every member is decoded, one after another, as `gzip -dc` and flate2's `MultiGzDecoder` do (BGZF too);
-/// [`ReadDecoder::multiple_members`]`(false)` stops after the first. (async-compression's decoders default to the
-/// first member only; this crate follows `gzip -dc`.) The decoder stops at the end of the (last) stream, where the
-/// reader ends or what follows is not a gzip member, and leaves what follows unread: in the reader, except for
-/// bytes it had already taken while gathering small reads into one job ([`crate::Config::stream_chunk`]), which
-/// [`ReadDecoder::unused`] returns.
-pub struct ReadDecoder<R> {
-    reader: R,
+pin_project! {
+    /// Decompressing reader: reads one compressed stream from an `AsyncBufRead`, yields the plain data. A stream
+    /// that ends early is an error (`InvalidData`).
+    ///
+    /// gzip: every member is decoded, one after another, as `gzip -dc` and flate2's `MultiGzDecoder` do (BGZF
+    /// too); [`ReadDecoder::multiple_members`]`(false)` stops after the first. (async-compression's decoders
+    /// default to the first member only; this crate follows `gzip -dc`.) The decoder stops at the end of the (last)
+    /// stream, where the reader ends or what follows is not a gzip member, and leaves what follows unread: in the
+    /// reader, except for bytes it had already taken while gathering small reads into one job
+    /// ([`crate::Config::stream_chunk`]), which [`ReadDecoder::unused`] returns.
+    ///
+    /// The reader need not be `Unpin`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`ReadEncoder`]: poll-based, all state kept in the decoder; a dropped read future loses nothing.
+    pub struct ReadDecoder<R> {
+        #[pin]
+        reader: R,
+        s: ReadDecState,
+    }
+}
+
+struct ReadDecState {
     codec: Option<Codec>,
     step: Option<Step<(Vec<Bytes>, usize)>>,
     out: VecDeque<Bytes>,
@@ -220,33 +298,50 @@ pub struct ReadDecoder<R> {
     eof_sent: bool,
 }
 
-impl<R: AsyncBufRead + Unpin> ReadDecoder<R> {
+impl<R: AsyncBufRead> ReadDecoder<R> {
+    /// A decoder of `format` over `reader`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ReadEncoder::new`].
     pub fn new(accel: &Accel, format: Format, reader: R) -> Result<Self> {
         Ok(Self {
             reader,
-            codec: Some(Codec::decoder(accel, format)?),
-            step: None,
-            out: VecDeque::new(),
-            pending: BytesMut::new(),
-            from_pending: None,
-            unit: unit(accel),
-            multiple_members: true,
-            done: false,
-            eof: false,
-            eof_sent: false,
+            s: ReadDecState {
+                codec: Some(Codec::decoder(accel, format)?),
+                step: None,
+                out: VecDeque::new(),
+                pending: BytesMut::new(),
+                from_pending: None,
+                unit: unit(accel),
+                multiple_members: true,
+                done: false,
+                eof: false,
+                eof_sent: false,
+            },
         })
     }
 
     /// gzip: decode every member (`true`, the default) or stop after the first (`false`). Other formats have one
     /// stream.
     pub fn multiple_members(&mut self, enabled: bool) -> &mut Self {
-        self.multiple_members = enabled;
+        self.s.multiple_members = enabled;
         self
     }
 
     /// The wrapped reader.
     pub fn get_ref(&self) -> &R {
         &self.reader
+    }
+
+    /// The wrapped reader. Reading from it directly takes input from under the decoder.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
+    /// The wrapped reader, pinned. Reading from it directly takes input from under the decoder.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut R> {
+        self.project().reader
     }
 
     /// The wrapped reader (positioned after the compressed stream once it was read to the end, less what
@@ -258,17 +353,19 @@ impl<R: AsyncBufRead + Unpin> ReadDecoder<R> {
     /// Bytes after the end of the stream that the decoder had already taken from the reader (it gathers small
     /// reads into one job); the reader continues after them. Empty while the stream has not ended.
     pub fn unused(&self) -> &[u8] {
-        if self.done { &self.pending } else { &[] }
+        if self.s.done { &self.s.pending } else { &[] }
     }
 }
 
-impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
+impl<R: AsyncBufRead> AsyncRead for ReadDecoder<R> {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = &mut *self;
+        let p = self.project();
+        let mut reader = p.reader;
+        let this = p.s;
         loop {
             if serve(&mut this.out, buf) {
                 return Poll::Ready(Ok(()));
@@ -287,7 +384,7 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
                     }
                     Some(_) => {}
                     // The step read from the reader's buffer without consuming; consume what it used now.
-                    None => Pin::new(&mut this.reader).consume(used),
+                    None => reader.as_mut().consume(used),
                 }
                 this.out.extend(pieces);
                 continue;
@@ -303,7 +400,7 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
                     continue;
                 }
                 let next = if this.pending.is_empty() {
-                    let data = ready!(Pin::new(&mut this.reader).poll_fill_buf(cx))?;
+                    let data = ready!(reader.as_mut().poll_fill_buf(cx))?;
                     starts_member(codec.format(), data)
                 } else {
                     starts_member(codec.format(), &this.pending)
@@ -317,13 +414,13 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
                 continue;
             }
             let (input, last) = if let Some(b) =
-                ready!(poll_direct(&mut this.reader, &this.pending, this.unit, cx))?
+                ready!(poll_direct(reader.as_mut(), &this.pending, this.unit, cx))?
             {
                 (b, false)
             } else {
                 if !this.eof && this.pending.len() < this.unit {
                     this.eof = ready!(poll_gather(
-                        &mut this.reader,
+                        reader.as_mut(),
                         &mut this.pending,
                         this.unit,
                         cx
@@ -348,11 +445,24 @@ impl<R: AsyncBufRead + Unpin> AsyncRead for ReadDecoder<R> {
     }
 }
 
-/// Compressing writer: plain data written to it goes out to the wrapped `AsyncWrite` as one compressed stream.
-/// `flush` makes everything written so far decodable (sync flush); `shutdown` ends the stream and shuts the writer
-/// down.
-pub struct WriteEncoder<W> {
-    writer: W,
+pin_project! {
+    /// Compressing writer: plain data written to it goes out to the wrapped `AsyncWrite` as one compressed stream.
+    /// `flush` makes everything written so far decodable (sync flush); `shutdown` ends the stream and shuts the
+    /// writer down. The writer need not be `Unpin`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Its `AsyncWrite` is poll-based and keeps all state in the encoder: a `write`, `flush` or `shutdown` future
+    /// dropped between polls loses nothing that `poll_write` had accepted; call it again to go on. A failed step
+    /// poisons the stream: later calls fail.
+    pub struct WriteEncoder<W> {
+        #[pin]
+        writer: W,
+        s: WriteEncState,
+    }
+}
+
+struct WriteEncState {
     codec: Option<Codec>,
     step: Option<Step<Vec<Bytes>>>,
     input: BytesMut,
@@ -361,16 +471,42 @@ pub struct WriteEncoder<W> {
     finished: bool,
 }
 
-impl<W: AsyncWrite + Unpin> WriteEncoder<W> {
+impl<W: AsyncWrite> WriteEncoder<W> {
+    /// An encoder of `format` writing to `writer`; the CPU backend compresses at the configured
+    /// [`cpu_level`](crate::Config::cpu_level).
+    ///
+    /// # Errors
+    ///
+    /// As [`ReadEncoder::new`].
     pub fn new(accel: &Accel, format: Format, writer: W) -> Result<Self> {
+        Self::with_codec(accel, Codec::encoder(accel, format)?, writer)
+    }
+
+    /// An encoder whose CPU backend compresses at deflate `level` (0..=9); devices have no level.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidParameter`] for a level over 9; otherwise as [`ReadEncoder::new`].
+    pub fn with_quality(accel: &Accel, format: Format, writer: W, level: u32) -> Result<Self> {
+        check_level(level)?;
+        Self::with_codec(
+            accel,
+            Codec::encoder_with_level(accel, format, level)?,
+            writer,
+        )
+    }
+
+    fn with_codec(accel: &Accel, codec: Codec, writer: W) -> Result<Self> {
         Ok(Self {
             writer,
-            codec: Some(Codec::encoder(accel, format)?),
-            step: None,
-            input: BytesMut::new(),
-            out: VecDeque::new(),
-            unit: unit(accel),
-            finished: false,
+            s: WriteEncState {
+                codec: Some(codec),
+                step: None,
+                input: BytesMut::new(),
+                out: VecDeque::new(),
+                unit: unit(accel),
+                finished: false,
+            },
         })
     }
 
@@ -379,16 +515,33 @@ impl<W: AsyncWrite + Unpin> WriteEncoder<W> {
         &self.writer
     }
 
+    /// The wrapped writer. Writing to it directly corrupts the compressed stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.writer
+    }
+
+    /// The wrapped writer, pinned. Writing to it directly corrupts the compressed stream.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut W> {
+        self.project().writer
+    }
+
     /// The wrapped writer.
     pub fn into_inner(self) -> W {
         self.writer
     }
+}
 
+impl WriteEncState {
     /// Finish the running step and write all output. With `flush` set, also encode the buffered input with it.
-    fn poll_drive(&mut self, cx: &mut Context<'_>, flush: Option<Flush>) -> Poll<io::Result<()>> {
+    fn poll_drive<W: AsyncWrite + ?Sized>(
+        &mut self,
+        mut writer: Pin<&mut W>,
+        cx: &mut Context<'_>,
+        flush: Option<Flush>,
+    ) -> Poll<io::Result<()>> {
         let mut flush = flush;
         loop {
-            ready!(poll_write_out(&mut self.writer, &mut self.out, cx))?;
+            ready!(poll_write_out(writer.as_mut(), &mut self.out, cx))?;
             if let Some(step) = self.step.as_mut() {
                 let (codec, r) = ready!(step.as_mut().poll(cx));
                 self.step = None;
@@ -417,52 +570,70 @@ impl<W: AsyncWrite + Unpin> WriteEncoder<W> {
     }
 }
 
-impl<W: AsyncWrite + Unpin> AsyncWrite for WriteEncoder<W> {
+impl<W: AsyncWrite> AsyncWrite for WriteEncoder<W> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
+        let p = self.project();
+        let mut writer = p.writer;
+        let this = p.s;
         if this.finished {
             return Poll::Ready(Err(io::Error::other("write after shutdown")));
         }
-        ready!(this.poll_drive(cx, None))?;
+        ready!(this.poll_drive(writer.as_mut(), cx, None))?;
         let n = data.len().min(this.unit - this.input.len().min(this.unit));
         this.input.extend_from_slice(&data[..n]);
         if this.input.len() >= this.unit {
             // Start compressing now; the next call waits for it.
-            let _ = this.poll_drive(cx, None)?;
+            let _ = this.poll_drive(writer, cx, None)?;
         }
         Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = self.project();
+        let mut writer = p.writer;
+        let this = p.s;
         let f = if this.finished || this.input.is_empty() {
             None
         } else {
             Some(Flush::Sync)
         };
-        ready!(this.poll_drive(cx, f))?;
-        Pin::new(&mut this.writer).poll_flush(cx)
+        ready!(this.poll_drive(writer.as_mut(), cx, f))?;
+        writer.poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        ready!(this.poll_drive(cx, Some(Flush::Finish)))?;
-        Pin::new(&mut this.writer).poll_shutdown(cx)
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = self.project();
+        let mut writer = p.writer;
+        ready!(p.s.poll_drive(writer.as_mut(), cx, Some(Flush::Finish)))?;
+        writer.poll_shutdown(cx)
     }
 }
 
-/// Decompressing writer: compressed data written to it goes out to the wrapped `AsyncWrite` as plain data.
-/// `shutdown` fails with `InvalidData` if the stream was incomplete; writing past the end of the stream fails too.
-///
-/// gzip: every member is decoded, as `gzip -dc` does (BGZF too); with [`WriteDecoder::multiple_members`]`(false)`
-/// data after the first member is refused like any trailing data. Small writes are gathered into jobs of
-/// [`crate::Config::stream_chunk`] bytes; `flush` and `shutdown` decode what was gathered at once.
-pub struct WriteDecoder<W> {
-    writer: W,
+pin_project! {
+    /// Decompressing writer: compressed data written to it goes out to the wrapped `AsyncWrite` as plain data.
+    /// `shutdown` fails with `InvalidData` if the stream was incomplete; writing past the end of the stream fails
+    /// too.
+    ///
+    /// gzip: every member is decoded, as `gzip -dc` does (BGZF too); with
+    /// [`WriteDecoder::multiple_members`]`(false)` data after the first member is refused like any trailing data.
+    /// Small writes are gathered into jobs of [`crate::Config::stream_chunk`] bytes; `flush` and `shutdown` decode
+    /// what was gathered at once. The writer need not be `Unpin`.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`WriteEncoder`]: poll-based, all state kept in the decoder.
+    pub struct WriteDecoder<W> {
+        #[pin]
+        writer: W,
+        s: WriteDecState,
+    }
+}
+
+struct WriteDecState {
     codec: Option<Codec>,
     step: Option<Step<(Vec<Bytes>, usize)>>,
     /// Input handed to the running step.
@@ -474,28 +645,57 @@ pub struct WriteDecoder<W> {
     ended: bool,
 }
 
-impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
+impl<W: AsyncWrite> WriteDecoder<W> {
+    /// A decoder of `format` writing to `writer`.
+    ///
+    /// # Errors
+    ///
+    /// As [`ReadEncoder::new`].
     pub fn new(accel: &Accel, format: Format, writer: W) -> Result<Self> {
         Ok(Self {
             writer,
-            codec: Some(Codec::decoder(accel, format)?),
-            step: None,
-            running: Bytes::new(),
-            input: BytesMut::new(),
-            out: VecDeque::new(),
-            unit: unit(accel),
-            multiple_members: true,
-            ended: false,
+            s: WriteDecState {
+                codec: Some(Codec::decoder(accel, format)?),
+                step: None,
+                running: Bytes::new(),
+                input: BytesMut::new(),
+                out: VecDeque::new(),
+                unit: unit(accel),
+                multiple_members: true,
+                ended: false,
+            },
         })
     }
 
     /// gzip: decode every member (`true`, the default) or refuse data after the first (`false`). Other formats
     /// have one stream.
     pub fn multiple_members(&mut self, enabled: bool) -> &mut Self {
-        self.multiple_members = enabled;
+        self.s.multiple_members = enabled;
         self
     }
 
+    /// The wrapped writer.
+    pub fn get_ref(&self) -> &W {
+        &self.writer
+    }
+
+    /// The wrapped writer. Writing to it directly mixes other data into the plain output.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.writer
+    }
+
+    /// The wrapped writer, pinned. Writing to it directly mixes other data into the plain output.
+    pub fn get_pin_mut(self: Pin<&mut Self>) -> Pin<&mut W> {
+        self.project().writer
+    }
+
+    /// The wrapped writer.
+    pub fn into_inner(self) -> W {
+        self.writer
+    }
+}
+
+impl WriteDecState {
     /// After the end of a member with `rest` following: start the next member if `rest` starts one (and more than
     /// one is wanted), else it is trailing data.
     fn member_end(&mut self, rest: usize, first: Option<u8>) -> io::Result<()> {
@@ -510,21 +710,16 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
         ))))
     }
 
-    /// The wrapped writer.
-    pub fn get_ref(&self) -> &W {
-        &self.writer
-    }
-
-    /// The wrapped writer.
-    pub fn into_inner(self) -> W {
-        self.writer
-    }
-
     /// Decode all buffered input and write all output. `last`: no more input will be written (shutdown), so the
     /// request that takes the end of the buffered input is the stream's last (flush bit set).
-    fn poll_drive(&mut self, cx: &mut Context<'_>, last: bool) -> Poll<io::Result<()>> {
+    fn poll_drive<W: AsyncWrite + ?Sized>(
+        &mut self,
+        mut writer: Pin<&mut W>,
+        cx: &mut Context<'_>,
+        last: bool,
+    ) -> Poll<io::Result<()>> {
         loop {
-            ready!(poll_write_out(&mut self.writer, &mut self.out, cx))?;
+            ready!(poll_write_out(writer.as_mut(), &mut self.out, cx))?;
             if let Some(step) = self.step.as_mut() {
                 let (codec, r) = ready!(step.as_mut().poll(cx));
                 self.step = None;
@@ -560,35 +755,39 @@ impl<W: AsyncWrite + Unpin> WriteDecoder<W> {
     }
 }
 
-impl<W: AsyncWrite + Unpin> AsyncWrite for WriteDecoder<W> {
+impl<W: AsyncWrite> AsyncWrite for WriteDecoder<W> {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &mut *self;
+        let p = self.project();
+        let this = p.s;
         if this.input.len() >= this.unit || this.step.is_some() {
-            ready!(this.poll_drive(cx, false))?;
+            ready!(this.poll_drive(p.writer, cx, false))?;
         }
         let n = data.len().min(this.unit.saturating_sub(this.input.len()));
         this.input.extend_from_slice(&data[..n]);
         Poll::Ready(Ok(n))
     }
 
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        ready!(this.poll_drive(cx, false))?;
-        Pin::new(&mut this.writer).poll_flush(cx)
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = self.project();
+        let mut writer = p.writer;
+        ready!(p.s.poll_drive(writer.as_mut(), cx, false))?;
+        writer.poll_flush(cx)
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &mut *self;
-        ready!(this.poll_drive(cx, true))?;
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let p = self.project();
+        let mut writer = p.writer;
+        let this = p.s;
+        ready!(this.poll_drive(writer.as_mut(), cx, true))?;
         if !this.ended {
             return Poll::Ready(Err(io_err(Error::CorruptData(
                 "the compressed stream is truncated".into(),
             ))));
         }
-        Pin::new(&mut this.writer).poll_shutdown(cx)
+        writer.poll_shutdown(cx)
     }
 }

@@ -15,6 +15,8 @@ use crate::accel::Inner;
 use crate::error::{Error, Result};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
 use crate::pool::ClassPool;
+use crate::routing::INLINE_MAX;
+use crate::stats::{CpuReason, FailKind, Family, FamilyCounters, OutputLen};
 
 /// What a completion means for its job.
 // `Again` has no user since one-shot decompression continues with stream BDs on the device (compress.rs) instead of a
@@ -32,9 +34,35 @@ pub(crate) enum Step<T> {
 /// One kind of job. See the module documentation.
 pub(crate) trait Job: Send + Sync + Sized + 'static {
     /// What the caller gets.
-    type Output: Send + 'static;
+    type Output: Send + OutputLen + 'static;
     /// The queues that serve it.
     const CLASS: Class;
+    /// Its family, for routing and the statistics.
+    const FAMILY: Family;
+
+    /// Input bytes (the routing thresholds and `bytes_in`).
+    fn size(&self) -> usize;
+
+    /// Whether running the whole job again on the CPU after a device attempt failed gives the caller the same
+    /// result as a device that had not failed: true for a one-shot job (it owns its input, no state outlives it);
+    /// false for a part of a longer operation whose state the failed attempt may have left midway. Only such
+    /// whole jobs are routed to the CPU by size or overflow: a part of a device stream stays on the device.
+    fn redo_safe(&self) -> bool {
+        true
+    }
+
+    /// Whether `e`, returned by a device attempt, is the device's failure (so the job may be redone on the CPU)
+    /// rather than a verdict on the input.
+    fn device_failed(&self, e: &Error) -> bool {
+        matches!(
+            e,
+            Error::Device(_)
+                | Error::QueueReset
+                | Error::DeviceRemoved
+                | Error::Timeout(_)
+                | Error::NoDevice { .. }
+        )
+    }
 
     /// Whether a device of `pool` can take this request (size limits, what the queues' QM version does). A job
     /// that does not fit runs on the CPU.
@@ -60,71 +88,197 @@ pub(crate) trait Job: Send + Sync + Sized + 'static {
     /// Read the completion of an attempt on a queue of `version`.
     fn complete(&mut self, out: JobOutput, version: QmVersion) -> Result<Step<Self::Output>>;
 
-    /// Do the whole job on the CPU (runs on the CPU backend's blocking pool).
+    /// Do the whole job on the CPU (runs on the CPU backend's blocking pool, or inline when routed by size).
     fn cpu(self) -> Result<Self::Output>;
 }
 
 /// How often a job is offered to another queue when the chosen one was retired before the job reached the device.
 const ATTEMPTS: usize = 4;
 
+/// Counts a job whose future is dropped before it ends as cancelled.
+struct Tally<'a> {
+    family: &'a FamilyCounters,
+    ended: bool,
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.family.failed(FailKind::Cancelled);
+        }
+    }
+}
+
 impl Inner {
-    /// Run `job` on a device of its class if one serves it and the job fits, else on the CPU.
+    /// Run `job` where the routing policy sends it (see [`crate::routing`]): on the CPU when no device serves it,
+    /// it does not fit, it is below its family's size threshold or (with overflow) every queue is full; else on a
+    /// device, redone on the CPU when the device fails it and it is safe to redo. Counted in the statistics, in a
+    /// `uacce_job` span at debug level.
     ///
     /// One async fn for the whole path (no nested helper futures): every level of nesting would be one more move
     /// of the job's state per call, measured in the per-job instruction count of `examples/nop-overhead.rs`.
     pub(crate) async fn execute<J: Job>(&self, mut job: J) -> Result<J::Output> {
-        let pool = match self.pools.get(J::CLASS) {
-            Some(p) if job.fits(p) => p,
-            other => {
-                let why = if other.is_some() {
-                    "the device cannot take this request"
-                } else {
-                    "no device serves this kind of job"
-                };
-                tracing::debug!(class = ?J::CLASS, why, "job routed to the CPU backend");
-                return self.cpu.run(move || job.cpu()).await;
+        let fam = self.counters.family(J::FAMILY);
+        let size = job.size();
+        fam.started(size);
+        let mut tally = Tally {
+            family: fam,
+            ended: false,
+        };
+        // With `tracing`'s `log` feature on (some dependency turns it on), even a disabled span does work on every
+        // `record`: build one only when debug is on for a subscriber, and record only into a real one.
+        let span = if tracing::enabled!(tracing::Level::DEBUG) {
+            tracing::debug_span!(
+                "uacce_job",
+                family = J::FAMILY.name(),
+                bytes = size,
+                route = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let record = |field: &str, value: &str| {
+            if !span.is_none() {
+                span.record(field, value);
             }
         };
-        let env = self.lane_env();
-        loop {
-            // One attempt, offered to another lane if the chosen one was retired before the job reached the device.
-            let mut done = None;
-            let mut last = None;
-            for _ in 0..ATTEMPTS {
-                let lane = pool.pick(&env)?;
-                let version = lane.version;
-                let bufs = job.buffers(version)?;
-                let j: &J = &job;
-                match lane
-                    .submit(bufs, |tag, scratch, bufs| {
-                        j.sqe(tag, scratch, bufs, version)
-                    })
-                    .await
-                {
-                    Ok(fut) => {
-                        done = Some((fut.await?, version));
-                        break;
-                    }
-                    Err(
-                        e @ (Error::QueueReset
-                        | Error::DeviceRemoved
-                        | Error::Timeout(_)
-                        | Error::Shutdown),
-                    ) => last = Some(e),
-                    Err(e) => return Err(e),
+        let routing = &self.config.routing;
+        // (result, from a device)
+        let r: Result<(J::Output, bool)> = 'run: {
+            let pool = match self.pools.get(J::CLASS) {
+                Some(p) if job.fits(p) => p,
+                other => {
+                    let reason = if other.is_some() {
+                        CpuReason::Unfit
+                    } else {
+                        CpuReason::NoDevice
+                    };
+                    fam.cpu(reason);
+                    record("route", "cpu");
+                    tracing::debug!(parent: &span, ?reason, "job routed to the CPU backend");
+                    break 'run self.cpu.run(move || job.cpu()).await.map(|v| (v, false));
                 }
-            }
-            let Some((out, version)) = done else {
-                return Err(last.unwrap_or(Error::Shutdown));
             };
-            match job.complete(out, version)? {
-                Step::Done(v) => return Ok(v),
-                Step::Again => {}
-                Step::Cpu => break,
+            let whole = job.redo_safe();
+            if whole && size < routing.threshold(J::FAMILY) {
+                fam.cpu(CpuReason::Small);
+                record("route", "cpu-inline");
+                if size <= INLINE_MAX {
+                    break 'run job.cpu().map(|v| (v, false));
+                }
+                break 'run self.cpu.run(move || job.cpu()).await.map(|v| (v, false));
+            }
+            if whole && routing.overflow_to_cpu && pool.saturated() {
+                fam.cpu(CpuReason::Overflow);
+                record("route", "cpu-overflow");
+                break 'run self.cpu.run(move || job.cpu()).await.map(|v| (v, false));
+            }
+            record("route", "device");
+            let env = self.lane_env();
+            let failure: Error = 'device: loop {
+                // One attempt, offered to another lane if the chosen one was retired before the job reached the
+                // device.
+                let mut done = None;
+                let mut last = None;
+                for _ in 0..ATTEMPTS {
+                    let lane = match pool.pick(&env) {
+                        Ok(l) => l,
+                        Err(e) => break 'device e,
+                    };
+                    let version = lane.version;
+                    let bufs = match job.buffers(version) {
+                        Ok(b) => b,
+                        Err(e) => break 'run Err(e),
+                    };
+                    let j: &J = &job;
+                    match lane
+                        .submit(bufs, |tag, scratch, bufs| {
+                            j.sqe(tag, scratch, bufs, version)
+                        })
+                        .await
+                    {
+                        Ok(fut) => match fut.await {
+                            Ok(out) => {
+                                done = Some((out, version, lane));
+                                break;
+                            }
+                            Err(e) => {
+                                lane.stats.q.failed(FailKind::of(&e));
+                                break 'device e;
+                            }
+                        },
+                        Err(
+                            e @ (Error::QueueReset
+                            | Error::DeviceRemoved
+                            | Error::Timeout(_)
+                            | Error::Shutdown),
+                        ) => last = Some(e),
+                        Err(e) => break 'device e,
+                    }
+                }
+                let Some((out, version, lane)) = done else {
+                    break 'device last.unwrap_or(Error::Shutdown);
+                };
+                match job.complete(out, version) {
+                    Ok(Step::Done(v)) => {
+                        lane.stats.q.done(size, v.output_len());
+                        break 'run Ok((v, true));
+                    }
+                    Ok(Step::Again) => {}
+                    Ok(Step::Cpu) => {
+                        fam.cpu(CpuReason::Unfit);
+                        record("route", "cpu");
+                        tracing::debug!(
+                            parent: &span,
+                            "job finished on the CPU backend: the device could not complete it"
+                        );
+                        break 'run self.cpu.run(move || job.cpu()).await.map(|v| (v, false));
+                    }
+                    Err(e) => {
+                        lane.stats.q.failed(FailKind::of(&e));
+                        break 'device e;
+                    }
+                }
+            };
+            if !job.device_failed(&failure) {
+                break 'run Err(failure);
+            }
+            let kind = FailKind::of(&failure);
+            fam.device_failure(kind);
+            if !(routing.cpu_backup && whole) {
+                break 'run Err(failure);
+            }
+            fam.cpu(CpuReason::Backup);
+            record("route", "cpu-backup");
+            if kind == FailKind::Other {
+                // No queue left (a removed device not replaced yet): every job says so, keep it out of the warnings.
+                tracing::debug!(parent: &span, "no device queue ({failure}); the job runs on the CPU");
+            } else {
+                tracing::warn!(
+                    parent: &span,
+                    family = J::FAMILY.name(),
+                    bytes = size,
+                    "the device failed a job ({failure}); redoing it on the CPU"
+                );
+            }
+            self.cpu.run(move || job.cpu()).await.map(|v| (v, false))
+        };
+        tally.ended = true;
+        match r {
+            Ok((v, on_device)) => {
+                fam.completed(v.output_len(), on_device);
+                record("outcome", "ok");
+                Ok(v)
+            }
+            Err(e) => {
+                fam.failed(FailKind::of(&e));
+                if !span.is_none() {
+                    span.record("outcome", tracing::field::display(&e));
+                }
+                Err(e)
             }
         }
-        tracing::debug!(class = ?J::CLASS, "job finished on the CPU backend: the device could not complete it");
-        self.cpu.run(move || job.cpu()).await
     }
 }
 

@@ -13,15 +13,18 @@
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), uacce_async::Error> {
-//! use uacce_async::{Accel, AeadKey, Backend, HashAlg, NotifyMode};
+//! use uacce_async::{Accel, AeadKey, Backend, HashAlg, Nonce, NotifyMode};
 //! let accel = Accel::builder()
 //!     .backend(Backend::Emulated)
 //!     .mode(NotifyMode::Eventfd)
 //!     .build()
 //!     .await?;
 //! let key = AeadKey::new(&[7u8; 32])?;
-//! let sealed = accel.aes_gcm_seal(&key, &[1u8; 12], b"header", &b"secret"[..]).await?;
-//! assert_eq!(&accel.aes_gcm_open(&key, &[1u8; 12], b"header", sealed).await?[..], b"secret");
+//! // A nonce seals once: `Nonce::random()` (OS RNG) or `NonceSequence::advance()` (a counter per key).
+//! let nonce = Nonce::random()?;
+//! let n = *nonce.as_bytes(); // travels with the message
+//! let sealed = accel.aes_gcm_seal(&key, nonce, b"header", &b"secret"[..]).await?;
+//! assert_eq!(&accel.aes_gcm_open(&key, &n, b"header", sealed).await?[..], b"secret");
 //! let digest = accel.digest(HashAlg::Sha256, &b"abc"[..]).await?;
 //! assert_eq!(digest[0], 0xba);
 //! # Ok(()) }
@@ -35,8 +38,11 @@ mod gzip_header;
 mod io;
 mod job;
 mod lane;
+mod nonce;
 mod notify;
 mod pool;
+mod routing;
+mod stats;
 mod stream;
 mod types;
 
@@ -93,14 +99,35 @@ pub mod write {
     pub use crate::io::{WriteDecoder as Decoder, WriteEncoder as Encoder};
 }
 
-pub use accel::Accel;
+/// Hazardous materials: raw AES-CBC, AES-CTR and AES-XTS, which encrypt **without authentication**.
+///
+/// Nothing in this module detects tampering: a modified ciphertext decrypts without an error to a plaintext an
+/// attacker can partly choose (CTR flips the very bits flipped in the ciphertext; CBC and XTS garble or move
+/// blocks). Prefer [`Accel::aes_gcm_seal`](crate::Accel::aes_gcm_seal) (AES-GCM). These modes are for formats that
+/// fix them: XTS for storage sectors (IEEE 1619), CBC or CTR inside a protocol that authenticates the ciphertext
+/// itself (encrypt-then-MAC with [`Accel::hmac_sign`](crate::Accel::hmac_sign)).
+///
+/// The methods come with the [`UnauthenticatedCipher`](hazmat::UnauthenticatedCipher) trait, so a call site
+/// says what it uses: `use uacce_async::hazmat::UnauthenticatedCipher;`.
+pub mod hazmat {
+    pub use crate::cipher::UnauthenticatedCipher;
+    pub use crate::types::{CipherKey, CipherMode};
+}
+
+pub use accel::{Accel, JobKind};
+pub use aead::Tag;
 #[cfg(feature = "emu")]
 pub use backend::EmuOptions;
 pub use config::{AccelBuilder, Backend, Config};
 pub use digest::Hasher;
-pub use error::{Error, Result};
+pub use error::{Cause, DeviceErrorKind, Error, Result};
+pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
+pub use routing::Routing;
+pub use stats::{
+    CpuCounts, CpuReason, DeviceStats, FailCounts, FailKind, Family, FamilyStats, QueueStats, Stats,
+};
 pub use stream::{Flush, StreamCompressor};
-pub use types::{AeadKey, CipherKey, CipherMode, Format, HashAlg, HmacKey};
+pub use types::{AeadKey, Format, HashAlg, HmacKey};
 #[cfg(feature = "emu")]
 pub use uacce_emu::{EmuDevice, Fault, ServiceModel};

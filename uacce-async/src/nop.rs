@@ -7,6 +7,7 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::stats::Family;
 
 /// Only the null device's interest in the SQE: the tag in its first four bytes.
 struct NopJob;
@@ -17,6 +18,16 @@ const NO_NULL_DEVICE: Error = Error::Unsupported("null jobs need the emulated ba
 impl Job for NopJob {
     type Output = ();
     const CLASS: Class = Class::Null;
+    const FAMILY: Family = Family::Nop;
+
+    fn size(&self) -> usize {
+        0
+    }
+
+    /// Null jobs have no CPU version to redo them with.
+    fn redo_safe(&self) -> bool {
+        false
+    }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
         Ok(Buffers::default())
@@ -61,6 +72,13 @@ impl Accel {
     /// assert!(cpu.nop().await.is_err());
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn nop(&self) -> Result<()> {
         // Checked here rather than in `NopJob::cpu`: no trip through the blocking pool to learn it.
         if self.inner.pools.null.is_none() {

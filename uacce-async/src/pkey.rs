@@ -22,6 +22,7 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::stats::Family;
 
 /// One HPRE job: the blocks as the hardware reads them. `ECC` picks the queue type (and so the pool).
 struct HpreJob<const ECC: bool> {
@@ -54,6 +55,11 @@ fn pkey_error(e: PkeyError) -> Error {
 impl<const ECC: bool> Job for HpreJob<ECC> {
     type Output = Bytes;
     const CLASS: Class = if ECC { Class::HpreEcc } else { Class::Hpre };
+    const FAMILY: Family = Family::Pkey;
+
+    fn size(&self) -> usize {
+        self.input.len()
+    }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
         Ok(Buffers {
@@ -154,11 +160,25 @@ impl Accel {
     /// assert_eq!(out.len(), 128);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn rsa_public_raw(&self, n: &[u8], e: &[u8], input: &[u8]) -> Result<Bytes> {
         self.rsa_exp(n, e, input).await
     }
 
     /// Raw RSA private operation `input^d mod n` without CRT (no padding). As [`Accel::rsa_public_raw`].
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn rsa_private_raw(&self, n: &[u8], d: &[u8], input: &[u8]) -> Result<Bytes> {
         self.rsa_exp(n, d, input).await
     }
@@ -182,6 +202,13 @@ impl Accel {
     /// Raw RSA private operation with the CRT parameters (p, q, dp = d mod (p−1), dq = d mod (q−1), qinv = q⁻¹ mod
     /// p; all big-endian). The modulus size k is twice the longer of p and q and must be 1024…4096 bits; `input`
     /// < pq. Returns k bytes.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn rsa_private_crt_raw(
         &self,
         p: &[u8],
@@ -223,6 +250,13 @@ impl Accel {
     /// assert_eq!(accel.x25519(&a, &pb).await?, accel.x25519(&b, &pa).await?);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn x25519(&self, scalar: &[u8; 32], u: &[u8; 32]) -> Result<[u8; 32]> {
         let mut k = *scalar;
         k.reverse();
@@ -260,6 +294,13 @@ impl Accel {
     /// ECDH on P-256: `private` · (x, y), big-endian 32-byte numbers; returns the shared x coordinate. A private
     /// scalar outside [1, n−1] or a point off the curve is [`Error::InvalidParameter`]. Runs on an HPRE ECC queue
     /// (QM v3) when there is one, with UADK's bd_rsv2 setting for the built-in P-256.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn ecdh_p256(
         &self,
         private: &[u8; 32],
@@ -273,6 +314,13 @@ impl Accel {
     }
 
     /// The P-256 public key (x, y) of `private`: `private` · G, as UADK's ECDH keygen computes it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the call changes no state of the [`Accel`](crate::Accel), so dropping the future only abandons
+    /// the job. A job already on a device keeps its buffers until the device completes it (then they are freed); a
+    /// CPU job not yet started is skipped, one already running finishes on its pool thread. The call can simply be
+    /// made again.
     pub async fn ecdh_p256_public(&self, private: &[u8; 32]) -> Result<([u8; 32], [u8; 32])> {
         let c = pkey::curve_params(CurveId::P256);
         let (gx, gy): ([u8; 32], [u8; 32]) = match (c.gx[..].try_into(), c.gy[..].try_into()) {

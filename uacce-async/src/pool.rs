@@ -9,8 +9,9 @@ use uacce_sys::qm::QmVersion;
 
 use crate::backend::{LaneEnv, Source};
 use crate::config::Backend;
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane};
+use crate::stats::{DeviceStats, QueueStats};
 
 /// The queues of one kind of job.
 pub(crate) struct ClassPool {
@@ -26,6 +27,8 @@ pub(crate) struct ClassPool {
     target: usize,
     next: AtomicUsize,
     last_reopen: Mutex<Option<Instant>>,
+    /// The counters of lanes dropped by `reopen`, per device (statistics keep what retired queues did).
+    retired: Mutex<Vec<DeviceStats>>,
 }
 
 impl ClassPool {
@@ -52,6 +55,7 @@ impl ClassPool {
             per_device: per,
             next: AtomicUsize::new(0),
             last_reopen: Mutex::new(None),
+            retired: Mutex::new(Vec::new()),
         };
         let mut lanes = Vec::new();
         let mut last_err = None;
@@ -74,10 +78,9 @@ impl ClassPool {
                     tracing::warn!("no queue could be opened for {class:?}; using the CPU backend");
                     Ok(None)
                 }
-                _ => {
-                    Err(last_err
-                        .unwrap_or_else(|| Error::NoDevice("no queue could be opened".into())))
-                }
+                _ => Err(last_err.unwrap_or_else(|| {
+                    Error::no_device("no queue could be opened", DeviceErrorKind::Other)
+                })),
             };
         }
         {
@@ -109,7 +112,10 @@ impl ClassPool {
         self.reopen(env);
         let lanes = self.lanes.read().unwrap_or_else(|e| e.into_inner());
         best_lane(&lanes, self).ok_or_else(|| {
-            Error::NoDevice(format!("no live {:?} queue could be opened", self.class))
+            Error::no_device(
+                format!("no live {:?} queue could be opened", self.class),
+                DeviceErrorKind::Other,
+            )
         })
     }
 
@@ -123,6 +129,16 @@ impl ClassPool {
             *last = Some(Instant::now());
         }
         let mut lanes = self.lanes.write().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+            for l in lanes.iter().filter(|l| l.is_dead()) {
+                let q = queue_stats(l);
+                let d = crate::stats::device_entry(&mut retired, &q.device);
+                crate::stats::add_queue(d, &q);
+                // Only live queues count as open.
+                d.live_queues = 0;
+            }
+        }
         lanes.retain(|l| !l.is_dead());
         for src in &self.sources {
             let name = src.name();
@@ -160,6 +176,37 @@ impl ClassPool {
             .iter()
             .filter(|l| !l.is_dead())
             .count()
+    }
+
+    /// True when no live lane has a free ring slot (every queue of the family is full).
+    pub(crate) fn saturated(&self) -> bool {
+        self.lanes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .all(|l| l.is_dead() || l.free_slots() == 0)
+    }
+
+    /// The counters of this pool's queues (appended to `queues`) and of the queues it dropped, per device
+    /// (added into `devices`).
+    pub(crate) fn stats_into(&self, queues: &mut Vec<QueueStats>, devices: &mut Vec<DeviceStats>) {
+        for l in self.lanes.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            queues.push(queue_stats(l));
+        }
+        for r in self
+            .retired
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let d = crate::stats::device_entry(devices, &r.name);
+            d.submitted += r.submitted;
+            d.completed += r.completed;
+            d.failed = crate::stats::add_fail(d.failed, r.failed);
+            d.bytes_in += r.bytes_in;
+            d.bytes_out += r.bytes_out;
+            d.backpressure_waits += r.backpressure_waits;
+        }
     }
 
     /// Retire every lane with `err` (the accelerator is going away).
@@ -218,6 +265,33 @@ impl Pools {
         ]
         .into_iter()
         .flatten()
+    }
+}
+
+/// A snapshot of `l`'s counters.
+fn queue_stats(l: &Lane) -> QueueStats {
+    use std::sync::atomic::Ordering::Relaxed;
+    let retired = l.is_dead();
+    let (bytes_in, bytes_out) = l.stats.q.bytes();
+    QueueStats {
+        device: l.device.clone(),
+        kind: match l.class {
+            Class::ZipCompress => "compress",
+            Class::ZipDecompress => "decompress",
+            Class::Sec => "sec",
+            Class::Null => "null",
+            Class::Hpre => "hpre",
+            Class::HpreEcc => "hpre-ecc",
+        },
+        retired,
+        submitted: l.stats.submitted.load(Relaxed),
+        completed: l.stats.completed.load(Relaxed),
+        // A retired queue's ring may be unmapped: never read it.
+        in_flight: if retired { 0 } else { l.in_flight() as u64 },
+        failed: l.stats.q.failed_counts(),
+        bytes_in,
+        bytes_out,
+        backpressure_waits: l.stats.q.waits(),
     }
 }
 

@@ -33,6 +33,7 @@ const CTX_LEN: usize = 64 * 1024;
 
 /// What a compression step does at its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Flush {
     /// Nothing: output comes when the codec has it.
     None,
@@ -144,6 +145,16 @@ pub(crate) struct Codec {
     header_buf: Vec<u8>,
     /// The stream has ended (encoder: finished; decoder: trailer verified).
     pub(crate) ended: bool,
+    /// A step failed midway: the session's state is unknown, so every later step fails ([`Error::Poisoned`]).
+    poisoned: bool,
+}
+
+/// Why a poisoned stream refuses to go on.
+const POISONED: &str = "an earlier step of this stream failed midway; its state is unknown";
+
+/// Whether a failed step may have changed the stream (an `InvalidParameter` is refused before anything is done).
+fn poisons<T>(r: &Result<T>) -> bool {
+    matches!(r, Err(e) if !matches!(e, Error::InvalidParameter(_)))
 }
 
 impl Codec {
@@ -204,6 +215,7 @@ impl Codec {
             header_done: false,
             header_buf: Vec::new(),
             ended: false,
+            poisoned: false,
         })
     }
 
@@ -233,7 +245,11 @@ impl Codec {
 
     /// Compress `input` (any length); returns the output produced.
     pub(crate) async fn encode(mut self, input: Bytes, flush: Flush) -> (Self, Result<Vec<Bytes>>) {
+        if self.poisoned {
+            return (self, Err(Error::Poisoned(POISONED)));
+        }
         let r = self.encode_inner(input, flush).await;
+        self.poisoned = poisons(&r);
         (self, r)
     }
 
@@ -330,7 +346,11 @@ impl Codec {
         input: Bytes,
         last: bool,
     ) -> (Self, Result<(Vec<Bytes>, usize)>) {
+        if self.poisoned {
+            return (self, Err(Error::Poisoned(POISONED)));
+        }
         let r = self.decode_inner(input, last).await;
+        self.poisoned = poisons(&r);
         (self, r)
     }
 
@@ -620,6 +640,18 @@ impl StreamCompressor {
 
     /// Compress `input`, then flush as asked. Returns the compressor and the output produced (possibly none).
     /// After `Flush::Finish` the stream is complete; more input is an error.
+    ///
+    /// # Errors
+    ///
+    /// The returned result: [`Error::InvalidParameter`] for input after `Flush::Finish`, and the job errors of
+    /// [`Error`]. After an error the stream's state is unknown: start a new one.
+    ///
+    /// # Cancel safety
+    ///
+    /// The compressor is moved into the call and comes back only with its result: dropping the future drops the
+    /// compressor and its session (a device context is released once the job in flight has completed). The
+    /// output of that call and the rest of the stream are lost: start a new stream. Nothing can be resumed with
+    /// half a stream, so nothing returns a wrong one.
     pub async fn compress(self, input: Bytes, flush: Flush) -> (Self, Result<Vec<Bytes>>) {
         let (codec, r) = self.codec.encode(input, flush).await;
         (Self { codec }, r)

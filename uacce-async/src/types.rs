@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 
 /// A compressed data format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// Raw deflate (RFC 1951).
     Deflate,
@@ -50,6 +51,7 @@ impl Format {
 
 /// A hash function.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HashAlg {
     /// SHA-256.
     Sha256,
@@ -76,8 +78,10 @@ impl HashAlg {
     }
 }
 
-/// A block-cipher mode for [`crate::Accel::encrypt`] / [`crate::Accel::decrypt`].
+/// An unauthenticated block-cipher mode for [`UnauthenticatedCipher`](crate::hazmat::UnauthenticatedCipher) (see the
+/// warning of [`crate::hazmat`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum CipherMode {
     /// AES-CBC, no padding: the length must be a nonzero multiple of 16.
     Cbc,
@@ -145,7 +149,8 @@ impl CipherKey {
     /// A key for `mode`, checked for length.
     ///
     /// ```
-    /// use uacce_async::{CipherKey, CipherMode, Error};
+    /// use uacce_async::Error;
+    /// use uacce_async::hazmat::{CipherKey, CipherMode};
     /// let ctr = CipherKey::new(CipherMode::Ctr, &[1u8; 32])?; // AES-256-CTR
     /// assert_eq!(ctr.mode(), CipherMode::Ctr);
     /// // XTS takes two keys: 32 or 64 bytes.

@@ -63,6 +63,7 @@ fn header_len(format: Format) -> usize {
         Format::Deflate => 0,
         Format::Zlib => 2,
         Format::Gzip => 10,
+        _ => unreachable!("the formats this test uses"),
     }
 }
 
@@ -99,6 +100,7 @@ fn python_decode(format: Format, data: &[u8]) -> Vec<u8> {
         Format::Deflate => -15,
         Format::Zlib => 15,
         Format::Gzip => 31,
+        _ => unreachable!("the formats this test uses"),
     };
     let script = format!(
         "import sys, zlib\n\
@@ -397,10 +399,7 @@ fn a_full_stream_table_sends_large_jobs_to_the_cpu() {
     serial(async {
         let accel = emu(
             NotifyMode::Eventfd,
-            EmuOptions {
-                max_streams: 1,
-                ..EmuOptions::default()
-            },
+            EmuOptions::default().max_streams(1),
             Some(JOB_TIMEOUT),
         )
         .await;

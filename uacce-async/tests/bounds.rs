@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use uacce_async::{Accel, Backend, Config, Error, Flush, Format, StreamCompressor, bufread};
+use uacce_async::{Accel, Backend, Error, Flush, Format, StreamCompressor, bufread};
 
 /// Run `f` on a fresh runtime of `workers` worker threads (0: current-thread), one test at a time: the tests count
 /// the process's threads and resident memory, which tests running beside them would change.
@@ -46,14 +46,13 @@ fn rss_kib() -> u64 {
 }
 
 async fn accel(backend: Backend, cpu_threads: usize, max_streams: usize) -> Accel {
-    Accel::with_config(Config {
-        backend,
-        cpu_threads,
-        max_streams,
-        ..Config::default()
-    })
-    .await
-    .expect("accelerator")
+    Accel::builder()
+        .backend(backend)
+        .cpu_threads(cpu_threads)
+        .max_streams(max_streams)
+        .build()
+        .await
+        .expect("accelerator")
 }
 
 fn text(len: usize, seed: u32) -> Vec<u8> {
@@ -169,10 +168,7 @@ fn the_emulators_stream_table_refuses_new_streams_when_full() {
         use uacce_async::EmuOptions;
         let accel = Accel::builder()
             .backend(Backend::Emulated)
-            .emu(EmuOptions {
-                max_streams: 8,
-                ..EmuOptions::default()
-            })
+            .emu(EmuOptions::default().max_streams(8))
             .max_streams(100)
             .build()
             .await

@@ -91,7 +91,7 @@ async fn a_failed_update_poisons_the_hasher() {
 /// XTS refuses a key whose two halves are equal (IEEE 1619, NIST SP 800-38E), for both key sizes.
 #[test]
 fn xts_refuses_equal_key_halves() {
-    use uacce_async::{CipherKey, CipherMode};
+    use uacce_async::hazmat::{CipherKey, CipherMode};
     for half in [16usize, 32] {
         let same = vec![0x42u8; 2 * half];
         assert!(
@@ -101,4 +101,44 @@ fn xts_refuses_equal_key_halves() {
         differ[2 * half - 1] ^= 1;
         assert!(CipherKey::new(CipherMode::Xts, &differ).is_ok());
     }
+}
+
+/// A stream step that fails midway poisons the stream: the next step is refused rather than continue a session
+/// whose state is unknown.
+#[tokio::test]
+async fn a_failed_stream_step_poisons_the_stream() {
+    let accel = accel(Backend::Emulated).await;
+    let zip = accel
+        .emulated_devices()
+        .iter()
+        .find(|d| d.config().name.starts_with("emu_zip"))
+        .unwrap()
+        .clone();
+    let c = uacce_async::StreamCompressor::new(&accel, uacce_async::Format::Gzip).unwrap();
+    let (c, r) = c
+        .compress(
+            bytes::Bytes::from(vec![b'a'; 100_000]),
+            uacce_async::Flush::None,
+        )
+        .await;
+    r.unwrap();
+    zip.inject(uacce_async::Fault::ErrorStatus(zip.counters().accepted));
+    let (c, r) = c
+        .compress(
+            bytes::Bytes::from(vec![b'b'; 100_000]),
+            uacce_async::Flush::None,
+        )
+        .await;
+    // The injected error status reads as a rejected stream.
+    assert!(
+        matches!(r, Err(Error::Device(_) | Error::CorruptData(_))),
+        "{r:?}"
+    );
+    let (_c, r) = c
+        .compress(
+            bytes::Bytes::from_static(b"more"),
+            uacce_async::Flush::Finish,
+        )
+        .await;
+    assert!(matches!(r, Err(Error::Poisoned(_))), "{r:?}");
 }

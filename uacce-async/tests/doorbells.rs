@@ -24,16 +24,15 @@ const BATCHING: [NotifyMode; 4] = [
 /// number of jobs submitted. No job timeout: a job whose doorbell never rings hangs (and the bound below fails the
 /// test) instead of being retired.
 async fn run_rounds(mode: NotifyMode, service: EmuOptions, tasks: usize, rounds: usize) {
-    let accel = Accel::with_config(Config {
-        backend: Backend::Emulated,
-        mode,
-        queues_per_device: 1,
-        job_timeout: None,
-        emu: service,
-        ..Config::default()
-    })
-    .await
-    .expect("emulated accelerator");
+    let accel = Accel::builder()
+        .backend(Backend::Emulated)
+        .mode(mode)
+        .queues_per_device(1)
+        .job_timeout(None)
+        .emu(service)
+        .build()
+        .await
+        .expect("emulated accelerator");
     let submitted = Arc::new(AtomicU64::new(0));
     let handles: Vec<_> = (0..tasks)
         .map(|_| {

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
+use uacce_async::hazmat::{CipherKey, CipherMode, UnauthenticatedCipher};
 use uacce_async::{
-    AeadKey, CipherKey, CipherMode, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey,
-    NotifyMode, StreamCompressor,
+    AeadKey, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey, NotifyMode, StreamCompressor,
 };
 use uacce_emu::{DeviceKind, SqeRecord};
 use uacce_sys::qm::QmVersion;
@@ -19,10 +19,7 @@ use uacce_sys::qm::QmVersion;
 const VERSIONS: [QmVersion; 2] = [QmVersion::V2, QmVersion::V3];
 
 async fn accel(v: QmVersion) -> uacce_async::Accel {
-    let opts = EmuOptions {
-        version: v,
-        ..EmuOptions::default()
-    };
+    let opts = EmuOptions::default().version(v);
     let a = common::emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(10))).await;
     for d in a.emulated_devices() {
         d.set_trace(true);
@@ -186,8 +183,14 @@ async fn ciphers_send_what_uadk_sends() {
         }
         for (mode, code, key, kc) in cases {
             let k = CipherKey::new(mode, &key).unwrap();
-            let ct = a.encrypt(&k, &iv, data.clone()).await.unwrap();
-            let pt = a.decrypt(&k, &iv, ct.clone()).await.unwrap();
+            let ct = a
+                .encrypt_unauthenticated(&k, &iv, data.clone())
+                .await
+                .unwrap();
+            let pt = a
+                .decrypt_unauthenticated(&k, &iv, ct.clone())
+                .await
+                .unwrap();
             assert_eq!(pt, data);
             let t = sec.take_trace();
             assert_eq!(t.len(), 2, "{v:?} {mode:?}");
@@ -219,7 +222,10 @@ async fn gcm_sends_the_iv_in_a_ivin() {
             for nonce in [[0xEEu8; 12], [1u8; 12]] {
                 let aad = b"associated data!";
                 let body = Bytes::from(vec![0x33u8; 1000]);
-                let sealed = a.aes_gcm_seal(&k, &nonce, aad, body.clone()).await.unwrap();
+                let sealed = a
+                    .aes_gcm_seal_with_nonce_unchecked(&k, &nonce, aad, body.clone())
+                    .await
+                    .unwrap();
                 let opened = a
                     .aes_gcm_open(&k, &nonce, aad, sealed.clone())
                     .await

@@ -32,11 +32,7 @@ fn hpre_jobs(accel: &Accel) -> u64 {
 }
 
 async fn emu(version: QmVersion) -> Accel {
-    let opts = EmuOptions {
-        version,
-        depth: 16,
-        ..EmuOptions::default()
-    };
+    let opts = EmuOptions::default().version(version).depth(16);
     common::emu(NotifyMode::Eventfd, opts, None).await
 }
 

@@ -132,10 +132,7 @@ async fn random_drops_lose_nothing() {
     let jobs = scaled(100_000);
     let accel = emu(
         NotifyMode::Eventfd,
-        EmuOptions {
-            depth: 64,
-            ..service(5)
-        },
+        service(5).depth(64),
         Some(Duration::from_secs(10)),
     )
     .await;
@@ -203,10 +200,7 @@ fn depth_four_many_jobs_without_spinning() {
     rt.block_on(async {
         let accel = emu(
             NotifyMode::Eventfd,
-            EmuOptions {
-                depth: 4,
-                ..service(2_000)
-            },
+            service(2_000).depth(4),
             Some(Duration::from_secs(30)),
         )
         .await;
@@ -292,16 +286,17 @@ async fn stuck_job_times_out_and_the_pool_keeps_serving() {
 async fn stuck_job_behind_an_earlier_jobs_timer_times_out_at_its_own_deadline() {
     let timeout = Duration::from_millis(400);
     for mode in NotifyMode::ALL {
-        let accel = Accel::with_config(Config {
-            backend: Backend::Emulated,
-            mode,
-            queues_per_device: 1,
-            job_timeout: Some(timeout),
-            emu: service(150_000),
-            ..Config::default()
-        })
-        .await
-        .unwrap();
+        let accel = Accel::builder()
+            .backend(Backend::Emulated)
+            .mode(mode)
+            .queues_per_device(1)
+            .job_timeout(Some(timeout))
+            .emu(service(150_000))
+            // The timeout is the caller's error here, not redone on the CPU.
+            .routing(Routing::device_only().cpu_backup(false))
+            .build()
+            .await
+            .unwrap();
         let dev = sec_devices(&accel)[0].clone();
         // The job after A (B) never completes.
         dev.inject(Fault::Stuck(dev.counters().accepted + 1));
@@ -364,10 +359,7 @@ async fn queue_reset_fails_pending_jobs_and_the_pool_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn device_removal_fails_its_jobs_and_the_other_device_serves() {
     for mode in NotifyMode::ALL {
-        let opts = EmuOptions {
-            devices: 2,
-            ..service(200_000)
-        };
+        let opts = service(200_000).devices(2);
         let accel = emu(mode, opts, Some(Duration::from_secs(10))).await;
         let devs = sec_devices(&accel);
         let jobs: Vec<_> = (0..8)

@@ -18,8 +18,12 @@ fn independent_decode(format: Format, data: &[u8]) -> Vec<u8> {
             c.arg("-dc");
             c
         }
-        Format::Zlib | Format::Deflate => {
-            let wbits = if format == Format::Zlib { 15 } else { -15 };
+        other => {
+            let wbits = match other {
+                Format::Zlib => 15,
+                Format::Deflate => -15,
+                other => panic!("no independent decoder for {other:?}"),
+            };
             let mut c = Command::new("python3");
             c.arg("-c").arg(format!(
                 "import sys,zlib; d=zlib.decompressobj({wbits}); o=d.decompress(sys.stdin.buffer.read()); \

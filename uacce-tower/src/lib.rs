@@ -674,6 +674,10 @@ impl Coder {
                 Flush::None => Ok(()),
                 Flush::Sync => w.flush().await,
                 Flush::Finish => w.shutdown().await,
+                other => Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    format!("flush mode {other:?}"),
+                )),
             }
         }
         match self {

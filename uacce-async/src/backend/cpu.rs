@@ -11,7 +11,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 
 type Task = Box<dyn FnOnce() + Send>;
 
@@ -89,7 +89,7 @@ impl CpuPool {
             std::thread::Builder::new()
                 .name("uacce-cpu".into())
                 .spawn(move || worker(&shared))
-                .map_err(|e| Error::Setup(format!("CPU backend thread: {e}")))?;
+                .map_err(|e| Error::setup_from("CPU backend thread", DeviceErrorKind::Other, e))?;
             q.threads += 1;
         }
         Ok(())

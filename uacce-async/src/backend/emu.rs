@@ -7,11 +7,12 @@ use uacce_emu::{DeviceKind, EmuConfig, EmuDevice, ServiceModel};
 use uacce_sys::qm::QmVersion;
 
 use super::{Discovered, LaneEnv, Source, dup};
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane, LaneSpec, Owner};
 
 /// Options of the emulated backend.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EmuOptions {
     /// QM generation the emulated devices speak (default V3).
     pub version: QmVersion,
@@ -35,6 +36,43 @@ impl Default for EmuOptions {
             devices: 1,
             max_streams: uacce_emu::DEFAULT_MAX_STREAMS,
         }
+    }
+}
+
+impl EmuOptions {
+    /// QM generation the emulated devices speak.
+    #[must_use]
+    pub fn version(mut self, version: QmVersion) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Ring depth.
+    #[must_use]
+    pub fn depth(mut self, depth: u16) -> Self {
+        self.depth = depth;
+        self
+    }
+
+    /// Service-time model.
+    #[must_use]
+    pub fn service(mut self, service: ServiceModel) -> Self {
+        self.service = service;
+        self
+    }
+
+    /// Emulated ZIP and SEC devices each.
+    #[must_use]
+    pub fn devices(mut self, n: usize) -> Self {
+        self.devices = n;
+        self
+    }
+
+    /// ZIP stream contexts each emulated ZIP device keeps at once.
+    #[must_use]
+    pub fn max_streams(mut self, n: usize) -> Self {
+        self.max_streams = n;
+        self
     }
 }
 
@@ -82,8 +120,10 @@ pub(super) fn discover(opts: &EmuOptions) -> Discovered {
 pub(super) fn open_lane(dev: &EmuDevice, class: Class, env: &LaneEnv<'_>) -> Result<Arc<Lane>> {
     let q = dev
         .open_queue(class.qc_type())
-        .map_err(|e| Error::Setup(e.to_string()))?;
-    let ring = q.driver_ring().map_err(|e| Error::Setup(e.to_string()))?;
+        .map_err(|e| Error::setup_from("emulated queue", DeviceErrorKind::Other, e))?;
+    let ring = q
+        .driver_ring()
+        .map_err(|e| Error::setup_from("emulated queue ring", DeviceErrorKind::Other, e))?;
     let spec = LaneSpec {
         class,
         device: dev.config().name.clone(),

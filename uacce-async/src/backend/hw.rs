@@ -7,11 +7,11 @@ use std::sync::Arc;
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use uacce_sys::qm::{DriverRing, RingLayout};
 use uacce_sys::queue::{Queue, QueueError};
-use uacce_sys::sysfs::{self, Sysfs};
+use uacce_sys::sysfs::{self, Sysfs, SysfsError};
 
 use super::{Discovered, LaneEnv, Source, dup};
 use crate::config::{Backend, Config};
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane, LaneSpec, Owner};
 use crate::notify::NotifyMode;
 
@@ -25,23 +25,31 @@ pub(super) fn discover(config: &Config) -> Result<Discovered> {
         ss.into_iter().map(Source::Hw).collect(),
     );
     if config.backend == Backend::Hardware && (zip.is_empty() || sec.is_empty()) {
-        let why = match (only, sysfs.devices()) {
-            (Some(names), _) => format!(
-                "the devices named in Config::devices ({}) serve no {} jobs",
-                names.join(", "),
-                if zip.is_empty() {
-                    "ZIP (gzip)"
-                } else {
-                    "SEC (aead)"
-                }
+        return Err(match (only, sysfs.devices()) {
+            (Some(names), _) => Error::no_device(
+                format!(
+                    "the devices named in Config::devices ({}) serve no {} jobs",
+                    names.join(", "),
+                    if zip.is_empty() {
+                        "ZIP (gzip)"
+                    } else {
+                        "SEC (aead)"
+                    }
+                ),
+                DeviceErrorKind::Missing,
             ),
-            (None, Err(e)) => e.to_string(),
-            (None, Ok(d)) => format!(
-                "{} uacce device(s), none usable for both ZIP (gzip) and SEC (aead)",
-                d.len()
+            (None, Err(e)) => {
+                let kind = DeviceErrorKind::from(&e);
+                Error::no_device_from("no uacce devices", kind, e)
+            }
+            (None, Ok(d)) => Error::no_device(
+                format!(
+                    "{} uacce device(s), none usable for both ZIP (gzip) and SEC (aead)",
+                    d.len()
+                ),
+                DeviceErrorKind::Missing,
             ),
-        };
-        return Err(Error::NoDevice(why));
+        });
     }
     let names: Vec<String> = zip.iter().chain(sec.iter()).map(Source::name).collect();
     if zip.is_empty() || sec.is_empty() {
@@ -76,18 +84,27 @@ pub(super) fn discover(config: &Config) -> Result<Discovered> {
 /// A lane on a new queue of `dev`.
 pub(super) fn open_lane(dev: &sysfs::Device, class: Class, env: &LaneEnv<'_>) -> Result<Arc<Lane>> {
     let q = Arc::new(
-        Queue::open_and_start(dev, class.qc_type()).map_err(|e| Error::Setup(e.to_string()))?,
+        Queue::open_and_start(dev, class.qc_type())
+            .map_err(|e| Error::queue(format!("cannot open a queue on {}", dev.name), e))?,
     );
-    let version = dev
-        .qm_version()
-        .ok_or_else(|| Error::Setup(format!("{}: unsupported api {}", dev.name, dev.api)))?;
+    let version = dev.qm_version().ok_or_else(|| Error::Setup {
+        message: format!("{}: unsupported api {}", dev.name, dev.api),
+        kind: DeviceErrorKind::Unsupported,
+        source: None,
+    })?;
     // The SQE size the kernel reported for this queue (128 ZIP/SEC, 64 HPRE), not an assumed one.
-    let layout = RingLayout::for_queue(&q).map_err(|e| Error::Setup(e.to_string()))?;
+    let layout = RingLayout::for_queue(&q).map_err(|e| {
+        Error::setup_from(
+            format!("{}: ring layout", dev.name),
+            DeviceErrorKind::Unsupported,
+            e,
+        )
+    })?;
     let sqn = q
         .sqn()
-        .ok_or_else(|| Error::Setup("queue has no number".into()))?;
+        .ok_or_else(|| Error::setup(format!("{}: the queue has no number", dev.name)))?;
     let ring = DriverRing::new(q.clone(), layout, q.clone(), version, sqn)
-        .map_err(|e| Error::Setup(e.to_string()))?;
+        .map_err(|e| Error::setup_from(format!("{}: ring", dev.name), DeviceErrorKind::Other, e))?;
     let (fd, is_eventfd) = match env.mode {
         NotifyMode::Interrupt | NotifyMode::BusyPoll => (dup(q.as_fd())?, false),
         _ => bind_eventfd(&q)?,
@@ -147,30 +164,43 @@ fn hw_devices(
             Ok(names) => format!("uacce devices here: {}", names.join(", ")),
             Err(e) => format!("no uacce devices: {e}"),
         };
-        return Err(Error::NoDevice(format!(
-            "uacce device{} {} (Config::devices) not found; {here}",
-            if missing.len() > 1 { "s" } else { "" },
-            missing.join(", ")
-        )));
+        return Err(Error::no_device(
+            format!(
+                "uacce device{} {} (Config::devices) not found; {here}",
+                if missing.len() > 1 { "s" } else { "" },
+                missing.join(", ")
+            ),
+            DeviceErrorKind::Missing,
+        ));
     }
     let (mut zip, mut sec) = (Vec::new(), Vec::new());
     // In sysfs order, each named device once.
     for name in found_names.iter().filter(|n| only.contains(n)) {
-        let unusable =
-            |why: String| Error::NoDevice(format!("uacce device {name} (Config::devices): {why}"));
-        let dev = sysfs.device(name).map_err(|e| unusable(e.to_string()))?;
+        let unusable = format!("uacce device {name} (Config::devices) is unusable");
+        let dev = sysfs.device(name).map_err(|e| {
+            let kind = DeviceErrorKind::from(&e);
+            Error::no_device_from(&*unusable, kind, e)
+        })?;
         if dev.is_isolated() {
-            return Err(unusable(
-                "isolated by the kernel after hardware errors".into(),
+            return Err(Error::no_device_from(
+                &*unusable,
+                DeviceErrorKind::Isolated,
+                SysfsError::Isolated { name: name.clone() },
             ));
         }
-        uacce_sys::queue::check_device(&dev).map_err(|e| unusable(e.to_string()))?;
+        uacce_sys::queue::check_device(&dev).map_err(|e| {
+            let kind = DeviceErrorKind::from(&e);
+            Error::no_device_from(&*unusable, kind, e)
+        })?;
         let (z, s) = (dev.supports("gzip"), dev.supports("aead"));
         if !z && !s {
-            return Err(unusable(format!(
-                "serves neither compression (gzip) nor crypto (aead); its algorithms: {}",
-                dev.algorithms.join(", ")
-            )));
+            return Err(Error::no_device(
+                format!(
+                    "{unusable}: it serves neither compression (gzip) nor crypto (aead); its algorithms: {}",
+                    dev.algorithms.join(", ")
+                ),
+                DeviceErrorKind::Unsupported,
+            ));
         }
         if z {
             zip.push(dev.clone());
@@ -185,7 +215,7 @@ fn hw_devices(
 /// `Eventfd` mode on a real queue: bind an eventfd with the patched kernel's ioctl, or fall back to the queue fd.
 fn bind_eventfd(q: &Queue) -> Result<(OwnedFd, bool)> {
     let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-        .map_err(|e| Error::Setup(format!("eventfd: {e}")))?;
+        .map_err(|e| Error::setup_from("eventfd", DeviceErrorKind::Other, e))?;
     match q.bind_eventfd(efd.as_fd()) {
         Ok(()) => Ok((OwnedFd::from(efd), true)),
         Err(QueueError::Unsupported { .. }) => {
@@ -194,7 +224,7 @@ fn bind_eventfd(q: &Queue) -> Result<(OwnedFd, bool)> {
             );
             Ok((dup(q.as_fd())?, false))
         }
-        Err(e) => Err(Error::Setup(e.to_string())),
+        Err(e) => Err(Error::queue("bind an eventfd to the queue", e)),
     }
 }
 
@@ -204,10 +234,10 @@ fn bind_eventfd(q: &Queue) -> Result<(OwnedFd, bool)> {
 fn hangup_watch(q: &Queue) -> Result<OwnedFd> {
     use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
     let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
-        .map_err(|e| Error::Setup(format!("epoll_create1: {e}")))?;
+        .map_err(|e| Error::setup_from("epoll_create1", DeviceErrorKind::Other, e))?;
     // The registration follows the queue's open file: it ends when the queue is closed, with no fd to keep.
     ep.add(q.as_fd(), EpollEvent::new(EpollFlags::empty(), 0))
-        .map_err(|e| Error::Setup(format!("epoll_ctl(queue fd): {e}")))?;
+        .map_err(|e| Error::setup_from("epoll_ctl(queue fd)", DeviceErrorKind::Other, e))?;
     Ok(ep.0)
 }
 
@@ -270,11 +300,24 @@ mod tests {
         }
     }
 
-    fn no_device_message(r: Result<(Vec<String>, Vec<String>)>) -> String {
+    /// The message of an [`Error::NoDevice`] with its whole source chain, and its kind.
+    fn no_device(r: Result<(Vec<String>, Vec<String>)>) -> (String, DeviceErrorKind) {
         match r {
-            Err(Error::NoDevice(m)) => m,
+            Err(e @ Error::NoDevice { .. }) => {
+                let mut m = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    m = format!("{m}: {c}");
+                    cause = c.source();
+                }
+                (m, e.device_kind().expect("a device error has a kind"))
+            }
             other => panic!("expected Error::NoDevice, got {other:?}"),
         }
+    }
+
+    fn no_device_message(r: Result<(Vec<String>, Vec<String>)>) -> String {
+        no_device(r).0
     }
 
     #[test]
@@ -325,7 +368,10 @@ mod tests {
         let none = Sysfs::with_root("/nonexistent/class/uacce", "/dev");
         let only = vec!["hisi_zip-0".to_string()];
         let m = match hw_devices(&none, Some(&only)) {
-            Err(Error::NoDevice(m)) => m,
+            Err(Error::NoDevice { message, kind, .. }) => {
+                assert_eq!(kind, DeviceErrorKind::Missing);
+                message
+            }
             other => panic!("{other:?}"),
         };
         assert!(m.contains("hisi_zip-0") && m.contains("no uacce"), "{m}");
@@ -336,16 +382,39 @@ mod tests {
     #[test]
     fn a_named_device_that_cannot_serve_is_an_error_not_skipped() {
         let f = FakeSysfs::typical();
-        let m = no_device_message(f.pick(Some(&["hisi_zip-2"])));
+        let (m, kind) = no_device(f.pick(Some(&["hisi_zip-2"])));
         assert!(m.contains("hisi_zip-2") && m.contains("SVA"), "{m}");
-        let m = no_device_message(f.pick(Some(&["hisi_zip-0", "hisi_hpre-0"])));
+        assert_eq!(kind, DeviceErrorKind::Unsupported);
+        // The uacce-sys error is the source, typed.
+        let e = f.pick(Some(&["hisi_zip-2"])).unwrap_err();
+        let cause = e.device_cause().expect("a cause");
+        // The same error is std's source, and survives a clone (it is shared in an Arc).
+        let via_std = std::error::Error::source(&e).expect("a source");
+        assert_eq!(via_std.to_string(), cause.to_string());
+        assert!(
+            !e.to_string().contains("SVA"),
+            "the cause is not repeated in the message: {e}"
+        );
+        let copy = e.clone();
+        assert!(
+            copy.device_cause()
+                .is_some_and(|c| c.to_string() == cause.to_string())
+        );
+        assert!(
+            matches!(cause.downcast_ref::<QueueError>(), Some(QueueError::SvaRequired { name, .. }) if name == "hisi_zip-2"),
+            "{cause:?}"
+        );
+        let (m, kind) = no_device(f.pick(Some(&["hisi_zip-0", "hisi_hpre-0"])));
         assert!(m.contains("hisi_hpre-0") && m.contains("rsa"), "{m}");
+        assert_eq!(kind, DeviceErrorKind::Unsupported);
         f.add("hisi_zip-3", "acme_v9", 1, &["gzip"]);
-        let m = no_device_message(f.pick(Some(&["hisi_zip-3"])));
+        let (m, kind) = no_device(f.pick(Some(&["hisi_zip-3"])));
         assert!(m.contains("hisi_zip-3") && m.contains("acme_v9"), "{m}");
+        assert_eq!(kind, DeviceErrorKind::Unsupported);
         std::fs::write(f.sysfs.root().join("hisi_zip-1/isolate"), "1\n").unwrap();
-        let m = no_device_message(f.pick(Some(&["hisi_zip-1"])));
+        let (m, kind) = no_device(f.pick(Some(&["hisi_zip-1"])));
         assert!(m.contains("hisi_zip-1") && m.contains("isolated"), "{m}");
+        assert_eq!(kind, DeviceErrorKind::Isolated);
         // Unfiltered, the same devices are skipped silently.
         assert_eq!(f.pick(None).unwrap().0, ["hisi_zip-0"]);
     }
@@ -376,7 +445,10 @@ mod tests {
                 .build()
                 .await;
             match r {
-                Err(Error::NoDevice(m)) => assert!(m.contains("no_such_accel-99"), "{m}"),
+                Err(Error::NoDevice { message, kind, .. }) => {
+                    assert!(message.contains("no_such_accel-99"), "{message}");
+                    assert_eq!(kind, DeviceErrorKind::Missing);
+                }
                 other => panic!("{backend:?}: {other:?}"),
             }
         }

@@ -8,11 +8,12 @@ use std::time::Duration;
 use uacce_sys::sysfs;
 
 use crate::config::{Backend, Config};
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::{Class, Lane};
 use crate::notify::{Notifier, NotifyMode};
 
 mod cpu;
+pub(crate) mod crypto;
 #[cfg(feature = "emu")]
 mod emu;
 mod hw;
@@ -113,5 +114,5 @@ pub(crate) fn discover(config: &Config) -> Result<Discovered> {
 /// An owned duplicate of a queue's fd (for the lane's wait fd).
 fn dup(fd: BorrowedFd<'_>) -> Result<OwnedFd> {
     fd.try_clone_to_owned()
-        .map_err(|e| Error::Setup(format!("dup of a queue fd: {e}")))
+        .map_err(|e| Error::setup_from("dup of a queue fd", DeviceErrorKind::Other, e))
 }

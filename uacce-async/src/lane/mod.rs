@@ -164,6 +164,8 @@ pub(crate) struct LaneStats {
     pub submitted: AtomicU64,
     pub completed: AtomicU64,
     pub unknown_tags: AtomicU64,
+    /// One-shot job outcomes, bytes and backpressure waits (the public statistics).
+    pub q: crate::stats::QueueCounters,
 }
 
 /// One device queue.
@@ -327,10 +329,13 @@ impl Lane {
         let permit = match self.ring_slots.try_acquire() {
             Ok(p) => p,
             Err(TryAcquireError::Closed) => return Err(self.death_error()),
-            Err(TryAcquireError::NoPermits) => match self.ring_slots.acquire().await {
-                Ok(p) => p,
-                Err(_) => return Err(self.death_error()),
-            },
+            Err(TryAcquireError::NoPermits) => {
+                self.stats.q.waited();
+                match self.ring_slots.acquire().await {
+                    Ok(p) => p,
+                    Err(_) => return Err(self.death_error()),
+                }
+            }
         };
         let mut st = self.lock();
         if self.is_dead() {

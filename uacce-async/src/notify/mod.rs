@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use tokio::io::unix::AsyncFd;
 
-use crate::error::{Error, Result};
+use crate::error::{DeviceErrorKind, Error, Result};
 use crate::lane::Lane;
 
 mod busy;
@@ -36,6 +36,7 @@ mod uring;
 /// CPU per job at depth ≤ 4 but spent up to 35–65 % more CPU per real job at depth 64, so it suits latency-bound, lightly
 /// loaded callers; `BusyPoll` needs a core to spare. Run the report on your own machine to choose for your load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum NotifyMode {
     /// tokio `AsyncFd` on the queue fd: the kernel's uacce `poll()` reports new completions (mainline kernels).
     /// On the emulator the queue's eventfd plays the queue fd's part.
@@ -113,12 +114,14 @@ impl Notifier {
         Ok(match mode {
             NotifyMode::Interrupt | NotifyMode::Eventfd => Notifier::Task { hybrid: false },
             NotifyMode::Hybrid => Notifier::Task { hybrid: true },
-            NotifyMode::BusyPoll => Notifier::Busy(
-                busy::BusyPoller::start()
-                    .map_err(|e| Error::Setup(format!("busy-poll thread: {e}")))?,
-            ),
+            NotifyMode::BusyPoll => {
+                Notifier::Busy(busy::BusyPoller::start().map_err(|e| {
+                    Error::setup_from("busy-poll thread", DeviceErrorKind::Other, e)
+                })?)
+            }
             NotifyMode::IoUring => Notifier::Uring(
-                uring::UringReactor::start().map_err(|e| Error::Setup(format!("io_uring: {e}")))?,
+                uring::UringReactor::start()
+                    .map_err(|e| Error::setup_from("io_uring", DeviceErrorKind::Other, e))?,
             ),
         })
     }
@@ -135,12 +138,14 @@ impl Notifier {
     pub(crate) fn attach(&self, lane: Arc<Lane>) -> Result<()> {
         match self {
             Notifier::Task { hybrid } => task::spawn_task_driver(lane, *hybrid)
-                .map_err(|e| Error::Setup(format!("completion driver: {e}"))),
+                .map_err(|e| Error::setup_from("completion driver", DeviceErrorKind::Other, e)),
             Notifier::Busy(b) => {
                 b.add(lane);
                 Ok(())
             }
-            Notifier::Uring(u) => u.add(lane).map_err(|e| Error::Setup(e.to_string())),
+            Notifier::Uring(u) => u
+                .add(lane)
+                .map_err(|e| Error::setup_from("io_uring: add a queue", DeviceErrorKind::Other, e)),
         }
     }
 }
