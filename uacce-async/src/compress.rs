@@ -19,12 +19,13 @@
 //!   and the output is never larger than [`compress_bound`]. A block-mode job whose output does not fit
 //!   [`compress_bound`] (deflate could not shrink the data) is finished the same way: the whole stream is written
 //!   as stored blocks with a software checksum, instead of a second device attempt or a CPU deflate.
-//! * **Decompression**: a first block-mode attempt (output space 4× the input, at most 8 MiB and the limit) serves
-//!   the usual case. When its output does not fit, or the input is over 8 MiB, the stream is decoded with stream BDs:
+//! * **Decompression**: block-mode attempts (output space 4× the input, growing 4× per attempt, at most 8 MiB and the
+//!   limit) serve the usual case. When the output does not fit 8 MiB, or the input is over 8 MiB, the stream is
+//!   decoded with stream BDs:
 //!   each takes what fits its output space and reports what it consumed; the output is drained into the result and
 //!   the rest of the input resubmitted with the context, until the device reports the end of the stream
-//!   (status 0x13 with lstblk), so no output size needs guessing and nothing is decoded twice after the first
-//!   attempt. The limit (`Config::max_decompressed`) is checked after every BD, and no BD gets more output space
+//!   (status 0x13 with lstblk), so no output size needs guessing past 8 MiB and nothing is decoded twice after the
+//!   block attempts. The limit (`Config::max_decompressed`) is checked after every BD, and no BD gets more output space
 //!   than the limit still admits (plus the hardware's 200-byte stream minimum), so a bomb stops at the limit.
 //!
 //! Memory of a large request, besides the caller's input: the result (compression: reserved at
@@ -347,7 +348,7 @@ fn next_member(format: Format, rest: &[u8]) -> bool {
 enum Decoded {
     /// The output and the input bytes taken.
     Done(Bytes, usize),
-    /// The block-mode attempt's output did not fit its space (but may fit the limit): decode with stream BDs, the
+    /// The output is over what one block-mode BD holds (8 MiB) but may fit the limit: decode with stream BDs, the
     /// first with `room` bytes of output space.
     Stream { room: usize },
 }
@@ -523,15 +524,18 @@ impl Job for DecompressJob {
                     self.header.unwrap_or(0) + c.consumed as usize,
                 ))
             }
-            // The output is larger than the room: with room up to the limit, the stream is over the limit.
-            ZipOutcome::DstTooSmall if self.cap >= self.limit => {
-                return Err(Error::OutputLimit { limit: self.limit });
+            // A bigger block attempt while the output may still fit one BD (4x per attempt, as before: these jobs stay
+            // whole device jobs for routing, statistics and the CPU backup).
+            ZipOutcome::DstTooSmall if self.cap < self.ceiling() => {
+                self.cap = self.cap.saturating_mul(4).min(self.ceiling());
+                Step::Again
             }
-            // Otherwise continue with stream BDs, which take the output as it comes (no second guess of its size,
-            // no input decoded twice after this attempt), the first with 4× this room.
-            ZipOutcome::DstTooSmall => Step::Done(Decoded::Stream {
-                room: self.cap.saturating_mul(4).min(MAX_FLAT),
-            }),
+            // Over 8 MiB of output: continue with stream BDs, which take the output as it comes, rather than the CPU.
+            ZipOutcome::DstTooSmall if self.limit > MAX_FLAT => {
+                Step::Done(Decoded::Stream { room: MAX_FLAT })
+            }
+            // The room was the limit: the stream is over it.
+            ZipOutcome::DstTooSmall => return Err(Error::OutputLimit { limit: self.limit }),
             ZipOutcome::Error(s) => {
                 return Err(Error::CorruptData(format!(
                     "the device rejected the stream (status {s:?})"

@@ -19,9 +19,6 @@ use crate::routing::INLINE_MAX;
 use crate::stats::{CpuReason, FailKind, Family, FamilyCounters, OutputLen};
 
 /// What a completion means for its job.
-// `Again` has no user since one-shot decompression continues with stream BDs on the device (compress.rs) instead of a
-// block attempt with a bigger buffer; execute still honours it.
-#[allow(dead_code)]
 pub(crate) enum Step<T> {
     /// The job is done.
     Done(T),
