@@ -275,6 +275,26 @@ impl Accel {
         self.inner.pools.iter().map(ClassPool::live_lanes).sum()
     }
 
+    /// Jobs this accelerator has handed to its CPU backend so far: requests routed there (no device for their kind,
+    /// or too large for one), device jobs that finished on the CPU, and the CPU steps of streams on the CPU. A
+    /// diagnostic: with devices serving a kind of job, it stays where it was while that work runs on them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Format};
+    /// let cpu = Accel::builder().backend(Backend::Cpu).build().await?;
+    /// cpu.compress(Format::Gzip, &b"abc"[..]).await?;
+    /// assert_eq!(cpu.cpu_jobs(), 1);
+    /// let emu = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// emu.compress(Format::Gzip, vec![7u8; 20 << 20]).await?; // 20 MiB: stream BDs on the device
+    /// assert_eq!(emu.cpu_jobs(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn cpu_jobs(&self) -> u64 {
+        self.inner.cpu.jobs()
+    }
+
     /// A lane for a stream session of `class`, or `None` when that kind of job runs on the CPU.
     pub(crate) fn stream_lane(&self, class: Class) -> Result<Option<Arc<Lane>>> {
         match self.inner.pools.get(class) {

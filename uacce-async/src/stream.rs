@@ -51,14 +51,22 @@ struct DeviceSide {
 
 /// A stream's context buffer. The device keeps the stream's state in it; BDs in flight hold it too (their buffers
 /// keep an `Arc`), so it is freed, and the emulator's entry for it released, after the last BD that names it.
-struct CtxBuf {
+pub(crate) struct CtxBuf {
     mem: Vec<u8>,
     release: StreamRelease,
 }
 
 impl CtxBuf {
+    /// A zeroed context buffer for a stream on `lane`.
+    pub(crate) fn new(lane: &Lane) -> Arc<Self> {
+        Arc::new(CtxBuf {
+            mem: vec![0u8; CTX_LEN],
+            release: lane.stream_release(),
+        })
+    }
+
     /// The hardware context address the BDs name.
-    fn ctx_addr(&self) -> u64 {
+    pub(crate) fn ctx_addr(&self) -> u64 {
         self.mem.as_ptr() as u64 + zip::HW_CTX_OFFSET
     }
 }
@@ -70,7 +78,7 @@ impl Drop for CtxBuf {
 }
 
 /// True if `s` says the device has no stream context left for a new stream (the emulator's bounded table).
-fn no_context(s: ZipStatus) -> bool {
+pub(crate) fn no_context(s: ZipStatus) -> bool {
     #[cfg(feature = "emu")]
     if s == ZipStatus::Other(uacce_emu::STATUS_NO_CONTEXT) {
         return true;
@@ -176,10 +184,7 @@ impl Codec {
             })?;
         let engine = match accel.stream_lane(class)? {
             Some(lane) => {
-                let ctx = Arc::new(CtxBuf {
-                    mem: vec![0u8; CTX_LEN],
-                    release: lane.stream_release(),
-                });
+                let ctx = CtxBuf::new(&lane);
                 let state = StreamState {
                     ctx_addr: ctx.ctx_addr(),
                     first: true,

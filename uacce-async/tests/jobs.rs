@@ -218,7 +218,9 @@ async fn bad_input_gets_typed_errors() {
             .compress(Format::Deflate, vec![0u8; 64 << 20])
             .await
             .unwrap();
-        assert!(bomb.len() < 200_000);
+        // A 64 MiB input now compresses on the device too (stream BDs): the emulator's level-1 deflate reaches about
+        // 100:1 on zeros (the CPU backend's level 6 about 1000:1).
+        assert!(bomb.len() < (64 << 20) / 50, "{} bytes", bomb.len());
         assert!(matches!(
             accel
                 .decompress_with_limit(Format::Deflate, bomb.clone(), 1 << 20)

@@ -251,6 +251,12 @@ pub struct Counters {
     /// Valid SQ doorbells received. One doorbell may hand over several SQEs (a driver batching its doorbells),
     /// so this is at most `accepted` once the device has fetched everything rung.
     pub sq_doorbells: u64,
+    /// Input bytes the device reported consumed in the successful jobs it completed (ZIP: dw0, the deflate data
+    /// without the zlib/gzip header the driver handles; SEC and HPRE: the data length). A job resent with the input a stream
+    /// BD left over counts only what each BD took, so this is how much of an input the device itself processed.
+    pub bytes_in: u64,
+    /// Output bytes the device reported produced in the successful ZIP jobs it completed (dw1); SEC and HPRE jobs add 0.
+    pub bytes_out: u64,
 }
 
 #[derive(Default)]
@@ -261,6 +267,8 @@ struct AtomicCounters {
     dropped: AtomicU64,
     bad_doorbells: AtomicU64,
     sq_doorbells: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
 }
 
 /// Errors of the emulator's control API.
@@ -476,6 +484,8 @@ impl EmuDevice {
             dropped: c.dropped.load(Ordering::SeqCst),
             bad_doorbells: c.bad_doorbells.load(Ordering::SeqCst),
             sq_doorbells: c.sq_doorbells.load(Ordering::SeqCst),
+            bytes_in: c.bytes_in.load(Ordering::SeqCst),
+            bytes_out: c.bytes_out.load(Ordering::SeqCst),
         }
     }
 
@@ -692,6 +702,9 @@ struct InFlight {
     visible_at: Instant,
     stuck: bool,
     failed: bool,
+    /// Bytes the job consumed and produced (counted when its completion is posted).
+    consumed: u64,
+    produced: u64,
 }
 
 fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: DeviceRing) {
@@ -786,14 +799,14 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                 let seq = counters.accepted.fetch_add(1, Ordering::SeqCst);
                 device.record(queue.sqn, queue.qc_type, &sqe);
                 let fault = take_fault(&device, seq);
-                let (failed, bytes) = match fault {
+                let (failed, bytes, consumed, produced) = match fault {
                     Some(Fault::ErrorStatus(_)) => {
                         exec::inject_error(cfg.kind, cfg.version, &mut sqe);
-                        (true, 0)
+                        (true, 0, 0, 0)
                     }
                     _ => {
                         let out = device.exec.execute(queue.qc_type, &mut sqe);
-                        (!out.ok, out.bytes)
+                        (!out.ok, out.bytes, out.consumed, out.produced)
                     }
                 };
                 let visible_at = (fetched_at + cfg.service.latency(bytes)).max(last_visible);
@@ -804,6 +817,8 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                     visible_at,
                     stuck: matches!(fault, Some(Fault::Stuck(_))),
                     failed,
+                    consumed,
+                    produced,
                 });
             }
         }
@@ -824,6 +839,10 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
             if job.failed {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
             }
+            counters.bytes_in.fetch_add(job.consumed, Ordering::Relaxed);
+            counters
+                .bytes_out
+                .fetch_add(job.produced, Ordering::Relaxed);
         }
         // Signal when armed and the CQ holds entries past the consumer's head. Checking the outstanding entries
         // (not only "posted just now") closes the race with a completion posted after the consumer's last look but

@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crate::error::{DeviceErrorKind, Error, Result};
@@ -32,6 +33,8 @@ struct Shared {
 pub(crate) struct CpuPool {
     shared: Arc<Shared>,
     max: usize,
+    /// Jobs handed to the pool ([`CpuPool::run`] calls).
+    jobs: AtomicU64,
 }
 
 impl CpuPool {
@@ -48,7 +51,13 @@ impl CpuPool {
                 ready: Condvar::new(),
             }),
             max: threads.max(1),
+            jobs: AtomicU64::new(0),
         }
+    }
+
+    /// Jobs handed to the pool so far (whole jobs routed to the CPU, fallbacks, streaming CPU steps).
+    pub(crate) fn jobs(&self) -> u64 {
+        self.jobs.load(Ordering::Relaxed)
     }
 
     /// Run `f` on a pool thread. A job whose future is dropped before a thread takes it is skipped; one already
@@ -57,6 +66,7 @@ impl CpuPool {
         &self,
         f: impl FnOnce() -> Result<T> + Send + 'static,
     ) -> Result<T> {
+        self.jobs.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = tokio::sync::oneshot::channel();
         self.push(Box::new(move || {
             if tx.is_closed() {

@@ -58,6 +58,8 @@ fn fail(sqe: &mut Sqe, etype: u16, etype1: u16) -> Outcome {
     Outcome {
         ok: false,
         bytes: 0,
+        consumed: 0,
+        produced: 0,
     }
 }
 
@@ -149,7 +151,12 @@ pub(crate) fn execute(sqe: &mut Sqe, version: QmVersion, qc_type: u16, mem: &Pro
             verify,
         },
     );
-    Outcome { ok: true, bytes }
+    Outcome {
+        ok: true,
+        bytes,
+        consumed: bytes,
+        produced: 0,
+    }
 }
 
 /// Write an injected error result.

@@ -15,6 +15,10 @@ pub(crate) struct Outcome {
     pub ok: bool,
     /// Input bytes the job processed (for the bandwidth service model).
     pub bytes: u64,
+    /// Of a successful job: input bytes the device reports consumed (ZIP: dw0; SEC and HPRE: the data length).
+    pub consumed: u64,
+    /// Of a successful ZIP job: output bytes the device reports produced (dw1); 0 for SEC and HPRE.
+    pub produced: u64,
 }
 
 /// Per-device execution state.
@@ -50,7 +54,12 @@ impl ExecState {
 
     pub fn execute(&self, qc_type: u16, sqe: &mut Sqe) -> Outcome {
         match self.kind {
-            DeviceKind::Null => Outcome { ok: true, bytes: 0 },
+            DeviceKind::Null => Outcome {
+                ok: true,
+                bytes: 0,
+                consumed: 0,
+                produced: 0,
+            },
             DeviceKind::Zip => self.zip.execute(qc_type, sqe, &self.mem),
             DeviceKind::Sec => sec::execute(sqe, &self.mem),
             DeviceKind::Hpre => hpre::execute(sqe, self.version, qc_type, &self.mem),

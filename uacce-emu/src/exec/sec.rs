@@ -76,6 +76,8 @@ pub(crate) fn execute(sqe: &mut Sqe, mem: &ProcMem) -> Outcome {
             return Outcome {
                 ok: false,
                 bytes: 0,
+                consumed: 0,
+                produced: 0,
             };
         }
     };
@@ -92,9 +94,12 @@ pub(crate) fn execute(sqe: &mut Sqe, mem: &ProcMem) -> Outcome {
         Err(Fail::MacMismatch) => SecResult::mac_mismatch(),
     };
     sec::write_result(sqe, &res);
+    let ok = res.error_type == 0 && res.icv == 0;
     Outcome {
-        ok: res.error_type == 0 && res.icv == 0,
+        ok,
         bytes: u64::from(bytes),
+        consumed: if ok { u64::from(bytes) } else { 0 },
+        produced: 0,
     }
 }
 

@@ -348,9 +348,12 @@ fn status(code: u8) -> ZipResult {
 
 fn finish(sqe: &mut Sqe, res: ZipResult, bytes: u64) -> Outcome {
     zip::write_result(sqe, &res);
+    let ok = res.status.is_success();
     Outcome {
-        ok: res.status.is_success(),
+        ok,
         bytes,
+        consumed: if ok { u64::from(res.consumed) } else { 0 },
+        produced: if ok { u64::from(res.produced) } else { 0 },
     }
 }
 
