@@ -48,10 +48,10 @@ use uacce_sys::qm::{QmVersion, Sqe};
 use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::gzip_header;
-use crate::job::{Job, Step, addr};
+use crate::job::{Job, Step, Tally, addr};
 use crate::lane::{Buffers, Class, JobOutput, Lane, Scratch};
 use crate::pool::ClassPool;
-use crate::stats::Family;
+use crate::stats::{CpuReason, Family};
 use crate::stream::{CtxBuf, no_context};
 use crate::types::Format;
 
@@ -361,6 +361,10 @@ impl crate::stats::OutputLen for Decoded {
             Decoded::Stream { .. } => 0,
         }
     }
+
+    fn handed_over(&self) -> bool {
+        matches!(self, Decoded::Stream { .. })
+    }
 }
 
 /// Decompress the stream (gzip: the member) at the start of `data`, of at most `limit` output bytes, with one
@@ -580,20 +584,35 @@ impl Accel {
     /// made again.
     pub async fn compress(&self, format: Format, data: impl Into<Bytes>) -> Result<Bytes> {
         let data: Bytes = data.into();
-        if !block_compress_fits(data.len())
-            && let Some(lane) = self.stream_lane(Class::ZipCompress)?
-            && let Some(out) = self.compress_stream(lane, format, &data).await?
-        {
-            return Ok(out);
-        }
         let job = CompressJob {
             format,
             level: self.inner.config.cpu_level,
             cap: compress_bound(data.len()).min(MAX_FLAT),
             data,
         };
-        // A large input only comes here when the device had no stream context for it; the job does not fit one
-        // block, so it runs on the CPU.
+        if !block_compress_fits(job.data.len())
+            && let Some(lane) = self.stream_lane(Class::ZipCompress)?
+        {
+            // Counted here, as `execute` counts the jobs it runs.
+            let fam = self.inner.counters.family(Family::Compress);
+            let tally = Tally::start(fam, job.data.len());
+            let (r, on_device) = match self.compress_stream(lane, format, &job.data).await {
+                Ok(Some(out)) => (Ok(out), true),
+                Ok(None) => {
+                    // No stream context on the device for it (the emulator's bounded table): the job does not
+                    // fit one block, so it runs on the CPU.
+                    fam.cpu(CpuReason::Unfit);
+                    tracing::debug!(
+                        bytes = job.data.len(),
+                        "no device stream context: compressing on the CPU"
+                    );
+                    (self.inner.cpu.run(move || job.cpu()).await, false)
+                }
+                Err(e) => (Err(e), true),
+            };
+            tally.end(&r, on_device);
+            return r;
+        }
         self.inner.execute(job).await
     }
 
@@ -868,28 +887,46 @@ impl Accel {
         first_cap: Option<usize>,
     ) -> Result<(Bytes, usize)> {
         let job = DecompressJob::new(format, data.clone(), limit, all, first_cap);
-        let room = if data.len() > MAX_FLAT && self.inner.pools.get(Class::ZipDecompress).is_some()
-        {
-            // Too much input for one BD: stream BDs from the start.
-            first_cap
-                .unwrap_or_else(|| data.len().saturating_mul(4))
-                .min(MAX_FLAT)
-        } else {
-            match self.inner.execute(job).await? {
-                Decoded::Done(out, used) => return Ok((out, used)),
-                Decoded::Stream { room } => room,
+        let fam = self.inner.counters.family(Family::Decompress);
+        // Statistics: a large input is one job, counted here as `execute` counts the jobs it runs; a block attempt
+        // that hands over to stream BDs was started by `execute` and is ended here.
+        let (room, tally) =
+            if data.len() > MAX_FLAT && self.inner.pools.get(Class::ZipDecompress).is_some() {
+                // Too much input for one BD: stream BDs from the start.
+                let room = first_cap
+                    .unwrap_or_else(|| data.len().saturating_mul(4))
+                    .min(MAX_FLAT);
+                (room, Tally::start(fam, data.len()))
+            } else {
+                match self.inner.execute(job).await? {
+                    Decoded::Done(out, used) => return Ok((out, used)),
+                    Decoded::Stream { room } => (room, Tally::resume(fam)),
+                }
+            };
+        let streamed = match self.stream_lane(Class::ZipDecompress) {
+            Ok(Some(lane)) => {
+                self.decompress_stream(lane, format, &data, limit, room)
+                    .await
             }
+            Ok(None) => Ok(None),
+            Err(e) => Err(e),
         };
-        if let Some(lane) = self.stream_lane(Class::ZipDecompress)?
-            && let Some(done) = self
-                .decompress_stream(lane, format, &data, limit, room)
-                .await?
-        {
-            return Ok(done);
-        }
-        // No device stream context for it (the emulator's bounded table), or no queue left.
-        let job = DecompressJob::new(format, data, limit, all, first_cap);
-        self.inner.cpu.run(move || job.cpu_decode()).await
+        let (r, on_device) = match streamed {
+            Ok(Some(done)) => (Ok(done), true),
+            Ok(None) => {
+                // No device stream context for it (the emulator's bounded table), or no queue left.
+                fam.cpu(CpuReason::Unfit);
+                tracing::debug!(
+                    bytes = data.len(),
+                    "no device stream context: decompressing on the CPU"
+                );
+                let job = DecompressJob::new(format, data, limit, all, first_cap);
+                (self.inner.cpu.run(move || job.cpu_decode()).await, false)
+            }
+            Err(e) => (Err(e), true),
+        };
+        tally.end(&r, on_device);
+        r
     }
 
     /// Decode the stream at the start of `data` with stream-mode BDs on `lane`, the first with `room` bytes of output

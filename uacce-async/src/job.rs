@@ -99,10 +99,41 @@ pub(crate) trait Job: Send + Sync + Sized + 'static {
 /// How often a job is offered to another queue when the chosen one was retired before the job reached the device.
 const ATTEMPTS: usize = 4;
 
-/// Counts a job whose future is dropped before it ends as cancelled.
-struct Tally<'a> {
+/// Counts a job whose future is dropped before it ends as cancelled. Also used by the paths that drive a queue
+/// without [`Inner::execute`] (the large one-shot compress and decompress requests of stream-mode BDs), so that the
+/// family counters add up for them too.
+pub(crate) struct Tally<'a> {
     family: &'a FamilyCounters,
     ended: bool,
+}
+
+impl<'a> Tally<'a> {
+    /// Count a job of `size` input bytes as submitted.
+    pub(crate) fn start(family: &'a FamilyCounters, size: usize) -> Self {
+        family.started(size);
+        Tally {
+            family,
+            ended: false,
+        }
+    }
+
+    /// Go on counting a job that [`Inner::execute`] started and handed over unfinished
+    /// ([`OutputLen::handed_over`]); `end` counts it.
+    pub(crate) fn resume(family: &'a FamilyCounters) -> Self {
+        Tally {
+            family,
+            ended: false,
+        }
+    }
+
+    /// Count the job as completed (`on_device`: by a device) or failed, by its result.
+    pub(crate) fn end<T: OutputLen>(mut self, r: &Result<T>, on_device: bool) {
+        self.ended = true;
+        match r {
+            Ok(v) => self.family.completed(v.output_len(), on_device),
+            Err(e) => self.family.failed(FailKind::of(e)),
+        }
+    }
 }
 
 impl Drop for Tally<'_> {
@@ -124,11 +155,7 @@ impl Inner {
     pub(crate) async fn execute<J: Job>(&self, mut job: J) -> Result<J::Output> {
         let fam = self.counters.family(J::FAMILY);
         let size = job.size();
-        fam.started(size);
-        let mut tally = Tally {
-            family: fam,
-            ended: false,
-        };
+        let mut tally = Tally::start(fam, size);
         // With `tracing`'s `log` feature on (some dependency turns it on), even a disabled span does work on every
         // `record`: build one only when debug is on for a subscriber, and record only into a real one.
         let span = if tracing::enabled!(tracing::Level::DEBUG) {
@@ -277,7 +304,10 @@ impl Inner {
         tally.ended = true;
         match r {
             Ok((v, on_device)) => {
-                fam.completed(v.output_len(), on_device);
+                // A job that hands over to its caller is counted by the caller when it ends.
+                if !v.handed_over() {
+                    fam.completed(v.output_len(), on_device);
+                }
                 record("outcome", "ok");
                 Ok(v)
             }

@@ -513,6 +513,12 @@ impl QueueCounters {
 /// The length in bytes of a job's output, for `bytes_out`.
 pub(crate) trait OutputLen {
     fn output_len(&self) -> usize;
+
+    /// The job is not finished: its caller goes on with it and counts its end (a decompression whose block attempt
+    /// hands over to stream BDs).
+    fn handed_over(&self) -> bool {
+        false
+    }
 }
 
 impl OutputLen for bytes::Bytes {

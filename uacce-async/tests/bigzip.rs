@@ -114,6 +114,33 @@ fn python_decode(format: Format, data: &[u8]) -> Vec<u8> {
 
 /// Compress and decompress `len` bytes on the emulated device and check it all ran there and decodes everywhere
 /// (`gzip -dc` too for gzip).
+/// `family`'s statistics since `before`: exactly one more job, ended (none in flight, none failed), on the device or
+/// not, with its bytes in and out.
+fn one_job(accel: &Accel, before: &FamilyStats, on_device: bool, bytes: (usize, usize)) {
+    let now = *accel.stats().family(before.family);
+    let d = |a: u64, b: u64| a - b;
+    assert_eq!(d(now.submitted, before.submitted), 1, "{now:?}");
+    assert_eq!(d(now.completed, before.completed), 1, "{now:?}");
+    assert_eq!(now.failed.total(), before.failed.total(), "{now:?}");
+    assert_eq!(now.in_flight, 0, "{now:?}");
+    assert_eq!(
+        d(now.on_device, before.on_device),
+        u64::from(on_device),
+        "{now:?}"
+    );
+    assert_eq!(
+        d(now.on_cpu.total(), before.on_cpu.total()),
+        u64::from(!on_device),
+        "{now:?}"
+    );
+    assert_eq!(d(now.bytes_in, before.bytes_in), bytes.0 as u64, "{now:?}");
+    assert_eq!(
+        d(now.bytes_out, before.bytes_out),
+        bytes.1 as u64,
+        "{now:?}"
+    );
+}
+
 fn round_trip_on_the_device(len: usize, format: Format, seed: u64) {
     serial(async {
         let accel = accel().await;
@@ -121,9 +148,11 @@ fn round_trip_on_the_device(len: usize, format: Format, seed: u64) {
         let data = Bytes::from(mixed(len, seed));
 
         let before = dev.counters();
+        let stats = *accel.stats().family(Family::Compress);
         let z = accel.compress(format, data.clone()).await.unwrap();
         let after = dev.counters();
         assert_eq!(accel.cpu_jobs(), 0, "no CPU fallback");
+        one_job(&accel, &stats, true, (len, z.len()));
         assert_eq!(
             after.bytes_in - before.bytes_in,
             len as u64,
@@ -150,10 +179,12 @@ fn round_trip_on_the_device(len: usize, format: Format, seed: u64) {
             );
         }
         let before = dev.counters();
+        let stats = *accel.stats().family(Family::Decompress);
         let back = accel.decompress(format, z.clone()).await.unwrap();
         let after = dev.counters();
         assert!(back == data, "device round trip");
         assert_eq!(accel.cpu_jobs(), 0, "no CPU fallback");
+        one_job(&accel, &stats, true, (z.len(), len));
         assert_eq!(
             after.bytes_in - before.bytes_in,
             (z.len() - header_len(format)) as u64,
@@ -274,8 +305,11 @@ fn a_high_ratio_stream_continues_on_the_device() {
         let z = accel.compress(Format::Zlib, data.clone()).await.unwrap();
         assert!(z.len() < len / 50, "{} bytes", z.len());
         let before = dev.counters();
+        let stats = *accel.stats().family(Family::Decompress);
         let back = accel.decompress(Format::Zlib, z.clone()).await.unwrap();
         assert!(back == data);
+        // One job: the block attempts and the stream BDs that continued them.
+        one_job(&accel, &stats, true, (z.len(), len));
         let after = dev.counters();
         assert_eq!(after.bytes_out - before.bytes_out, len as u64);
         // After the block attempts (which failed for room), stream BDs that each took their input once.
@@ -412,10 +446,18 @@ fn a_full_stream_table_sends_large_jobs_to_the_cpu() {
         let (s, r) = s.compress(Bytes::from_static(b"hold"), Flush::Sync).await;
         r.unwrap();
         let data = Bytes::from(mixed(9 * MIB, 9));
+        let stats = *accel.stats().family(Family::Compress);
         let z = accel.compress(Format::Gzip, data.clone()).await.unwrap();
         assert_eq!(accel.cpu_jobs(), 1);
-        assert!(accel.decompress(Format::Gzip, z).await.unwrap() == data);
+        one_job(&accel, &stats, false, (data.len(), z.len()));
+        assert_eq!(
+            accel.stats().family(Family::Compress).on_cpu.unfit,
+            stats.on_cpu.unfit + 1
+        );
+        let stats = *accel.stats().family(Family::Decompress);
+        assert!(accel.decompress(Format::Gzip, z.clone()).await.unwrap() == data);
         assert_eq!(accel.cpu_jobs(), 2);
+        one_job(&accel, &stats, false, (z.len(), data.len()));
         drop(s);
     })
 }
