@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use uacce_sys::qm::zip::ZipAlg;
 use uacce_testkit::{codec, data};
-use uacce_async::{Accel, AeadKey, Backend, Error, Format, HashAlg, HmacKey, NotifyMode};
+use uacce_async::{Accel, AeadKey, Backend, Error, Format, HashAlg, HmacKey, NotifyMode, Routing};
 
 use crate::queue::{devices, sysfs_attr};
 use crate::TestResult;
@@ -25,10 +25,14 @@ fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
+/// An `Accel` on the soft devices that sends every job to a device and never redoes a failed one on the CPU: these
+/// tests check the device path and the errors it reports (a removal must reach the futures as `DeviceRemoved`).
 async fn build(mode: NotifyMode) -> Result<Accel, String> {
     let accel = Accel::builder()
         .backend(Backend::Hardware)
         .mode(mode)
+        .routing(Routing::device_only())
+        .cpu_backup(false)
         .job_timeout(Some(Duration::from_secs(20)))
         .build()
         .await
