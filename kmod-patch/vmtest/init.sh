@@ -1,6 +1,7 @@
 #!/bin/sh
 # /init of the test initramfs (busybox). Loads the modules, runs the guest
 # tests, dumps the kernel log and powers off.
+echo "=== INIT"
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
