@@ -245,8 +245,10 @@ async fn fault_mid_run(inject: Inject) {
     let f = t.device_failures;
     match inject {
         // The ZIP decompressor's error status reads as corrupt input (`input`), the others' as a device error.
+        // Which device's next jobs carry the injected statuses depends on the timing (under valgrind the SEC device
+        // may have taken all its jobs before the injection, and all three land on decompressions), so only the
+        // sum is fixed: every failure is one of the two, and there were some (`backup > 0` above).
         Inject::ErrorStatus => {
-            assert!(f.device > 0, "{f:?}");
             assert_eq!(f.device + f.input, f.total(), "{f:?}");
         }
         Inject::ResetQueues => assert!(f.queue_reset > 0, "{f:?}"),
