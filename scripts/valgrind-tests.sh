@@ -25,7 +25,8 @@ status=0
 for b in "${bins[@]}"; do
   echo "== valgrind $(basename "$b")"
   if ! valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
-      --show-leak-kinds=definite "$b" --test-threads=1 "${skip[@]}" 2>&1 | tail -n 40; then
+      --show-leak-kinds=definite "$b" --test-threads=1 "${skip[@]}" 2>&1 |
+      grep -v -E '^ +([0-9]+: |at /)' | tail -n 60; then
     echo "!! valgrind failed on $b"
     status=1
   fi
