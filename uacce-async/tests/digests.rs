@@ -8,28 +8,10 @@
 
 mod common;
 
-use std::time::Duration;
+use common::emu_v2_v3_and_cpu as backends;
+use uacce_testkit::hex;
 
-use uacce_async::{Accel, EmuOptions, HashAlg, HmacKey, NotifyMode};
-use uacce_sys::qm::QmVersion;
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-async fn backends() -> Vec<(String, Accel)> {
-    let mut v = Vec::new();
-    for ver in [QmVersion::V2, QmVersion::V3] {
-        let opts = EmuOptions::default().version(ver);
-        let a = common::emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(20))).await;
-        v.push((format!("emu {ver:?}"), a));
-    }
-    v.push(("cpu".into(), common::cpu().await));
-    v
-}
+use uacce_async::{HashAlg, HmacKey};
 
 const ABC_448: &[u8] = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 

@@ -6,29 +6,11 @@
 
 mod common;
 
-use std::time::Duration;
+use common::emu_v2_v3_and_cpu as backends;
+use uacce_testkit::hex;
 
+use uacce_async::Error;
 use uacce_async::hazmat::{BlockCipher, CipherKey, CipherMode, UnauthenticatedCipher};
-use uacce_async::{Accel, EmuOptions, Error, NotifyMode};
-use uacce_sys::qm::QmVersion;
-
-fn hex(s: &str) -> Vec<u8> {
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
-
-async fn backends() -> Vec<(String, Accel)> {
-    let mut v = Vec::new();
-    for ver in [QmVersion::V2, QmVersion::V3] {
-        let opts = EmuOptions::default().version(ver);
-        let a = common::emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(20))).await;
-        v.push((format!("emu {ver:?}"), a));
-    }
-    v.push(("cpu".into(), common::cpu().await));
-    v
-}
 
 const NIST_KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c";
 const NIST_IV: &str = "000102030405060708090a0b0c0d0e0f";

@@ -108,3 +108,16 @@ pub fn pipe_through(cmd: &mut std::process::Command, data: &[u8]) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// The emulated device at QM v2 and at v3 (eventfd, 20 s job timeout) and the CPU backend, each with its name: the
+/// backends whose results the algorithm tests compare.
+pub async fn emu_v2_v3_and_cpu() -> Vec<(String, Accel)> {
+    let mut v = Vec::new();
+    for ver in [uacce_sys::qm::QmVersion::V2, uacce_sys::qm::QmVersion::V3] {
+        let opts = EmuOptions::default().version(ver);
+        let a = emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(20))).await;
+        v.push((format!("emu {ver:?}"), a));
+    }
+    v.push(("cpu".into(), cpu().await));
+    v
+}
