@@ -28,7 +28,11 @@
 
 #include <crypto/aead.h>
 #include <crypto/hash.h>
+#include <crypto/md5.h>
+#include <crypto/sha1.h>
+#include <crypto/sha2.h>
 #include <crypto/skcipher.h>
+#include <crypto/sm3.h>
 #include <linux/crc32.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
@@ -130,40 +134,55 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define ZIP_ST_FAULT		0x1f
 #define ZIP_ST_INVALID		0xff
 
-/* SEC BD type 2, byte offsets */
+/*
+ * SEC BD type 2 (hisi-qm-protocol.md section 7.1), byte offsets. Decoded as
+ * strictly as uacce-sys's qm::sec::decode, which the uacce-emu emulator uses
+ * (uacce-emu/src/exec/FIELDS.md lists why each field is used or checked).
+ */
 #define SEC_TYPE2		2
-#define SEC_OFF_MAC_KEY_ALG	8
-#define SEC_OFF_MODE_KEY	12
+#define SEC_OFF_SDS		1	/* seq 0, de 1..2, scene 3..6, src type 7 */
+#define SEC_OFF_SDM		2	/* src type 0..1, dst type 2..4, mac 5..7 */
+#define SEC_OFF_AI_APD		5	/* ai_gen 0..1, a_pad 2..3 */
+#define SEC_OFF_INVALID		7	/* bit 7 */
+#define SEC_OFF_MAC_KEY_ALG	8	/* mac_len 0..4, a_key_len 5..10, a_alg */
+#define SEC_OFF_MODE_KEY	12	/* icv 0..5, width 6..8, key 9..11, mode */
 #define SEC_OFF_C_ALG		14
 #define SEC_OFF_A_LEN		16
 #define SEC_OFF_C_LEN		20
+#define SEC_OFF_AUTH_OFF	24
 #define SEC_OFF_CIPHER_OFF	26
+#define SEC_OFF_LONG_LEN	48
+#define SEC_OFF_A_IVIN		56
+#define SEC_OFF_A_KEY		64
 #define SEC_OFF_MAC		72
 #define SEC_OFF_C_IVIN		80
 #define SEC_OFF_C_KEY		88
 #define SEC_OFF_SRC		96
 #define SEC_OFF_DST		104
-#define SEC_OFF_A_KEY		64
-#define SEC_OFF_A_IVIN		56
 #define SEC_OFF_DONE		112
 #define SEC_OFF_ERROR		114
 #define SEC_CIPHER_ENC		1
 #define SEC_CIPHER_DEC		2
 #define SEC_AUTH_CALC		1
 #define SEC_ALG_AES		2
+#define SEC_ALG_SM4		3
 #define SEC_MODE_ECB		0
 #define SEC_MODE_CBC		1
-#define SEC_MODE_CTR		4
 #define SEC_MODE_GCM		6
 #define SEC_MODE_XTS		7
+#define SEC_AI_GEN_IVIN		1	/* a_ivin holds the state (= mac_addr) */
+#define SEC_APD_NOPAD		1
 #define SEC_MAX_LEN		0xfffe00
+#define SEC_HASH_MAX_BLOCK	128
+#define SEC_HASH_MAX_STATE	64
 #define SEC_FLAG_CIPHER		2
 #define SEC_FLAG_AEAD		3
 #define SEC_ICV_ERR		2
 /*
  * error_type values, as the uacce-emu emulator writes them (the hardware's are
- * undocumented): a buffer the device cannot access, a valid BD it does not
- * implement (SM4, CCM, long hash, SGL, ...), a BD that does not decode.
+ * undocumented): a buffer the device cannot access, a valid BD the kernel's
+ * crypto API cannot compute here (SHA-512/224, SHA-512/256, a hash or cipher
+ * whose module is missing), a BD that does not decode.
  */
 #define SEC_ERR_FAULT		0x02
 #define SEC_ERR_UNSUPPORTED	0x03
@@ -855,161 +874,540 @@ static u64 sqe_u64(const u8 *sqe, unsigned int off)
 	return get_unaligned_le64(sqe + off);
 }
 
-static int sec_key_len(u32 code, bool xts)
+/*
+ * A hash of the a_alg table (section 7.3; UADK drv/hisi_sec.c A_ALG_*).
+ * state: bytes of the chaining value a long-hash part leaves at mac_addr, as
+ * uacce-emu writes it (big-endian words, MD5 little-endian; the whole state
+ * also for the truncated hashes). statesize: the size of the kernel's
+ * exported state (struct sha1_state etc.), whose first member is the
+ * chaining value in CPU order. name NULL: the kernel has no such hash.
+ */
+struct sec_hash {
+	u8 a_alg;
+	u8 hmac_a_alg;
+	u8 digest;
+	u8 block;
+	u8 state;
+	bool le;
+	bool w64;
+	const char *name;
+	const char *hmac_name;
+	unsigned int statesize;
+};
+
+static const struct sec_hash sec_hashes[] = {
+	{ 0x25, 0x26, SM3_DIGEST_SIZE, SM3_BLOCK_SIZE, 32, false, false,
+	  "sm3", "hmac(sm3)", sizeof(struct sm3_state) },
+	{ 0x02, 0x12, MD5_DIGEST_SIZE, MD5_HMAC_BLOCK_SIZE, 16, true, false,
+	  "md5", "hmac(md5)", sizeof(struct md5_state) },
+	{ 0x00, 0x10, SHA1_DIGEST_SIZE, SHA1_BLOCK_SIZE, 20, false, false,
+	  "sha1", "hmac(sha1)", sizeof(struct sha1_state) },
+	{ 0x03, 0x13, SHA224_DIGEST_SIZE, SHA224_BLOCK_SIZE, 32, false, false,
+	  "sha224", "hmac(sha224)", sizeof(struct sha256_state) },
+	{ 0x01, 0x11, SHA256_DIGEST_SIZE, SHA256_BLOCK_SIZE, 32, false, false,
+	  "sha256", "hmac(sha256)", sizeof(struct sha256_state) },
+	{ 0x04, 0x14, SHA384_DIGEST_SIZE, SHA384_BLOCK_SIZE, 64, false, true,
+	  "sha384", "hmac(sha384)", sizeof(struct sha512_state) },
+	{ 0x05, 0x15, SHA512_DIGEST_SIZE, SHA512_BLOCK_SIZE, 64, false, true,
+	  "sha512", "hmac(sha512)", sizeof(struct sha512_state) },
+	/* SHA-512/224 and SHA-512/256: not in the kernel's crypto API */
+	{ 0x06, 0x16, 28, SHA512_BLOCK_SIZE, 64, false, true, NULL, NULL, 0 },
+	{ 0x07, 0x17, 32, SHA512_BLOCK_SIZE, 64, false, true, NULL, NULL, 0 },
+};
+
+enum sec_op {
+	SEC_OP_CIPHER,
+	SEC_OP_GCM,
+	SEC_OP_DIGEST,
+};
+
+/* Digest stage: (ai_gen, a_pad) = (0, 0), (0, 1), (1, 1), (1, 0) */
+enum sec_stage {
+	SEC_ONESHOT,
+	SEC_FIRST,
+	SEC_MIDDLE,
+	SEC_LAST,
+};
+
+/* What sec_decode() learns from a valid BD */
+struct sec_bd {
+	enum sec_op op;
+	u32 dir;		/* cipher, GCM: 1 encrypt, 2 decrypt */
+	u32 alg;		/* cipher: c_alg */
+	u32 mode;		/* cipher: c_mode */
+	u32 key_len;		/* cipher key bytes (XTS: both keys) */
+	u32 tag_len;		/* GCM: c_icv_len */
+	u32 a_len;
+	u32 c_len;
+	u64 a_key;
+	u64 mac;
+	u64 c_ivin;
+	u64 c_key;
+	u64 a_ivin;
+	u64 src;
+	u64 dst;
+	const struct sec_hash *hash;
+	bool hmac;
+	enum sec_stage stage;
+	u32 mac_len;		/* digest bytes of one-shot and last BDs */
+	u32 hkey_len;		/* HMAC key bytes */
+	u64 total;		/* last BD: message bytes over all parts */
+};
+
+/* Per-key bytes of a c_key_len code: AES 0/1/2, SM4 0 (section 7.3) */
+static int sec_key_len(u32 alg, u32 code)
 {
 	static const int aes[] = { 16, 24, 32 };
 
-	if (code > 2 || (xts && code == 1))
-		return -EINVAL;
-	return xts ? 2 * aes[code] : aes[code];
+	if (alg == SEC_ALG_AES && code < ARRAY_SIZE(aes))
+		return aes[code];
+	if (alg == SEC_ALG_SM4 && code == 0)
+		return 16;
+	return -EINVAL;
 }
 
-static int sec_cipher(u8 *sqe, u32 dir, u32 mode, u32 key_code, u32 c_len)
+/*
+ * Bits UADK and the kernel's sec2 driver both leave 0 for the operations
+ * decoded here: reserved bytes, nonce_len/huk/key_s/ci_gen, c_s, key types,
+ * write_frame_len, cal_iv_addr_en, tls_up; then bytes 28..39 and 42..47
+ * (header offsets, pass_word_len, dk_len, salts, cph_pad, c_pad_len).
+ */
+static const u8 sec_zero_bits[16] = {
+	[3] = 0xff, [4] = 0xff, [5] = 0xf0, [6] = 0xff, [7] = 0x7f,
+	[15] = 0xff,
+};
+
+static int sec_decode_cipher(const u8 *sqe, struct sec_bd *bd, u32 mka,
+			     u16 icvw)
 {
-	static const char * const names[] = {
-		[SEC_MODE_ECB] = "ecb(aes)", [SEC_MODE_CBC] = "cbc(aes)",
-		[SEC_MODE_CTR] = "ctr(aes)", [SEC_MODE_XTS] = "xts(aes)",
-	};
+	u32 de = (sqe[SEC_OFF_SDS] >> 1) & 3;
+	int klen;
+
+	bd->op = SEC_OP_CIPHER;
+	bd->alg = sqe[SEC_OFF_C_ALG];
+	bd->mode = icvw >> 12;
+	/*
+	 * BD2 does ECB, CBC, XTS (UADK fill_cipher_bd2_mode): CTR, OFB, CFB
+	 * are BD3 only and refused here like an unknown mode
+	 */
+	if (bd->mode != SEC_MODE_ECB && bd->mode != SEC_MODE_CBC &&
+	    bd->mode != SEC_MODE_XTS)
+		return -EINVAL;
+	klen = sec_key_len(bd->alg, (icvw >> 9) & 7);
+	if (klen < 0)
+		return -EINVAL;
+	bd->key_len = bd->mode == SEC_MODE_XTS ? 2 * klen : klen;
+	/* de 1; seq, c_icv_len, c_width 0; no auth fields */
+	if (de != 1 || (sqe[SEC_OFF_SDS] & 1) || (icvw & 0x1ff) || mka ||
+	    (sqe[SEC_OFF_AI_APD] & 0xf))
+		return -EINVAL;
+	if (bd->a_len || get_unaligned_le16(sqe + SEC_OFF_AUTH_OFF) ||
+	    get_unaligned_le16(sqe + SEC_OFF_CIPHER_OFF) ||
+	    sqe_u64(sqe, SEC_OFF_LONG_LEN))
+		return -EINVAL;
+	if (bd->mode == SEC_MODE_XTS ? bd->c_len < 16 :
+	    !bd->c_len || bd->c_len % 16)
+		return -EINVAL;
+	if (!bd->c_key || (bd->mode != SEC_MODE_ECB && !bd->c_ivin) ||
+	    !bd->src || !bd->dst)
+		return -EINVAL;
+	if (bd->a_ivin || bd->a_key || bd->mac)
+		return -EINVAL;
+	return 0;
+}
+
+static int sec_decode_gcm(const u8 *sqe, struct sec_bd *bd, u32 mka,
+			  u16 icvw)
+{
+	u32 de = (sqe[SEC_OFF_SDS] >> 1) & 3;
+	bool seq, dec;
+	int klen;
+
+	bd->op = SEC_OP_GCM;
+	klen = sec_key_len(SEC_ALG_AES, (icvw >> 9) & 7);
+	if (sqe[SEC_OFF_C_ALG] != SEC_ALG_AES || klen < 0 || de != 1)
+		return -EINVAL;
+	bd->key_len = klen;
+	bd->tag_len = icvw & 0x3f;
+	if (bd->tag_len < 4 || bd->tag_len > 16 || ((icvw >> 6) & 7))
+		return -EINVAL;
+	/* seq is set exactly for decryption (UADK, the kernel's sec2) */
+	seq = sqe[SEC_OFF_SDS] & 1;
+	dec = bd->dir == SEC_CIPHER_DEC;
+	if (seq != dec)
+		return -EINVAL;
+	if (mka || (sqe[SEC_OFF_AI_APD] & 0xf))
+		return -EINVAL;
+	if (bd->a_len != get_unaligned_le16(sqe + SEC_OFF_CIPHER_OFF) ||
+	    get_unaligned_le16(sqe + SEC_OFF_AUTH_OFF) ||
+	    sqe_u64(sqe, SEC_OFF_LONG_LEN) ||
+	    bd->a_len + bd->c_len > SEC_MAX_LEN)
+		return -EINVAL;
+	if (!bd->c_key || !bd->c_ivin || !bd->a_ivin || !bd->mac ||
+	    (bd->a_len + bd->c_len && !bd->src) || (bd->c_len && !bd->dst))
+		return -EINVAL;
+	return 0;
+}
+
+static int sec_decode_digest(const u8 *sqe, struct sec_bd *bd, u32 mka)
+{
+	u32 a_alg = (mka >> 11) & 0x3f, akey = (mka >> 5) & 0x3f;
+	u32 mac_words = mka & 0x1f, ai_gen = sqe[SEC_OFF_AI_APD] & 3;
+	u32 pad = (sqe[SEC_OFF_AI_APD] >> 2) & 3;
+	u64 long_len = sqe_u64(sqe, SEC_OFF_LONG_LEN);
+	const struct sec_hash *h = NULL;
+	bool block_stage;
+	unsigned int i;
+
+	bd->op = SEC_OP_DIGEST;
+	for (i = 0; i < ARRAY_SIZE(sec_hashes); i++) {
+		if (sec_hashes[i].a_alg == a_alg ||
+		    sec_hashes[i].hmac_a_alg == a_alg) {
+			h = &sec_hashes[i];
+			bd->hmac = h->hmac_a_alg == a_alg;
+		}
+	}
+	if (!h)
+		return -EINVAL;
+	bd->hash = h;
+	/* de 0, seq 0, no cipher length or offsets */
+	if ((sqe[SEC_OFF_SDS] & 7) || bd->c_len ||
+	    get_unaligned_le16(sqe + SEC_OFF_CIPHER_OFF) ||
+	    get_unaligned_le16(sqe + SEC_OFF_AUTH_OFF))
+		return -EINVAL;
+	if (ai_gen == 0 && pad == 0) {
+		bd->stage = SEC_ONESHOT;
+	} else if (ai_gen == 0 && pad == SEC_APD_NOPAD) {
+		bd->stage = SEC_FIRST;
+	} else if (ai_gen == SEC_AI_GEN_IVIN && pad == SEC_APD_NOPAD) {
+		bd->stage = SEC_MIDDLE;
+	} else if (ai_gen == SEC_AI_GEN_IVIN && pad == 0) {
+		/* long_a_data_len: the total length in bits */
+		if (long_len % 8 || long_len / 8 < bd->a_len)
+			return -EINVAL;
+		bd->stage = SEC_LAST;
+		bd->total = long_len / 8;
+	} else {
+		return -EINVAL;
+	}
+	if (bd->stage != SEC_LAST && long_len)
+		return -EINVAL;
+	/* BD2 hashes no empty input; first/middle parts are whole blocks */
+	block_stage = bd->stage == SEC_FIRST || bd->stage == SEC_MIDDLE;
+	if (!bd->a_len || (block_stage && bd->a_len % h->block))
+		return -EINVAL;
+	/* intermediate parts: mac_len full for HMACs and SM3, else 0 */
+	if (block_stage) {
+		if (mac_words != (bd->hmac || h->a_alg == 0x25 ?
+				  h->digest / 4U : 0))
+			return -EINVAL;
+	} else if (!mac_words || mac_words > h->digest / 4U) {
+		return -EINVAL;
+	}
+	bd->mac_len = mac_words * 4;
+	if (bd->hmac) {
+		bd->hkey_len = akey * 4;
+		if (!bd->hkey_len || bd->hkey_len > h->block || !bd->a_key)
+			return -EINVAL;
+	} else if (akey || bd->a_key) {
+		return -EINVAL;
+	}
+	/* middle/last: a_ivin = mac_addr (UADK fill_digest_long_hash) */
+	if (ai_gen == SEC_AI_GEN_IVIN ? bd->a_ivin != bd->mac : bd->a_ivin)
+		return -EINVAL;
+	if (!bd->src || !bd->mac || bd->c_ivin || bd->c_key || bd->dst)
+		return -EINVAL;
+	return 0;
+}
+
+/*
+ * Decode a BD2 as strictly as uacce-sys's qm::sec::decode: any field the
+ * hardware would read differently, or that UADK and the kernel leave 0, makes
+ * it malformed (-EINVAL, error_type 0xff). BD type 3 is not a v2 BD.
+ */
+static int sec_decode(const u8 *sqe, struct sec_bd *bd)
+{
+	u32 mka = get_unaligned_le32(sqe + SEC_OFF_MAC_KEY_ALG);
+	u16 icvw = get_unaligned_le16(sqe + SEC_OFF_MODE_KEY);
+	u32 cipher = (sqe[0] >> 4) & 3, auth = sqe[0] >> 6;
+	u32 scene = (sqe[SEC_OFF_SDS] >> 3) & 0xf;
+	unsigned int i;
+
+	memset(bd, 0, sizeof(*bd));
+	if ((sqe[0] & 0xf) != SEC_TYPE2 || (sqe[SEC_OFF_INVALID] & 0x80))
+		return -EINVAL;
+	/* flat source, destination and MAC buffers only */
+	if ((sqe[SEC_OFF_SDS] & 0x80) || sqe[SEC_OFF_SDM])
+		return -EINVAL;
+	if (mka >> 17 || (scene != 0 && scene != 1 && scene != 7))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(sec_zero_bits); i++)
+		if (sqe[i] & sec_zero_bits[i])
+			return -EINVAL;
+	if (memchr_inv(sqe + 28, 0, 12) || memchr_inv(sqe + 42, 0, 6))
+		return -EINVAL;
+	/* bits 24..31 (IV offsets) are 0: SEC_MAX_LEN < 1 << 24 */
+	bd->a_len = get_unaligned_le32(sqe + SEC_OFF_A_LEN);
+	bd->c_len = get_unaligned_le32(sqe + SEC_OFF_C_LEN);
+	if (bd->a_len > SEC_MAX_LEN || bd->c_len > SEC_MAX_LEN)
+		return -EINVAL;
+	bd->dir = cipher;
+	bd->a_ivin = sqe_u64(sqe, SEC_OFF_A_IVIN);
+	bd->a_key = sqe_u64(sqe, SEC_OFF_A_KEY);
+	bd->mac = sqe_u64(sqe, SEC_OFF_MAC);
+	bd->c_ivin = sqe_u64(sqe, SEC_OFF_C_IVIN);
+	bd->c_key = sqe_u64(sqe, SEC_OFF_C_KEY);
+	bd->src = sqe_u64(sqe, SEC_OFF_SRC);
+	bd->dst = sqe_u64(sqe, SEC_OFF_DST);
+	if ((cipher == SEC_CIPHER_ENC || cipher == SEC_CIPHER_DEC) && !auth)
+		return (icvw >> 12) == SEC_MODE_GCM ?
+		       sec_decode_gcm(sqe, bd, mka, icvw) :
+		       sec_decode_cipher(sqe, bd, mka, icvw);
+	if (!cipher && auth == SEC_AUTH_CALC)
+		return sec_decode_digest(sqe, bd, mka);
+	return -EINVAL;
+}
+
+static int sec_cipher(const struct sec_bd *bd)
+{
 	struct crypto_skcipher *tfm;
 	struct skcipher_request *req = NULL;
 	DECLARE_CRYPTO_WAIT(wait);
 	struct sg_table sgt = {};
+	const char *name;
 	u8 key[64], iv[16] = {};
 	u8 *buf = NULL;
-	int klen, ret;
+	int ret;
 
-	klen = sec_key_len(key_code, mode == SEC_MODE_XTS);
-	if (klen < 0 || !c_len || c_len > SEC_MAX_LEN)
-		return -EINVAL;
-	if ((mode == SEC_MODE_ECB || mode == SEC_MODE_CBC) && c_len % 16)
-		return -EINVAL;
-	if (mode == SEC_MODE_XTS && c_len < 16)
-		return -EINVAL;
-	if (copy_from_user(key, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_KEY)),
-			   klen))
+	if (bd->mode == SEC_MODE_ECB)
+		name = bd->alg == SEC_ALG_SM4 ? "ecb(sm4)" : "ecb(aes)";
+	else if (bd->mode == SEC_MODE_CBC)
+		name = bd->alg == SEC_ALG_SM4 ? "cbc(sm4)" : "cbc(aes)";
+	else
+		name = bd->alg == SEC_ALG_SM4 ? "xts(sm4)" : "xts(aes)";
+	if (copy_from_user(key, u64_to_user_ptr(bd->c_key), bd->key_len))
 		return -EFAULT;
-	if (mode != SEC_MODE_ECB &&
-	    copy_from_user(iv, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_IVIN)),
-			   sizeof(iv)))
+	if (bd->mode != SEC_MODE_ECB &&
+	    copy_from_user(iv, u64_to_user_ptr(bd->c_ivin), sizeof(iv))) {
+		memzero_explicit(key, sizeof(key));
 		return -EFAULT;
+	}
 
-	tfm = crypto_alloc_skcipher(names[mode], 0, 0);
-	if (IS_ERR(tfm))
+	tfm = crypto_alloc_skcipher(name, 0, 0);
+	if (IS_ERR(tfm)) {
+		memzero_explicit(key, sizeof(key));
 		return -EOPNOTSUPP;
-	ret = crypto_skcipher_setkey(tfm, key, klen);
+	}
+	ret = crypto_skcipher_setkey(tfm, key, bd->key_len);
 	if (ret)
 		goto out;
 	ret = -ENOMEM;
-	buf = kvmalloc(c_len, GFP_KERNEL);
+	buf = kvmalloc(bd->c_len, GFP_KERNEL);
 	req = skcipher_request_alloc(tfm, GFP_KERNEL);
 	if (!buf || !req)
 		goto out;
 	ret = -EFAULT;
-	if (copy_from_user(buf, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_SRC)),
-			   c_len))
+	if (copy_from_user(buf, u64_to_user_ptr(bd->src), bd->c_len))
 		goto out;
-	ret = soft_sg(&sgt, buf, c_len);
+	ret = soft_sg(&sgt, buf, bd->c_len);
 	if (ret)
 		goto out;
 	skcipher_request_set_callback(req, CRYPTO_TFM_REQ_MAY_BACKLOG |
 				      CRYPTO_TFM_REQ_MAY_SLEEP,
 				      crypto_req_done, &wait);
-	skcipher_request_set_crypt(req, sgt.sgl, sgt.sgl, c_len, iv);
-	ret = crypto_wait_req(dir == SEC_CIPHER_ENC ?
+	skcipher_request_set_crypt(req, sgt.sgl, sgt.sgl, bd->c_len, iv);
+	ret = crypto_wait_req(bd->dir == SEC_CIPHER_ENC ?
 			      crypto_skcipher_encrypt(req) :
 			      crypto_skcipher_decrypt(req), &wait);
 	if (ret) {
 		ret = -EINVAL;
 		goto out;
 	}
-	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_DST)), buf,
-			 c_len))
+	if (copy_to_user(u64_to_user_ptr(bd->dst), buf, bd->c_len))
 		ret = -EFAULT;
 out:
 	sg_free_table(&sgt);
 	skcipher_request_free(req);
-	kvfree(buf);
+	if (buf)
+		kvfree_sensitive(buf, bd->c_len);
 	crypto_free_skcipher(tfm);
 	memzero_explicit(key, sizeof(key));
 	return ret;
 }
 
-static const char *sec_hash_name(u32 a_alg, bool *hmac)
+/* Chaining value bytes (BD format) <-> the kernel's exported state */
+static void sec_state_load(const struct sec_hash *h, void *st, const u8 *in)
 {
-	/* a_alg codes: 0x00 SHA1 .. 0x05 SHA512, HMAC variants at 0x10 + n */
-	static const char * const names[] = {
-		[0x00] = "sha1", [0x01] = "sha256", [0x03] = "sha224",
-		[0x04] = "sha384", [0x05] = "sha512",
-		[0x10] = "hmac(sha1)", [0x11] = "hmac(sha256)",
-		[0x13] = "hmac(sha224)", [0x14] = "hmac(sha384)",
-		[0x15] = "hmac(sha512)",
-	};
+	unsigned int i;
 
-	*hmac = a_alg >= 0x10;
-	return a_alg < ARRAY_SIZE(names) ? names[a_alg] : NULL;
+	for (i = 0; h->w64 && i < h->state / 8U; i++)
+		((u64 *)st)[i] = get_unaligned_be64(in + 8 * i);
+	for (i = 0; !h->w64 && i < h->state / 4U; i++)
+		((u32 *)st)[i] = h->le ? get_unaligned_le32(in + 4 * i) :
+				 get_unaligned_be32(in + 4 * i);
 }
 
-static int sec_digest(u8 *sqe, u32 mac_key_alg, u32 a_len)
+static void sec_state_store(const struct sec_hash *h, const void *st, u8 *out)
 {
-	u32 mac_len = (mac_key_alg & 0x1f) * 4;
-	u32 key_len = ((mac_key_alg >> 5) & 0x3f) * 4;
-	struct crypto_shash *tfm;
-	struct shash_desc *desc = NULL;
-	u8 key[256], md[64];
-	const char *name;
-	u8 *buf = NULL;
-	bool hmac;
+	unsigned int i;
+
+	for (i = 0; h->w64 && i < h->state / 8U; i++)
+		put_unaligned_be64(((const u64 *)st)[i], out + 8 * i);
+	for (i = 0; !h->w64 && i < h->state / 4U; i++) {
+		if (h->le)
+			put_unaligned_le32(((const u32 *)st)[i], out + 4 * i);
+		else
+			put_unaligned_be32(((const u32 *)st)[i], out + 4 * i);
+	}
+}
+
+/*
+ * Long hash: run the compression function over whole blocks from the
+ * chaining value in (the hash's initial value if NULL) and store the new one
+ * in out. The kernel's shash has no such call, so the state goes through
+ * crypto_shash_import()/export(); only the chaining value at the start of the
+ * exported struct is touched (its byte count and buffer stay those of an
+ * aligned position). A hash whose export is not the expected struct (another
+ * implementation) is reported unsupported.
+ */
+static int sec_compress(const struct sec_hash *h, struct crypto_shash *tfm,
+			const u8 *in, const u8 *data, size_t len, u8 *out)
+{
+	struct shash_desc *desc;
+	void *st;
 	int ret;
 
-	name = sec_hash_name((mac_key_alg >> 11) & 0x3f, &hmac);
-	/* One-shot only: BD2 byte 5 (ai_gen, a_pad) selects long hash */
-	if (!name || sqe[5])
+	if (crypto_shash_statesize(tfm) != h->statesize)
 		return -EOPNOTSUPP;
-	if (!a_len || a_len > SEC_MAX_LEN)
-		return -EINVAL;
-	if (hmac && (!key_len || key_len > sizeof(key)))
-		return -EINVAL;
-	if (hmac && copy_from_user(key,
-				   u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_A_KEY)),
-				   key_len))
-		return -EFAULT;
-
-	tfm = crypto_alloc_shash(name, 0, 0);
-	if (IS_ERR(tfm))
-		return -EOPNOTSUPP;
-	ret = -EINVAL;
-	if (!mac_len)
-		mac_len = crypto_shash_digestsize(tfm);
-	if (mac_len > crypto_shash_digestsize(tfm))
-		goto out;
-	if (hmac) {
-		ret = crypto_shash_setkey(tfm, key, key_len);
-		if (ret)
-			goto out;
-	}
-	ret = -ENOMEM;
-	buf = kvmalloc(a_len, GFP_KERNEL);
 	desc = kzalloc(sizeof(*desc) + crypto_shash_descsize(tfm), GFP_KERNEL);
-	if (!buf || !desc)
+	st = kzalloc(h->statesize, GFP_KERNEL);
+	ret = -ENOMEM;
+	if (!desc || !st)
 		goto out;
 	desc->tfm = tfm;
-	ret = -EFAULT;
-	if (copy_from_user(buf, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_SRC)),
-			   a_len))
-		goto out;
-	ret = crypto_shash_digest(desc, buf, a_len, md);
-	if (ret) {
-		ret = -EINVAL;
-		goto out;
+	ret = crypto_shash_init(desc);
+	if (!ret && in) {
+		ret = crypto_shash_export(desc, st);
+		sec_state_load(h, st, in);
+		if (!ret)
+			ret = crypto_shash_import(desc, st);
 	}
-	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_MAC)), md,
-			 mac_len))
-		ret = -EFAULT;
+	if (!ret)
+		ret = crypto_shash_update(desc, data, len);
+	if (!ret)
+		ret = crypto_shash_export(desc, st);
+	if (!ret)
+		sec_state_store(h, st, out);
+	else
+		ret = -EINVAL;
 out:
+	kfree_sensitive(st);
 	kfree_sensitive(desc);
-	kvfree(buf);
+	return ret;
+}
+
+/* The hash padding for a message of total bytes, after the last part */
+static size_t sec_hash_pad(const struct sec_hash *h, u64 total, size_t len,
+			   u8 *out)
+{
+	size_t lenb = h->block == 64 ? 8 : 16, n = 1;
+
+	out[0] = 0x80;
+	while ((len + n) % h->block != h->block - lenb)
+		out[n++] = 0;
+	if (h->le) {
+		put_unaligned_le64(total << 3, out + n);
+	} else {
+		if (lenb == 16) {
+			put_unaligned_be64(total >> 61, out + n);
+			n += 8;
+		}
+		put_unaligned_be64(total << 3, out + n);
+	}
+	return n + 8;
+}
+
+/*
+ * Digest and HMAC, one-shot or a long-hash part, as uacce-emu computes them:
+ * first and middle parts leave the whole chaining value at mac_addr, the last
+ * part starts from it and pads with the total length. HMAC long hash: the
+ * first part starts with the key block XOR ipad, the state is the inner
+ * hash's, the last part (total = message bytes, without the key block)
+ * finishes the inner hash and computes the outer one.
+ */
+static int sec_digest(const struct sec_bd *bd)
+{
+	const struct sec_hash *h = bd->hash;
+	void __user *mac = u64_to_user_ptr(bd->mac);
+	u8 key[SEC_HASH_MAX_BLOCK] = {}, state[SEC_HASH_MAX_STATE];
+	struct crypto_shash *tfm;
+	size_t off = 0, n, size;
+	u8 *buf;
+	unsigned int i;
+	int ret;
+
+	if (!h->name)
+		return -EOPNOTSUPP;
+	/* room for the ipad block before the data, or the padding after */
+	size = (size_t)bd->a_len + 2 * h->block;
+	buf = kvmalloc(size, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	if (bd->hmac && bd->stage == SEC_FIRST)
+		off = h->block;
+	ret = -EFAULT;
+	if (copy_from_user(buf + off, u64_to_user_ptr(bd->src), bd->a_len))
+		goto out_buf;
+	if (bd->hmac && copy_from_user(key, u64_to_user_ptr(bd->a_key),
+				       bd->hkey_len))
+		goto out_buf;
+	if ((bd->stage == SEC_MIDDLE || bd->stage == SEC_LAST) &&
+	    copy_from_user(state, mac, h->state))
+		goto out_buf;
+
+	tfm = crypto_alloc_shash(bd->hmac && bd->stage == SEC_ONESHOT ?
+				 h->hmac_name : h->name, 0, 0);
+	if (IS_ERR(tfm)) {
+		ret = -EOPNOTSUPP;
+		goto out_buf;
+	}
+	if (bd->stage == SEC_ONESHOT) {
+		ret = bd->hmac ? crypto_shash_setkey(tfm, key, bd->hkey_len) : 0;
+		if (!ret)
+			ret = crypto_shash_tfm_digest(tfm, buf, bd->a_len, state);
+		if (ret)
+			ret = -EINVAL;
+		n = h->digest;
+	} else {
+		n = off + bd->a_len;
+		for (i = 0; i < off; i++)
+			buf[i] = key[i] ^ 0x36;
+		if (bd->stage == SEC_LAST)
+			n += sec_hash_pad(h, bd->total + (bd->hmac ? h->block : 0),
+					  n, buf + n);
+		ret = sec_compress(h, tfm, bd->stage == SEC_FIRST ? NULL : state,
+				   buf, n, state);
+		n = bd->stage == SEC_LAST ? h->digest : h->state;
+	}
+	if (!ret && bd->stage == SEC_LAST && bd->hmac) {
+		/* outer hash: (key XOR opad) || inner digest, in buf */
+		for (i = 0; i < h->block; i++)
+			buf[i] = key[i] ^ 0x5c;
+		memcpy(buf + h->block, state, h->digest);
+		ret = crypto_shash_tfm_digest(tfm, buf, h->block + h->digest,
+					      state);
+		if (ret)
+			ret = -EINVAL;
+	}
+	if (!ret && (bd->stage == SEC_ONESHOT || bd->stage == SEC_LAST))
+		n = min_t(size_t, n, bd->mac_len);
+	if (!ret && copy_to_user(mac, state, n))
+		ret = -EFAULT;
 	crypto_free_shash(tfm);
+out_buf:
+	kvfree_sensitive(buf, size);
 	memzero_explicit(key, sizeof(key));
+	memzero_explicit(state, sizeof(state));
 	return ret;
 }
 
@@ -1021,30 +1419,22 @@ out:
  * there is unknown). A tag mismatch is not an SQE error: it is reported in
  * the icv field (2) and nothing is written.
  */
-static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
-		   u32 c_len, bool *icv_err)
+static int sec_gcm(const struct sec_bd *bd, bool *icv_err)
 {
-	u32 coff = get_unaligned_le16(sqe + SEC_OFF_CIPHER_OFF);
+	u32 a_len = bd->a_len, c_len = bd->c_len, tag_len = bd->tag_len;
 	size_t total = (size_t)a_len + c_len + tag_len;
-	void __user *mac = u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_MAC));
+	void __user *mac = u64_to_user_ptr(bd->mac);
 	struct aead_request *req = NULL;
 	struct crypto_aead *tfm;
 	DECLARE_CRYPTO_WAIT(wait);
 	struct sg_table sgt = {};
 	u8 key[32], iv[12], auth_iv[12];
 	u8 *buf = NULL;
-	int klen, ret;
+	int ret;
 
-	klen = sec_key_len(key_code, false);
-	if (klen < 0 || coff != a_len || tag_len < 4 || tag_len > 16 ||
-	    a_len > SEC_MAX_LEN || c_len > SEC_MAX_LEN)
-		return -EINVAL;
-	if (copy_from_user(key, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_KEY)),
-			   klen) ||
-	    copy_from_user(iv, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_C_IVIN)),
-			   sizeof(iv)) ||
-	    copy_from_user(auth_iv,
-			   u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_A_IVIN)),
+	if (copy_from_user(key, u64_to_user_ptr(bd->c_key), bd->key_len) ||
+	    copy_from_user(iv, u64_to_user_ptr(bd->c_ivin), sizeof(iv)) ||
+	    copy_from_user(auth_iv, u64_to_user_ptr(bd->a_ivin),
 			   sizeof(auth_iv))) {
 		memzero_explicit(key, sizeof(key));
 		return -EFAULT;
@@ -1060,9 +1450,11 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 	}
 
 	tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
-	if (IS_ERR(tfm))
+	if (IS_ERR(tfm)) {
+		memzero_explicit(key, sizeof(key));
 		return -EOPNOTSUPP;
-	ret = crypto_aead_setkey(tfm, key, klen);
+	}
+	ret = crypto_aead_setkey(tfm, key, bd->key_len);
 	if (!ret)
 		ret = crypto_aead_setauthsize(tfm, tag_len);
 	if (ret) {
@@ -1075,10 +1467,9 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 	if (!buf || !req)
 		goto out;
 	ret = -EFAULT;
-	if (copy_from_user(buf, u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_SRC)),
-			   a_len + c_len))
+	if (copy_from_user(buf, u64_to_user_ptr(bd->src), a_len + c_len))
 		goto out;
-	if (dir == SEC_CIPHER_DEC &&
+	if (bd->dir == SEC_CIPHER_DEC &&
 	    copy_from_user(buf + a_len + c_len, mac, tag_len))
 		goto out;
 	ret = soft_sg(&sgt, buf, total);
@@ -1089,9 +1480,9 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 				  crypto_req_done, &wait);
 	aead_request_set_ad(req, a_len);
 	aead_request_set_crypt(req, sgt.sgl, sgt.sgl,
-			       dir == SEC_CIPHER_ENC ? c_len : c_len + tag_len,
-			       iv);
-	ret = crypto_wait_req(dir == SEC_CIPHER_ENC ?
+			       bd->dir == SEC_CIPHER_ENC ? c_len :
+			       c_len + tag_len, iv);
+	ret = crypto_wait_req(bd->dir == SEC_CIPHER_ENC ?
 			      crypto_aead_encrypt(req) :
 			      crypto_aead_decrypt(req), &wait);
 	if (ret == -EBADMSG) {
@@ -1104,17 +1495,17 @@ static int sec_gcm(u8 *sqe, u32 dir, u32 key_code, u32 tag_len, u32 a_len,
 		goto out;
 	}
 	ret = -EFAULT;
-	if (copy_to_user(u64_to_user_ptr(sqe_u64(sqe, SEC_OFF_DST) + a_len),
-			 buf + a_len, c_len))
+	if (copy_to_user(u64_to_user_ptr(bd->dst + a_len), buf + a_len, c_len))
 		goto out;
-	if (dir == SEC_CIPHER_ENC &&
+	if (bd->dir == SEC_CIPHER_ENC &&
 	    copy_to_user(mac, buf + a_len + c_len, tag_len))
 		goto out;
 	ret = 0;
 out:
 	sg_free_table(&sgt);
 	aead_request_free(req);
-	kvfree(buf);
+	if (buf)
+		kvfree_sensitive(buf, total);
 	crypto_free_aead(tfm);
 	memzero_explicit(key, sizeof(key));
 	return ret;
@@ -1122,49 +1513,20 @@ out:
 
 static void sec_run(u8 *sqe)
 {
-	u32 mac_key_alg = get_unaligned_le32(sqe + SEC_OFF_MAC_KEY_ALG);
-	u16 mode_key = get_unaligned_le16(sqe + SEC_OFF_MODE_KEY);
-	u32 a_len = get_unaligned_le32(sqe + SEC_OFF_A_LEN) & 0xffffff;
-	u32 c_len = get_unaligned_le32(sqe + SEC_OFF_C_LEN) & 0xffffff;
-	u32 cipher = (sqe[0] >> 4) & 3, auth = (sqe[0] >> 6) & 3;
-	u32 de = (sqe[1] >> 1) & 3;
-	u32 c_mode = mode_key >> 12, c_key = (mode_key >> 9) & 7;
-	u32 c_alg = sqe[SEC_OFF_C_ALG] & 0xf;
 	u16 flag = SEC_FLAG_CIPHER, done = 1;
 	bool icv_err = false;
-	int ret = -EOPNOTSUPP;
+	struct sec_bd bd;
+	int ret;
 
-	if ((sqe[0] & 0xf) != SEC_TYPE2) {
-		ret = -EINVAL;
-		goto out;
+	ret = sec_decode(sqe, &bd);
+	if (!ret && bd.op == SEC_OP_GCM) {
+		flag = SEC_FLAG_AEAD;
+		ret = sec_gcm(&bd, &icv_err);
+	} else if (!ret && bd.op == SEC_OP_CIPHER) {
+		ret = sec_cipher(&bd);
+	} else if (!ret) {
+		ret = sec_digest(&bd);
 	}
-	/* Flat (pbuffer) source, destination and MAC only */
-	if ((sqe[1] & 0x80) || sqe[2])
-		goto out;
-	if (sqe[7] & 0x80) {
-		/* "invalid" BD: the hardware only completes it */
-		ret = 0;
-		goto out;
-	}
-	if (auth == 0 && (cipher == SEC_CIPHER_ENC ||
-			  cipher == SEC_CIPHER_DEC)) {
-		if (c_alg != SEC_ALG_AES)
-			goto out;
-		if (c_mode == SEC_MODE_GCM) {
-			flag = SEC_FLAG_AEAD;
-			ret = sec_gcm(sqe, cipher, c_key, mode_key & 0x3f,
-				      a_len, c_len, &icv_err);
-		} else if (c_mode == SEC_MODE_ECB || c_mode == SEC_MODE_CBC ||
-			   c_mode == SEC_MODE_CTR || c_mode == SEC_MODE_XTS) {
-			ret = de == 1 ? sec_cipher(sqe, cipher, c_mode, c_key,
-						   c_len) : -EINVAL;
-		}
-	} else if (cipher == 0 && auth == SEC_AUTH_CALC) {
-		ret = sec_digest(sqe, mac_key_alg, a_len);
-	} else if (cipher == 0 && auth == 0) {
-		ret = -EINVAL;
-	}
-out:
 	/* Like uacce-emu: an error has done 1, icv 0, flag 0 */
 	if (ret)
 		flag = 0;

@@ -192,6 +192,31 @@ for f in patched unpatched; do
 	fi
 done
 
+# SM3 and SM4 for the soft SEC device: Debian's 6.12 config leaves them out
+# (CONFIG_CRYPTO_SM3_GENERIC, CONFIG_CRYPTO_SM4_GENERIC not set), so the
+# generic implementations of the same source package are built out of tree
+# against its headers and loaded before uacce_soft (the library modules
+# sm3.ko and sm4.ko first). Their sources are extracted once into the cache.
+SMSRC=$CACHE/src-6.12-sm
+smver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+if [ ! -f "$SMSRC/.done-$smver" ]; then
+	log "extracting the SM3/SM4 sources of linux-source-6.12"
+	rm -rf "$SMSRC" && mkdir -p "$SMSRC"
+	tar -xJf /usr/src/linux-source-6.12.tar.xz -C "$SMSRC" --strip-components=2 \
+		linux-source-6.12/crypto/sm3.c linux-source-6.12/crypto/sm3_generic.c \
+		linux-source-6.12/crypto/sm4.c linux-source-6.12/crypto/sm4_generic.c &&
+		touch "$SMSRC/.done-$smver"
+fi
+SM_MODS="sm3.ko sm3_generic.ko sm4.ko sm4_generic.ko"
+mkdir -p "$B/sm"
+cp "$SMSRC"/sm*.c "$B/sm/" 2>/dev/null
+echo 'obj-m := sm3.o sm3_generic.o sm4.o sm4_generic.o' >"$B/sm/Kbuild"
+if make -s -C "$KB" M="$B/sm" -j"$JOBS" modules >"$B/sm/log" 2>&1; then
+	result ok build-sm3-sm4-modules
+else
+	result fail build-sm3-sm4-modules "$(tail -5 "$B/sm/log" | tr '\n' ' ')"
+fi
+
 # qm.c compile check (object only, out of tree; it is arm64 hardware)
 Q=$B/qm && mkdir -p "$Q"
 cp "$B/patched/tree/drivers/crypto/hisilicon/qm.c" \
@@ -266,7 +291,7 @@ if [ ! -f "$MODROOT/.done" ]; then
 	depmod -b "$MODROOT" "$KVER"
 	touch "$MODROOT/.done"
 fi
-NEEDED_MODS="xts gcm ghash-generic crypto_null aead ctr cbc ecb sha256 sha512 hmac"
+NEEDED_MODS="xts gcm ghash-generic crypto_null aead ctr cbc ecb sha256 sha512 hmac md5 sha1"
 mk_initramfs() { # mk_initramfs patched|unpatched OUT
 	local flavour=$1 out=$2 r
 	r=$B/initramfs-$flavour
@@ -286,6 +311,9 @@ mk_initramfs() { # mk_initramfs patched|unpatched OUT
 		*) cp "$ko" "$r/mods/$base" ;;
 		esac
 		echo "$base" >>"$r/mods/order"
+	done
+	for m in $SM_MODS; do
+		[ -f "$B/sm/$m" ] && cp "$B/sm/$m" "$r/mods/" && echo "$m" >>"$r/mods/order"
 	done
 	cp "$B/$flavour/uacce/uacce.ko" "$B/$flavour/soft/uacce_soft.ko" "$r/mods/"
 	cp "$GUEST_BIN" "$r/bin/guest"
