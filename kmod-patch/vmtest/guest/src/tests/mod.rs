@@ -24,6 +24,7 @@ mod basics;
 mod eventfd;
 mod removal;
 mod sec;
+mod sec_breadth;
 mod teardown;
 mod waits;
 mod zip;
@@ -45,13 +46,17 @@ pub const PATCHED: &[Test] = &[
     ("zip_gzip", zip::zip_gzip),
     ("zip_errors", zip::zip_errors),
     ("sec_aes_cbc", sec::sec_aes_cbc),
-    ("sec_aes_ctr", sec::sec_aes_ctr),
+    ("sec_aes_ctr_refused_on_v2", sec::sec_aes_ctr),
     ("sec_aes_xts", sec::sec_aes_xts),
     ("sec_sha256_sha512", sec::sec_sha),
     ("sec_hmac_sha256", sec::sec_hmac),
     ("sec_aes_gcm", sec::sec_gcm),
     ("sec_gcm_auth_iv_checked", sec::sec_gcm_auth_iv_checked),
     ("sec_errors", sec::sec_errors),
+    ("sec_sm4_modes", sec_breadth::sec_sm4_modes),
+    ("sec_hashes_one_shot", sec_breadth::sec_hashes_one_shot),
+    ("sec_long_hash", sec_breadth::sec_long_hash),
+    ("sec_sha512_t_unsupported", sec_breadth::sec_sha512_t_unsupported),
     ("ring_wrap", waits::ring_wrap),
     ("poll_wakes", waits::poll_wakes),
     ("poll_not_armed_no_wake", waits::poll_not_armed),
@@ -68,6 +73,12 @@ pub const PATCHED: &[Test] = &[
     ("async_busy_poll_mixed_64", crate::async_tests::mixed_busy_poll),
     ("async_hybrid_mixed_64", crate::async_tests::mixed_hybrid),
     ("async_stream_bufread_write", crate::async_tests::stream_bufread),
+    ("async_sec_breadth_interrupt", crate::async_sec::breadth_interrupt),
+    ("async_sec_breadth_eventfd", crate::async_sec::breadth_eventfd),
+    ("async_sec_breadth_io_uring", crate::async_sec::breadth_io_uring),
+    ("async_sec_breadth_busy_poll", crate::async_sec::breadth_busy_poll),
+    ("async_sec_breadth_hybrid", crate::async_sec::breadth_hybrid),
+    ("async_sha512_t_falls_back", crate::async_sec::sha512_t_falls_back),
     ("open_after_io_uring_exit", teardown::open_after_io_uring_exit),
     ("parallel_queues", teardown::parallel_queues),
     ("kill9_in_flight", teardown::kill9),

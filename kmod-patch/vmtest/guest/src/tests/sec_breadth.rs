@@ -1,0 +1,231 @@
+//! The soft SEC device's breadth (issue 15), BD by BD: SM4 ECB/CBC/XTS, SM3, MD5, SHA-1/224/384 (and SHA-256/512)
+//! with their HMACs, one-shot and in long-hash parts, against published vectors (GB/T 32907, GB/T 32905, FIPS 180-4,
+//! RFC 1321, RFC 2202, RFC 4231) and the CPU backend's code (`uacce_soft`, which uacce-emu also runs); the long-hash
+//! state a first part leaves must be the emulator's. SHA-512/224 and /256, which the kernel's crypto API does not
+//! have, end with the unsupported error type (0x03).
+
+use super::sec::{sec_bd, sec_status, C_DEC, C_ENC};
+use super::*;
+
+use uacce_sys::qm::sec::{CipherAlg, CipherDir, CipherMode, CipherRequest, DigestAlg, DigestRequest, DigestStage, HmacKey, SecOp};
+use uacce_testkit::hex;
+
+/// The hashes the soft device computes (all of the BD's but SHA-512/224 and SHA-512/256).
+const DEVICE_HASHES: [DigestAlg; 7] =
+    [DigestAlg::Sm3, DigestAlg::Md5, DigestAlg::Sha1, DigestAlg::Sha224, DigestAlg::Sha256, DigestAlg::Sha384, DigestAlg::Sha512];
+
+/// Run a BD that must succeed (done 1, icv 0, flag 2, error_type 0, tag kept).
+fn run_ok(q: &mut Queue, s: &Sqe, what: &str) -> TestResult {
+    // SAFETY: every caller builds `s` from its own locals, which outlive this call and are untouched during it; `run`
+    // returns with the completion consumed, or stops the queue first.
+    let r = unsafe { q.run(s) }.map_err(e2s)?;
+    let (done, icv, flag, err) = sec_status(&r);
+    check!(done == 1 && icv == 0 && flag == 2 && err == 0, "{what}: done {done} icv {icv} flag {flag} error_type {err:#x}");
+    check!(uacce_sys::qm::sec::read_result(&r).tag == 0x5a5a, "{what}: tag not preserved");
+    Ok(())
+}
+
+fn sm4_sqe(mode: CipherMode, dir: CipherDir, key: &[u8], iv: &[u8], src: &[u8], dst: &mut [u8]) -> Sqe {
+    sec_bd(SecOp::Cipher(CipherRequest { alg: CipherAlg::Sm4, ..req::cipher(mode, dir, key, iv, src, dst) }), 0x5a5a)
+}
+
+fn dev_sm4(q: &mut Queue, mode: CipherMode, dir: CipherDir, key: &[u8], iv: &[u8], input: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = vec![0u8; input.len()];
+    let s = sm4_sqe(mode, dir, key, iv, input, &mut out);
+    run_ok(q, &s, &format!("SM4 {mode:?} {dir:?} {} bytes", input.len()))?;
+    Ok(out)
+}
+
+/// SM4 ECB/CBC/XTS (`ecb(sm4)`, `cbc(sm4)`, `xts(sm4)` in the guest kernel): GB/T 32907-2016 A.1, then every mode
+/// equal to the CPU backend both ways; a key-length code SM4 does not have is refused (0xff).
+pub(super) fn sec_sm4_modes() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    // GB/T 32907-2016 A.1: plaintext = key
+    let k = hex("0123456789abcdeffedcba9876543210");
+    let ct = dev_sm4(&mut q, CipherMode::Ecb, C_ENC, &k, &[0u8; 16], &k)?;
+    check!(ct == hex("681edf34d206965e86b3e94f536e4246"), "SM4 GB/T 32907 A.1: {ct:02x?}");
+    check!(dev_sm4(&mut q, CipherMode::Ecb, C_DEC, &k, &[0u8; 16], &ct)? == k, "SM4 GB/T 32907 A.1 decrypt");
+    for mode in [CipherMode::Ecb, CipherMode::Cbc, CipherMode::Xts] {
+        let key = data(if mode == CipherMode::Xts { 32 } else { 16 }, 21);
+        let iv = data(16, 22);
+        let lens: &[usize] = if mode == CipherMode::Xts { &[16, 17, 1000, 4096] } else { &[16, 4096, 65_552] };
+        for &len in lens {
+            let pt = data(len, len as u32);
+            let mut want = pt.clone();
+            uacce_soft::sec::cipher(CipherAlg::Sm4, mode, C_ENC, &key, &iv, &mut want).map_err(|e| format!("CPU SM4: {e:?}"))?;
+            let got = dev_sm4(&mut q, mode, C_ENC, &key, &iv, &pt)?;
+            check!(got == want, "SM4 {mode:?} {len} bytes: device differs from the CPU backend");
+            check!(dev_sm4(&mut q, mode, C_DEC, &key, &iv, &got)? == pt, "SM4 {mode:?} {len} bytes: decrypt differs");
+        }
+    }
+    // c_key_len 2 (an AES-256 code) with SM4: no such SM4 key, the BD does not decode
+    let mut out = [0u8; 16];
+    let mut s = sm4_sqe(CipherMode::Cbc, C_ENC, &k, &k, &k, &mut out);
+    s[13] = (s[13] & !0x0e) | 2 << 1;
+    // SAFETY: the SQE names locals of this function; `run` returns with the completion consumed, or stops the queue.
+    let (done, _, flag, err) = sec_status(&unsafe { q.run(&s) }.map_err(e2s)?);
+    check!(done == 1 && flag == 0 && err == 0xff && out == [0u8; 16], "SM4 with key code 2: done {done} flag {flag} error_type {err:#x}");
+    Ok(())
+}
+
+/// A one-shot digest or HMAC on the device, `out_len` bytes of MAC.
+fn dev_hash(q: &mut Queue, alg: DigestAlg, key: Option<&[u8]>, msg: &[u8], out_len: usize) -> Result<Vec<u8>, String> {
+    let mut mac = vec![0u8; out_len];
+    let s = sec_bd(SecOp::Digest(req::digest(alg, key, msg, &mut mac)), 0x5a5a);
+    run_ok(q, &s, &format!("{alg:?} hmac={} {} bytes", key.is_some(), msg.len()))?;
+    Ok(mac)
+}
+
+fn cpu_hash(alg: DigestAlg, key: Option<&[u8]>, msg: &[u8]) -> Result<Vec<u8>, String> {
+    match key {
+        Some(k) => uacce_soft::sec::hmac(alg, k, msg),
+        None => uacce_soft::sec::hash(alg, msg),
+    }
+    .map_err(|e| format!("CPU {alg:?}: {e:?}"))
+}
+
+/// One-shot hashes and HMACs: published vectors, then every device hash, plain and HMAC (keys of 4, 20 and one
+/// block), on lengths around the padding boundaries, equal to the CPU backend; a truncated mac_len writes that much.
+pub(super) fn sec_hashes_one_shot() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let abc = b"abc".to_vec();
+    let jefe = b"what do ya want for nothing?".to_vec();
+    // (alg, key, message, digest): GB/T 32905-2016 A.1/A.2 (SM3), RFC 1321 A.5 (MD5), FIPS 180-4 examples (SHA-1,
+    // SHA-224, SHA-384), RFC 2202 test cases 1-2 (HMAC-MD5, HMAC-SHA-1), RFC 4231 test case 2 (HMAC-SHA-224/384)
+    let vectors: Vec<(DigestAlg, Option<Vec<u8>>, Vec<u8>, &str)> = vec![
+        (DigestAlg::Sm3, None, abc.clone(), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
+        (DigestAlg::Sm3, None, b"abcd".repeat(16), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
+        (DigestAlg::Md5, None, abc.clone(), "900150983cd24fb0d6963f7d28e17f72"),
+        (DigestAlg::Md5, None, b"message digest".to_vec(), "f96b697d7cb7938d525a2f31aaf161d0"),
+        (DigestAlg::Sha1, None, abc.clone(), "a9993e364706816aba3e25717850c26c9cd0d89d"),
+        (DigestAlg::Sha224, None, abc.clone(), "23097d223405d8228642a477bda255b32aadbce4bda0b3f7e36c9da7"),
+        (
+            DigestAlg::Sha384,
+            None,
+            abc,
+            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7",
+        ),
+        (DigestAlg::Md5, Some(vec![0x0b; 16]), b"Hi There".to_vec(), "9294727a3638bb1c13f48ef8158bfc9d"),
+        (DigestAlg::Md5, Some(b"Jefe".to_vec()), jefe.clone(), "750c783e6ab0b503eaa86e310a5db738"),
+        (DigestAlg::Sha1, Some(vec![0x0b; 20]), b"Hi There".to_vec(), "b617318655057264e28bc0b6fb378c8ef146be00"),
+        (DigestAlg::Sha1, Some(b"Jefe".to_vec()), jefe.clone(), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+        (DigestAlg::Sha224, Some(b"Jefe".to_vec()), jefe.clone(), "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44"),
+        (
+            DigestAlg::Sha384,
+            Some(b"Jefe".to_vec()),
+            jefe,
+            "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649",
+        ),
+    ];
+    for (alg, key, msg, want) in &vectors {
+        let got = dev_hash(&mut q, *alg, key.as_deref(), msg, alg.digest_len() as usize)?;
+        check!(got == hex(want), "{alg:?} (key {}) published vector: {got:02x?}", key.is_some());
+    }
+    for alg in DEVICE_HASHES {
+        let b = alg.block_len() as usize;
+        for klen in [0usize, 4, 20, b] {
+            let key = (klen > 0).then(|| data(klen, klen as u32 + 7));
+            for len in [1usize, b - 9, b - 8, b, 1000, 65_537] {
+                let msg = data(len, len as u32 ^ 0x33);
+                let want = cpu_hash(alg, key.as_deref(), &msg)?;
+                let got = dev_hash(&mut q, alg, key.as_deref(), &msg, want.len())?;
+                check!(got == want, "{alg:?} key {klen} len {len}: device differs from the CPU backend");
+            }
+        }
+        // mac_len shorter than the digest: only that much is written
+        let msg = data(300, 1);
+        let mut mac = vec![0xeeu8; alg.digest_len() as usize];
+        let half = (alg.digest_len() / 2).next_multiple_of(4) as usize;
+        let s = sec_bd(SecOp::Digest(req::digest(alg, None, &msg, &mut mac[..half])), 0x5a5a);
+        run_ok(&mut q, &s, &format!("{alg:?} truncated"))?;
+        check!(mac[..half] == cpu_hash(alg, None, &msg)?[..half] && mac[half..].iter().all(|&b| b == 0xee), "{alg:?}: truncated MAC");
+    }
+    Ok(())
+}
+
+/// One long-hash part BD (`state` is the mac_addr buffer: 64 bytes, the state in and out).
+fn part_sqe(alg: DigestAlg, key: Option<&[u8]>, msg: &[u8], state: &mut [u8; 64], stage: DigestStage) -> Sqe {
+    sec_bd(
+        SecOp::Digest(DigestRequest {
+            alg,
+            hmac_key: key.map(|k| HmacKey { addr: k.as_ptr() as u64, len: k.len() as u32 }),
+            src_addr: msg.as_ptr() as u64,
+            len: msg.len() as u32,
+            mac_addr: state.as_mut_ptr() as u64,
+            mac_len: alg.digest_len(),
+            stage,
+        }),
+        0x5a5a,
+    )
+}
+
+/// Long hash in parts (first, middle, last BDs with the state at mac_addr, as UADK sends them) for every device hash,
+/// plain and HMAC: the state after the first part is byte for byte the emulator's (`uacce_soft::sec::long_hash`), the
+/// digest after the last equals the one-shot CPU digest of the whole message; a middle part whose a_ivin is not
+/// mac_addr, and an intermediate part of a length that is not whole blocks, are refused (0xff).
+pub(super) fn sec_long_hash() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    for alg in DEVICE_HASHES {
+        let b = alg.block_len() as usize;
+        for key in [None, Some(data(20, 3))] {
+            let what = format!("{alg:?} hmac={}", key.is_some());
+            let msg = data(5 * b + 100, b as u32);
+            let (first, rest) = msg.split_at(2 * b);
+            let (middle, last) = rest.split_at(3 * b);
+            let slen = uacce_soft::sec::state_len(alg).map_err(|e| format!("{e:?}"))?;
+            let mut state = [0u8; 64];
+            run_ok(&mut q, &part_sqe(alg, key.as_deref(), first, &mut state, DigestStage::First), &format!("{what} first"))?;
+            let emu = match &key {
+                Some(k) => uacce_soft::sec::hmac_long_hash(alg, k, None, first, None),
+                None => uacce_soft::sec::long_hash(alg, None, first, None),
+            }
+            .map_err(|e| format!("{e:?}"))?;
+            check!(state[..slen] == emu[..], "{what}: state after the first part differs from the emulator's");
+            run_ok(&mut q, &part_sqe(alg, key.as_deref(), middle, &mut state, DigestStage::Middle), &format!("{what} middle"))?;
+            let total_len = msg.len() as u64;
+            run_ok(&mut q, &part_sqe(alg, key.as_deref(), last, &mut state, DigestStage::Last { total_len }), &format!("{what} last"))?;
+            let want = cpu_hash(alg, key.as_deref(), &msg)?;
+            check!(state[..want.len()] == want[..], "{what}: long hash in parts differs from the one-shot CPU digest");
+        }
+    }
+    let mut state = [0u8; 64];
+    let msg = data(128, 1);
+    let expect_invalid = |q: &mut Queue, s: &Sqe, what: &str| -> TestResult {
+        // SAFETY: the SQEs name `msg` and `state`, locals of the enclosing function that outlive the call; `run`
+        // returns with the completion consumed, or stops the queue first.
+        let (done, _, flag, err) = sec_status(&unsafe { q.run(s) }.map_err(e2s)?);
+        check!(done == 1 && flag == 0 && err == 0xff, "{what}: done {done} flag {flag} error_type {err:#x}");
+        Ok(())
+    };
+    let mut s = part_sqe(DigestAlg::Sm3, None, &msg, &mut state, DigestStage::Middle);
+    s[56..64].copy_from_slice(&0u64.to_le_bytes());
+    expect_invalid(&mut q, &s, "middle part with a_ivin 0")?;
+    let mut s = part_sqe(DigestAlg::Sha1, None, &msg, &mut state, DigestStage::First);
+    s[16..20].copy_from_slice(&100u32.to_le_bytes());
+    expect_invalid(&mut q, &s, "first part of 100 bytes")?;
+    Ok(())
+}
+
+/// SHA-512/224 and SHA-512/256 (a_alg 0x06/0x07, HMAC 0x16/0x17) decode but the guest kernel's crypto API has no
+/// such hash: done 1, flag 0, error_type 0x03 (unsupported), nothing written; one-shot and first part.
+pub(super) fn sec_sha512_t_unsupported() -> TestResult {
+    let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
+    let msg = data(256, 9);
+    let key = data(32, 1);
+    for alg in [DigestAlg::Sha512_224, DigestAlg::Sha512_256] {
+        for k in [None, Some(&key[..])] {
+            let mut mac = [0u8; 64];
+            let one = sec_bd(SecOp::Digest(req::digest(alg, k, &msg, &mut mac[..alg.digest_len() as usize])), 0);
+            let mut state = [0u8; 64];
+            let first = part_sqe(alg, k, &msg, &mut state, DigestStage::First);
+            for (what, s) in [("one-shot", one), ("first part", first)] {
+                // SAFETY: the SQEs name `msg`, `key`, `mac` and `state`, locals that outlive the call; `run` returns
+                // with the completion consumed, or stops the queue first.
+                let (done, icv, flag, err) = sec_status(&unsafe { q.run(&s) }.map_err(e2s)?);
+                check!(done == 1 && icv == 0 && flag == 0 && err == 0x03, "{alg:?} hmac={} {what}: done {done} flag {flag} error_type {err:#x}", k.is_some());
+            }
+            check!(mac == [0u8; 64] && state == [0u8; 64], "{alg:?}: MAC written");
+        }
+    }
+    Ok(())
+}
