@@ -27,6 +27,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
+#include <crypto/aes.h>
 #include <crypto/hash.h>
 #include <crypto/md5.h>
 #include <crypto/sha1.h>
@@ -168,8 +169,11 @@ static void uacce_wake_up(struct uacce_queue *q)
 #define SEC_ALG_SM4		3
 #define SEC_MODE_ECB		0
 #define SEC_MODE_CBC		1
+#define SEC_MODE_CCM		5
 #define SEC_MODE_GCM		6
 #define SEC_MODE_XTS		7
+#define SEC_A_ALG_CMAC		0x21
+#define SEC_CCM_MAX_AAD		65279	/* UADK MAX_CCM_AAD_LEN */
 #define SEC_AI_GEN_IVIN		1	/* a_ivin holds the state (= mac_addr) */
 #define SEC_APD_NOPAD		1
 #define SEC_MAX_LEN		0xfffe00
@@ -881,6 +885,8 @@ static u64 sqe_u64(const u8 *sqe, unsigned int off)
  * also for the truncated hashes). statesize: the size of the kernel's
  * exported state (struct sha1_state etc.), whose first member is the
  * chaining value in CPU order. name NULL: the kernel has no such hash.
+ * AES-CMAC (A_ALG_AES_CMAC, which UADK sends as an HMAC-mode digest: the
+ * AES-128 key at a_key_addr, a_key_len 4 words) has only the keyed code.
  */
 struct sec_hash {
 	u8 a_alg;
@@ -913,11 +919,13 @@ static const struct sec_hash sec_hashes[] = {
 	/* SHA-512/224 and SHA-512/256: not in the kernel's crypto API */
 	{ 0x06, 0x16, 28, SHA512_BLOCK_SIZE, 64, false, true, NULL, NULL, 0 },
 	{ 0x07, 0x17, 32, SHA512_BLOCK_SIZE, 64, false, true, NULL, NULL, 0 },
+	{ 0xff, SEC_A_ALG_CMAC, AES_BLOCK_SIZE, AES_BLOCK_SIZE, AES_BLOCK_SIZE,
+	  false, false, NULL, "cmac(aes)", 0 },
 };
 
 enum sec_op {
 	SEC_OP_CIPHER,
-	SEC_OP_GCM,
+	SEC_OP_AEAD,
 	SEC_OP_DIGEST,
 };
 
@@ -932,11 +940,11 @@ enum sec_stage {
 /* What sec_decode() learns from a valid BD */
 struct sec_bd {
 	enum sec_op op;
-	u32 dir;		/* cipher, GCM: 1 encrypt, 2 decrypt */
+	u32 dir;		/* cipher, AEAD: 1 encrypt, 2 decrypt */
 	u32 alg;		/* cipher: c_alg */
-	u32 mode;		/* cipher: c_mode */
+	u32 mode;		/* cipher, AEAD: c_mode */
 	u32 key_len;		/* cipher key bytes (XTS: both keys) */
-	u32 tag_len;		/* GCM: c_icv_len */
+	u32 tag_len;		/* AEAD: c_icv_len */
 	u32 a_len;
 	u32 c_len;
 	u64 a_key;
@@ -1016,20 +1024,30 @@ static int sec_decode_cipher(const u8 *sqe, struct sec_bd *bd, u32 mka,
 	return 0;
 }
 
-static int sec_decode_gcm(const u8 *sqe, struct sec_bd *bd, u32 mka,
-			  u16 icvw)
+/*
+ * GCM (c_mode 6) and CCM (c_mode 5), as UADK's fill_aead_bd2 lays both out:
+ * auth 0, mac_key_alg 0, a_len = cipher_src_offset = AAD bytes, c_len =
+ * payload, c_icv_len = tag bytes, seq set exactly for decryption. BD2 has
+ * AES only (fill_aead_bd2_alg); CCM tags are 4..16 even bytes, its AAD at
+ * most 65279 bytes and its payload not empty on hw v2 (UADK aead_len_check).
+ */
+static int sec_decode_aead(const u8 *sqe, struct sec_bd *bd, u32 mka,
+			   u16 icvw)
 {
 	u32 de = (sqe[SEC_OFF_SDS] >> 1) & 3;
-	bool seq, dec;
+	bool seq, dec, ccm;
 	int klen;
 
-	bd->op = SEC_OP_GCM;
+	bd->op = SEC_OP_AEAD;
+	bd->mode = icvw >> 12;
+	ccm = bd->mode == SEC_MODE_CCM;
 	klen = sec_key_len(SEC_ALG_AES, (icvw >> 9) & 7);
 	if (sqe[SEC_OFF_C_ALG] != SEC_ALG_AES || klen < 0 || de != 1)
 		return -EINVAL;
 	bd->key_len = klen;
 	bd->tag_len = icvw & 0x3f;
-	if (bd->tag_len < 4 || bd->tag_len > 16 || ((icvw >> 6) & 7))
+	if (bd->tag_len < 4 || bd->tag_len > 16 || ((icvw >> 6) & 7) ||
+	    (ccm && bd->tag_len % 2))
 		return -EINVAL;
 	/* seq is set exactly for decryption (UADK, the kernel's sec2) */
 	seq = sqe[SEC_OFF_SDS] & 1;
@@ -1042,6 +1060,8 @@ static int sec_decode_gcm(const u8 *sqe, struct sec_bd *bd, u32 mka,
 	    get_unaligned_le16(sqe + SEC_OFF_AUTH_OFF) ||
 	    sqe_u64(sqe, SEC_OFF_LONG_LEN) ||
 	    bd->a_len + bd->c_len > SEC_MAX_LEN)
+		return -EINVAL;
+	if (ccm && (bd->a_len > SEC_CCM_MAX_AAD || !bd->c_len))
 		return -EINVAL;
 	if (!bd->c_key || !bd->c_ivin || !bd->a_ivin || !bd->mac ||
 	    (bd->a_len + bd->c_len && !bd->src) || (bd->c_len && !bd->dst))
@@ -1070,6 +1090,9 @@ static int sec_decode_digest(const u8 *sqe, struct sec_bd *bd, u32 mka)
 	if (!h)
 		return -EINVAL;
 	bd->hash = h;
+	/* CMAC: AES-128 keys only (UADK hmac_key_len_check) */
+	if (a_alg == SEC_A_ALG_CMAC && akey * 4 != AES_KEYSIZE_128)
+		return -EINVAL;
 	/* de 0, seq 0, no cipher length or offsets */
 	if ((sqe[SEC_OFF_SDS] & 7) || bd->c_len ||
 	    get_unaligned_le16(sqe + SEC_OFF_CIPHER_OFF) ||
@@ -1160,8 +1183,9 @@ static int sec_decode(const u8 *sqe, struct sec_bd *bd)
 	bd->src = sqe_u64(sqe, SEC_OFF_SRC);
 	bd->dst = sqe_u64(sqe, SEC_OFF_DST);
 	if ((cipher == SEC_CIPHER_ENC || cipher == SEC_CIPHER_DEC) && !auth)
-		return (icvw >> 12) == SEC_MODE_GCM ?
-		       sec_decode_gcm(sqe, bd, mka, icvw) :
+		return (icvw >> 12) == SEC_MODE_GCM ||
+		       (icvw >> 12) == SEC_MODE_CCM ?
+		       sec_decode_aead(sqe, bd, mka, icvw) :
 		       sec_decode_cipher(sqe, bd, mka, icvw);
 	if (!cipher && auth == SEC_AUTH_CALC)
 		return sec_decode_digest(sqe, bd, mka);
@@ -1346,7 +1370,9 @@ static int sec_digest(const struct sec_bd *bd)
 	unsigned int i;
 	int ret;
 
-	if (!h->name)
+	/* SHA-512/t: no kernel hash; CMAC: one-shot only */
+	if (!(bd->hmac ? h->hmac_name : h->name) ||
+	    (!h->name && bd->stage != SEC_ONESHOT))
 		return -EOPNOTSUPP;
 	/* room for the ipad block before the data, or the padding after */
 	size = (size_t)bd->a_len + 2 * h->block;
@@ -1412,44 +1438,76 @@ out_buf:
 }
 
 /*
- * AES-GCM as UADK lays it out: src = AAD || payload, cipher_src_offset = AAD
- * length, the tag in a separate buffer at mac_addr (written on encrypt, the
- * expected tag on decrypt). The result goes to dst + cipher_src_offset; the
- * AAD region of dst is not written (as in uacce-emu; what the hardware does
- * there is unknown). A tag mismatch is not an SQE error: it is reported in
- * the icv field (2) and nothing is written.
+ * CCM's IVs as UADK's set_aead_auth_iv and the kernel's sec2 driver write
+ * them: c_ivin is the counter block CTR1 (byte 0 = L' = L - 1, the nonce,
+ * the L-byte counter = 1), a_ivin is B0 (byte 0 = L' | M' << 3 | Adata << 6
+ * with M' = (tag - 2) / 2, the same nonce, the payload length in the last
+ * two bytes and zeros before them: both drivers write only 16 bits of it).
+ * Anything else is refused as malformed; L' 0 (L = 1) is no CCM.
  */
-static int sec_gcm(const struct sec_bd *bd, bool *icv_err)
+static int sec_ccm_ivs(const struct sec_bd *bd, const u8 *civ, const u8 *aiv)
+{
+	unsigned int l = (civ[0] & 7) + 1, i;
+	u8 b0[16];
+
+	if (civ[0] & ~7 || l < 2 || (l < 4 && bd->c_len >> (8 * l)))
+		return -EINVAL;
+	for (i = 16 - l; i < 15; i++)
+		if (civ[i])
+			return -EINVAL;
+	if (civ[15] != 1)
+		return -EINVAL;
+	memcpy(b0, civ, sizeof(b0));
+	b0[0] = civ[0] | ((bd->tag_len - 2) / 2) << 3 | (bd->a_len ? 0x40 : 0);
+	put_unaligned_be16(bd->c_len & 0xffff, b0 + 14);
+	return memcmp(b0, aiv, sizeof(b0)) ? -EINVAL : 0;
+}
+
+/*
+ * AES-GCM and AES-CCM as UADK lays them out: src = AAD || payload,
+ * cipher_src_offset = AAD length, the tag in a separate buffer at mac_addr
+ * (written on encrypt, the expected tag on decrypt). The result goes to dst +
+ * cipher_src_offset; the AAD region of dst is not written (as in uacce-emu;
+ * what the hardware does there is unknown). A tag mismatch is not an SQE
+ * error: it is reported in the icv field (2) and nothing is written. GCM: a
+ * 12-byte IV at c_ivin and a copy at a_ivin; CCM: see sec_ccm_ivs() (the
+ * kernel's ccm(aes) takes CTR1 as its IV and builds B0 itself, with the full
+ * length field).
+ */
+static int sec_aead(const struct sec_bd *bd, bool *icv_err)
 {
 	u32 a_len = bd->a_len, c_len = bd->c_len, tag_len = bd->tag_len;
 	size_t total = (size_t)a_len + c_len + tag_len;
 	void __user *mac = u64_to_user_ptr(bd->mac);
+	bool ccm = bd->mode == SEC_MODE_CCM;
+	unsigned int ivlen = ccm ? 16 : 12;
 	struct aead_request *req = NULL;
 	struct crypto_aead *tfm;
 	DECLARE_CRYPTO_WAIT(wait);
 	struct sg_table sgt = {};
-	u8 key[32], iv[12], auth_iv[12];
+	u8 key[32], iv[16], auth_iv[16];
 	u8 *buf = NULL;
 	int ret;
 
 	if (copy_from_user(key, u64_to_user_ptr(bd->c_key), bd->key_len) ||
-	    copy_from_user(iv, u64_to_user_ptr(bd->c_ivin), sizeof(iv)) ||
-	    copy_from_user(auth_iv, u64_to_user_ptr(bd->a_ivin),
-			   sizeof(auth_iv))) {
+	    copy_from_user(iv, u64_to_user_ptr(bd->c_ivin), ivlen) ||
+	    copy_from_user(auth_iv, u64_to_user_ptr(bd->a_ivin), ivlen)) {
 		memzero_explicit(key, sizeof(key));
 		return -EFAULT;
 	}
 	/*
-	 * The auth IV must hold a copy of the cipher IV, as UADK and the
+	 * GCM: the auth IV must hold a copy of the cipher IV, as UADK and the
 	 * kernel's sec2 driver write it; hardware's use of it is not
 	 * documented, so a BD without it is refused as malformed.
 	 */
-	if (memcmp(iv, auth_iv, sizeof(iv))) {
+	ret = ccm ? sec_ccm_ivs(bd, iv, auth_iv) :
+	      memcmp(iv, auth_iv, ivlen) ? -EINVAL : 0;
+	if (ret) {
 		memzero_explicit(key, sizeof(key));
-		return -EINVAL;
+		return ret;
 	}
 
-	tfm = crypto_alloc_aead("gcm(aes)", 0, 0);
+	tfm = crypto_alloc_aead(ccm ? "ccm(aes)" : "gcm(aes)", 0, 0);
 	if (IS_ERR(tfm)) {
 		memzero_explicit(key, sizeof(key));
 		return -EOPNOTSUPP;
@@ -1519,9 +1577,9 @@ static void sec_run(u8 *sqe)
 	int ret;
 
 	ret = sec_decode(sqe, &bd);
-	if (!ret && bd.op == SEC_OP_GCM) {
+	if (!ret && bd.op == SEC_OP_AEAD) {
 		flag = SEC_FLAG_AEAD;
-		ret = sec_gcm(&bd, &icv_err);
+		ret = sec_aead(&bd, &icv_err);
 	} else if (!ret && bd.op == SEC_OP_CIPHER) {
 		ret = sec_cipher(&bd);
 	} else if (!ret) {

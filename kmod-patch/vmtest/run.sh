@@ -291,7 +291,7 @@ if [ ! -f "$MODROOT/.done" ]; then
 	depmod -b "$MODROOT" "$KVER"
 	touch "$MODROOT/.done"
 fi
-NEEDED_MODS="xts gcm ghash-generic crypto_null aead ctr cbc ecb sha256 sha512 hmac md5 sha1"
+NEEDED_MODS="xts gcm ghash-generic crypto_null aead ctr cbc ecb sha256 sha512 hmac md5 sha1 ccm cmac"
 mk_initramfs() { # mk_initramfs patched|unpatched OUT
 	local flavour=$1 out=$2 r
 	r=$B/initramfs-$flavour

@@ -57,6 +57,8 @@ pub const PATCHED: &[Test] = &[
     ("sec_hashes_one_shot", sec_breadth::sec_hashes_one_shot),
     ("sec_long_hash", sec_breadth::sec_long_hash),
     ("sec_sha512_t_unsupported", sec_breadth::sec_sha512_t_unsupported),
+    ("sec_aes_ccm", sec_breadth::sec_aes_ccm),
+    ("sec_aes_cmac", sec_breadth::sec_aes_cmac),
     ("ring_wrap", waits::ring_wrap),
     ("poll_wakes", waits::poll_wakes),
     ("poll_not_armed_no_wake", waits::poll_not_armed),
