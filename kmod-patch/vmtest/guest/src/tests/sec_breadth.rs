@@ -84,6 +84,9 @@ fn cpu_hash(alg: DigestAlg, key: Option<&[u8]>, msg: &[u8]) -> Result<Vec<u8>, S
     .map_err(|e| format!("CPU {alg:?}: {e:?}"))
 }
 
+/// A published vector: (hash, HMAC key or none, message, digest in hex).
+type HashVector = (DigestAlg, Option<Vec<u8>>, Vec<u8>, &'static str);
+
 /// One-shot hashes and HMACs: published vectors, then every device hash, plain and HMAC (keys of 4, 20 and one
 /// block), on lengths around the padding boundaries, equal to the CPU backend; a truncated mac_len writes that much.
 pub(super) fn sec_hashes_one_shot() -> TestResult {
@@ -92,7 +95,7 @@ pub(super) fn sec_hashes_one_shot() -> TestResult {
     let jefe = b"what do ya want for nothing?".to_vec();
     // (alg, key, message, digest): GB/T 32905-2016 A.1/A.2 (SM3), RFC 1321 A.5 (MD5), FIPS 180-4 examples (SHA-1,
     // SHA-224, SHA-384), RFC 2202 test cases 1-2 (HMAC-MD5, HMAC-SHA-1), RFC 4231 test case 2 (HMAC-SHA-224/384)
-    let vectors: Vec<(DigestAlg, Option<Vec<u8>>, Vec<u8>, &str)> = vec![
+    let vectors: Vec<HashVector> = vec![
         (DigestAlg::Sm3, None, abc.clone(), "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0"),
         (DigestAlg::Sm3, None, b"abcd".repeat(16), "debe9ff92275b8a138604889c18e5a4d6fdb70e5387e5765293dcba39c0c5732"),
         (DigestAlg::Md5, None, abc.clone(), "900150983cd24fb0d6963f7d28e17f72"),
