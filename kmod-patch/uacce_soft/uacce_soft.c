@@ -1090,8 +1090,14 @@ static int sec_decode_digest(const u8 *sqe, struct sec_bd *bd, u32 mka)
 	if (!h)
 		return -EINVAL;
 	bd->hash = h;
-	/* CMAC: AES-128 keys only (UADK hmac_key_len_check) */
-	if (a_alg == SEC_A_ALG_CMAC && akey * 4 != AES_KEYSIZE_128)
+	/*
+	 * CMAC as UADK sends it on BD2: AES-128 keys only
+	 * (hmac_key_len_check), one-shot only (aes_auth_long_hash_check),
+	 * scene 1 (the kernel sends no CMAC BDs)
+	 */
+	if (a_alg == SEC_A_ALG_CMAC &&
+	    (akey * 4 != AES_KEYSIZE_128 || ai_gen || pad ||
+	     ((sqe[SEC_OFF_SDS] >> 3) & 0xf) != 1))
 		return -EINVAL;
 	/* de 0, seq 0, no cipher length or offsets */
 	if ((sqe[SEC_OFF_SDS] & 7) || bd->c_len ||
@@ -1370,7 +1376,7 @@ static int sec_digest(const struct sec_bd *bd)
 	unsigned int i;
 	int ret;
 
-	/* SHA-512/t: no kernel hash; CMAC: one-shot only */
+	/* SHA-512/t: no kernel hash; CMAC (decoded one-shot only) */
 	if (!(bd->hmac ? h->hmac_name : h->name) ||
 	    (!h->name && bd->stage != SEC_ONESHOT))
 		return -EOPNOTSUPP;
@@ -1441,9 +1447,11 @@ out_buf:
  * CCM's IVs as UADK's set_aead_auth_iv and the kernel's sec2 driver write
  * them: c_ivin is the counter block CTR1 (byte 0 = L' = L - 1, the nonce,
  * the L-byte counter = 1), a_ivin is B0 (byte 0 = L' | M' << 3 | Adata << 6
- * with M' = (tag - 2) / 2, the same nonce, the payload length in the last
- * two bytes and zeros before them: both drivers write only 16 bits of it).
- * Anything else is refused as malformed; L' 0 (L = 1) is no CCM.
+ * with M' = (tag - 2) / 2, the same nonce, the payload length in its last
+ * L bytes). Both drivers write only the low 16 bits of the length (zeros
+ * above, from the counter); uacce-sys's encoder writes all L bytes (RFC
+ * 3610). The two differ only for payloads of 64 KiB and more, and both are
+ * taken. Anything else is refused as malformed; L' 0 (L = 1) is no CCM.
  */
 static int sec_ccm_ivs(const struct sec_bd *bd, const u8 *civ, const u8 *aiv)
 {
@@ -1460,6 +1468,11 @@ static int sec_ccm_ivs(const struct sec_bd *bd, const u8 *civ, const u8 *aiv)
 	memcpy(b0, civ, sizeof(b0));
 	b0[0] = civ[0] | ((bd->tag_len - 2) / 2) << 3 | (bd->a_len ? 0x40 : 0);
 	put_unaligned_be16(bd->c_len & 0xffff, b0 + 14);
+	if (!memcmp(b0, aiv, sizeof(b0)))
+		return 0;
+	/* the full length in the last L bytes (c_len has at most 4) */
+	for (i = 0; i < l && i < 4; i++)
+		b0[15 - i] = bd->c_len >> (8 * i);
 	return memcmp(b0, aiv, sizeof(b0)) ? -EINVAL : 0;
 }
 

@@ -279,8 +279,9 @@ fn run_status(q: &mut Queue, s: &Sqe) -> Result<(u8, u8, u8, u8), String> {
 }
 
 /// AES-CCM (`ccm(aes)` in the guest kernel): RFC 3610 packet vector #1 sealed and opened, a 64 KB payload with a
-/// 16-byte tag and no AAD round trip, a wrong tag (icv 2, nothing written), and malformed IVs (B0 with another length,
-/// a nonzero counter byte in CTR1, L = 1) and an odd tag length refused (0xff).
+/// 16-byte tag and no AAD round trip, a wrong tag (icv 2, nothing written), a 70000-byte payload with B0 in both
+/// length forms, and malformed IVs (B0 with another length, a nonzero counter byte in CTR1, L = 1) and an odd tag
+/// length refused (0xff).
 pub(super) fn sec_aes_ccm() -> TestResult {
     let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
     let key: Vec<u8> = (0xc0..=0xcf).collect();
@@ -313,6 +314,22 @@ pub(super) fn sec_aes_ccm() -> TestResult {
     check!(ct != pt, "CCM 64 KB: ciphertext equals the plaintext");
     let mut back = vec![0u8; pt.len()];
     check!(run_status(&mut q, &ccm_sqe(C_DEC, &c, &ct, &mut back, &mut tag16))? == (1, 0, 3, 0) && back == pt, "CCM 64 KB open");
+    // 70000 bytes, L = 3: B0 with the low 16 bits of the length (as UADK and the kernel's sec2 write it) and with
+    // the full length (RFC 3610, as uacce-sys's encoder writes it) give the same sealed bytes
+    let nonce12 = data(12, 4);
+    let pt = data(70_000, 5);
+    let (ctr1, b0_16) = ccm_ivs(&nonce12, 8, 0, pt.len());
+    let mut b0_full = b0_16;
+    b0_full[13] = (pt.len() >> 16) as u8;
+    check!(b0_full != b0_16, "70000 bytes: the two B0 forms do not differ");
+    let mut sealed = Vec::new();
+    for b0 in [&b0_16, &b0_full] {
+        let c = Ccm { key: &key, ctr1: &ctr1, b0, aad_len: 0 };
+        let (mut ct, mut tag8) = (vec![0u8; pt.len()], [0u8; 8]);
+        check!(run_status(&mut q, &ccm_sqe(C_ENC, &c, &pt, &mut ct, &mut tag8))? == (1, 0, 3, 0), "CCM 70000 bytes seal");
+        sealed.push((ct, tag8));
+    }
+    check!(sealed[0] == sealed[1], "CCM 70000 bytes: the two B0 forms seal differently");
     // Malformed: B0 with another length, a counter byte set in CTR1, L = 1, a tag of 5 bytes
     let (ctr1, b0) = ccm_ivs(&nonce, 8, 8, 23);
     let mut b0_bad = b0;
@@ -356,8 +373,8 @@ fn cmac_sqe(key: &[u8], msg: &[u8], mac: &mut [u8], stage: DigestStage) -> Sqe {
     s
 }
 
-/// AES-CMAC (`cmac(aes)`): RFC 4493 examples 2 to 4, a truncated MAC (8 bytes), a 32-byte key (UADK sends
-/// AES-128 only: 0xff) and a long-hash first part (not done by the soft device: 0x03).
+/// AES-CMAC (`cmac(aes)`): RFC 4493 examples 2 to 4, a truncated MAC (8 bytes); refused as malformed (0xff), as
+/// UADK never sends them: a 32-byte key (AES-128 only), a long-hash first part (one-shot only), scene 0.
 pub(super) fn sec_aes_cmac() -> TestResult {
     let mut q = Queue::open(&sec_dev(), 0).map_err(e2s)?;
     let key = hex("2b7e151628aed2a6abf7158809cf4f3c");
@@ -374,10 +391,14 @@ pub(super) fn sec_aes_cmac() -> TestResult {
     let mut mac = [0u8; 16];
     let st = run_status(&mut q, &cmac_sqe(&key32, &m, &mut mac, DigestStage::OneShot))?;
     check!(st == (1, 0, 0, 0xff) && mac == [0u8; 16], "CMAC with a 32-byte key: {st:?}");
-    // a first part as UADK would send it: mac_len the full 4 words (the encoder wrote SHA-256's 8)
+    // a first part with mac_len the full 4 words (the encoder wrote SHA-256's 8)
     let mut s = cmac_sqe(&key, &m, &mut mac, DigestStage::First);
     s[8] = (s[8] & !0x1f) | 4;
     let st = run_status(&mut q, &s)?;
-    check!(st == (1, 0, 0, 0x03) && mac == [0u8; 16], "CMAC first part: {st:?}");
+    check!(st == (1, 0, 0, 0xff) && mac == [0u8; 16], "CMAC first part: {st:?}");
+    let mut s = cmac_sqe(&key, &m, &mut mac, DigestStage::OneShot);
+    s[1] &= !(0xf << 3);
+    let st = run_status(&mut q, &s)?;
+    check!(st == (1, 0, 0, 0xff) && mac == [0u8; 16], "CMAC with scene 0: {st:?}");
     Ok(())
 }
