@@ -6,6 +6,8 @@ use super::*;
 use crate::qm::Sqe;
 use crate::qm::field::{read_u16_at, read_u32_at, read_u64_at, write_u16_at};
 
+mod authenc;
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Decode (device side)
 // ---------------------------------------------------------------------------------------------------------------------
@@ -202,6 +204,7 @@ pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {
         (1 | 2, 0) if raw.c_mode == C_MODE_GCM => SecOp::Aead(decode_gcm(&raw)?),
         (1 | 2, 0) => SecOp::Cipher(decode_cipher(&raw)?),
         (0, 1) => SecOp::Digest(decode_digest(&raw)?),
+        (1, 1) | (2, 2) => SecOp::Authenc(authenc::decode(&raw)?),
         (cipher, auth) => return Err(SecDecodeError::UnsupportedOp { cipher, auth }),
     };
     check_reserved(s, raw.bd)?;
@@ -263,7 +266,7 @@ fn check_unused(r: &Raw, op: &SecOp) -> Result<(), SecDecodeError> {
             (r.a_key, "a_key_addr must be 0 for a plain cipher"),
             (r.mac, "mac_addr must be 0 for a plain cipher"),
         ],
-        SecOp::Aead(_) => &[],
+        SecOp::Aead(_) | SecOp::Authenc(_) => &[],
         SecOp::Digest(d) => {
             let mut v = vec![
                 (r.c_ivin, "c_ivin_addr must be 0 for a digest"),

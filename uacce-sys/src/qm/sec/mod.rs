@@ -6,6 +6,7 @@
 //! Supported operations:
 //! * cipher: AES-128/192/256 and SM4 in ECB, CBC, XTS (key = key1‖key2), and on BD3 only CTR (§11), OFB and CFB;
 //! * AEAD: AES-GCM seal/open, block mode (AAD in front of the payload in `src`);
+//! * authenc: AES-CBC + HMAC-SHA-1/256/512 in one pass, encrypt-then-MAC ([`AuthencRequest`], BD2 and BD3);
 //! * digest: SM3, MD5, SHA-1, SHA-224/256/384/512, SHA-512/224, SHA-512/256 and their HMACs, one-shot and long-hash
 //!   first/middle/last stages (all on BD2 and BD3).
 //!
@@ -17,9 +18,12 @@
 //! completion reading), `device` (strict decode, result write-back); the shared types (algorithms, requests,
 //! errors, outcome) are here, and everything public is re-exported here.
 
+mod authenc;
 mod device;
 mod driver;
 mod layout;
+
+pub use authenc::AuthencRequest;
 
 pub use device::{SecResult, SecSqeView, decode, write_result};
 pub use driver::{SecCompletion, encode, read_result, read_tag};
@@ -421,6 +425,8 @@ pub enum SecOp {
     Aead(GcmRequest),
     /// Digest / HMAC.
     Digest(DigestRequest),
+    /// Authenc: AES-CBC + HMAC in one pass (completes with the AEAD flag).
+    Authenc(AuthencRequest),
 }
 
 /// Kind of a [`SecOp`], for the completion `flag` (§8).
@@ -439,7 +445,7 @@ impl SecOp {
     pub const fn kind(&self) -> SecOpKind {
         match self {
             SecOp::Cipher(_) => SecOpKind::Cipher,
-            SecOp::Aead(_) => SecOpKind::Aead,
+            SecOp::Aead(_) | SecOp::Authenc(_) => SecOpKind::Aead,
             SecOp::Digest(_) => SecOpKind::Digest,
         }
     }
@@ -499,6 +505,9 @@ pub enum SecEncodeError {
     /// A required address is 0.
     #[error("null {0} address")]
     NullAddress(&'static str),
+    /// An authenc hash other than SHA-1, SHA-256, SHA-512.
+    #[error("{0:?} is not an authenc hash (SHA-1, SHA-256, SHA-512)")]
+    AuthencHash(DigestAlg),
 }
 
 /// Why a device rejects a BD.
