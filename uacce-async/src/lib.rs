@@ -48,6 +48,7 @@ mod types;
 
 // Job families: one module each (see `job`).
 mod aead;
+mod authenc;
 mod cipher;
 mod compress;
 mod digest;
@@ -117,6 +118,7 @@ pub mod hazmat {
 
 pub use accel::{Accel, JobKind};
 pub use aead::Tag;
+pub use authenc::AuthencKey;
 #[cfg(feature = "emu")]
 pub use backend::EmuOptions;
 pub use config::{AccelBuilder, Backend, Config};
