@@ -46,11 +46,11 @@ fn golden_bd2_encrypt_sha256() {
         (26, &[20, 0]),       // cipher_src_offset = AAD; auth_src_offset (24..25) 0
         (40, &[0x09, 0x00]),  // tag u16
         // a_ivin_addr (56) stays 0 (the kernel's choice; ai_gen 0)
-        (64, &[0x00, 0x70, 0, 0, 0, 0, 0, 0]),  // a_key_addr = HMAC key
-        (72, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]),  // mac_addr = tag output
-        (80, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]),  // c_ivin_addr
-        (88, &[0x00, 0x10, 0, 0, 0, 0, 0, 0]),  // c_key_addr
-        (96, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]),  // data_src = AAD ‖ payload
+        (64, &[0x00, 0x70, 0, 0, 0, 0, 0, 0]), // a_key_addr = HMAC key
+        (72, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]), // mac_addr = tag output
+        (80, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]), // c_ivin_addr
+        (88, &[0x00, 0x10, 0, 0, 0, 0, 0, 0]), // c_key_addr
+        (96, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]), // data_src = AAD ‖ payload
         (104, &[0x00, 0x50, 0, 0, 0, 0, 0, 0]), // data_dst
     ]);
     assert_eq!(
@@ -152,7 +152,11 @@ fn round_trips() {
                         ..sha256_128(dir)
                     };
                     let s = encode(&req(SecOp::Authenc(a), 3), ver).unwrap();
-                    assert_eq!(decode(&s).unwrap().op, SecOp::Authenc(a), "{hash:?} {ver:?}");
+                    assert_eq!(
+                        decode(&s).unwrap().op,
+                        SecOp::Authenc(a),
+                        "{hash:?} {ver:?}"
+                    );
                     let a_alg = if ver == QmVersion::V2 {
                         u32::from_le_bytes(s[8..12].try_into().unwrap()) >> 11
                     } else {
@@ -232,7 +236,10 @@ fn strict_decode() {
 fn encode_refusals() {
     let a = sha256_128(CipherDir::Encrypt);
     let e = |a: AuthencRequest| encode(&req(SecOp::Authenc(a), 1), QmVersion::V3).unwrap_err();
-    assert_eq!(e(AuthencRequest { key_len: 20, ..a }), SecEncodeError::KeyLen(20));
+    assert_eq!(
+        e(AuthencRequest { key_len: 20, ..a }),
+        SecEncodeError::KeyLen(20)
+    );
     assert_eq!(
         e(AuthencRequest {
             hash: DigestAlg::Sm3,
@@ -240,8 +247,14 @@ fn encode_refusals() {
         }),
         SecEncodeError::AuthencHash(DigestAlg::Sm3)
     );
-    assert_eq!(e(AuthencRequest { mac_len: 10, ..a }), SecEncodeError::MacLen(10));
-    assert_eq!(e(AuthencRequest { mac_len: 36, ..a }), SecEncodeError::MacLen(36));
+    assert_eq!(
+        e(AuthencRequest { mac_len: 10, ..a }),
+        SecEncodeError::MacLen(10)
+    );
+    assert_eq!(
+        e(AuthencRequest { mac_len: 36, ..a }),
+        SecEncodeError::MacLen(36)
+    );
     assert_eq!(
         e(AuthencRequest {
             payload_len: 0,
