@@ -33,6 +33,10 @@ use crate::types::{HashAlg, HmacKey};
 /// The two keys of an authenc suite and its tag length: an AES key (16, 24 or 32 bytes) for CBC and an HMAC key
 /// (any length; longer than the hash's block it is hashed first, as HMAC specifies) for SHA-1, SHA-256 or SHA-512.
 /// Zeroized on drop (the last clone, or the last device job using it).
+///
+/// What [`Accel::authenc_seal`] computes with it: `ciphertext = AES-CBC(aes key, iv, plaintext)` (no padding),
+/// `tag = HMAC(mac key, aad ‖ ciphertext)` truncated to [`AuthencKey::tag_len`], output `ciphertext ‖ tag`
+/// (encrypt-then-MAC, as IPsec ESP and RFC 7366). [`Accel::authenc_open`] checks the tag before it decrypts.
 #[derive(Clone)]
 pub struct AuthencKey {
     inner: Arc<Keys>,
@@ -264,7 +268,7 @@ fn check_body(len: usize) -> Result<()> {
 
 impl Accel {
     /// Authenc seal (AES-CBC, then HMAC over `aad` ‖ ciphertext): returns ciphertext ‖ tag
-    /// ([`AuthencKey::tag_len`] bytes). See the [module notes](crate::AuthencKey) for what is computed.
+    /// ([`AuthencKey::tag_len`] bytes). See [`AuthencKey`] for what is computed.
     ///
     /// `iv` must be unpredictable and fresh for every message (CBC): take it from the OS RNG (e.g. `getrandom`)
     /// and send it with the message, as ESP does. `plaintext` is a nonzero multiple of 16 bytes (CBC without
