@@ -569,6 +569,9 @@ fn random_cipher(r: &mut Rng, bd3: bool) -> CipherRequest {
             CipherMode::Xts,
             CipherMode::Ofb,
             CipherMode::Cfb,
+            CipherMode::CbcCs1,
+            CipherMode::CbcCs2,
+            CipherMode::CbcCs3,
         ]
     } else {
         &[CipherMode::Ecb, CipherMode::Cbc, CipherMode::Xts]
@@ -590,6 +593,9 @@ fn random_cipher(r: &mut Rng, bd3: bool) -> CipherRequest {
         CipherMode::Xts => 16 + r.below(u64::from(MAX_DATA_LEN - 15)) as u32,
         CipherMode::Ctr | CipherMode::Ofb | CipherMode::Cfb => {
             1 + r.below(u64::from(MAX_DATA_LEN)) as u32
+        }
+        CipherMode::CbcCs1 | CipherMode::CbcCs2 | CipherMode::CbcCs3 => {
+            17 + r.below(u64::from(MAX_DATA_LEN - 16)) as u32
         }
     };
     CipherRequest {

@@ -301,7 +301,8 @@ const fn dir_of(code: u8) -> CipherDir {
 
 fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
     let alg = CipherAlg::from_code(r.c_alg).ok_or(SecDecodeError::CAlg(r.c_alg))?;
-    let mode = CipherMode::from_code(r.c_mode).ok_or(SecDecodeError::CMode(r.c_mode))?;
+    let mode =
+        CipherMode::from_fields(r.c_mode, r.c_width).ok_or(SecDecodeError::CMode(r.c_mode))?;
     if r.bd == BdType::Bd2 && !mode.on_bd2() {
         return Err(if mode == CipherMode::Ctr {
             SecDecodeError::CtrOnBd2
@@ -314,7 +315,7 @@ fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
     if r.de != 1 {
         return Err(SecDecodeError::Field("de must be 1 for cipher"));
     }
-    if r.seq || r.icv_len != 0 || r.c_width != 0 {
+    if r.seq || r.icv_len != 0 || r.c_width != mode.c_width() {
         return Err(SecDecodeError::Field(
             "seq/c_icv_len/c_width set for a plain cipher",
         ));

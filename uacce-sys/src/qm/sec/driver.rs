@@ -240,7 +240,7 @@ fn encode_cipher_bd3(s: &mut Sqe, c: &CipherRequest) -> Result<u32, SecEncodeErr
     write_u16_at(
         s,
         bd3::C_ICV_KEY,
-        c.dir.code() as u16 | u16::from(key_code) << 13,
+        c.dir.code() as u16 | u16::from(c.mode.c_width()) << 10 | u16::from(key_code) << 13,
     );
     s[bd3::C_MODE_ALG] = c.mode.code() | c.alg.code() << 4;
     write_u32_at(s, bd3::C_LEN, c.len);

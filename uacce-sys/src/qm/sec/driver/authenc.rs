@@ -36,7 +36,7 @@ fn check(a: &AuthencRequest) -> Result<(u8, u32), SecEncodeError> {
     nonzero(a.src_addr, "source")?;
     nonzero(a.dst_addr, "destination")?;
     nonzero(a.mac_addr, "MAC")?;
-    let words = a.mac_len / 4 | (k.len / 4) << 5 | u32::from(a.hash.hmac_a_alg()) << 11;
+    let words = (a.mac_len / 4) | ((k.len / 4) << 5) | (u32::from(a.hash.hmac_a_alg()) << 11);
     Ok((code, words))
 }
 
