@@ -971,9 +971,11 @@ fn decode_rejects_bad_fields() {
         with(&bd2, &|s| s[0] = 0x32),
         Err(SecDecodeError::UnsupportedOp { cipher: 3, auth: 0 })
     );
+    // cipher 1 + auth 1 is authenc (tests/sqe_authenc.rs): a plain cipher BD has no HMAC a_alg there.
+    assert_eq!(with(&bd2, &|s| s[0] = 0x52), Err(SecDecodeError::AAlg(0)));
     assert_eq!(
-        with(&bd2, &|s| s[0] = 0x52),
-        Err(SecDecodeError::UnsupportedOp { cipher: 1, auth: 1 })
+        with(&bd2, &|s| s[0] = 0x92),
+        Err(SecDecodeError::UnsupportedOp { cipher: 1, auth: 2 })
     );
     assert_eq!(
         with(&bd2, &|s| s[0] = 0x02),
