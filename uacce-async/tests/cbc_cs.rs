@@ -40,7 +40,7 @@ fn cbc(alg: BlockCipher, key: &[u8], iv: &[u8; 16], data: &mut [u8]) {
 /// NIST SP 800-38A Addendum, CBC-CSx-Encrypt, from CBC.
 fn cs_encrypt(alg: BlockCipher, mode: CipherMode, key: &[u8], iv: &[u8; 16], pt: &[u8]) -> Vec<u8> {
     let n = pt.len();
-    let d = if n % 16 == 0 { 16 } else { n % 16 };
+    let d = if n.is_multiple_of(16) { 16 } else { n % 16 };
     // P1 … Pn-1 ‖ (P*n ‖ 0^(128-d)), CBC-encrypted.
     let mut c = pt.to_vec();
     c.resize(n.div_ceil(16) * 16, 0);
