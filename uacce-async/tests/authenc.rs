@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use aes::cipher::{BlockEncryptMut, KeyIvInit, block_padding::NoPadding};
 use hmac::{Hmac, Mac};
-use uacce_async::{AuthencKey, EmuOptions, Error, HashAlg, NotifyMode};
+use uacce_async::{AuthencKey, EmuOptions, Error, HashAlg, JobKind, NotifyMode};
 use uacce_emu::DeviceKind;
 use uacce_sys::qm::QmVersion;
 use uacce_testkit::{Rng, hex};
@@ -116,6 +116,9 @@ async fn matches_rustcrypto_composition() {
         }
         if name.starts_with("emu") {
             assert_eq!(a.cpu_jobs(), 0, "{name}: every job ran on the device");
+            assert!(a.offloaded(JobKind::Authenc), "{name}");
+        } else {
+            assert!(!a.offloaded(JobKind::Authenc), "{name}");
         }
     }
 }
