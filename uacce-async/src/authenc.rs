@@ -323,9 +323,10 @@ impl Accel {
     }
 
     /// Authenc open of ciphertext ‖ tag: checks the tag (HMAC over `aad` ‖ ciphertext, constant-time compare) and
-    /// only then decrypts with AES-CBC. A wrong key, IV-independent tampering of the ciphertext, other AAD or a
-    /// wrong tag is [`Error::AuthFailed`], and no plaintext is returned. (A wrong IV is not detected by the MAC: it
-    /// garbles the first block, as CBC does; authenticate the IV in `aad` if that matters.)
+    /// only then decrypts with AES-CBC. A wrong MAC key, a changed ciphertext or tag, or other AAD is
+    /// [`Error::AuthFailed`], and no plaintext is returned. The MAC covers neither the AES key nor the IV (as in
+    /// ESP): a wrong AES key decrypts to garbage and a wrong IV garbles the first block without an error, so keep
+    /// the two keys together (one [`AuthencKey`]) and put the IV into `aad` if your format needs it authenticated.
     ///
     /// # Errors
     ///

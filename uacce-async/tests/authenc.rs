@@ -456,3 +456,24 @@ async fn traced_sqes() {
         }
     }
 }
+
+/// AAD over 64 KiB does not fit the BD's 16-bit cipher_src_offset: the job runs on the CPU, with the same result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_aad_runs_on_the_cpu() {
+    let mut rng = Rng::new(3);
+    let a = common::emu_default(NotifyMode::Eventfd).await;
+    let (enc, mk) = (rng.bytes(16), rng.bytes(32));
+    let key = AuthencKey::new(&enc, HashAlg::Sha256, &mk, 16).unwrap();
+    let iv: [u8; 16] = rng.bytes(16).try_into().unwrap();
+    let (aad, pt) = (rng.bytes(70_000), rng.bytes(32));
+    let sealed = a.authenc_seal(&key, &iv, &aad, pt.clone()).await.unwrap();
+    assert_eq!(
+        sealed[..],
+        expected(HashAlg::Sha256, &enc, &mk, 16, &iv, &aad, &pt)[..]
+    );
+    assert_eq!(
+        a.authenc_open(&key, &iv, &aad, sealed).await.unwrap()[..],
+        pt[..]
+    );
+    assert_eq!(a.cpu_jobs(), 2);
+}

@@ -225,3 +225,30 @@ async fn short_inputs_are_typed_errors() {
         Err(Error::InvalidKeyLength { got: 20, .. })
     ));
 }
+
+/// Every notification mode: the emulated v3 device gives the Addendum's bytes for each variant and inverts them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_notification_mode() {
+    let mut rng = Rng::new(0x0DE);
+    for mode in uacce_async::NotifyMode::ALL {
+        let a = common::emu_default(mode).await;
+        for cs in MODES {
+            let key = rng.bytes(32);
+            let k = CipherKey::new(cs, &key).unwrap();
+            let iv: [u8; 16] = rng.bytes(16).try_into().unwrap();
+            let pt = rng.bytes(1000);
+            let got = a
+                .encrypt_unauthenticated(&k, &iv, pt.clone())
+                .await
+                .unwrap();
+            assert_eq!(
+                got[..],
+                cs_encrypt(BlockCipher::Aes, cs, &key, &iv, &pt)[..],
+                "{mode:?} {cs:?}"
+            );
+            let back = a.decrypt_unauthenticated(&k, &iv, got).await.unwrap();
+            assert_eq!(back[..], pt[..], "{mode:?} {cs:?}");
+        }
+        assert_eq!(a.cpu_jobs(), 0, "{mode:?}");
+    }
+}
