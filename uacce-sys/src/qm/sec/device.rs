@@ -178,7 +178,8 @@ fn need(addr: u64, what: &'static str) -> Result<(), SecDecodeError> {
 /// Device side: decode and validate a BD (§7.1–§7.4). Never panics, whatever the 128 bytes.
 ///
 /// Accepted: BD2/BD3; scene 0, 1 or 7; flat buffers; cipher (cipher ≠ 0, auth 0, c_mode ECB/CBC/XTS, and CTR, OFB,
-/// CFB on BD3), GCM (cipher ≠ 0, auth 0, c_mode 6) and digest/HMAC (cipher 0, auth 1). Unused address fields and the
+/// CFB, CBC-CS on BD3), GCM (cipher ≠ 0, auth 0, c_mode 6), digest/HMAC (cipher 0, auth 1) and authenc (cipher 1
+/// with auth 1, cipher 2 with auth 2: [`AuthencRequest`]). Unused address fields and the
 /// hardware-written words are ignored; BD3 `ctr_count_mode` is accepted as 0 or 2 for non-CTR ciphers (the kernel
 /// sets 2 for every skcipher, §7.4).
 pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {

@@ -559,7 +559,8 @@ pub enum SecDecodeError {
     /// A scene this crate does not handle (accepted: 0, 1, 7).
     #[error("unsupported scene {0}")]
     Scene(u8),
-    /// A cipher/auth combination not supported (cipher-then-auth, verify, copy, none).
+    /// A cipher/auth combination not supported (copy, none, cipher 1 with auth verify, cipher 2 with auth calculate,
+    /// …); authenc is (1, 1) and (2, 2).
     #[error("unsupported operation: cipher {cipher}, auth {auth}")]
     UnsupportedOp {
         /// Cipher field.
