@@ -20,6 +20,8 @@ pub enum JobKind {
     Decompress,
     /// AES-GCM seal and open.
     AesGcm,
+    /// Authenc (AES-CBC + HMAC) seal and open ([`Accel::authenc_seal`]): SEC devices of both QM versions.
+    Authenc,
     /// Raw AES-CBC ([`crate::hazmat`]).
     AesCbc,
     /// Raw AES-CTR ([`crate::hazmat`]).
@@ -252,6 +254,7 @@ impl Accel {
             JobKind::Compress => pools.zip_compress.is_some(),
             JobKind::Decompress => pools.zip_decompress.is_some(),
             JobKind::AesGcm
+            | JobKind::Authenc
             | JobKind::AesCbc
             | JobKind::AesXts
             | JobKind::Digest

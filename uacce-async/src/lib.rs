@@ -48,6 +48,7 @@ mod types;
 
 // Job families: one module each (see `job`).
 mod aead;
+mod authenc;
 mod cipher;
 mod compress;
 mod digest;
@@ -99,8 +100,8 @@ pub mod write {
     pub use crate::io::{WriteDecoder as Decoder, WriteEncoder as Encoder};
 }
 
-/// Hazardous materials: raw AES and SM4 in CBC, CTR, XTS, ECB, OFB and CFB, which encrypt **without
-/// authentication**.
+/// Hazardous materials: raw AES and SM4 in CBC, CTR, XTS, ECB, OFB, CFB and CBC-CS1/2/3 (ciphertext stealing),
+/// which encrypt **without authentication**.
 ///
 /// Nothing in this module detects tampering: a modified ciphertext decrypts without an error to a plaintext an
 /// attacker can partly choose (CTR flips the very bits flipped in the ciphertext; CBC and XTS garble or move
@@ -117,6 +118,7 @@ pub mod hazmat {
 
 pub use accel::{Accel, JobKind};
 pub use aead::Tag;
+pub use authenc::AuthencKey;
 #[cfg(feature = "emu")]
 pub use backend::EmuOptions;
 pub use config::{AccelBuilder, Backend, Config};

@@ -137,8 +137,8 @@ impl BlockCipher {
 /// An unauthenticated block-cipher mode for [`UnauthenticatedCipher`](crate::hazmat::UnauthenticatedCipher) (see the
 /// warning of [`crate::hazmat`]). Every mode works with AES and SM4 ([`BlockCipher`]).
 ///
-/// Which devices do it: ECB, CBC and XTS run on SEC devices of both QM versions; CTR, OFB and CFB only on QM v3
-/// (BD type 3). On a v2-only accelerator those three run on the CPU under [`Backend::Auto`](crate::Backend) and
+/// Which devices do it: ECB, CBC and XTS run on SEC devices of both QM versions; CTR, OFB, CFB and CBC-CS1/2/3 only
+/// on QM v3 (BD type 3). On a v2-only accelerator those run on the CPU under [`Backend::Auto`](crate::Backend) and
 /// the emulator, and fail with [`Error::Unsupported`] under [`Backend::Hardware`](crate::Backend).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -156,6 +156,15 @@ pub enum CipherMode {
     Ofb,
     /// CFB with 128-bit segments (CFB-128, NIST SP 800-38A): any length.
     Cfb,
+    /// CBC with ciphertext stealing, variant CS1 of NIST SP 800-38A Addendum: more than 16 bytes, any length
+    /// beyond; the ciphertext is as long as the plaintext, with the partial last block's stolen ciphertext
+    /// next-to-last. QM v3 devices only.
+    CbcCs1,
+    /// CBC-CS2: as CS1, but the last two blocks are swapped when the last is partial (a whole last block gives
+    /// plain CBC). More than 16 bytes; QM v3 only.
+    CbcCs2,
+    /// CBC-CS3: the last two blocks always swapped (Kerberos' AES-CTS, RFC 3962). More than 16 bytes; QM v3 only.
+    CbcCs3,
 }
 
 impl CipherMode {
@@ -167,6 +176,9 @@ impl CipherMode {
             CipherMode::Ecb => HwMode::Ecb,
             CipherMode::Ofb => HwMode::Ofb,
             CipherMode::Cfb => HwMode::Cfb,
+            CipherMode::CbcCs1 => HwMode::CbcCs1,
+            CipherMode::CbcCs2 => HwMode::CbcCs2,
+            CipherMode::CbcCs3 => HwMode::CbcCs3,
         }
     }
 
@@ -189,6 +201,12 @@ impl CipherMode {
             (BlockCipher::Sm4, CipherMode::Ecb) => "SM4-ECB",
             (BlockCipher::Sm4, CipherMode::Ofb) => "SM4-OFB",
             (BlockCipher::Sm4, CipherMode::Cfb) => "SM4-CFB",
+            (BlockCipher::Aes, CipherMode::CbcCs1) => "AES-CBC-CS1",
+            (BlockCipher::Aes, CipherMode::CbcCs2) => "AES-CBC-CS2",
+            (BlockCipher::Aes, CipherMode::CbcCs3) => "AES-CBC-CS3",
+            (BlockCipher::Sm4, CipherMode::CbcCs1) => "SM4-CBC-CS1",
+            (BlockCipher::Sm4, CipherMode::CbcCs2) => "SM4-CBC-CS2",
+            (BlockCipher::Sm4, CipherMode::CbcCs3) => "SM4-CBC-CS3",
         }
     }
 
@@ -199,6 +217,9 @@ impl CipherMode {
                 "must be a nonzero multiple of 16 (no padding)"
             }
             CipherMode::Xts if len < 16 => "must be at least 16 bytes",
+            CipherMode::CbcCs1 | CipherMode::CbcCs2 | CipherMode::CbcCs3 if len <= 16 => {
+                "must be more than 16 bytes (the SEC engine's limit; 16 bytes would be plain CBC)"
+            }
             _ => return Ok(()),
         };
         Err(Error::InvalidLength {

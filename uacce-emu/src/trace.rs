@@ -124,6 +124,17 @@ pub(crate) fn reads(
                         out.push(slot(mem, "data_src_addr", d.src_addr, d.len as usize));
                     }
                 }
+                SecOp::Authenc(a) => {
+                    out.push(slot(mem, "c_key_addr", a.key_addr, a.key_len as usize));
+                    out.push(slot(mem, "c_ivin_addr", a.iv_addr, 16));
+                    let k = a.hmac_key;
+                    out.push(slot(mem, "a_key_addr", k.addr, k.len as usize));
+                    let n = (a.aad_len + a.payload_len) as usize;
+                    out.push(slot(mem, "data_src_addr", a.src_addr, n));
+                    if a.dir == sec::CipherDir::Decrypt {
+                        out.push(slot(mem, "mac_addr", a.mac_addr, a.mac_len as usize));
+                    }
+                }
             }
             out
         }

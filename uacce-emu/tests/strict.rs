@@ -409,3 +409,94 @@ fn zip_stream_carried_words_are_checked() {
         drop(ctx);
     }
 }
+
+/// Authenc (AES-CBC + HMAC-SHA256): each checked field changed is refused as malformed (MAC-then-encrypt `seq`
+/// included), on v2 and v3; a decrypt BD whose tag is wrong completes with icv 2 and writes nothing; the right tag
+/// decrypts.
+#[test]
+fn authenc_checked_fields_and_tag() {
+    const BD2_AUTHENC: Mutations = &[
+        ("seq (MAC-then-encrypt)", 1, 0x01),
+        ("de", 1, 0x02),
+        ("ai_gen", 5, 0x01),
+        ("c_icv_len", 12, 0x01),
+        ("c_width", 12, 0x40),
+        ("c_mode", 13, 0x20),
+        ("a_alg", 9, 0x10),
+        ("cipher_src_offset", 26, 0x01),
+        ("long_a_data_len", 48, 0x08),
+    ];
+    const BD3_AUTHENC: Mutations = &[
+        ("seq (MAC-then-encrypt)", 7, 0x40),
+        ("auth", 56, 0x02),
+        ("ai_gen", 56, 0x04),
+        ("a_alg", 58, 0x01),
+        ("c_icv_len", 4, 0x10),
+        ("c_width", 5, 0x04),
+        ("c_mode", 6, 0x02),
+        ("cipher_src_offset", 66, 0x01),
+        ("long_a_data_len", 100, 0x08),
+        ("stream_auth_pad", 108, 0x01),
+    ];
+    for v in VERSIONS {
+        let (_dev, mut tq) = open(DeviceKind::Sec, v, 0);
+        let (common, own) = match v {
+            QmVersion::V2 => (BD2_COMMON, BD2_AUTHENC),
+            _ => (BD3_COMMON, BD3_AUTHENC),
+        };
+        let key = [7u8; 16];
+        let iv = [9u8; 16];
+        let mac_key = [5u8; 32];
+        let src = text(80); // 16 bytes of AAD, 64 of payload
+        let mut dst = vec![0u8; 80];
+        let mut tag = [0u8; 16];
+        let a = |dir, src: &[u8], dst: &mut [u8], tag: &mut [u8]| sec::AuthencRequest {
+            dir,
+            key_addr: key.as_ptr() as u64,
+            key_len: 16,
+            iv_addr: iv.as_ptr() as u64,
+            hash: DigestAlg::Sha256,
+            hmac_key: sec::HmacKey {
+                addr: mac_key.as_ptr() as u64,
+                len: 32,
+            },
+            src_addr: src.as_ptr() as u64,
+            dst_addr: dst.as_mut_ptr() as u64,
+            aad_len: 16,
+            payload_len: 64,
+            mac_addr: tag.as_mut_ptr() as u64,
+            mac_len: 16,
+        };
+        let sqe = req::sec_sqe(
+            SecOp::Authenc(a(CipherDir::Encrypt, &src, &mut dst, &mut tag)),
+            4,
+            v,
+        );
+        // SAFETY: the BD names locals that live until the end of this iteration.
+        unsafe { check_mutations(&mut tq, &sqe, &[common, own], "authenc") };
+
+        // Open what the valid BD sealed: src' = AAD ‖ ciphertext.
+        let mut sealed = src[..16].to_vec();
+        sealed.extend_from_slice(&dst[16..]);
+        let mut bad_tag = tag;
+        bad_tag[0] ^= 1;
+        let mut out = vec![0u8; 80];
+        let op = SecOp::Authenc(a(CipherDir::Decrypt, &sealed, &mut out, &mut bad_tag));
+        // SAFETY: as above.
+        let done = unsafe { run(&mut tq, &req::sec_sqe(op, 5, v)) };
+        assert_eq!(
+            sec::read_result(&done).outcome(),
+            SecOutcome::MacMismatch,
+            "{v:?}"
+        );
+        assert!(
+            out.iter().all(|&b| b == 0),
+            "{v:?}: nothing written on a mismatch"
+        );
+        let op = SecOp::Authenc(a(CipherDir::Decrypt, &sealed, &mut out, &mut tag));
+        // SAFETY: as above.
+        let done = unsafe { run(&mut tq, &req::sec_sqe(op, 6, v)) };
+        assert_eq!(sec::read_result(&done).outcome(), SecOutcome::Ok, "{v:?}");
+        assert_eq!(out[16..], src[16..], "{v:?}: the plaintext back");
+    }
+}

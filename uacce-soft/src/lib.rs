@@ -9,7 +9,11 @@
 //! * [`pkey`]: the HPRE public-key engine's arithmetic (RSA, DH, ECDH, ECDSA, X25519/X448, SM2) on the hardware's
 //!   key and parameter blocks.
 //! * [`sec`]: AES (ECB, CBC, CTR, XTS), AES-GCM, SHA-2, HMAC and the raw long-hash steps.
+//! * [`cbc_cs`]: CBC with ciphertext stealing (CS1, CS2, CS3 of NIST SP 800-38A Addendum) for AES and SM4.
+//! * [`authenc`]: AES-CBC + HMAC-SHA-1/256/512 encrypt-then-MAC in one call (the SEC engine's authenc BD).
 
+pub mod authenc;
+pub mod cbc_cs;
 pub mod pkey;
 pub mod sec;
 pub mod zip;

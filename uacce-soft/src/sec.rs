@@ -14,6 +14,8 @@ use sha2::digest::DynDigest;
 use sha2::{Sha224, Sha256, Sha384, Sha512, Sha512_224, Sha512_256};
 use uacce_sys::qm::sec::{CipherAlg, CipherDir, CipherMode, DigestAlg};
 
+use crate::cbc_cs::CsVariant;
+
 /// Why a software operation did not run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SoftError {
@@ -77,7 +79,8 @@ pub fn aes(
 
 /// A 128-bit block cipher (AES or SM4) in place. `iv` is 16 bytes (ignored for ECB; the tweak for XTS, whose key
 /// is key1 ‖ key2; the initial counter block for CTR, a 128-bit big-endian counter). ECB and CBC need a multiple
-/// of 16 bytes, XTS at least 16; CTR, OFB and CFB (CFB-128) take any length.
+/// of 16 bytes, XTS at least 16, CBC-CS1/2/3 more than 16 ([`crate::cbc_cs`]); CTR, OFB and CFB (CFB-128) take
+/// any length.
 pub fn cipher(
     alg: CipherAlg,
     mode: CipherMode,
@@ -142,6 +145,9 @@ pub fn cipher(
             }
             Ok(())
         }),
+        CipherMode::CbcCs1 => crate::cbc_cs::cbc_cs(alg, CsVariant::Cs1, dir, key, iv, buf),
+        CipherMode::CbcCs2 => crate::cbc_cs::cbc_cs(alg, CsVariant::Cs2, dir, key, iv, buf),
+        CipherMode::CbcCs3 => crate::cbc_cs::cbc_cs(alg, CsVariant::Cs3, dir, key, iv, buf),
         CipherMode::Xts => {
             let (k1, k2) = key.split_at(key.len() / 2);
             let tweak: [u8; 16] = iv.try_into().map_err(|_| U)?;

@@ -569,6 +569,9 @@ fn random_cipher(r: &mut Rng, bd3: bool) -> CipherRequest {
             CipherMode::Xts,
             CipherMode::Ofb,
             CipherMode::Cfb,
+            CipherMode::CbcCs1,
+            CipherMode::CbcCs2,
+            CipherMode::CbcCs3,
         ]
     } else {
         &[CipherMode::Ecb, CipherMode::Cbc, CipherMode::Xts]
@@ -590,6 +593,9 @@ fn random_cipher(r: &mut Rng, bd3: bool) -> CipherRequest {
         CipherMode::Xts => 16 + r.below(u64::from(MAX_DATA_LEN - 15)) as u32,
         CipherMode::Ctr | CipherMode::Ofb | CipherMode::Cfb => {
             1 + r.below(u64::from(MAX_DATA_LEN)) as u32
+        }
+        CipherMode::CbcCs1 | CipherMode::CbcCs2 | CipherMode::CbcCs3 => {
+            17 + r.below(u64::from(MAX_DATA_LEN - 16)) as u32
         }
     };
     CipherRequest {
@@ -965,9 +971,11 @@ fn decode_rejects_bad_fields() {
         with(&bd2, &|s| s[0] = 0x32),
         Err(SecDecodeError::UnsupportedOp { cipher: 3, auth: 0 })
     );
+    // cipher 1 + auth 1 is authenc (tests/sqe_authenc.rs): a plain cipher BD has no HMAC a_alg there.
+    assert_eq!(with(&bd2, &|s| s[0] = 0x52), Err(SecDecodeError::AAlg(0)));
     assert_eq!(
-        with(&bd2, &|s| s[0] = 0x52),
-        Err(SecDecodeError::UnsupportedOp { cipher: 1, auth: 1 })
+        with(&bd2, &|s| s[0] = 0x92),
+        Err(SecDecodeError::UnsupportedOp { cipher: 1, auth: 2 })
     );
     assert_eq!(
         with(&bd2, &|s| s[0] = 0x02),

@@ -6,6 +6,10 @@
 //! * AES-GCM: the ciphertext/plaintext goes to `dst + cipher_src_offset` (= `dst + aad_len`); the AAD region of
 //!   `dst` is not written. On seal the tag goes to `mac_addr`; on open the tag at `mac_addr` is checked first and on
 //!   a mismatch nothing is written and the BD reports icv = 2.
+//! * Authenc (AES-CBC + HMAC, encrypt-then-MAC): like GCM, the payload's result goes to `dst + cipher_src_offset`
+//!   and the AAD region of `dst` is not written; the tag is HMAC(a_key, AAD ‖ ciphertext) truncated to `mac_len`.
+//!   On decrypt the tag at `mac_addr` is checked (constant time) before decrypting; on a mismatch nothing is
+//!   written and the BD reports icv = 2. `a_ivin_addr` is not read (ai_gen 0: the HMAC starts from its own IV).
 //! * Long hash (every plain hash): first and middle parts leave the raw chaining value (the whole state, also for the
 //!   truncated SHA-224/384/512-224/512-256; big-endian words, MD5 little-endian) in `mac_addr`; the last part starts
 //!   from it and pads with the total length. HMAC long hash: the first part starts from the key block XOR ipad, the
@@ -21,8 +25,8 @@
 
 use uacce_sys::qm::Sqe;
 use uacce_sys::qm::sec::{
-    self, CipherDir, CipherMode, CipherRequest, DigestRequest, DigestStage, GcmRequest, SecOp,
-    SecResult,
+    self, AuthencRequest, CipherDir, CipherMode, CipherRequest, DigestRequest, DigestStage,
+    GcmRequest, SecOp, SecResult,
 };
 
 use super::Outcome;
@@ -85,6 +89,7 @@ pub(crate) fn execute(sqe: &mut Sqe, mem: &ProcMem) -> Outcome {
         SecOp::Cipher(c) => (cipher(&c, mem), c.len),
         SecOp::Aead(g) => (gcm(&g, mem), g.aad_len + g.payload_len),
         SecOp::Digest(d) => (digest(&d, mem), d.len),
+        SecOp::Authenc(a) => (authenc(&a, mem), a.aad_len + a.payload_len),
     };
     let res = match r {
         Ok(()) => SecResult::success(view.op.kind()),
@@ -183,5 +188,29 @@ fn digest(d: &DigestRequest, mem: &ProcMem) -> Result<(), Fail> {
         _ => (d.mac_len as usize).min(out.len()),
     };
     mem.write(d.mac_addr, &out[..n])?;
+    Ok(())
+}
+
+fn authenc(a: &AuthencRequest, mem: &ProcMem) -> Result<(), Fail> {
+    let key = mem.read(a.key_addr, a.key_len as usize)?;
+    let iv = mem.read(a.iv_addr, 16)?;
+    let mac_key = mem.read(a.hmac_key.addr, a.hmac_key.len as usize)?;
+    let src = mem.read(a.src_addr, (a.aad_len + a.payload_len) as usize)?;
+    let (aad, payload) = src.split_at(a.aad_len as usize);
+    let mut buf = payload.to_vec();
+    let out_addr = a.dst_addr + u64::from(a.aad_len);
+    match a.dir {
+        CipherDir::Encrypt => {
+            let mut tag = vec![0u8; a.mac_len as usize];
+            uacce_soft::authenc::seal(&key, &iv, a.hash, &mac_key, aad, &mut buf, &mut tag)?;
+            mem.write(out_addr, &buf)?;
+            mem.write(a.mac_addr, &tag)?;
+        }
+        CipherDir::Decrypt => {
+            let tag = mem.read(a.mac_addr, a.mac_len as usize)?;
+            uacce_soft::authenc::open(&key, &iv, a.hash, &mac_key, aad, &mut buf, &tag)?;
+            mem.write(out_addr, &buf)?;
+        }
+    }
     Ok(())
 }

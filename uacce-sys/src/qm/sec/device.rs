@@ -6,6 +6,8 @@ use super::*;
 use crate::qm::Sqe;
 use crate::qm::field::{read_u16_at, read_u32_at, read_u64_at, write_u16_at};
 
+mod authenc;
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Decode (device side)
 // ---------------------------------------------------------------------------------------------------------------------
@@ -176,7 +178,8 @@ fn need(addr: u64, what: &'static str) -> Result<(), SecDecodeError> {
 /// Device side: decode and validate a BD (§7.1–§7.4). Never panics, whatever the 128 bytes.
 ///
 /// Accepted: BD2/BD3; scene 0, 1 or 7; flat buffers; cipher (cipher ≠ 0, auth 0, c_mode ECB/CBC/XTS, and CTR, OFB,
-/// CFB on BD3), GCM (cipher ≠ 0, auth 0, c_mode 6) and digest/HMAC (cipher 0, auth 1). Unused address fields and the
+/// CFB, CBC-CS on BD3), GCM (cipher ≠ 0, auth 0, c_mode 6), digest/HMAC (cipher 0, auth 1) and authenc (cipher 1
+/// with auth 1, cipher 2 with auth 2: [`AuthencRequest`]). Unused address fields and the
 /// hardware-written words are ignored; BD3 `ctr_count_mode` is accepted as 0 or 2 for non-CTR ciphers (the kernel
 /// sets 2 for every skcipher, §7.4).
 pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {
@@ -202,6 +205,7 @@ pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {
         (1 | 2, 0) if raw.c_mode == C_MODE_GCM => SecOp::Aead(decode_gcm(&raw)?),
         (1 | 2, 0) => SecOp::Cipher(decode_cipher(&raw)?),
         (0, 1) => SecOp::Digest(decode_digest(&raw)?),
+        (1, 1) | (2, 2) => SecOp::Authenc(authenc::decode(&raw)?),
         (cipher, auth) => return Err(SecDecodeError::UnsupportedOp { cipher, auth }),
     };
     check_reserved(s, raw.bd)?;
@@ -263,7 +267,7 @@ fn check_unused(r: &Raw, op: &SecOp) -> Result<(), SecDecodeError> {
             (r.a_key, "a_key_addr must be 0 for a plain cipher"),
             (r.mac, "mac_addr must be 0 for a plain cipher"),
         ],
-        SecOp::Aead(_) => &[],
+        SecOp::Aead(_) | SecOp::Authenc(_) => &[],
         SecOp::Digest(d) => {
             let mut v = vec![
                 (r.c_ivin, "c_ivin_addr must be 0 for a digest"),
@@ -298,7 +302,8 @@ const fn dir_of(code: u8) -> CipherDir {
 
 fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
     let alg = CipherAlg::from_code(r.c_alg).ok_or(SecDecodeError::CAlg(r.c_alg))?;
-    let mode = CipherMode::from_code(r.c_mode).ok_or(SecDecodeError::CMode(r.c_mode))?;
+    let mode =
+        CipherMode::from_fields(r.c_mode, r.c_width).ok_or(SecDecodeError::CMode(r.c_mode))?;
     if r.bd == BdType::Bd2 && !mode.on_bd2() {
         return Err(if mode == CipherMode::Ctr {
             SecDecodeError::CtrOnBd2
@@ -311,7 +316,7 @@ fn decode_cipher(r: &Raw) -> Result<CipherRequest, SecDecodeError> {
     if r.de != 1 {
         return Err(SecDecodeError::Field("de must be 1 for cipher"));
     }
-    if r.seq || r.icv_len != 0 || r.c_width != 0 {
+    if r.seq || r.icv_len != 0 || r.c_width != mode.c_width() {
         return Err(SecDecodeError::Field(
             "seq/c_icv_len/c_width set for a plain cipher",
         ));

@@ -6,6 +6,8 @@ use super::*;
 use crate::qm::field::{read_u16_at, read_u64_at, write_u16_at, write_u32_at, write_u64_at};
 use crate::qm::{QmVersion, SQE_SIZE, Sqe};
 
+mod authenc;
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Validation before encoding (decode enforces the same limits on its side)
 // ---------------------------------------------------------------------------------------------------------------------
@@ -132,6 +134,7 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
                 SecOp::Cipher(c) => encode_cipher_bd2(&mut s, c)?,
                 SecOp::Aead(g) => encode_gcm_bd2(&mut s, g)?,
                 SecOp::Digest(d) => encode_digest_bd2(&mut s, d)?,
+                SecOp::Authenc(a) => authenc::encode_bd2(&mut s, a)?,
             }
             write_u16_at(&mut s, bd2::TAG, tag);
         }
@@ -140,6 +143,7 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
                 SecOp::Cipher(c) => encode_cipher_bd3(&mut s, c)?,
                 SecOp::Aead(g) => encode_gcm_bd3(&mut s, g)?,
                 SecOp::Digest(d) => encode_digest_bd3(&mut s, d)?,
+                SecOp::Authenc(a) => authenc::encode_bd3(&mut s, a)?,
             };
             if req.sva_prefetch {
                 auth_mac_key |= bd3::SVA_PREFETCH;
@@ -236,7 +240,7 @@ fn encode_cipher_bd3(s: &mut Sqe, c: &CipherRequest) -> Result<u32, SecEncodeErr
     write_u16_at(
         s,
         bd3::C_ICV_KEY,
-        c.dir.code() as u16 | u16::from(key_code) << 13,
+        c.dir.code() as u16 | u16::from(c.mode.c_width()) << 10 | u16::from(key_code) << 13,
     );
     s[bd3::C_MODE_ALG] = c.mode.code() | c.alg.code() << 4;
     write_u32_at(s, bd3::C_LEN, c.len);

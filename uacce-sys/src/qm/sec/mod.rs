@@ -4,8 +4,10 @@
 //! completion §8; observed behaviour §11. All multi-byte fields are little-endian.
 //!
 //! Supported operations:
-//! * cipher: AES-128/192/256 and SM4 in ECB, CBC, XTS (key = key1‖key2), and on BD3 only CTR (§11), OFB and CFB;
+//! * cipher: AES-128/192/256 and SM4 in ECB, CBC, XTS (key = key1‖key2), and on BD3 only CTR (§11), OFB, CFB and
+//!   CBC-CS1/2/3 (c_mode 9, c_width 1..=3);
 //! * AEAD: AES-GCM seal/open, block mode (AAD in front of the payload in `src`);
+//! * authenc: AES-CBC + HMAC-SHA-1/256/512 in one pass, encrypt-then-MAC ([`AuthencRequest`], BD2 and BD3);
 //! * digest: SM3, MD5, SHA-1, SHA-224/256/384/512, SHA-512/224, SHA-512/256 and their HMACs, one-shot and long-hash
 //!   first/middle/last stages (all on BD2 and BD3).
 //!
@@ -17,9 +19,12 @@
 //! completion reading), `device` (strict decode, result write-back); the shared types (algorithms, requests,
 //! errors, outcome) are here, and everything public is re-exported here.
 
+mod authenc;
 mod device;
 mod driver;
 mod layout;
+
+pub use authenc::AuthencRequest;
 
 pub use device::{SecResult, SecSqeView, decode, write_result};
 pub use driver::{SecCompletion, encode, read_result, read_tag};
@@ -86,8 +91,8 @@ impl CipherAlg {
 
 /// Cipher mode, `c_mode` (§7.3). GCM is separate ([`GcmRequest`]).
 ///
-/// BD2 (hw v2) does ECB, CBC and XTS; BD3 (hw v3) adds CTR, OFB and CFB (UADK `fill_cipher_bd2_mode` /
-/// `fill_cipher_bd3_mode`).
+/// BD2 (hw v2) does ECB, CBC and XTS; BD3 (hw v3) adds CTR, OFB, CFB and CBC-CS1/2/3 (UADK
+/// `fill_cipher_bd2_mode` / `fill_cipher_bd3_mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CipherMode {
     /// ECB, code 0. Length a multiple of 16.
@@ -102,6 +107,13 @@ pub enum CipherMode {
     Ofb,
     /// CFB with 128-bit segments (CFB-128), code 2. BD3 only; any nonzero length.
     Cfb,
+    /// CBC with ciphertext stealing, variant CS1 of NIST SP 800-38A Addendum: code 9 with `c_width` 1. BD3 only
+    /// (UADK `fill_cipher_bd3_mode`; its BD2 fill refuses CBC-CS); more than 16 bytes (UADK `aes_len_check`).
+    CbcCs1,
+    /// CBC-CS2 (last two blocks swapped when the last is partial): code 9, `c_width` 2. BD3 only; > 16 bytes.
+    CbcCs2,
+    /// CBC-CS3 (last two blocks always swapped, as Kerberos, RFC 3962): code 9, `c_width` 3. BD3 only; > 16 bytes.
+    CbcCs3,
 }
 
 impl CipherMode {
@@ -113,6 +125,29 @@ impl CipherMode {
             CipherMode::Ofb => 3,
             CipherMode::Ctr => 4,
             CipherMode::Xts => 7,
+            CipherMode::CbcCs1 | CipherMode::CbcCs2 | CipherMode::CbcCs3 => C_MODE_CBC_CS,
+        }
+    }
+
+    /// `c_width` of the mode: 1, 2, 3 for CBC-CS1/2/3 (UADK `C_WIDTH_CS1..3`), 0 for the others.
+    pub const fn c_width(self) -> u8 {
+        match self {
+            CipherMode::CbcCs1 => 1,
+            CipherMode::CbcCs2 => 2,
+            CipherMode::CbcCs3 => 3,
+            _ => 0,
+        }
+    }
+
+    /// The mode of a `(c_mode, c_width)` pair: CBC-CS from code 9 with width 1..=3, the others from their code
+    /// (their width is checked separately).
+    const fn from_fields(c_mode: u8, c_width: u8) -> Option<CipherMode> {
+        match (c_mode, c_width) {
+            (C_MODE_CBC_CS, 1) => Some(CipherMode::CbcCs1),
+            (C_MODE_CBC_CS, 2) => Some(CipherMode::CbcCs2),
+            (C_MODE_CBC_CS, 3) => Some(CipherMode::CbcCs3),
+            (C_MODE_CBC_CS, _) => None,
+            (c, _) => CipherMode::from_code(c),
         }
     }
     const fn from_code(c: u8) -> Option<CipherMode> {
@@ -139,12 +174,15 @@ impl CipherMode {
             CipherMode::Ecb | CipherMode::Cbc => len != 0 && len.is_multiple_of(16),
             CipherMode::Xts => len >= 16,
             CipherMode::Ctr | CipherMode::Ofb | CipherMode::Cfb => len != 0,
+            CipherMode::CbcCs1 | CipherMode::CbcCs2 | CipherMode::CbcCs3 => len > 16,
         }
     }
 }
 
 /// `c_mode` code of GCM (§7.3).
 const C_MODE_GCM: u8 = 6;
+/// `c_mode` code of CBC-CS (§7.3); `c_width` picks the variant.
+const C_MODE_CBC_CS: u8 = 9;
 
 /// Cipher direction (BD2 byte 0 bits 4..5, BD3 `c_icv_key` bits 0..1): 1 encrypt, 2 decrypt (§7.1, §7.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -421,6 +459,8 @@ pub enum SecOp {
     Aead(GcmRequest),
     /// Digest / HMAC.
     Digest(DigestRequest),
+    /// Authenc: AES-CBC + HMAC in one pass (completes with the AEAD flag).
+    Authenc(AuthencRequest),
 }
 
 /// Kind of a [`SecOp`], for the completion `flag` (§8).
@@ -439,7 +479,7 @@ impl SecOp {
     pub const fn kind(&self) -> SecOpKind {
         match self {
             SecOp::Cipher(_) => SecOpKind::Cipher,
-            SecOp::Aead(_) => SecOpKind::Aead,
+            SecOp::Aead(_) | SecOp::Authenc(_) => SecOpKind::Aead,
             SecOp::Digest(_) => SecOpKind::Digest,
         }
     }
@@ -499,6 +539,9 @@ pub enum SecEncodeError {
     /// A required address is 0.
     #[error("null {0} address")]
     NullAddress(&'static str),
+    /// An authenc hash other than SHA-1, SHA-256, SHA-512.
+    #[error("{0:?} is not an authenc hash (SHA-1, SHA-256, SHA-512)")]
+    AuthencHash(DigestAlg),
 }
 
 /// Why a device rejects a BD.
@@ -516,7 +559,8 @@ pub enum SecDecodeError {
     /// A scene this crate does not handle (accepted: 0, 1, 7).
     #[error("unsupported scene {0}")]
     Scene(u8),
-    /// A cipher/auth combination not supported (cipher-then-auth, verify, copy, none).
+    /// A cipher/auth combination not supported (copy, none, cipher 1 with auth verify, cipher 2 with auth calculate,
+    /// …); authenc is (1, 1) and (2, 2).
     #[error("unsupported operation: cipher {cipher}, auth {auth}")]
     UnsupportedOp {
         /// Cipher field.
