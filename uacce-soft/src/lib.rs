@@ -9,7 +9,9 @@
 //! * [`pkey`]: the HPRE public-key engine's arithmetic (RSA, DH, ECDH, ECDSA, X25519/X448, SM2) on the hardware's
 //!   key and parameter blocks.
 //! * [`sec`]: AES (ECB, CBC, CTR, XTS), AES-GCM, SHA-2, HMAC and the raw long-hash steps.
+//! * [`aead_mac`]: AES-CCM and SM4-CCM, GCM with SM4, AES-CMAC, AES-GMAC and AES-XCBC-MAC-96.
 
+pub mod aead_mac;
 pub mod pkey;
 pub mod sec;
 pub mod zip;
