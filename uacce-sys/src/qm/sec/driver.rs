@@ -6,6 +6,9 @@ use super::*;
 use crate::qm::field::{read_u16_at, read_u64_at, write_u16_at, write_u32_at, write_u64_at};
 use crate::qm::{QmVersion, SQE_SIZE, Sqe};
 
+#[path = "driver_xcm_mac.rs"]
+mod xcm_mac;
+
 // ---------------------------------------------------------------------------------------------------------------------
 // Validation before encoding (decode enforces the same limits on its side)
 // ---------------------------------------------------------------------------------------------------------------------
@@ -132,6 +135,8 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
                 SecOp::Cipher(c) => encode_cipher_bd2(&mut s, c)?,
                 SecOp::Aead(g) => encode_gcm_bd2(&mut s, g)?,
                 SecOp::Digest(d) => encode_digest_bd2(&mut s, d)?,
+                SecOp::Xcm(x) => xcm_mac::encode_xcm_bd2(&mut s, x)?,
+                SecOp::Mac(m) => xcm_mac::encode_mac_bd2(&mut s, m)?,
             }
             write_u16_at(&mut s, bd2::TAG, tag);
         }
@@ -140,6 +145,8 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
                 SecOp::Cipher(c) => encode_cipher_bd3(&mut s, c)?,
                 SecOp::Aead(g) => encode_gcm_bd3(&mut s, g)?,
                 SecOp::Digest(d) => encode_digest_bd3(&mut s, d)?,
+                SecOp::Xcm(x) => xcm_mac::encode_xcm_bd3(&mut s, x)?,
+                SecOp::Mac(m) => xcm_mac::encode_mac_bd3(&mut s, m)?,
             };
             if req.sva_prefetch {
                 auth_mac_key |= bd3::SVA_PREFETCH;

@@ -7,7 +7,9 @@
 //! * cipher: AES-128/192/256 and SM4 in ECB, CBC, XTS (key = key1‖key2), and on BD3 only CTR (§11), OFB and CFB;
 //! * AEAD: AES-GCM seal/open, block mode (AAD in front of the payload in `src`);
 //! * digest: SM3, MD5, SHA-1, SHA-224/256/384/512, SHA-512/224, SHA-512/256 and their HMACs, one-shot and long-hash
-//!   first/middle/last stages (all on BD2 and BD3).
+//!   first/middle/last stages (all on BD2 and BD3);
+//! * CCM with AES (BD2, BD3) or SM4 (BD3), SM4-GCM (BD3) ([`XcmRequest`]), and the AES MACs CMAC, XCBC-MAC (BD2,
+//!   BD3) and GMAC (BD3) ([`MacRequest`]); see the `xcm_mac` module and `uacce-sys/docs/sec-ccm-mac.md`.
 //!
 //! The driver builds a [`SecRequest`], [`encode`]s it for its [`QmVersion`] and, after completion, reads the
 //! hardware-written words with [`read_result`]. A device [`decode`]s strictly (never panicking on any 128 bytes) and
@@ -20,10 +22,14 @@
 mod device;
 mod driver;
 mod layout;
+mod xcm_mac;
 
 pub use device::{SecResult, SecSqeView, decode, write_result};
 pub use driver::{SecCompletion, encode, read_result, read_tag};
 pub use layout::{FLAG_AEAD, FLAG_CIPHER, ICV_MISMATCH, MAX_DATA_LEN, SVA_PREFETCH_MAX_LEN};
+pub use xcm_mac::{
+    MAX_CCM_AAD_LEN, MacAlg, MacRequest, XcmMode, XcmRequest, ccm_b0, ccm_counter_block,
+};
 
 use super::QmVersion;
 
@@ -421,6 +427,10 @@ pub enum SecOp {
     Aead(GcmRequest),
     /// Digest / HMAC.
     Digest(DigestRequest),
+    /// CCM (AES, SM4) or SM4-GCM.
+    Xcm(XcmRequest),
+    /// AES-CMAC, AES-XCBC-MAC or AES-GMAC (a digest BD).
+    Mac(MacRequest),
 }
 
 /// Kind of a [`SecOp`], for the completion `flag` (§8).
@@ -440,7 +450,8 @@ impl SecOp {
         match self {
             SecOp::Cipher(_) => SecOpKind::Cipher,
             SecOp::Aead(_) => SecOpKind::Aead,
-            SecOp::Digest(_) => SecOpKind::Digest,
+            SecOp::Digest(_) | SecOp::Mac(_) => SecOpKind::Digest,
+            SecOp::Xcm(_) => SecOpKind::Aead,
         }
     }
 }
@@ -499,6 +510,13 @@ pub enum SecEncodeError {
     /// A required address is 0.
     #[error("null {0} address")]
     NullAddress(&'static str),
+    /// An algorithm BD2 (hw v2) does not do: SM4-CCM, SM4-GCM, GMAC (UADK's BD2 fill refuses or cannot express
+    /// them); route it to the CPU backend.
+    #[error("{0} is not supported with BD type 2 (hw v2)")]
+    NotOnBd2(&'static str),
+    /// A request whose fields belong to another request type (AES-GCM as an [`XcmRequest`], an IV for CMAC).
+    #[error("malformed request: {0}")]
+    WrongRequest(&'static str),
 }
 
 /// Why a device rejects a BD.
