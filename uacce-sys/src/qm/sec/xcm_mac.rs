@@ -112,7 +112,7 @@ pub fn ccm_b0(nonce: &[u8], tag_len: u8, aad_len: u32, payload_len: u32) -> Opti
     if l < 4 && u64::from(payload_len) >> (8 * l) != 0 {
         return None;
     }
-    b[0] |= u8::from(aad_len > 0) << 6 | (tag_len - 2) / 2 << 3;
+    b[0] |= u8::from(aad_len > 0) << 6 | ((tag_len - 2) / 2) << 3;
     let len = u64::from(payload_len).to_be_bytes();
     b[16 - l..].copy_from_slice(&len[8 - l..]);
     Some(b)
