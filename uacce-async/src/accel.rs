@@ -41,6 +41,13 @@ pub enum JobKind {
     Rsa,
     /// X25519 and ECDH P-256, on HPRE's ECC queues.
     Ecc,
+    /// CCM with this block cipher ([`Accel::ccm_seal`], [`Accel::ccm_open`]): AES on QM v2 and v3, SM4 on v3.
+    Ccm(crate::hazmat::BlockCipher),
+    /// SM4-GCM ([`Accel::sm4_gcm_seal`]): QM v3.
+    Sm4Gcm,
+    /// An AES MAC ([`Accel::mac_sign`], [`Accel::gmac_sign`]): CMAC (16-byte keys) and XCBC-MAC-96 on QM v2 and
+    /// v3, GMAC on v3.
+    Mac(crate::MacAlgorithm),
 }
 
 /// What an [`Accel`] shares between its clones.
@@ -267,6 +274,14 @@ impl Accel {
                 .sec
                 .as_ref()
                 .is_some_and(|p| mode.on_qm_v2() || !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
+            JobKind::Ccm(crate::hazmat::BlockCipher::Aes)
+            | JobKind::Mac(crate::MacAlgorithm::AesCmac | crate::MacAlgorithm::AesXcbcMac96) => {
+                pools.sec.is_some()
+            }
+            JobKind::Ccm(_) | JobKind::Sm4Gcm | JobKind::Mac(_) => pools
+                .sec
+                .as_ref()
+                .is_some_and(|p| !p.all_lanes_are(uacce_sys::qm::QmVersion::V2)),
             JobKind::Nop => pools.null.is_some(),
             JobKind::Rsa => pools.hpre.is_some(),
             JobKind::Ecc => pools.hpre_ecc.is_some(),

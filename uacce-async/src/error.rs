@@ -111,6 +111,26 @@ pub enum Error {
     /// A parameter outside its range (tag length, …).
     #[error("invalid parameter: {0}")]
     InvalidParameter(&'static str),
+    /// A nonce (IV) of the wrong length for the algorithm (CCM: 7..=13 bytes).
+    #[error("invalid nonce length {got} for {alg} (expected {expected})")]
+    InvalidNonceLength {
+        /// Algorithm.
+        alg: &'static str,
+        /// Length given.
+        got: usize,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// A tag (MAC) length the algorithm does not allow (CCM: 4, 6, …, 16), or a tag to verify of another length.
+    #[error("invalid tag length {got} for {alg} (expected {expected})")]
+    InvalidTagLength {
+        /// Algorithm.
+        alg: &'static str,
+        /// Length given.
+        got: usize,
+        /// What is allowed.
+        expected: &'static str,
+    },
     /// Compressed input that is malformed, truncated or fails its checksum.
     #[error("corrupt compressed data: {0}")]
     CorruptData(String),
@@ -246,6 +266,8 @@ impl From<Error> for std::io::Error {
             Error::CorruptData(_) | Error::AuthFailed => std::io::ErrorKind::InvalidData,
             Error::InvalidKeyLength { .. }
             | Error::InvalidLength { .. }
+            | Error::InvalidNonceLength { .. }
+            | Error::InvalidTagLength { .. }
             | Error::InvalidParameter(_) => std::io::ErrorKind::InvalidInput,
             Error::OutputLimit { .. } => std::io::ErrorKind::FileTooLarge,
             Error::Timeout(_) => std::io::ErrorKind::TimedOut,

@@ -49,9 +49,11 @@ mod types;
 // Job families: one module each (see `job`).
 mod aead;
 mod authenc;
+mod ccm;
 mod cipher;
 mod compress;
 mod digest;
+mod mac;
 mod nop;
 mod pkey;
 
@@ -121,9 +123,11 @@ pub use aead::Tag;
 pub use authenc::AuthencKey;
 #[cfg(feature = "emu")]
 pub use backend::EmuOptions;
+pub use ccm::AeadCipherKey;
 pub use config::{AccelBuilder, Backend, Config};
 pub use digest::Hasher;
 pub use error::{Cause, DeviceErrorKind, Error, Result};
+pub use mac::{MacAlgorithm, MacKey};
 pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
 pub use routing::Routing;

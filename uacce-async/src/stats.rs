@@ -135,6 +135,8 @@ impl FailKind {
             | Error::OutputLimit { .. }
             | Error::InvalidKeyLength { .. }
             | Error::InvalidLength { .. }
+            | Error::InvalidNonceLength { .. }
+            | Error::InvalidTagLength { .. }
             | Error::InvalidParameter(_) => FailKind::Input,
             _ => FailKind::Other,
         }

@@ -113,6 +113,25 @@ pub(crate) fn reads(
                         out.push(slot(mem, "mac_addr", g.mac_addr, usize::from(g.tag_len)));
                     }
                 }
+                SecOp::Xcm(x) => {
+                    out.push(slot(mem, "c_key_addr", x.key_addr, x.key_len as usize));
+                    out.push(slot(mem, "c_ivin_addr", x.iv_addr, 16));
+                    out.push(slot(mem, "a_ivin_addr", x.aiv_addr, 16));
+                    let n = (x.aad_len + x.payload_len) as usize;
+                    out.push(slot(mem, "data_src_addr", x.src_addr, n));
+                    if x.dir == sec::CipherDir::Decrypt {
+                        out.push(slot(mem, "mac_addr", x.mac_addr, usize::from(x.tag_len)));
+                    }
+                }
+                SecOp::Mac(m) => {
+                    out.push(slot(mem, "a_key_addr", m.key_addr, m.key_len as usize));
+                    if m.alg == sec::MacAlg::AesGmac {
+                        out.push(slot(mem, "a_ivin_addr", m.iv_addr, 16));
+                    }
+                    if m.len != 0 {
+                        out.push(slot(mem, "data_src_addr", m.src_addr, m.len as usize));
+                    }
+                }
                 SecOp::Digest(d) => {
                     if let Some(k) = d.hmac_key {
                         out.push(slot(mem, "a_key_addr", k.addr, k.len as usize));

@@ -11,7 +11,9 @@
 //! * [`sec`]: AES (ECB, CBC, CTR, XTS), AES-GCM, SHA-2, HMAC and the raw long-hash steps.
 //! * [`cbc_cs`]: CBC with ciphertext stealing (CS1, CS2, CS3 of NIST SP 800-38A Addendum) for AES and SM4.
 //! * [`authenc`]: AES-CBC + HMAC-SHA-1/256/512 encrypt-then-MAC in one call (the SEC engine's authenc BD).
+//! * [`aead_mac`]: AES-CCM and SM4-CCM, GCM with SM4, AES-CMAC, AES-GMAC and AES-XCBC-MAC-96.
 
+pub mod aead_mac;
 pub mod authenc;
 pub mod cbc_cs;
 pub mod pkey;

@@ -1,6 +1,7 @@
 //! The SEC engine: AES and SM4 (ECB, CBC, XTS; CTR, OFB, CFB on BD3), AES-GCM, every hash of the `a_alg` table
 //! (SM3, MD5, SHA-1, SHA-2) and their HMACs on the buffers a BD names, computed by
-//! [`crate::soft`].
+//! [`crate::soft`]; CCM (AES; SM4 on BD3), SM4-GCM (BD3) and the AES MACs XCBC, CMAC and GMAC (BD3) by
+//! `uacce_soft::aead_mac` (conventions in `sec_xcm_mac.rs`).
 //!
 //! Conventions (where the protocol document leaves the hardware's behaviour open, §10):
 //! * AES-GCM: the ciphertext/plaintext goes to `dst + cipher_src_offset` (= `dst + aad_len`); the AAD region of
@@ -32,6 +33,9 @@ use uacce_sys::qm::sec::{
 use super::Outcome;
 use crate::mem::{AccessFault, ProcMem};
 use crate::soft::{self, SoftError};
+
+#[path = "sec_xcm_mac.rs"]
+mod xcm_mac;
 
 /// error_type for a buffer the device cannot access.
 pub const ERROR_ACCESS_FAULT: u8 = 0x02;
@@ -90,6 +94,8 @@ pub(crate) fn execute(sqe: &mut Sqe, mem: &ProcMem) -> Outcome {
         SecOp::Aead(g) => (gcm(&g, mem), g.aad_len + g.payload_len),
         SecOp::Digest(d) => (digest(&d, mem), d.len),
         SecOp::Authenc(a) => (authenc(&a, mem), a.aad_len + a.payload_len),
+        SecOp::Xcm(x) => (xcm_mac::xcm(&x, mem), x.aad_len + x.payload_len),
+        SecOp::Mac(m) => (xcm_mac::mac(&m, mem), m.len),
     };
     let res = match r {
         Ok(()) => SecResult::success(view.op.kind()),

@@ -7,6 +7,8 @@ use crate::qm::Sqe;
 use crate::qm::field::{read_u16_at, read_u32_at, read_u64_at, write_u16_at};
 
 mod authenc;
+#[path = "device_xcm_mac.rs"]
+mod xcm_mac;
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Decode (device side)
@@ -202,7 +204,15 @@ pub fn decode(s: &Sqe) -> Result<SecSqeView, SecDecodeError> {
         }
     }
     let op = match (raw.cipher, raw.auth) {
-        (1 | 2, 0) if raw.c_mode == C_MODE_GCM => SecOp::Aead(decode_gcm(&raw)?),
+        (1 | 2, 0) if raw.c_mode == C_MODE_GCM && raw.c_alg == CipherAlg::Aes.code() => {
+            SecOp::Aead(decode_gcm(&raw)?)
+        }
+        (1 | 2, 0) if matches!(raw.c_mode, 5 | C_MODE_GCM) => {
+            SecOp::Xcm(xcm_mac::decode_xcm(&raw)?)
+        }
+        (0, 1) if let Some(alg) = MacAlg::from_a_alg(raw.a_alg) => {
+            SecOp::Mac(xcm_mac::decode_mac(&raw, alg)?)
+        }
         (1 | 2, 0) => SecOp::Cipher(decode_cipher(&raw)?),
         (0, 1) => SecOp::Digest(decode_digest(&raw)?),
         (1, 1) | (2, 2) => SecOp::Authenc(authenc::decode(&raw)?),
@@ -268,6 +278,12 @@ fn check_unused(r: &Raw, op: &SecOp) -> Result<(), SecDecodeError> {
             (r.mac, "mac_addr must be 0 for a plain cipher"),
         ],
         SecOp::Aead(_) | SecOp::Authenc(_) => &[],
+        SecOp::Xcm(_) | SecOp::Mac(_) => {
+            return match xcm_mac::unused_slots(r, op) {
+                Some(what) => Err(SecDecodeError::Field(what)),
+                None => Ok(()),
+            };
+        }
         SecOp::Digest(d) => {
             let mut v = vec![
                 (r.c_ivin, "c_ivin_addr must be 0 for a digest"),

@@ -7,6 +7,8 @@ use crate::qm::field::{read_u16_at, read_u64_at, write_u16_at, write_u32_at, wri
 use crate::qm::{QmVersion, SQE_SIZE, Sqe};
 
 mod authenc;
+#[path = "driver_xcm_mac.rs"]
+mod xcm_mac;
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Validation before encoding (decode enforces the same limits on its side)
@@ -135,6 +137,8 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
                 SecOp::Aead(g) => encode_gcm_bd2(&mut s, g)?,
                 SecOp::Digest(d) => encode_digest_bd2(&mut s, d)?,
                 SecOp::Authenc(a) => authenc::encode_bd2(&mut s, a)?,
+                SecOp::Xcm(x) => xcm_mac::encode_xcm_bd2(&mut s, x)?,
+                SecOp::Mac(m) => xcm_mac::encode_mac_bd2(&mut s, m)?,
             }
             write_u16_at(&mut s, bd2::TAG, tag);
         }
@@ -144,6 +148,8 @@ pub fn encode(req: &SecRequest, version: QmVersion) -> Result<Sqe, SecEncodeErro
                 SecOp::Aead(g) => encode_gcm_bd3(&mut s, g)?,
                 SecOp::Digest(d) => encode_digest_bd3(&mut s, d)?,
                 SecOp::Authenc(a) => authenc::encode_bd3(&mut s, a)?,
+                SecOp::Xcm(x) => xcm_mac::encode_xcm_bd3(&mut s, x)?,
+                SecOp::Mac(m) => xcm_mac::encode_mac_bd3(&mut s, m)?,
             };
             if req.sva_prefetch {
                 auth_mac_key |= bd3::SVA_PREFETCH;
