@@ -22,6 +22,7 @@ macro_rules! check {
 
 mod basics;
 mod eventfd;
+mod kick;
 mod removal;
 mod sec;
 mod teardown;
@@ -40,6 +41,8 @@ pub const PATCHED: &[Test] = &[
     ("discovery", basics::discovery),
     ("queue_start_put", basics::queue_start_put),
     ("private_mapping_refused", basics::private_mapping_refused),
+    ("kick_path_jobs", kick::kick_path_jobs),
+    ("kick_registers_and_binding", kick::kick_registers_and_binding),
     ("zip_deflate", zip::zip_deflate),
     ("zip_zlib", zip::zip_zlib),
     ("zip_gzip", zip::zip_gzip),
