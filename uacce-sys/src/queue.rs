@@ -38,6 +38,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::stat::Mode;
 
+use crate::guard;
 use crate::qm::{Doorbell, DusMemory, QmVersion};
 use crate::sysfs::Device;
 use crate::uapi::{
@@ -315,6 +316,9 @@ pub struct Queue {
     cq_depth: u16,
     started: AtomicBool,
     put: AtomicBool,
+    // Registrations with the SIGBUS guard (`crate::guard`), dropped before the mappings they name.
+    dus_guard: Option<guard::Registration>,
+    mmio_guard: Option<guard::Registration>,
     // Declared before `file` so that, after `Drop::drop`, the mappings go before the fd.
     dus: Option<MmapRaw>,
     mmio: Option<MmapRaw>,
@@ -358,6 +362,8 @@ impl Queue {
             cq_depth: DEFAULT_DEPTH,
             started: AtomicBool::new(false),
             put: AtomicBool::new(false),
+            dus_guard: None,
+            mmio_guard: None,
             dus: None,
             mmio: None,
             kick: None,
@@ -477,9 +483,11 @@ impl Queue {
                 len,
                 source,
             })?;
+        // Registered whether or not the guard is installed (cheap): see crate::guard.
+        let reg = guard::register(map.as_mut_ptr() as usize, len);
         match region {
-            UacceQfrt::Mmio => self.mmio = Some(map),
-            UacceQfrt::Dus => self.dus = Some(map),
+            UacceQfrt::Mmio => (self.mmio, self.mmio_guard) = (Some(map), reg),
+            UacceQfrt::Dus => (self.dus, self.dus_guard) = (Some(map), reg),
         }
         Ok(())
     }
@@ -865,6 +873,8 @@ impl Drop for Queue {
             // Errors are ignored: closing the fd releases the queue anyway.
             let _ = self.put();
         }
+        self.dus_guard = None;
+        self.mmio_guard = None;
         self.dus = None;
         self.mmio = None;
         // `file` is closed when the fields drop, after the regions are unmapped.

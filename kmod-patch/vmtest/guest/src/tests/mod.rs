@@ -83,6 +83,11 @@ pub const PATCHED: &[Test] = &[
     ("device_removal_wakes_waiters", removal::removal),
     ("module_unload_with_open_queue", teardown::module_unload),
     ("sigbus_without_opt_in", removal::sigbus_without_opt_in),
+    ("async_removal_sigbus_kernel_eventfd_zip", crate::async_tests::removal_sigbus_eventfd_zip),
+    ("async_removal_sigbus_kernel_interrupt_sec", crate::async_tests::removal_sigbus_interrupt_sec),
+    ("async_removal_sigbus_kernel_io_uring_zip", crate::async_tests::removal_sigbus_io_uring_zip),
+    ("async_removal_sigbus_kernel_hybrid_sec", crate::async_tests::removal_sigbus_hybrid_sec),
+    ("async_removal_sigbus_kernel_busy_poll_zip", crate::async_tests::removal_sigbus_busy_poll_zip),
 ];
 
 pub const UNPATCHED: &[Test] = &[
