@@ -20,7 +20,8 @@
  * uacce or device-wide lock is taken. A kick makes the device read the
  * registers: it applies the latest SQ and CQ doorbell values (only the
  * latest of each kind counts, as both carry an absolute index) and takes
- * and clears the arm request. A doorbell value that does not decode for the
+ * and clears the arm request. Only UACCE_SOFT_REG_CQ_ARM arms: the priority
+ * of the value in UACCE_SOFT_REG_CQ_DB is checked but does not. A doorbell value that does not decode for the
  * queue (another sqn or cmd, bits 16..31 set, index >= depth, priority > 1)
  * is ignored and counted in UACCE_SOFT_REG_DB_ERRORS. Kicks before
  * UACCE_CMD_START_Q or after the queue stopped are ignored.
