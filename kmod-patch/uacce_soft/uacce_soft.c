@@ -6,10 +6,11 @@
  * same DUS layout (SQ, CQ, status page), the same QM ioctls and the same SQE,
  * CQE and doorbell formats. They differ from the hardware in three ways:
  *  - the api is "soft_qm_v2", so nobody mistakes them for real hardware;
- *  - the 64-bit v2 doorbell value is passed through the
- *    UACCE_SOFT_CMD_DOORBELL ioctl instead of being written to a register;
- *    the MMIO region is one page of read-only registers (uacce_soft.h),
- *    mapped with remap_pfn_range() as hisi_qm maps its BAR (VM_PFNMAP);
+ *  - the MMIO region is one page of registers (uacce_soft.h), mapped with
+ *    remap_pfn_range() as hisi_qm maps its BAR (VM_PFNMAP); a doorbell
+ *    stored there is noticed when user space writes to the queue's kick
+ *    eventfd (see struct soft_kick), or it comes through the
+ *    UACCE_SOFT_CMD_DOORBELL ioctl;
  *  - flags is 0 (no SVA): SQEs carry user virtual addresses of the process
  *    that opened the queue, which a worker accesses with kthread_use_mm().
  *
@@ -35,11 +36,14 @@
 #include <crypto/skcipher.h>
 #include <crypto/sm3.h>
 #include <linux/crc32.h>
+#include <linux/eventfd.h>
+#include <linux/file.h>
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
 #include <linux/platform_device.h>
+#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -274,6 +278,11 @@ struct soft_ctx {
 	struct list_head drain_node;	/* soft_dev_drain()'s list */
 	struct page *mmio;		/* the register page */
 	struct work_struct work;
+	struct work_struct db_work;	/* reads the doorbell registers */
+
+	struct mutex kick_lock;		/* protects @kick and @kick_closed */
+	struct soft_kick *kick;
+	bool kick_closed;		/* stopped or put: no more binds */
 	void *zws;			/* zlib workspace, worker only */
 	struct list_head streams;	/* ZIP stream mode, worker only */
 	unsigned int nr_streams;
@@ -292,6 +301,9 @@ struct soft_ctx {
 	u16 cq_head;			/* from the last CQ doorbell */
 	u16 cq_tail;			/* next CQE the device writes */
 	u8 cq_phase;
+	u64 last_sq_db;			/* register values last read */
+	u64 last_cq_db;
+	u32 db_errors;
 	u32 posted;			/* CQEs posted, for is_q_updated() */
 	u32 seen;
 };
@@ -1741,33 +1753,260 @@ static void soft_kick(struct soft_ctx *ctx)
 		kref_put(&ctx->ref, soft_ctx_free);	/* cannot be the last */
 }
 
-static long soft_doorbell(struct soft_ctx *ctx, u64 db)
+static bool soft_db_valid(struct soft_ctx *ctx, u64 db)
 {
-	u32 index = DB_INDEX(db), cmd = DB_CMD(db), prio = DB_PRIO(db);
-	long ret = 0;
+	u32 cmd = DB_CMD(db);
 
-	if (DB_SQN(db) != ctx->qid || DB_RAND(db) || index >= ctx->depth ||
-	    (cmd != DB_CMD_SQ && cmd != DB_CMD_CQ) || prio > 1)
-		return -EINVAL;
+	return DB_SQN(db) == ctx->qid && !DB_RAND(db) &&
+	       DB_INDEX(db) < ctx->depth &&
+	       (cmd == DB_CMD_SQ || cmd == DB_CMD_CQ) && DB_PRIO(db) <= 1;
+}
 
-	spin_lock(&ctx->lock);
-	if (!ctx->running) {
-		ret = ctx->mm_dead ? -EIO : -EINVAL;
-	} else if (cmd == DB_CMD_SQ) {
+/* Apply a valid doorbell to a running queue; ctx->lock held */
+static void soft_db_apply(struct soft_ctx *ctx, u64 db)
+{
+	u32 index = DB_INDEX(db);
+
+	if (DB_CMD(db) == DB_CMD_SQ) {
 		ctx->sq_tail = index;
 		soft_kick(ctx);
 	} else {
 		bool was_full = soft_cq_full(ctx);
 
 		ctx->cq_head = index;
-		if (prio)
+		if (DB_PRIO(db))
 			ctx->armed = true;
 		soft_maybe_signal(ctx);
 		if (was_full && ctx->sq_head != ctx->sq_tail)
 			soft_kick(ctx);
 	}
+}
+
+static long soft_doorbell(struct soft_ctx *ctx, u64 db)
+{
+	long ret = 0;
+
+	if (!soft_db_valid(ctx, db))
+		return -EINVAL;
+
+	spin_lock(&ctx->lock);
+	if (!ctx->running)
+		ret = ctx->mm_dead ? -EIO : -EINVAL;
+	else
+		soft_db_apply(ctx, db);
 	spin_unlock(&ctx->lock);
 	return ret;
+}
+
+/* ----------------------------------------------- MMIO doorbells, kicks -- */
+
+static __le32 *soft_reg32(struct soft_ctx *ctx, unsigned int off)
+{
+	return (__le32 *)((u8 *)page_address(ctx->mmio) + off);
+}
+
+static __le64 *soft_reg64(struct soft_ctx *ctx, unsigned int off)
+{
+	return (__le64 *)((u8 *)page_address(ctx->mmio) + off);
+}
+
+/* Reset the doorbell registers for a queue being started; ctx->lock held */
+static void soft_regs_reset(struct soft_ctx *ctx)
+{
+	ctx->last_sq_db = ctx->qid | ((u64)DB_CMD_SQ << 12);
+	ctx->last_cq_db = ctx->qid | ((u64)DB_CMD_CQ << 12);
+	ctx->db_errors = 0;
+	if (!ctx->mmio)
+		return;
+	WRITE_ONCE(*soft_reg64(ctx, UACCE_SOFT_REG_SQ_DB),
+		   cpu_to_le64(ctx->last_sq_db));
+	WRITE_ONCE(*soft_reg64(ctx, UACCE_SOFT_REG_CQ_DB),
+		   cpu_to_le64(ctx->last_cq_db));
+	WRITE_ONCE(*soft_reg32(ctx, UACCE_SOFT_REG_CQ_ARM), 0);
+	WRITE_ONCE(*soft_reg32(ctx, UACCE_SOFT_REG_DB_ERRORS), 0);
+}
+
+/*
+ * A doorbell register changed to @db (SQ doorbells in the SQ register, CQ
+ * doorbells in the CQ register); ctx->lock held, queue running.
+ */
+static void soft_reg_doorbell(struct soft_ctx *ctx, u64 db, u32 cmd)
+{
+	if (soft_db_valid(ctx, db) && DB_CMD(db) == cmd) {
+		/*
+		 * Arm requests come from CQ_ARM only: the priority of the
+		 * CQ value (checked above) would arm a second time.
+		 */
+		soft_db_apply(ctx, db & ~((u64)0xffff << 48));
+		return;
+	}
+	ctx->db_errors++;
+	WRITE_ONCE(*soft_reg32(ctx, UACCE_SOFT_REG_DB_ERRORS),
+		   cpu_to_le32(ctx->db_errors));
+}
+
+/* Read the doorbell registers after a kick; ctx->lock held */
+static void soft_regs_read(struct soft_ctx *ctx)
+{
+	u64 sq = le64_to_cpu(READ_ONCE(*soft_reg64(ctx, UACCE_SOFT_REG_SQ_DB)));
+	u64 cq = le64_to_cpu(READ_ONCE(*soft_reg64(ctx, UACCE_SOFT_REG_CQ_DB)));
+
+	if (sq != ctx->last_sq_db) {
+		ctx->last_sq_db = sq;
+		soft_reg_doorbell(ctx, sq, DB_CMD_SQ);
+	}
+	if (cq != ctx->last_cq_db) {
+		ctx->last_cq_db = cq;
+		soft_reg_doorbell(ctx, cq, DB_CMD_CQ);
+	}
+	/*
+	 * The arm request is taken and cleared in one step, so a request
+	 * stored after this read is seen by the next kick, and a later CQ
+	 * doorbell of priority 0 cannot overwrite it.
+	 */
+	if (xchg((u32 *)soft_reg32(ctx, UACCE_SOFT_REG_CQ_ARM), 0)) {
+		ctx->armed = true;
+		soft_maybe_signal(ctx);
+	}
+}
+
+static void soft_db_work(struct work_struct *work)
+{
+	struct soft_ctx *ctx = container_of(work, struct soft_ctx, db_work);
+
+	spin_lock(&ctx->lock);
+	if (ctx->running)
+		soft_regs_read(ctx);
+	spin_unlock(&ctx->lock);
+	soft_ctx_put(ctx);
+}
+
+/*
+ * The kick eventfd of a queue, hooked like KVM's irqfd: our wait queue entry
+ * sits on the eventfd's wait queue, and its wake function, called by
+ * eventfd_write() under the eventfd's wait queue lock, clears the counter
+ * and queues @db_work. It takes no other lock and signals no eventfd (that
+ * would nest eventfd wake-ups, which eventfd_signal_mask() refuses). Bound
+ * and unbound under ctx->kick_lock; stop and put unbind it and cancel
+ * @db_work, so no doorbell is read after they return. The reference taken
+ * on the eventfd context keeps it alive while bound, whoever closes the fd.
+ */
+struct soft_kick {
+	wait_queue_entry_t wait;
+	poll_table pt;
+	struct eventfd_ctx *evctx;
+	struct soft_ctx *ctx;
+};
+
+static int soft_kick_wake(wait_queue_entry_t *wait, unsigned int mode,
+			  int sync, void *key)
+{
+	struct soft_kick *kick = container_of(wait, struct soft_kick, wait);
+	struct soft_ctx *ctx = kick->ctx;
+	u64 cnt;
+
+	if (!(key_to_poll(key) & EPOLLIN))
+		return 0;
+	eventfd_ctx_do_read(kick->evctx, &cnt);
+	/* Bound, the queue holds its reference: this one is not the last */
+	kref_get(&ctx->ref);
+	if (!queue_work(soft_wq, &ctx->db_work))
+		kref_put(&ctx->ref, soft_ctx_free);
+	return 0;
+}
+
+static void soft_kick_queue_proc(struct file *file, wait_queue_head_t *wqh,
+				 poll_table *pt)
+{
+	struct soft_kick *kick = container_of(pt, struct soft_kick, pt);
+
+	add_wait_queue(wqh, &kick->wait);
+}
+
+/* ctx->kick_lock held */
+static void soft_kick_unbind(struct soft_ctx *ctx)
+{
+	struct soft_kick *kick = ctx->kick;
+	u64 cnt;
+
+	if (!kick)
+		return;
+	ctx->kick = NULL;
+	/* Once off the wait queue, soft_kick_wake() cannot run any more */
+	eventfd_ctx_remove_wait_queue(kick->evctx, &kick->wait, &cnt);
+	eventfd_ctx_put(kick->evctx);
+	kfree(kick);
+}
+
+static long soft_set_kick(struct soft_ctx *ctx, int fd)
+{
+	struct soft_kick *kick = NULL;
+	struct fd f = EMPTY_FD;
+	__poll_t events;
+	long ret = 0;
+
+	if (!ctx->mmio)
+		return -EINVAL;		/* no doorbell registers */
+	if (fd != -1) {
+		f = fdget(fd);
+		if (!fd_file(f))
+			return -EBADF;
+		kick = kzalloc(sizeof(*kick), GFP_KERNEL);
+		if (!kick) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		kick->evctx = eventfd_ctx_fileget(fd_file(f));
+		if (IS_ERR(kick->evctx)) {
+			ret = PTR_ERR(kick->evctx);
+			kfree(kick);
+			kick = NULL;
+			goto out;
+		}
+		kick->ctx = ctx;
+		init_waitqueue_func_entry(&kick->wait, soft_kick_wake);
+		init_poll_funcptr(&kick->pt, soft_kick_queue_proc);
+	}
+
+	mutex_lock(&ctx->kick_lock);
+	if (ctx->kick_closed) {
+		ret = -EINVAL;
+	} else {
+		soft_kick_unbind(ctx);
+		if (kick) {
+			ctx->kick = kick;
+			kick = NULL;
+			/* Hooks the wait queue; a pending count kicks now */
+			events = vfs_poll(fd_file(f), &ctx->kick->pt);
+			if (events & EPOLLIN) {
+				kref_get(&ctx->ref);
+				if (!queue_work(soft_wq, &ctx->db_work))
+					kref_put(&ctx->ref, soft_ctx_free);
+			}
+		}
+	}
+	mutex_unlock(&ctx->kick_lock);
+	if (kick) {
+		eventfd_ctx_put(kick->evctx);
+		kfree(kick);
+	}
+out:
+	fdput(f);
+	return ret;
+}
+
+/*
+ * Unbind the kick eventfd for good and wait for a doorbell read in
+ * progress: after this no kick reaches the queue.
+ */
+static void soft_kick_close(struct soft_ctx *ctx)
+{
+	mutex_lock(&ctx->kick_lock);
+	ctx->kick_closed = true;
+	soft_kick_unbind(ctx);
+	mutex_unlock(&ctx->kick_lock);
+	if (cancel_work_sync(&ctx->db_work))
+		soft_ctx_put(ctx);	/* the cancelled work's reference */
 }
 
 /* ------------------------------------------------------------ uacce ops -- */
@@ -1819,6 +2058,8 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 	INIT_LIST_HEAD(&ctx->streams);
 	init_waitqueue_head(&ctx->idle);
 	INIT_WORK(&ctx->work, soft_work);
+	INIT_WORK(&ctx->db_work, soft_db_work);
+	mutex_init(&ctx->kick_lock);
 	ctx->kind = sdev->kind;
 	ctx->depth = depth;
 	ctx->dus_size = soft_dus_size(depth);
@@ -1885,6 +2126,8 @@ static void soft_put_queue(struct uacce_queue *q)
 	struct soft_ctx *ctx = q->priv;
 	struct soft_dev *sdev = to_soft_dev(q->uacce);
 
+	/* A queue that was never started was not stopped */
+	soft_kick_close(ctx);
 	spin_lock(&ctx->lock);
 	ctx->running = false;
 	ctx->uq = NULL;
@@ -1922,6 +2165,7 @@ static int soft_start_queue(struct uacce_queue *q)
 		ctx->cq_tail = 0;
 		ctx->cq_phase = 1;
 		ctx->armed = false;
+		soft_regs_reset(ctx);
 		ctx->running = true;
 	}
 	spin_unlock(&ctx->lock);
@@ -1935,6 +2179,7 @@ static void soft_stop_queue(struct uacce_queue *q)
 	spin_lock(&ctx->lock);
 	ctx->running = false;
 	spin_unlock(&ctx->lock);
+	soft_kick_close(ctx);
 
 	/*
 	 * Let the job in progress finish: see struct soft_ctx. On removal the
@@ -1983,12 +2228,17 @@ static long soft_ioctl(struct uacce_queue *q, unsigned int cmd,
 	struct hisi_qp_info info = {};
 	struct hisi_qp_ctx qp_ctx;
 	u64 db;
+	s32 fd;
 
 	switch (cmd) {
 	case UACCE_SOFT_CMD_DOORBELL:
 		if (get_user(db, (u64 __user *)uarg))
 			return -EFAULT;
 		return soft_doorbell(ctx, db);
+	case UACCE_SOFT_CMD_SET_KICK:
+		if (get_user(fd, (s32 __user *)uarg))
+			return -EFAULT;
+		return soft_set_kick(ctx, fd);
 	case UACCE_CMD_QM_SET_QP_CTX:
 		if (copy_from_user(&qp_ctx, uarg, sizeof(qp_ctx)))
 			return -EFAULT;

@@ -7,6 +7,22 @@
 //! execute path that picks a queue, hands the job's owned buffers to the device, waits for the completion without
 //! polling (see [`NotifyMode`]), and falls back to the CPU for requests a device cannot take.
 //!
+//! # Device removal
+//!
+//! When a hardware device goes away (hot unplug, driver unbind, `rmmod`), the jobs in flight on it fail with
+//! [`Error::DeviceRemoved`] and new jobs go to the remaining devices or the CPU. What the kernel does with the removed
+//! queues' mappings differs: with the project's uacce series (`kmod-patch/`) every waiter is woken and, for a parent
+//! driver that opts in to dummy pages, a late access reads all ones; on mainline kernels, and with the series for a
+//! parent that does not opt in (hisi_qm), a late access raises SIGBUS. A lane cannot avoid every late access (a
+//! task may be writing an SQE or reading the CQ between the zap and the moment the hang-up is seen), so the
+//! hardware backend installs `uacce_sys::guard` when it opens its first queue: a SIGBUS inside a queue mapping
+//! replaces that mapping with memory of ones (what the dummy-page opt-in gives), which the ring reads as a dead
+//! queue; any other SIGBUS goes to the handler installed before, or kills the process as usual. An application
+//! that installs its own SIGBUS handler afterwards replaces the guard and then sees those faults itself. Mainline
+//! kernels also do not report the hang-up (no `EPOLLHUP`, no wake-up), so there a job on a removed device is only
+//! failed when its lane next looks at the ring; set a job timeout to bound that. The guard is tested against
+//! `uacce_soft dummy_pages=0` (the series without the opt-in) in the VM suite (`kmod-patch/README.md`).
+//!
 //! Features: `emu` (default) builds the emulated devices in ([`Backend::Emulated`], [`EmuDevice`]); a production
 //! build may turn it off with `default-features = false`, which links nothing of `uacce-emu`.
 //!

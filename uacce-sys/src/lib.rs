@@ -9,6 +9,7 @@
 //! that SQE's completion has been consumed or the queue has been stopped (see [`qm::ring`]; the model is the
 //! `io-uring` crate's `SubmissionQueue::push`). [`qm::Doorbell::ring`] is `unsafe` for the same reason: an SQ
 //! doorbell makes the device consume SQ slots, stale ones included.
+pub mod guard;
 pub mod qm;
 pub mod queue;
 pub mod sysfs;

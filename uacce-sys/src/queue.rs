@@ -26,7 +26,7 @@
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering, fence};
@@ -35,12 +35,15 @@ use memmap2::{MmapOptions, MmapRaw};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::stat::Mode;
 
+use crate::guard;
 use crate::qm::{Doorbell, DusMemory, QmVersion};
 use crate::sysfs::Device;
 use crate::uapi::{
-    HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UACCE_EVENTFD_HANGUP, UacceEventfd, UacceQfrt, ioctl,
+    HisiQpCtx, HisiQpInfo, UACCE_DEV_SVA, UACCE_EVENTFD_HANGUP, UACCE_SOFT_REG_CQ_ARM,
+    UACCE_SOFT_REG_CQ_DB, UACCE_SOFT_REG_SQ_DB, UacceEventfd, UacceQfrt, ioctl,
 };
 
 /// SQE size used when `UACCE_CMD_QM_SET_QP_INFO` is unavailable (ZIP and SEC use 128).
@@ -57,8 +60,23 @@ pub enum DoorbellPath {
         /// Register offset in the MMIO region: 0x340 for v1, 0x1000 otherwise.
         offset: usize,
     },
-    /// `UACCE_SOFT_CMD_DOORBELL` ioctl on the queue fd (the kernel soft device, api `soft_qm_v2`).
+    /// `UACCE_SOFT_CMD_DOORBELL` ioctl on the queue fd (the kernel soft device, api `soft_qm_v2`, without a
+    /// register page, i.e. on a uacce without the project's series). Goes through uacce's ioctl path, which
+    /// serialises the doorbells of all queues of a device on one mutex.
     SoftIoctl,
+    /// The kernel soft device with a register page: a store of the value into `UACCE_SOFT_REG_SQ_DB` (SQ) or
+    /// `UACCE_SOFT_REG_CQ_DB` (CQ; priority 1 also stores 1 into `UACCE_SOFT_REG_CQ_ARM`), then a write of 1 to
+    /// the queue's kick eventfd ([`Queue::bind_kick`]), which reaches the device without any uacce lock. A
+    /// malformed value is not reported to the caller: the device ignores it and counts it in
+    /// `UACCE_SOFT_REG_DB_ERRORS`. Without a bound kick eventfd the queue uses the ioctl.
+    SoftKick,
+}
+
+impl DoorbellPath {
+    /// True for the kernel soft device's paths.
+    pub fn is_soft(self) -> bool {
+        matches!(self, DoorbellPath::SoftIoctl | DoorbellPath::SoftKick)
+    }
 }
 
 /// Errors of queue operations. Each message says what to do about it.
@@ -188,6 +206,15 @@ pub enum QueueError {
         offset: usize,
     },
     /// The operation does not fit the queue's state (e.g. a doorbell before `start` or after `put`).
+    /// Creating the soft device's kick eventfd, or writing to it, failed.
+    #[error("kick eventfd {what} failed: {source}")]
+    Kick {
+        /// `eventfd` or `write`.
+        what: &'static str,
+        /// The errno.
+        #[source]
+        source: Errno,
+    },
     #[error("queue is {state}: {what} is not allowed")]
     State {
         /// `"not started"` or `"put"`.
@@ -239,7 +266,7 @@ fn optional_ioctl_error(cmd: &'static str, errno: Errno) -> QueueError {
 /// Returns how the doorbell will be delivered.
 pub fn check_device(dev: &Device) -> Result<DoorbellPath, QueueError> {
     let path = doorbell_path(dev)?;
-    if path != DoorbellPath::SoftIoctl && dev.flags & UACCE_DEV_SVA == 0 {
+    if !path.is_soft() && dev.flags & UACCE_DEV_SVA == 0 {
         return Err(QueueError::SvaRequired {
             name: dev.name.clone(),
             api: dev.api.clone(),
@@ -250,6 +277,7 @@ pub fn check_device(dev: &Device) -> Result<DoorbellPath, QueueError> {
 
 fn doorbell_path(dev: &Device) -> Result<DoorbellPath, QueueError> {
     match dev.qm_version() {
+        _ if dev.is_soft() && dev.region_mmio_size >= SOFT_REGS_LEN => Ok(DoorbellPath::SoftKick),
         _ if dev.is_soft() => Ok(DoorbellPath::SoftIoctl),
         Some(QmVersion::V1) => Ok(DoorbellPath::Mmio {
             offset: DOORBELL_OFFSET_V1,
@@ -263,6 +291,9 @@ fn doorbell_path(dev: &Device) -> Result<DoorbellPath, QueueError> {
         }),
     }
 }
+
+/// Bytes of the soft device's register page the kick path uses (up to and including `UACCE_SOFT_REG_CQ_ARM`).
+const SOFT_REGS_LEN: u64 = (UACCE_SOFT_REG_CQ_ARM + 4) as u64;
 
 /// An open uacce queue (one hardware queue pair).
 ///
@@ -285,9 +316,14 @@ pub struct Queue {
     cq_depth: u16,
     started: AtomicBool,
     put: AtomicBool,
+    // Registrations with the SIGBUS guard (`crate::guard`), dropped before the mappings they name.
+    dus_guard: Option<guard::Registration>,
+    mmio_guard: Option<guard::Registration>,
     // Declared before `file` so that, after `Drop::drop`, the mappings go before the fd.
     dus: Option<MmapRaw>,
     mmio: Option<MmapRaw>,
+    /// The soft device's kick eventfd, once bound ([`Queue::bind_kick`]).
+    kick: Option<OwnedFd>,
     file: File,
 }
 
@@ -326,15 +362,20 @@ impl Queue {
             cq_depth: DEFAULT_DEPTH,
             started: AtomicBool::new(false),
             put: AtomicBool::new(false),
+            dus_guard: None,
+            mmio_guard: None,
             dus: None,
             mmio: None,
+            kick: None,
             file: File::from(fd),
         })
     }
 
     /// The whole setup in one call, in UADK's order: [`check_device`] (SVA for hardware), [`Queue::open`],
     /// [`Queue::set_qp_ctx`]`(qc_type)`, [`Queue::qp_info`] (defaults if unavailable), [`Queue::map_dus`],
-    /// [`Queue::map_mmio`] (skipped for the soft device when it exposes no MMIO region), [`Queue::start`].
+    /// [`Queue::map_mmio`] (skipped for the soft device when it exposes no MMIO region), for the soft device with a
+    /// register page [`Queue::bind_kick`] (a module that refuses it leaves the queue on the ioctl doorbell),
+    /// [`Queue::start`].
     pub fn open_and_start(dev: &Device, qc_type: u16) -> Result<Queue, QueueError> {
         check_device(dev)?;
         let mut q = Queue::open(dev)?;
@@ -343,6 +384,13 @@ impl Queue {
         q.map_dus()?;
         if !(q.is_soft() && q.region_mmio_size == 0) {
             q.map_mmio()?;
+        }
+        if q.doorbell == DoorbellPath::SoftKick {
+            match q.bind_kick() {
+                Ok(()) => {}
+                Err(QueueError::Unsupported { .. }) => q.doorbell = DoorbellPath::SoftIoctl,
+                Err(e) => return Err(e),
+            }
         }
         q.start()?;
         Ok(q)
@@ -435,9 +483,11 @@ impl Queue {
                 len,
                 source,
             })?;
+        // Registered whether or not the guard is installed (cheap): see crate::guard.
+        let reg = guard::register(map.as_mut_ptr() as usize, len);
         match region {
-            UacceQfrt::Mmio => self.mmio = Some(map),
-            UacceQfrt::Dus => self.dus = Some(map),
+            UacceQfrt::Mmio => (self.mmio, self.mmio_guard) = (Some(map), reg),
+            UacceQfrt::Dus => (self.dus, self.dus_guard) = (Some(map), reg),
         }
         Ok(())
     }
@@ -523,9 +573,53 @@ impl Queue {
         Ok(())
     }
 
+    /// Soft device only: creates an eventfd (non-blocking, close-on-exec) and binds it as the queue's kick eventfd
+    /// with `UACCE_SOFT_CMD_SET_KICK`; from then on [`Doorbell::ring`] stores into the register page and writes to
+    /// it ([`DoorbellPath::SoftKick`]). Needs the MMIO region mapped. [`QueueError::Unsupported`] if the module
+    /// refuses the ioctl (ENOTTY/EINVAL: an older module, or no register page).
+    pub fn bind_kick(&mut self) -> Result<(), QueueError> {
+        if !self.is_soft() {
+            return Err(QueueError::Unsupported {
+                cmd: "UACCE_SOFT_CMD_SET_KICK",
+                source: Errno::ENOTTY,
+            });
+        }
+        match &self.mmio {
+            Some(m) if m.len() as u64 >= SOFT_REGS_LEN => {}
+            Some(m) => {
+                return Err(QueueError::MmioTooSmall {
+                    len: m.len(),
+                    offset: UACCE_SOFT_REG_CQ_DB,
+                });
+            }
+            None => {
+                return Err(QueueError::NotMapped {
+                    region: UacceQfrt::Mmio,
+                });
+            }
+        }
+        let efd = EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(|source| QueueError::Kick {
+                what: "eventfd",
+                source,
+            })?;
+        let fd: i32 = efd.as_fd().as_raw_fd();
+        // SAFETY: `fd` is a live i32 for the duration of the call; the queue fd is open.
+        unsafe { ioctl::soft_set_kick(self.file.as_raw_fd(), &fd) }
+            .map_err(|e| optional_ioctl_error("UACCE_SOFT_CMD_SET_KICK", e))?;
+        self.kick = Some(OwnedFd::from(efd));
+        self.doorbell = DoorbellPath::SoftKick;
+        Ok(())
+    }
+
+    /// True once a kick eventfd is bound ([`Queue::bind_kick`]).
+    pub fn has_kick(&self) -> bool {
+        self.kick.is_some()
+    }
+
     /// Refuses a hardware (`hisi_qm_*`) queue whose device lacks `UACCE_DEV_SVA` (see [`check_device`]).
     pub fn check_sva(&self) -> Result<(), QueueError> {
-        if self.doorbell != DoorbellPath::SoftIoctl && !self.is_sva() {
+        if !self.doorbell.is_soft() && !self.is_sva() {
             return Err(QueueError::SvaRequired {
                 name: self.name.clone(),
                 api: self.api.clone(),
@@ -556,7 +650,7 @@ impl Queue {
     }
     /// True for the kernel soft device (`soft_qm_v2`).
     pub fn is_soft(&self) -> bool {
-        self.doorbell == DoorbellPath::SoftIoctl
+        self.doorbell.is_soft()
     }
     /// The device `flags`.
     pub fn flags(&self) -> u32 {
@@ -654,7 +748,8 @@ impl Queue {
                 };
                 Ok(())
             }
-            DoorbellPath::SoftIoctl => {
+            DoorbellPath::SoftKick if self.kick.is_some() => self.ring_kick(value),
+            DoorbellPath::SoftIoctl | DoorbellPath::SoftKick => {
                 fence(Ordering::SeqCst);
                 // SAFETY: `value` is a live u64 for the duration of the call; the fd is open.
                 unsafe { ioctl::soft_doorbell(self.file.as_raw_fd(), &value) }.map_err(
@@ -669,16 +764,72 @@ impl Queue {
     }
 }
 
+impl Queue {
+    /// [`DoorbellPath::SoftKick`]: the value into its register, then the kick.
+    fn ring_kick(&self, value: u64) -> Result<(), QueueError> {
+        let (Some(mmio), Some(kick)) = (self.mmio.as_ref(), self.kick.as_ref()) else {
+            return Err(QueueError::NotMapped {
+                region: UacceQfrt::Mmio,
+            });
+        };
+        // bind_kick checked that the register page holds every register used here.
+        debug_assert!(mmio.len() as u64 >= SOFT_REGS_LEN);
+        let cmd = (value >> 12) & 0xf;
+        let arm = cmd == 1 && value >> 48 != 0;
+        let reg = if cmd == 0 {
+            UACCE_SOFT_REG_SQ_DB
+        } else {
+            UACCE_SOFT_REG_CQ_DB
+        };
+        // Every SQE/CQ-head store is visible before the device can read the doorbell.
+        fence(Ordering::SeqCst);
+        // SAFETY: the register page is mapped while `self.mmio` holds it (`&self` keeps it there), bind_kick checked
+        // it is at least SOFT_REGS_LEN bytes, and `reg` + 8 ≤ SOFT_REGS_LEN; the mapping is page-aligned and `reg` a
+        // multiple of 8, so the u64 store is aligned. Volatile: a register write that must not be elided or merged.
+        unsafe {
+            mmio.as_mut_ptr()
+                .add(reg)
+                .cast::<u64>()
+                .write_volatile(value.to_le())
+        };
+        if arm {
+            // SAFETY: as above, for the u32 at UACCE_SOFT_REG_CQ_ARM (4-aligned, + 4 = SOFT_REGS_LEN).
+            unsafe {
+                mmio.as_mut_ptr()
+                    .add(UACCE_SOFT_REG_CQ_ARM)
+                    .cast::<u32>()
+                    .write_volatile(1u32.to_le())
+            };
+        }
+        // The syscall orders the stores above before the kernel's wake-up.
+        loop {
+            match nix::unistd::write(kick, &1u64.to_ne_bytes()) {
+                Ok(_) => return Ok(()),
+                Err(Errno::EINTR) => continue,
+                Err(source) => {
+                    return Err(QueueError::Kick {
+                        what: "write",
+                        source,
+                    });
+                }
+            }
+        }
+    }
+}
+
 impl Doorbell for Queue {
     /// Delivers the encoded doorbell: for `hisi_qm_*`, a `SeqCst` fence then one 64-bit volatile store at MMIO 0x340
-    /// (v1) or 0x1000 (v2+); for `soft_qm_v2`, the `UACCE_SOFT_CMD_DOORBELL` ioctl. Fails before `start`, after
-    /// `put`, or if the MMIO region is unmapped or too small.
+    /// (v1) or 0x1000 (v2+); for `soft_qm_v2`, a store into the register page and a write to the kick eventfd
+    /// ([`DoorbellPath::SoftKick`]), or the `UACCE_SOFT_CMD_DOORBELL` ioctl without a kick eventfd. Fails before
+    /// `start`, after `put`, or if the MMIO region is unmapped or too small.
     ///
     /// On arm64 the fence is a `dmb ish`, where UADK uses `dsb sy`; the MMIO mapping is device memory, whose
     /// ordering after a barrier on normal memory is what the SeqCst fence provides.
     unsafe fn ring(&self, value: u64) -> io::Result<()> {
         self.ring_checked(value).map_err(|e| match e {
-            QueueError::Ioctl { source, .. } => io::Error::from(source),
+            QueueError::Ioctl { source, .. } | QueueError::Kick { source, .. } => {
+                io::Error::from(source)
+            }
             e => e.into(),
         })
     }
@@ -722,6 +873,8 @@ impl Drop for Queue {
             // Errors are ignored: closing the fd releases the queue anyway.
             let _ = self.put();
         }
+        self.dus_guard = None;
+        self.mmio_guard = None;
         self.dus = None;
         self.mmio = None;
         // `file` is closed when the fields drop, after the regions are unmapped.

@@ -6,7 +6,9 @@
 //! field offset with this module.
 //!
 //! Project additions (not in mainline; defined by this project's kernel patch and soft device module):
-//! [`UacceEventfd`] / [`UACCE_CMD_SET_EVENTFD`] and [`UACCE_SOFT_CMD_DOORBELL`] / [`SOFT_QM_API_V2`].
+//! [`UacceEventfd`] / [`UACCE_CMD_SET_EVENTFD`]; the soft device's [`UACCE_SOFT_CMD_DOORBELL`],
+//! [`UACCE_SOFT_CMD_SET_KICK`], its register offsets (`UACCE_SOFT_REG_*`, from `kmod-patch/uacce_soft/uacce_soft.h`)
+//! and [`SOFT_QM_API_V2`].
 //!
 //! ioctl numbers are computed with nix's `request_code_*` macros, i.e. with the architecture's own `_IO`/`_IOW`/`_IOWR`
 //! encoding, and exposed as `u32` (every uacce number fits in 32 bits). [`ioctl`] holds the typed nix wrappers.
@@ -109,9 +111,32 @@ pub const UACCE_EVENTFD_HANGUP: u32 = 1 << 0;
 pub const UACCE_CMD_SET_EVENTFD: u32 =
     nix::request_code_write!(b'W', 4, size_of::<UacceEventfd>()) as u32;
 
-/// `UACCE_SOFT_CMD_DOORBELL` = `_IOW('S', 0, __u64)` (project soft device): deliver one encoded 64-bit QM doorbell
-/// value (pointer to a `u64`), since the soft device cannot trap stores to memory.
-pub const UACCE_SOFT_CMD_DOORBELL: u32 = nix::request_code_write!(b'S', 0, size_of::<u64>()) as u32;
+/// `UACCE_SOFT_CMD_DOORBELL` = `_IOW('J', 0, __u64)` (project soft device, `uacce_soft.h`): deliver one encoded
+/// 64-bit QM doorbell value (pointer to a `u64`) through uacce's ioctl path, which reports a malformed doorbell
+/// (EINVAL) or a queue whose owner's mm is gone (EIO) at once, but serialises all queues of a device on uacce's
+/// device mutex. The only doorbell path when the module runs on a uacce without the v3 series (no MMIO region).
+/// `'J'` is unused in the kernel's `ioctl-number.rst` (7.2); until 2026-12 the number was `_IOW('S', 0, __u64)`.
+pub const UACCE_SOFT_CMD_DOORBELL: u32 = nix::request_code_write!(b'J', 0, size_of::<u64>()) as u32;
+
+/// `UACCE_SOFT_CMD_SET_KICK` = `_IOW('J', 1, __s32)` (project soft device): bind an eventfd (pointer to an `i32`
+/// fd; -1 unbinds) whose writes make the device read its doorbell registers (`UACCE_SOFT_REG_SQ_DB`, `_CQ_DB`,
+/// `_CQ_ARM`) without any uacce or device-wide lock (the kernel hooks the eventfd's wait queue like KVM's irqfd).
+/// EINVAL without an MMIO region or after the queue stopped, EBADF for a closed fd, EINVAL for a non-eventfd.
+pub const UACCE_SOFT_CMD_SET_KICK: u32 = nix::request_code_write!(b'J', 1, size_of::<i32>()) as u32;
+
+/// Soft device register page (MMIO region, little-endian): the device's SQ head (`u32`, device-written).
+pub const UACCE_SOFT_REG_SQ_HEAD: usize = 0x00;
+/// The device's CQ tail (`u32`, device-written).
+pub const UACCE_SOFT_REG_CQ_TAIL: usize = 0x04;
+/// Count of malformed doorbell values the device found in its registers and ignored (`u32`, device-written).
+pub const UACCE_SOFT_REG_DB_ERRORS: usize = 0x08;
+/// The latest SQ doorbell value (`u64`, user-written; read by the device on a kick).
+pub const UACCE_SOFT_REG_SQ_DB: usize = 0x10;
+/// The latest CQ doorbell value (`u64`, user-written; read by the device on a kick).
+pub const UACCE_SOFT_REG_CQ_DB: usize = 0x18;
+/// Non-zero asks for one completion signal, as priority 1 of a CQ doorbell does (`u32`, user-written; the device
+/// clears it when it takes the request, so a later priority-0 CQ doorbell cannot cancel it).
+pub const UACCE_SOFT_REG_CQ_ARM: usize = 0x20;
 
 /// Api string of the project's kernel soft device (same ring protocol as `hisi_qm_v2`, doorbell by ioctl).
 pub const SOFT_QM_API_V2: &str = "soft_qm_v2";
@@ -176,9 +201,19 @@ pub mod ioctl {
         /// # Safety
         /// `data` must point to a valid `u64`.
         soft_doorbell,
-        b'S',
+        b'J',
         0,
         u64
+    );
+    nix::ioctl_write_ptr!(
+        /// `UACCE_SOFT_CMD_SET_KICK` (project soft device).
+        ///
+        /// # Safety
+        /// `data` must point to a valid `i32`.
+        soft_set_kick,
+        b'J',
+        1,
+        i32
     );
 }
 
@@ -196,7 +231,8 @@ mod tests {
             assert_eq!(UACCE_CMD_QM_SET_QP_CTX, 0xC004_480A);
             assert_eq!(UACCE_CMD_QM_SET_QP_INFO, 0xC010_480B);
             assert_eq!(UACCE_CMD_SET_EVENTFD, 0x4008_5704);
-            assert_eq!(UACCE_SOFT_CMD_DOORBELL, 0x4008_5300);
+            assert_eq!(UACCE_SOFT_CMD_DOORBELL, 0x4008_4A00);
+            assert_eq!(UACCE_SOFT_CMD_SET_KICK, 0x4004_4A01);
         }
         assert_eq!(size_of::<HisiQpCtx>(), 4);
         assert_eq!(size_of::<HisiQpInfo>(), 16);

@@ -93,6 +93,12 @@ fn sva_requirement() {
     let mut soft = null_device("soft_qm_v2");
     soft.flags = 0;
     assert_eq!(check_device(&soft).unwrap(), DoorbellPath::SoftIoctl);
+    // With a register page large enough for the doorbell registers: MMIO store + kick eventfd.
+    soft.region_mmio_size = 4096;
+    assert_eq!(check_device(&soft).unwrap(), DoorbellPath::SoftKick);
+    soft.region_mmio_size = 0x20;
+    assert_eq!(check_device(&soft).unwrap(), DoorbellPath::SoftIoctl);
+    soft.region_mmio_size = 0;
     let q = Queue::open(&soft).unwrap();
     q.check_sva().unwrap();
     assert!(q.is_soft() && !q.is_sva());

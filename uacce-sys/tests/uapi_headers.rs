@@ -1,9 +1,10 @@
 //! Checks `uacce_sys::uapi` against the kernel's own uapi headers.
 //!
 //! A small C program includes `<misc/uacce/uacce.h>` and `<misc/uacce/hisi_qm.h>`, prints every value, size and
-//! field offset, and is compiled with `cc` (or `$CC`) into a temporary directory. The project's additions (eventfd
-//! bind, soft doorbell), which mainline headers lack, are checked against `_IOW` computed by the C compiler from
-//! `<linux/ioctl.h>` on identical locally declared structs.
+//! field offset, and is compiled with `cc` (or `$CC`) into a temporary directory. The project's eventfd bind, which
+//! mainline headers lack, is checked against `_IOW` computed by the C compiler from `<linux/ioctl.h>` on an
+//! identical locally declared struct; the soft device's ioctls and register offsets against the module's own header,
+//! `kmod-patch/uacce_soft/uacce_soft.h`, included as it is.
 //!
 //! A missing compiler or missing headers make this test FAIL (never pass silently): install `gcc` and the kernel
 //! uapi headers (`linux-libc-dev` on Debian).
@@ -29,7 +30,7 @@ const C_PROGRAM: &str = r#"
 struct uacce_eventfd { __s32 fd; __u32 flags; };
 #define UACCE_EVENTFD_HANGUP (1U << 0)
 #define UACCE_CMD_SET_EVENTFD _IOW('W', 4, struct uacce_eventfd)
-#define UACCE_SOFT_CMD_DOORBELL _IOW('S', 0, __u64)
+#include "uacce_soft.h"
 
 #define P(name, v) printf("%s %llu\n", name, (unsigned long long)(v))
 
@@ -61,6 +62,13 @@ int main(void) {
     P("UACCE_CMD_SET_EVENTFD", UACCE_CMD_SET_EVENTFD);
     P("UACCE_EVENTFD_HANGUP", UACCE_EVENTFD_HANGUP);
     P("UACCE_SOFT_CMD_DOORBELL", UACCE_SOFT_CMD_DOORBELL);
+    P("UACCE_SOFT_CMD_SET_KICK", UACCE_SOFT_CMD_SET_KICK);
+    P("UACCE_SOFT_REG_SQ_HEAD", UACCE_SOFT_REG_SQ_HEAD);
+    P("UACCE_SOFT_REG_CQ_TAIL", UACCE_SOFT_REG_CQ_TAIL);
+    P("UACCE_SOFT_REG_DB_ERRORS", UACCE_SOFT_REG_DB_ERRORS);
+    P("UACCE_SOFT_REG_SQ_DB", UACCE_SOFT_REG_SQ_DB);
+    P("UACCE_SOFT_REG_CQ_DB", UACCE_SOFT_REG_CQ_DB);
+    P("UACCE_SOFT_REG_CQ_ARM", UACCE_SOFT_REG_CQ_ARM);
     return 0;
 }
 "#;
@@ -74,6 +82,11 @@ fn c_values() -> HashMap<String, String> {
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_owned());
     let out = match Command::new(&cc)
         .arg("-std=gnu11")
+        .arg("-I")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../kmod-patch/uacce_soft"
+        ))
         .arg("-o")
         .arg(&exe)
         .arg(&src)
@@ -177,6 +190,13 @@ fn rust_mirror_matches_kernel_headers() {
         ("UACCE_CMD_SET_EVENTFD", UACCE_CMD_SET_EVENTFD.into()),
         ("UACCE_EVENTFD_HANGUP", UACCE_EVENTFD_HANGUP.into()),
         ("UACCE_SOFT_CMD_DOORBELL", UACCE_SOFT_CMD_DOORBELL.into()),
+        ("UACCE_SOFT_CMD_SET_KICK", UACCE_SOFT_CMD_SET_KICK.into()),
+        ("UACCE_SOFT_REG_SQ_HEAD", UACCE_SOFT_REG_SQ_HEAD as u64),
+        ("UACCE_SOFT_REG_CQ_TAIL", UACCE_SOFT_REG_CQ_TAIL as u64),
+        ("UACCE_SOFT_REG_DB_ERRORS", UACCE_SOFT_REG_DB_ERRORS as u64),
+        ("UACCE_SOFT_REG_SQ_DB", UACCE_SOFT_REG_SQ_DB as u64),
+        ("UACCE_SOFT_REG_CQ_DB", UACCE_SOFT_REG_CQ_DB as u64),
+        ("UACCE_SOFT_REG_CQ_ARM", UACCE_SOFT_REG_CQ_ARM as u64),
     ];
     let mut mismatches = Vec::new();
     for &(name, rust) in numbers {

@@ -83,6 +83,10 @@ pub(super) fn discover(config: &Config) -> Result<Discovered> {
 
 /// A lane on a new queue of `dev`.
 pub(super) fn open_lane(dev: &sysfs::Device, class: Class, env: &LaneEnv<'_>) -> Result<Arc<Lane>> {
+    // A removal on a kernel that raises SIGBUS must not kill the process (crate docs, "Device removal").
+    if let Err(e) = uacce_sys::guard::install() {
+        tracing::warn!("cannot install the SIGBUS guard for device removal: {e}");
+    }
     let q = Arc::new(
         Queue::open_and_start(dev, class.qc_type())
             .map_err(|e| Error::queue(format!("cannot open a queue on {}", dev.name), e))?,

@@ -204,8 +204,14 @@ pub fn child_removal(mode: &str, dev: &str) {
 
     let mode: NotifyMode = mode.parse().unwrap();
     let dev = dev.to_string();
+    // The diagnostic SIGBUS handler goes in first: uacce-async's guard (uacce_sys::guard), installed when the Accel
+    // opens its first queue, keeps it for the faults outside queue mappings
+    sigbus::install();
     let r = rt().block_on(async move {
         let accel = build(mode).await?;
+        if !uacce_sys::guard::installed() {
+            return Err("uacce-async did not install the SIGBUS guard".to_string());
+        }
         sigbus::record_dus_mappings(&dev);
         // Jobs big enough (the same buffer for all) that the device's workers have a backlog, and small enough that
         // the soft device's own stop (it finishes the job it runs) and the CPU its workers take from the child under
@@ -273,8 +279,9 @@ pub fn child_removal(mode: &str, dev: &str) {
             }
         }
         Ok::<String, String>(format!(
-            "result jobs={jobs} ok={ok} removed={removed} reset={reset} timeout={timeout} other={other} late_ms={} remove_ms={remove_ms} first_other={first_other}",
-            late.as_millis()
+            "result jobs={jobs} ok={ok} removed={removed} reset={reset} timeout={timeout} other={other} late_ms={} remove_ms={remove_ms} guard={} first_other={first_other}",
+            late.as_millis(),
+            uacce_sys::guard::hits()
         ))
     });
     match r {
@@ -285,8 +292,14 @@ pub fn child_removal(mode: &str, dev: &str) {
 }
 
 /// Remove `dev` while 64 tasks keep jobs in flight on an Accel in `mode`: the jobs on the removed device must fail
-/// within 1 s with `Error::DeviceRemoved`; the others complete (or were retried on the remaining device).
+/// within 1 s with `Error::DeviceRemoved`; the others complete (or were retried on the remaining device). `dummy`:
+/// uacce_soft opts in to dummy pages (a late access reads ones), so uacce-async's SIGBUS guard must not have acted;
+/// without it (dummy_pages=0, SIGBUS on a late access) the guard's replacements are reported.
 fn removal(mode: NotifyMode, prefix: &str) -> TestResult {
+    removal_on(mode, prefix, true)
+}
+
+fn removal_on(mode: NotifyMode, prefix: &str, dummy: bool) -> TestResult {
     let list = devices(prefix);
     // One device stays for the jobs that move over
     check!(list.len() >= 2, "{prefix}: {list:?}");
@@ -322,8 +335,8 @@ fn removal(mode: NotifyMode, prefix: &str) -> TestResult {
         return Err(format!("{mode}: the process died of signal {sig} after removing {dev} (output {:?})", out.trim()));
     }
     let line = out.trim();
-    // With patch 0004 a removed queue's mappings read as all ones instead of raising SIGBUS; a SIGBUS here means
-    // that part of the series (or the ordering of patch 0003) does not work.
+    // With patch 0004 and the opt-in a removed queue's mappings read as all ones; without the opt-in uacce-async's
+    // guard turns a SIGBUS in a queue mapping into the same. A SIGBUS here means neither worked.
     check!(!line.starts_with("sigbus "), "{mode}: SIGBUS after removing {dev}: {line}");
     check!(line.starts_with("result "), "{mode}: child: {line:?} ({st})");
     println!("# async removal of {dev} ({mode}): {}", &line[7..]);
@@ -335,7 +348,57 @@ fn removal(mode: NotifyMode, prefix: &str) -> TestResult {
     check!(get("jobs") >= 64 && get("ok") + get("removed") == get("jobs"), "{mode}: {line}");
     check!(get("late_ms") < 1000, "{mode}: failed futures ended up to {} ms after the removal", get("late_ms"));
     check!(devices(dev).is_empty(), "{dev} still there");
+    let guard = get("guard");
+    check!(guard != u64::MAX, "{mode}: no guard count: {line}");
+    if dummy {
+        check!(guard == 0, "{mode}: the SIGBUS guard acted {guard} times although the device opts in to dummy pages");
+    } else {
+        println!("# without dummy pages ({mode}): the SIGBUS guard replaced {guard} queue mapping(s)");
+    }
     Ok(())
+}
+
+/// Run `removal_on(.., dummy = false)` with uacce_soft loaded with `dummy_pages=0` (devices=2, so one of each kind
+/// stays): the series without the parent's opt-in, where a late access raises SIGBUS as on mainline. The process
+/// must survive (the child would die of the signal otherwise, which `removal_on` reports), and the futures fail with
+/// DeviceRemoved. Loads uacce if needed and unloads both modules afterwards.
+fn removal_sigbus_kernel(mode: NotifyMode, prefix: &str) -> TestResult {
+    let run = |cmd: &str, args: &[&str]| -> TestResult {
+        let out = Command::new(cmd).args(args).output().map_err(|e| format!("{cmd}: {e}"))?;
+        check!(out.status.success(), "{cmd} {args:?}: {}", String::from_utf8_lossy(&out.stderr).trim());
+        Ok(())
+    };
+    if !std::path::Path::new("/sys/module/uacce").exists() {
+        run("/bin/insmod", &["/mods/uacce.ko"])?;
+    }
+    if std::path::Path::new("/sys/module/uacce_soft").exists() {
+        run("/bin/rmmod", &["uacce_soft"])?;
+    }
+    run("/bin/insmod", &["/mods/uacce_soft.ko", "devices=2", "queues=8", "depth=1024", "dummy_pages=0"])?;
+    let r = removal_on(mode, prefix, false);
+    let unload = run("/bin/rmmod", &["uacce_soft"]).and_then(|_| run("/bin/rmmod", &["uacce"]));
+    r?;
+    unload
+}
+
+pub fn removal_sigbus_eventfd_zip() -> TestResult {
+    removal_sigbus_kernel(NotifyMode::Eventfd, "soft_zip-")
+}
+
+pub fn removal_sigbus_interrupt_sec() -> TestResult {
+    removal_sigbus_kernel(NotifyMode::Interrupt, "soft_sec-")
+}
+
+pub fn removal_sigbus_io_uring_zip() -> TestResult {
+    removal_sigbus_kernel(NotifyMode::IoUring, "soft_zip-")
+}
+
+pub fn removal_sigbus_hybrid_sec() -> TestResult {
+    removal_sigbus_kernel(NotifyMode::Hybrid, "soft_sec-")
+}
+
+pub fn removal_sigbus_busy_poll_zip() -> TestResult {
+    removal_sigbus_kernel(NotifyMode::BusyPoll, "soft_zip-")
 }
 
 pub fn removal_eventfd_zip() -> TestResult {
@@ -377,8 +440,7 @@ mod sigbus {
         ts.tv_sec * 1_000_000 + ts.tv_nsec / 1000
     }
 
-    /// Remember the ranges of `/dev/<dev>` in /proc/self/maps (the DUS regions of the Accel's queues on it) and
-    /// install the handler.
+    /// Remember the ranges of `/dev/<dev>` in /proc/self/maps (the DUS regions of the Accel's queues on it).
     pub fn record_dus_mappings(dev: &str) {
         let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
         let mut n = 0;
@@ -393,6 +455,10 @@ mod sigbus {
             }
         }
         N.store(n, Ordering::Release);
+    }
+
+    /// Install the handler.
+    pub fn install() {
         // SAFETY: an all-zero sigaction is valid (empty mask, no flags); `handler` has the three-argument signature
         // SA_SIGINFO asks for and only reads statics and its arguments; the old action is not asked for (null).
         unsafe {

@@ -22,6 +22,7 @@ macro_rules! check {
 
 mod basics;
 mod eventfd;
+mod kick;
 mod removal;
 mod sec;
 mod sec_breadth;
@@ -41,6 +42,8 @@ pub const PATCHED: &[Test] = &[
     ("discovery", basics::discovery),
     ("queue_start_put", basics::queue_start_put),
     ("private_mapping_refused", basics::private_mapping_refused),
+    ("kick_path_jobs", kick::kick_path_jobs),
+    ("kick_registers_and_binding", kick::kick_registers_and_binding),
     ("zip_deflate", zip::zip_deflate),
     ("zip_zlib", zip::zip_zlib),
     ("zip_gzip", zip::zip_gzip),
@@ -93,6 +96,11 @@ pub const PATCHED: &[Test] = &[
     ("device_removal_wakes_waiters", removal::removal),
     ("module_unload_with_open_queue", teardown::module_unload),
     ("sigbus_without_opt_in", removal::sigbus_without_opt_in),
+    ("async_removal_sigbus_kernel_eventfd_zip", crate::async_tests::removal_sigbus_eventfd_zip),
+    ("async_removal_sigbus_kernel_interrupt_sec", crate::async_tests::removal_sigbus_interrupt_sec),
+    ("async_removal_sigbus_kernel_io_uring_zip", crate::async_tests::removal_sigbus_io_uring_zip),
+    ("async_removal_sigbus_kernel_hybrid_sec", crate::async_tests::removal_sigbus_hybrid_sec),
+    ("async_removal_sigbus_kernel_busy_poll_zip", crate::async_tests::removal_sigbus_busy_poll_zip),
 ];
 
 pub const UNPATCHED: &[Test] = &[
