@@ -535,12 +535,25 @@ struct EccJob {
     input: Bytes,
     out_len: usize,
     hpcore: bool,
+    /// SM2 encrypt/decrypt message length (dw10 = len − 1), else 0.
+    msg_len: usize,
     cpu: CpuFn,
 }
 
 impl EccJob {
     /// A job whose CPU path runs `uacce_soft::pkey` on the same blocks.
     fn soft(alg: HpreAlg, width: usize, key: Vec<u8>, input: Vec<u8>, out_len: usize) -> Self {
+        Self::soft_msg(alg, width, key, input, out_len, 0)
+    }
+
+    fn soft_msg(
+        alg: HpreAlg,
+        width: usize,
+        key: Vec<u8>,
+        input: Vec<u8>,
+        out_len: usize,
+        msg_len: usize,
+    ) -> Self {
         let key = Arc::new(Zeroizing::new(key));
         let input = Bytes::from(input);
         let (k, i) = (key.clone(), input.clone());
@@ -551,7 +564,8 @@ impl EccJob {
             input,
             out_len,
             hpcore: false,
-            cpu: Box::new(move || soft_run(alg, width, &k, &i)),
+            msg_len,
+            cpu: Box::new(move || soft_run(alg, width, &k, &i, msg_len)),
         }
     }
 
@@ -561,13 +575,19 @@ impl EccJob {
     }
 }
 
-fn soft_run(alg: HpreAlg, width: usize, key: &[u8], input: &[u8]) -> Result<EccOut> {
+fn soft_run(
+    alg: HpreAlg,
+    width: usize,
+    key: &[u8],
+    input: &[u8],
+    msg_len: usize,
+) -> Result<EccOut> {
     let job = PkeyJob {
         alg,
         width,
         key,
         input,
-        msg_len: 0,
+        msg_len,
         random_k: false,
     };
     match pkey::execute(&job).map_err(pkey_error)? {
@@ -611,6 +631,11 @@ impl Job for EccJob {
             u64::from(tag),
         );
         req.hpcore = self.hpcore;
+        if self.msg_len > 0 {
+            let n = u16::try_from(self.msg_len)
+                .map_err(|_| Error::InvalidParameter("SM2 message too long for one SQE"))?;
+            req.dw10 = hpre::Dw10::MsgLen(n);
+        }
         req.validate(version)
             .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
         let mut sqe = [0u8; SQE_SIZE];
@@ -1212,4 +1237,471 @@ fn all_zero(v: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     let acc = v.iter().fold(0u8, |a, &b| a | b);
     bool::from(acc.ct_eq(&0))
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// SM2 (GB/T 32918)
+// -------------------------------------------------------------------------------------------------------------
+
+/// The default SM2 user ID (GB/T 35276 / GM/T 0009: "1234567812345678"), used when none is given.
+pub const SM2_DEFAULT_ID: &[u8] = b"1234567812345678";
+
+/// Longest message [`Accel::sm2_encrypt`] and [`Accel::sm2_decrypt`] take: what one HPRE SQE carries (512 bytes).
+pub const SM2_MAX_MESSAGE: usize = hpre::SM2_MAX_SINGLE_MSG;
+
+/// An SM2 public key: a point on the SM2 recommended curve (checked on import), never the identity.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sm2PublicKey {
+    /// 0x04 ‖ x ‖ y.
+    sec1: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sm2PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sm2PublicKey").finish_non_exhaustive()
+    }
+}
+
+impl From<sm2::PublicKey> for Sm2PublicKey {
+    fn from(k: sm2::PublicKey) -> Self {
+        Sm2PublicKey {
+            sec1: k.to_encoded_point(false).as_bytes().to_vec(),
+        }
+    }
+}
+
+impl TryFrom<&Sm2PublicKey> for sm2::PublicKey {
+    type Error = Error;
+    fn try_from(k: &Sm2PublicKey) -> Result<Self> {
+        sm2::PublicKey::from_sec1_bytes(&k.sec1).map_err(bad_key)
+    }
+}
+
+impl Sm2PublicKey {
+    /// A SEC1 point (uncompressed or compressed); off the curve or the identity is [`Error::InvalidParameter`].
+    pub fn from_sec1_bytes(bytes: &[u8]) -> Result<Self> {
+        sm2::PublicKey::from_sec1_bytes(bytes)
+            .map(Into::into)
+            .map_err(|_| Error::InvalidParameter("SM2 public key: not a point on the curve"))
+    }
+
+    /// A DER SubjectPublicKeyInfo (id-ecPublicKey with the SM2 curve OID 1.2.156.10197.1.301).
+    pub fn from_public_key_der(der: &[u8]) -> Result<Self> {
+        sm2::PublicKey::from_public_key_der(der)
+            .map(Into::into)
+            .map_err(bad_key)
+    }
+
+    /// A PEM SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----`).
+    pub fn from_public_key_pem(pem: &str) -> Result<Self> {
+        let der = pem_der(pem, "PUBLIC KEY").ok_or(Error::InvalidParameter(
+            "SM2 public key: no PUBLIC KEY PEM block",
+        ))?;
+        Self::from_public_key_der(&der)
+    }
+
+    /// DER SubjectPublicKeyInfo.
+    pub fn to_public_key_der(&self) -> Result<Vec<u8>> {
+        let k = sm2::PublicKey::try_from(self)?;
+        Ok(k.to_public_key_der().map_err(bad_key)?.into_vec())
+    }
+
+    /// Uncompressed SEC1: 0x04 ‖ x ‖ y (65 bytes).
+    pub fn to_sec1_bytes(&self) -> &[u8] {
+        &self.sec1
+    }
+
+    fn x(&self) -> &[u8] {
+        &self.sec1[1..33]
+    }
+
+    fn y(&self) -> &[u8] {
+        &self.sec1[33..]
+    }
+}
+
+/// An SM2 private key: d in [1, n−2] (zeroized on drop) and its public key.
+#[derive(Clone)]
+pub struct Sm2PrivateKey {
+    d: Zeroizing<Vec<u8>>,
+    public: Sm2PublicKey,
+}
+
+impl std::fmt::Debug for Sm2PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sm2PrivateKey").finish_non_exhaustive()
+    }
+}
+
+impl From<sm2::SecretKey> for Sm2PrivateKey {
+    fn from(k: sm2::SecretKey) -> Self {
+        Sm2PrivateKey {
+            d: Zeroizing::new(k.to_bytes().to_vec()),
+            public: k.public_key().into(),
+        }
+    }
+}
+
+impl TryFrom<&Sm2PrivateKey> for sm2::SecretKey {
+    type Error = Error;
+    fn try_from(k: &Sm2PrivateKey) -> Result<Self> {
+        sm2::SecretKey::from_slice(&k.d).map_err(bad_key)
+    }
+}
+
+impl Sm2PrivateKey {
+    /// A new key from the operating system's random number generator, in software (see [`Accel::sm2_generate`]
+    /// for the device's key generation).
+    pub fn generate() -> Self {
+        loop {
+            let k = Self::from(sm2::SecretKey::random(&mut rand_core::OsRng));
+            if k.signing_ok() {
+                return k;
+            }
+        }
+    }
+
+    /// The raw scalar d, big-endian, 32 bytes, in [1, n−2] (n − 1 cannot sign: 1 + d has no inverse).
+    pub fn from_bytes(d: &[u8]) -> Result<Self> {
+        if d.len() != 32 {
+            return Err(Error::InvalidKeyLength {
+                alg: "SM2",
+                got: d.len(),
+                expected: "32 bytes",
+            });
+        }
+        let k: Self = sm2::SecretKey::from_slice(d)
+            .map_err(|_| Error::InvalidParameter("SM2 private key: d must be in [1, n-2]"))?
+            .into();
+        if !k.signing_ok() {
+            return Err(Error::InvalidParameter(
+                "SM2 private key: d must be in [1, n-2]",
+            ));
+        }
+        Ok(k)
+    }
+
+    /// d ≠ n − 1.
+    fn signing_ok(&self) -> bool {
+        let n = pkey::curve_params(CurveId::Sm2).n;
+        let mut n1 = n.clone();
+        // n is odd: n − 1 only clears the low bit.
+        if let Some(last) = n1.last_mut() {
+            *last &= 0xFE;
+        }
+        self.d[..] != n1[..]
+    }
+
+    /// A PKCS#8 `PrivateKeyInfo` DER (unencrypted; id-ecPublicKey with the SM2 curve OID).
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
+        let k: Self = sm2::SecretKey::from_pkcs8_der(der)
+            .map(Into::into)
+            .map_err(bad_key)?;
+        Self::from_bytes(&k.d)
+    }
+
+    /// A PEM PKCS#8 private key (`-----BEGIN PRIVATE KEY-----`, as `openssl genpkey -algorithm SM2` writes).
+    pub fn from_pem(pem: &str) -> Result<Self> {
+        let der = pem_der(pem, "PRIVATE KEY").ok_or(Error::InvalidParameter(
+            "SM2 private key: no unencrypted PRIVATE KEY PEM block",
+        ))?;
+        Self::from_pkcs8_der(&der)
+    }
+
+    /// PKCS#8 DER (unencrypted).
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let k = sm2::SecretKey::try_from(self)?;
+        Ok(Zeroizing::new(
+            k.to_pkcs8_der().map_err(bad_key)?.as_bytes().to_vec(),
+        ))
+    }
+
+    /// PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
+    pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>> {
+        pem_string("PRIVATE KEY", &self.to_pkcs8_der()?)
+    }
+
+    /// The raw scalar d (32 bytes, big-endian).
+    pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+        self.d.clone()
+    }
+
+    /// The public key d·G.
+    pub fn public_key(&self) -> &Sm2PublicKey {
+        &self.public
+    }
+}
+
+/// An SM2 signature (r, s), 32 bytes each, both in [1, n−1].
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Sm2Signature {
+    rs: [u8; 64],
+}
+
+impl Sm2Signature {
+    /// r ‖ s (64 bytes).
+    pub fn from_bytes(rs: &[u8]) -> Result<Self> {
+        let rs: [u8; 64] = rs.try_into().map_err(|_| Error::InvalidLength {
+            alg: "SM2 signature",
+            got: rs.len(),
+            why: "r || s is 64 bytes",
+        })?;
+        sm2::dsa::Signature::from_slice(&rs).map_err(bad_signature_encoding)?;
+        Ok(Sm2Signature { rs })
+    }
+
+    /// r ‖ s.
+    pub fn to_bytes(&self) -> &[u8; 64] {
+        &self.rs
+    }
+}
+
+fn sm3(parts: &[&[u8]]) -> [u8; 32] {
+    use sm3::Digest;
+    let mut h = sm3::Sm3::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// Z_A = SM3(ENTL_A ‖ ID_A ‖ a ‖ b ‖ x_G ‖ y_G ‖ x_A ‖ y_A) (GB/T 32918.2 §5.5); ENTL is the ID's length in bits,
+/// two bytes big-endian, so the ID is at most 8191 bytes.
+fn sm2_za(id: &[u8], key: &Sm2PublicKey) -> Result<[u8; 32]> {
+    let bits = id
+        .len()
+        .checked_mul(8)
+        .and_then(|b| u16::try_from(b).ok())
+        .ok_or(Error::InvalidLength {
+            alg: "SM2 user ID",
+            got: id.len(),
+            why: "at most 8191 bytes (ENTL is 16 bits)",
+        })?;
+    let c = pkey::curve_params(CurveId::Sm2);
+    Ok(sm3(&[
+        &bits.to_be_bytes(),
+        id,
+        &c.a,
+        &c.b,
+        &c.gx,
+        &c.gy,
+        key.x(),
+        key.y(),
+    ]))
+}
+
+fn sm2_private_block(d: &[u8]) -> Result<Vec<u8>> {
+    let c = pkey::curve_params(CurveId::Sm2);
+    let params = layout::CurveParams {
+        p: &c.p,
+        a: &c.a,
+        b: &c.b,
+        n: &c.n,
+        gx: &c.gx,
+        gy: &c.gy,
+    };
+    layout::ecc_private_block(&params, d, 32).map_err(layout_err)
+}
+
+fn sm2_public_block(x: &[u8], y: &[u8]) -> Result<Vec<u8>> {
+    let c = pkey::curve_params(CurveId::Sm2);
+    let params = layout::CurveParams {
+        p: &c.p,
+        a: &c.a,
+        b: &c.b,
+        n: &c.n,
+        gx: &c.gx,
+        gy: &c.gy,
+    };
+    layout::ecc_public_block(&params, x, y, 32).map_err(layout_err)
+}
+
+impl Accel {
+    /// SM2 signature (GB/T 32918.2) of `msg` for the signer `id` ([`SM2_DEFAULT_ID`] when `None`): e = SM3(Z_A ‖
+    /// M) in software, then the HPRE's SM2 sign (alg 0x12) with k from the operating system's RNG. The signature is
+    /// verified (on the same path) before it is returned.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), uacce_async::Error> {
+    /// use uacce_async::{Accel, Backend, Sm2PrivateKey};
+    /// let accel = Accel::builder().backend(Backend::Emulated).build().await?;
+    /// let key = Sm2PrivateKey::generate();
+    /// let sig = accel.sm2_sign(&key, None, b"message").await?;
+    /// accel.sm2_verify(key.public_key(), None, b"message", &sig).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Accel::ecdsa_sign`].
+    pub async fn sm2_sign(
+        &self,
+        key: &Sm2PrivateKey,
+        id: Option<&[u8]>,
+        msg: &[u8],
+    ) -> Result<Sm2Signature> {
+        let za = sm2_za(id.unwrap_or(SM2_DEFAULT_ID), &key.public)?;
+        let e = sm3(&[&za, msg]);
+        let k = Zeroizing::new({
+            let k = sm2::NonZeroScalar::random(&mut rand_core::OsRng);
+            sm2::FieldBytes::from(k).to_vec()
+        });
+        let input = [&e[..], &k[..]].concat();
+        let job = EccJob::soft(HpreAlg::Sm2Sign, 32, sm2_private_block(&key.d)?, input, 64);
+        let out = data(self.ecc(job).await?)?;
+        let sig = Sm2Signature::from_bytes(&out)
+            .map_err(|_| Error::Device("SM2 signature out of range".into()))?;
+        match self.sm2_verify_e(&key.public, &e, &sig).await {
+            Ok(()) => Ok(sig),
+            Err(Error::BadSignature) => Err(Error::Device(
+                "the SM2 signature failed its check (fault): not released".into(),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Verify an SM2 signature of `msg` for the signer `id` ([`SM2_DEFAULT_ID`] when `None`); a signature that
+    /// does not verify is [`Error::BadSignature`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Accel::ecdsa_sign`].
+    pub async fn sm2_verify(
+        &self,
+        key: &Sm2PublicKey,
+        id: Option<&[u8]>,
+        msg: &[u8],
+        sig: &Sm2Signature,
+    ) -> Result<()> {
+        let za = sm2_za(id.unwrap_or(SM2_DEFAULT_ID), key)?;
+        self.sm2_verify_e(key, &sm3(&[&za, msg]), sig).await
+    }
+
+    async fn sm2_verify_e(&self, key: &Sm2PublicKey, e: &[u8], sig: &Sm2Signature) -> Result<()> {
+        // e ‖ s ‖ r (§12.4).
+        let input = [e, &sig.rs[32..], &sig.rs[..32]].concat();
+        let job = EccJob::soft(
+            HpreAlg::Sm2Verify,
+            32,
+            sm2_public_block(key.x(), key.y())?,
+            input,
+            0,
+        );
+        match self.ecc(job).await? {
+            EccOut::Verify(true) => Ok(()),
+            EccOut::Verify(false) => Err(Error::BadSignature),
+            EccOut::Data(_) => Err(Error::Device("data where a verify verdict was due".into())),
+        }
+    }
+
+    /// SM2 encryption (GB/T 32918.4) of `msg` (1 to [`SM2_MAX_MESSAGE`] bytes) to `key`, in one HPRE SQE (alg
+    /// 0x14: C1 = k·G, the KDF with SM3 and C3 on the engine), k from the operating system's RNG. Returns the
+    /// ciphertext in the C1 ‖ C3 ‖ C2 layout: 0x04 ‖ x1 ‖ y1 (65 bytes), C3 (32), C2 (as long as `msg`).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Accel::ecdsa_sign`].
+    pub async fn sm2_encrypt(&self, key: &Sm2PublicKey, msg: &[u8]) -> Result<Vec<u8>> {
+        if !(1..=SM2_MAX_MESSAGE).contains(&msg.len()) {
+            return Err(Error::InvalidLength {
+                alg: "SM2 encrypt",
+                got: msg.len(),
+                why: "1 to 512 bytes (one HPRE SQE)",
+            });
+        }
+        let k = Zeroizing::new({
+            let k = sm2::NonZeroScalar::random(&mut rand_core::OsRng);
+            sm2::FieldBytes::from(k).to_vec()
+        });
+        let input = [&k[..], msg].concat();
+        let m = msg.len();
+        let job = EccJob::soft_msg(
+            HpreAlg::Sm2Encrypt,
+            32,
+            sm2_public_block(key.x(), key.y())?,
+            input,
+            64 + m + 32,
+            m,
+        );
+        let out = data(self.ecc(job).await?)?;
+        if out.len() != 64 + m + 32 {
+            return Err(Error::Device("SM2 ciphertext of the wrong length".into()));
+        }
+        // The engine writes C1x ‖ C1y ‖ C2 ‖ C3.
+        let (c1, rest) = out.split_at(64);
+        let (c2, c3) = rest.split_at(m);
+        Ok([&[4u8][..], c1, c3, c2].concat())
+    }
+
+    /// SM2 decryption of a C1 ‖ C3 ‖ C2 ciphertext (C1 uncompressed, 0x04 ‖ x1 ‖ y1; C2 of 1 to
+    /// [`SM2_MAX_MESSAGE`] bytes) with `key`, in one HPRE SQE (alg 0x15). C1 off the curve is
+    /// [`Error::InvalidParameter`]; a C3 that does not match (a wrong key or a changed ciphertext) is
+    /// [`Error::AuthFailed`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Accel::ecdsa_sign`].
+    pub async fn sm2_decrypt(
+        &self,
+        key: &Sm2PrivateKey,
+        ciphertext: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let m = ciphertext.len().saturating_sub(65 + 32);
+        if ciphertext.len() < 65 + 32 + 1 || m > SM2_MAX_MESSAGE || ciphertext[0] != 4 {
+            return Err(Error::InvalidLength {
+                alg: "SM2 decrypt",
+                got: ciphertext.len(),
+                why: "0x04 || C1 (64) || C3 (32) || C2 (1 to 512 bytes)",
+            });
+        }
+        // C1 must be on the curve (GB/T 32918.4 §7.1 B1).
+        Sm2PublicKey::from_sec1_bytes(&ciphertext[..65])
+            .map_err(|_| Error::InvalidParameter("SM2 decrypt: C1 is not a point on the curve"))?;
+        let (c1, rest) = ciphertext[1..].split_at(64);
+        let (c3, c2) = rest.split_at(32);
+        let input = [c1, c2, c3].concat();
+        let job = EccJob::soft_msg(
+            HpreAlg::Sm2Decrypt,
+            32,
+            sm2_private_block(&key.d)?,
+            input,
+            m,
+            m,
+        );
+        let out = data(self.ecc(job).await?)?;
+        if out.len() != m {
+            return Err(Error::Device("SM2 plaintext of the wrong length".into()));
+        }
+        Ok(out)
+    }
+
+    /// SM2 key generation on the device (alg 0x11: the engine draws d and computes d·G); on the CPU, the same
+    /// from the operating system's RNG. The result is checked (d in range, d·G equal to the public key the
+    /// engine returned) before it is returned.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Accel::ecdsa_sign`].
+    pub async fn sm2_generate(&self) -> Result<Sm2PrivateKey> {
+        let c = pkey::curve_params(CurveId::Sm2);
+        let zero = [0u8; 32];
+        let key = sm2_public_block(&zero, &zero)?;
+        let input = [&c.gx[..], &c.gy[..]].concat();
+        let out = data(
+            self.ecc(EccJob::soft(HpreAlg::Sm2Keygen, 32, key, input, 96))
+                .await?,
+        )?;
+        if out.len() != 96 {
+            return Err(Error::Device("SM2 key pair of the wrong length".into()));
+        }
+        let k = Sm2PrivateKey::from_bytes(&out[64..])
+            .map_err(|_| Error::Device("SM2 keygen: d out of range".into()))?;
+        if k.public.x() != &out[..32] || k.public.y() != &out[32..64] {
+            return Err(Error::Device(
+                "SM2 keygen: the public key is not d·G (fault)".into(),
+            ));
+        }
+        Ok(k)
+    }
 }

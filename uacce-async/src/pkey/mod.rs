@@ -13,7 +13,10 @@
 
 mod ecc;
 
-pub use ecc::{EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature};
+pub use ecc::{
+    EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, SM2_DEFAULT_ID,
+    SM2_MAX_MESSAGE, Sm2PrivateKey, Sm2PublicKey, Sm2Signature,
+};
 
 use std::sync::Arc;
 
