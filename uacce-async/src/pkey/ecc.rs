@@ -555,7 +555,8 @@ impl EccJob {
         msg_len: usize,
     ) -> Self {
         let key = Arc::new(Zeroizing::new(key));
-        let input = Bytes::from(input);
+        // The input may hold a secret (the ECDSA / SM2 nonce k, an SM2 plaintext): zeroized when freed.
+        let input = Bytes::from_owner(Zeroizing::new(input));
         let (k, i) = (key.clone(), input.clone());
         EccJob {
             alg,
@@ -647,9 +648,14 @@ impl Job for EccJob {
         match hpre::read_result(&out.sqe).outcome() {
             HpreOutcome::Ok if self.alg.is_verify() => Ok(Step::Done(EccOut::Verify(true))),
             HpreOutcome::VerifyFailed => Ok(Step::Done(EccOut::Verify(false))),
-            HpreOutcome::Ok => Ok(Step::Done(EccOut::Data(Zeroizing::new(
-                out.into_output().to_vec(),
-            )))),
+            HpreOutcome::Ok => {
+                // The output may be secret (a shared secret, an SM2 plaintext or private key): the device's buffer
+                // is wiped once copied.
+                let mut o = out.into_output();
+                let data = Zeroizing::new(o.to_vec());
+                zeroize::Zeroize::zeroize(&mut o[..]);
+                Ok(Step::Done(EccOut::Data(data)))
+            }
             outcome => {
                 // The device's codes carry no documented meaning: let the CPU path say what is wrong.
                 tracing::debug!(?outcome, alg = ?self.alg, "HPRE ECC job failed on the device; rerun on the CPU");
@@ -915,7 +921,8 @@ impl Accel {
         let curve = key.curve;
         let h = curve.id().width();
         let block = private_block(curve, &key.d)?;
-        let input = [e, &widen(k, h)].concat();
+        let kw = Zeroizing::new(widen(k, h));
+        let input = [e, &kw[..]].concat();
         let mut job = EccJob::soft(HpreAlg::EcdsaSign, h, block, input, 2 * h);
         if nonce == EcdsaNonce::Random && digest.len() == aws_digest_alg(curve).output_len() {
             // aws-lc-rs signs a digest with its own random k.
