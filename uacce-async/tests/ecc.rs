@@ -488,6 +488,23 @@ async fn device_equals_cpu_backend() {
             );
         }
     }
+    // X25519 agreement: the device against aws-lc (RFC 7748 §6.1 keys), and the all-zero refusal on both.
+    let (a, b) = ([0x5Au8; 32], [0xA5u8; 32]);
+    let pb = cpu.x25519_public(&b).await.unwrap();
+    assert_eq!(
+        *dev.x25519_agree(&a, &pb).await.unwrap(),
+        *cpu.x25519_agree(&a, &pb).await.unwrap()
+    );
+    // A non-canonical u (p + 1, little-endian) reduces to u = 1 on both paths: a small-order point.
+    let mut p1 = [0xFFu8; 32];
+    p1[0] = 0xEE;
+    p1[31] = 0x7F;
+    for accel in [&dev, &cpu] {
+        assert!(matches!(
+            accel.x25519_agree(&a, &p1).await,
+            Err(Error::InvalidParameter(_))
+        ));
+    }
     let k = [0x77u8; 56];
     let u = a56(X448_BOB_PUB);
     assert_eq!(

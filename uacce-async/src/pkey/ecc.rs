@@ -27,7 +27,9 @@ use elliptic_curve::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey,
 use elliptic_curve::sec1::ToEncodedPoint;
 use sha2::Digest as _;
 use uacce_soft::pkey::{self, CurveId, PkeyJob, PkeyOutput};
-use uacce_sys::qm::hpre::{self, HpreAlg, HpreOutcome, HpreRequest, X448_A24, X448_P, layout};
+use uacce_sys::qm::hpre::{
+    self, HpreAlg, HpreOutcome, HpreRequest, X448_A24, X448_P, X25519_A24, X25519_P, layout,
+};
 use uacce_sys::qm::{QmVersion, SQE_SIZE, Sqe};
 use zeroize::Zeroizing;
 
@@ -1219,7 +1221,7 @@ impl Accel {
     }
 
     /// X25519 key agreement: [`Accel::x25519`] of our `private` scalar and the peer's `public` u, refusing an
-    /// all-zero shared secret (RFC 7748 §6.1) with [`Error::InvalidParameter`].
+    /// all-zero shared secret (RFC 7748 §6.1) with [`Error::InvalidParameter`]. On the CPU, aws-lc-rs computes it.
     ///
     /// # Cancel safety
     ///
@@ -1229,11 +1231,50 @@ impl Accel {
         private: &[u8; 32],
         public: &[u8; 32],
     ) -> Result<Zeroizing<[u8; 32]>> {
-        let z = Zeroizing::new(self.x25519(private, public).await?);
+        const ALL_ZERO: Error = Error::InvalidParameter(
+            "X25519: all-zero shared secret (the peer's public key is a small-order point)",
+        );
+        // The hardware's big-endian blocks, as `Accel::x25519` builds them.
+        let mut k = Zeroizing::new(*private);
+        k.reverse();
+        hpre::x25519_clamp_be(&mut k);
+        let mut ub = *public;
+        ub.reverse();
+        ub[0] &= 0x7F;
+        if ub >= X25519_P {
+            // u < 2^255, so u − p < 19: one subtraction.
+            let mut borrow = 0u16;
+            for i in (0..32).rev() {
+                let d = u16::from(ub[i]) + 0x100 - u16::from(X25519_P[i]) - borrow;
+                ub[i] = d as u8;
+                borrow = u16::from(d < 0x100);
+            }
+        }
+        let key = layout::x_dh_key_block(&X25519_P, &X25519_A24, &k[..], 32).map_err(layout_err)?;
+        let (sk, pk) = (Zeroizing::new(*private), *public);
+        let cpu: CpuFn = Box::new(move || {
+            let alg = &aws_lc_rs::agreement::X25519;
+            let sk = aws_lc_rs::agreement::PrivateKey::from_private_key(alg, &sk[..])
+                .map_err(|_| Error::InvalidParameter("X25519 private key refused by aws-lc"))?;
+            let peer = aws_lc_rs::agreement::UnparsedPublicKey::new(alg, pk);
+            // aws-lc refuses an all-zero result; the block is big-endian like the device's output.
+            aws_lc_rs::agreement::agree(&sk, peer, ALL_ZERO, |z| {
+                let mut be = Zeroizing::new(z.to_vec());
+                be.reverse();
+                Ok(EccOut::Data(be))
+            })
+        });
+        let job = EccJob::soft(HpreAlg::XdhMultiply, 32, key, ub.to_vec(), 32).with_cpu(cpu);
+        let out = data(self.ecc(job).await?)?;
+        let mut z = Zeroizing::new([0u8; 32]);
+        if out.len() != 32 {
+            return Err(Error::Device("X25519 result of the wrong length".into()));
+        }
+        for (dst, src) in z.iter_mut().zip(out.iter().rev()) {
+            *dst = *src;
+        }
         if all_zero(&z[..]) {
-            return Err(Error::InvalidParameter(
-                "X25519: all-zero shared secret (the peer's public key is a small-order point)",
-            ));
+            return Err(ALL_ZERO);
         }
         Ok(z)
     }
