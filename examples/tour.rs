@@ -2,7 +2,8 @@
 //! completion strategy ([`NotifyMode::ALL`]), run a fixed workload through the awaitable API of `uacce-async` with
 //! 32 concurrent tasks — gzip compress and decompress of 64 KiB of JSON-like text, AES-256-GCM seal and open of
 //! 4 KiB, SHA-256 of 4 KiB (and null jobs on the emulator) — check every result against the CPU backend, and print
-//! throughput and latency percentiles per mode and job.
+//! throughput and latency percentiles per mode and job. Then one public-key round on the HPRE engine: an ECDSA
+//! P-256 signature (RFC 6979) and its verification, and an ECDH P-256 agreement, checked against the CPU backend.
 //!
 //! `cargo run --release --example tour` (`UACCE_BACKEND=emu|hw|cpu|auto` overrides the choice of backend).
 //! Any mismatch or failed job makes it exit non-zero. `examples/sync_tour.rs` shows the same jobs without a runtime.
@@ -14,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use uacce::aio::{
-    Accel, AeadKey, Backend, Error, Format, HashAlg, Nonce, NonceSequence, NotifyMode,
+    Accel, AeadKey, Backend, EcCurve, EcPrivateKey, Error, Format, HashAlg, Nonce, NonceSequence,
+    NotifyMode,
 };
 
 /// Concurrent tasks per phase.
@@ -346,6 +348,35 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             t.on_cpu.backup
         );
         println!();
+    }
+
+    // Public-key jobs (the HPRE engine; ECC needs a QM v3 device, else they run on the CPU): an ECDSA P-256
+    // signature (deterministic, RFC 6979, so the CPU backend must make the same bytes), its verification, and an
+    // ECDH P-256 agreement.
+    let accel = Accel::builder().backend(backend).build().await?;
+    let key = EcPrivateKey::generate(EcCurve::P256);
+    let peer = EcPrivateKey::generate(EcCurve::P256);
+    let msg = b"uacce-rs tour: signed on the HPRE";
+    let t = Instant::now();
+    let sig = accel.ecdsa_sign(&key, msg).await?;
+    accel.ecdsa_verify(key.public_key(), msg, &sig).await?;
+    let z = accel.ecdh(&key, peer.public_key()).await?;
+    let took = t.elapsed();
+    let same = sig == cpu.ecdsa_sign(&key, msg).await?
+        && *z == *cpu.ecdh(&peer, key.public_key()).await?
+        && cpu.ecdsa_verify(key.public_key(), msg, &sig).await.is_ok();
+    println!(
+        "public key: ECDSA P-256 sign + verify and ECDH P-256 in {:.2} ms ({} jobs on a device): {}",
+        took.as_secs_f64() * 1e3,
+        accel.stats().total().on_device,
+        if same {
+            "match the CPU backend"
+        } else {
+            "MISMATCH"
+        }
+    );
+    if !same {
+        mismatches += 1;
     }
 
     println!("finished in {:.1} s", started.elapsed().as_secs_f64());

@@ -143,6 +143,9 @@ pub enum Error {
     /// AEAD authentication failed: wrong key, nonce, AAD, or tampered ciphertext/tag.
     #[error("authentication failed (AEAD tag or MAC mismatch)")]
     AuthFailed,
+    /// A signature did not verify (ECDSA: the signature is not one of this message under this key).
+    #[error("the signature does not verify")]
+    BadSignature,
     /// A [`NonceSequence`](crate::NonceSequence) has given every nonce it has; it never wraps. Use a new key.
     #[error("the nonce sequence is exhausted (it never wraps): use a new key")]
     NoncesExhausted,
@@ -263,7 +266,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         let kind = match &e {
-            Error::CorruptData(_) | Error::AuthFailed => std::io::ErrorKind::InvalidData,
+            Error::CorruptData(_) | Error::AuthFailed | Error::BadSignature => {
+                std::io::ErrorKind::InvalidData
+            }
             Error::InvalidKeyLength { .. }
             | Error::InvalidLength { .. }
             | Error::InvalidNonceLength { .. }

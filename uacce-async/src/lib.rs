@@ -146,6 +146,10 @@ pub use error::{Cause, DeviceErrorKind, Error, Result};
 pub use mac::{MacAlgorithm, MacKey};
 pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
+pub use pkey::{
+    EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, SM2_DEFAULT_ID,
+    SM2_MAX_MESSAGE, Sm2PrivateKey, Sm2PublicKey, Sm2Signature,
+};
 pub use routing::Routing;
 pub use stats::{
     CpuCounts, CpuReason, DeviceStats, FailCounts, FailKind, Family, FamilyStats, QueueStats, Stats,

@@ -11,6 +11,13 @@
 //! device refuses is handed to the CPU path, which says why in a typed error (`Error::InvalidParameter` for a bad
 //! key, an input out of range or a point off the curve).
 
+mod ecc;
+
+pub use ecc::{
+    EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, SM2_DEFAULT_ID,
+    SM2_MAX_MESSAGE, Sm2PrivateKey, Sm2PublicKey, Sm2Signature,
+};
+
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
