@@ -61,6 +61,12 @@ fn golden_bd2_aes128_ccm_encrypt() {
     want[1] = 0x0B;
     assert_eq!(encode(&req(SecOp::Xcm(d), 9), QmVersion::V2).unwrap(), want);
     assert_eq!(decode(&want).unwrap().op, SecOp::Xcm(d));
+    // The kernel's sec2 driver writes scene 0 (SEC_COMM_SCENE) for its AEAD BDs: the device takes it; scene 2 not.
+    let mut kernel = expected;
+    kernel[1] = 0x02;
+    assert_eq!(decode(&kernel).unwrap().op, SecOp::Xcm(x));
+    kernel[1] = 0x12;
+    assert_eq!(decode(&kernel), Err(SecDecodeError::Scene(2)));
 }
 
 /// BD3 SM4-CCM decrypt, 16-byte tag, and BD3 SM4-GCM encrypt (fill_aead_bd3_alg: `C_ALG_SM4 << 4`, key code

@@ -22,7 +22,9 @@ pub(super) fn decode_xcm(r: &Raw) -> Result<XcmRequest, SecDecodeError> {
     if r.de != 1 {
         return Err(SecDecodeError::Field("de must be 1 for AEAD"));
     }
-    if r.scene != SCENE_IPSEC as u8 {
+    // UADK writes scene 1 (IPsec) for AEAD BDs, the kernel's sec2 driver (sec_skcipher_bd_fill, which its AEAD
+    // fill builds on) scene 0 (common): hardware takes both.
+    if r.scene != SCENE_IPSEC as u8 && r.scene != 0 {
         return Err(SecDecodeError::Scene(r.scene));
     }
     if !mode.tag_len_ok(r.icv_len) || r.c_width != 0 {
