@@ -123,6 +123,17 @@ pub enum Error {
     /// AEAD authentication failed: wrong key, nonce, AAD, or tampered ciphertext/tag.
     #[error("authentication failed (AEAD tag or MAC mismatch)")]
     AuthFailed,
+    /// An RSA key that is malformed, inconsistent (n ≠ p·q, CRT parameters that do not match, …) or of a size or
+    /// public exponent the library does not take (see [`RsaPrivateKey`](crate::RsaPrivateKey)).
+    #[error("invalid RSA key: {0}")]
+    InvalidKey(&'static str),
+    /// A signature that does not verify (wrong key, message, hash or signature; a signature not below the modulus).
+    #[error("the signature does not verify")]
+    BadSignature,
+    /// An RSA-OAEP ciphertext that does not decrypt: one error for every decoding failure (wrong key or label,
+    /// tampered ciphertext), so that the failures cannot be told apart.
+    #[error("decryption failed")]
+    DecryptionFailed,
     /// A [`NonceSequence`](crate::NonceSequence) has given every nonce it has; it never wraps. Use a new key.
     #[error("the nonce sequence is exhausted (it never wraps): use a new key")]
     NoncesExhausted,

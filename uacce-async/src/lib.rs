@@ -124,6 +124,7 @@ pub use digest::Hasher;
 pub use error::{Cause, DeviceErrorKind, Error, Result};
 pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
+pub use pkey::{RsaHash, RsaPrivateKey, RsaPublicKey};
 pub use routing::Routing;
 pub use stats::{
     CpuCounts, CpuReason, DeviceStats, FailCounts, FailKind, Family, FamilyStats, QueueStats, Stats,
