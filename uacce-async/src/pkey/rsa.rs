@@ -57,7 +57,7 @@ pub enum RsaHash {
 
 impl RsaHash {
     /// The digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             RsaHash::Sha1 => 20,
             RsaHash::Sha256 => 32,
@@ -109,7 +109,7 @@ fn sha1_signature() -> Error {
 
 /// MGF1 (RFC 8017 B.2.1): `out` ^= MGF1(seed, out.len()).
 fn mgf1_xor(hash: RsaHash, seed: &[u8], out: &mut [u8]) {
-    for (counter, chunk) in out.chunks_mut(hash.len()).enumerate() {
+    for (counter, chunk) in out.chunks_mut(hash.output_len()).enumerate() {
         // `out` is at most 512 bytes: the counter fits in 32 bits.
         let c = (counter as u32).to_be_bytes();
         let mut t = Zeroizing::new(hash.hash(&[seed, &c]));
@@ -660,7 +660,7 @@ fn emsa_pss_encode(
     mod_bits: usize,
     k: usize,
 ) -> Result<Vec<u8>> {
-    let h_len = hash.len();
+    let h_len = hash.output_len();
     let em_bits = mod_bits - 1;
     let em_len = em_bits.div_ceil(8);
     if em_len < h_len + salt.len() + 2 {
@@ -693,7 +693,7 @@ fn emsa_pss_verify(
     mod_bits: usize,
 ) -> Result<()> {
     let bad = || Error::BadSignature;
-    let h_len = hash.len();
+    let h_len = hash.output_len();
     let em_bits = mod_bits - 1;
     let em_len = em_bits.div_ceil(8);
     let k = m.len();
@@ -734,7 +734,7 @@ fn eme_oaep_encode(
     seed: &[u8],
     k: usize,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let h_len = hash.len();
+    let h_len = hash.output_len();
     if k < 2 * h_len + 2 || msg.len() > k - 2 * h_len - 2 {
         return Err(Error::InvalidLength {
             alg: "RSA-OAEP",
@@ -757,7 +757,7 @@ fn eme_oaep_encode(
 /// EME-OAEP decoding (RFC 8017 §7.1.2 step 3), in constant time up to the message length; every failure is the
 /// same [`Error::DecryptionFailed`].
 fn eme_oaep_decode(hash: RsaHash, label: &[u8], em: &mut [u8]) -> Result<Vec<u8>> {
-    let h_len = hash.len();
+    let h_len = hash.output_len();
     let k = em.len();
     if k < 2 * h_len + 2 {
         return Err(Error::DecryptionFailed);
@@ -1221,7 +1221,7 @@ impl Accel {
         hash: RsaHash,
         msg: &[u8],
     ) -> Result<Vec<u8>> {
-        self.sign_pss(key, hash, msg, None, hash.len()).await
+        self.sign_pss(key, hash, msg, None, hash.output_len()).await
     }
 
     /// [`Accel::rsa_sign_pss`] with a salt of `salt_len` random bytes (0 gives a deterministic signature). A salt too
@@ -1277,7 +1277,7 @@ impl Accel {
             None => random(&mut s)?,
         }
         let em = emsa_pss_encode(hash, &hash.hash(&[msg]), &s, key.bits(), key.size())?;
-        let plan = if salt.is_none() && salt_len == hash.len() {
+        let plan = if salt.is_none() && salt_len == hash.output_len() {
             CpuPlan::SignPss {
                 hash,
                 msg: Bytes::copy_from_slice(msg),
@@ -1301,7 +1301,8 @@ impl Accel {
         msg: &[u8],
         sig: &[u8],
     ) -> Result<()> {
-        self.verify_pss(key, hash, hash.len(), msg, sig).await
+        self.verify_pss(key, hash, hash.output_len(), msg, sig)
+            .await
     }
 
     /// Verify an RSASSA-PSS signature made with a salt of `salt_len` bytes.
@@ -1333,7 +1334,7 @@ impl Accel {
         if !key.below_n(&input) {
             return Err(Error::BadSignature);
         }
-        let plan = if salt_len == hash.len() {
+        let plan = if salt_len == hash.output_len() {
             CpuPlan::VerifyPss {
                 hash,
                 msg: Bytes::copy_from_slice(msg),
@@ -1362,7 +1363,7 @@ impl Accel {
         label: &[u8],
         msg: &[u8],
     ) -> Result<Vec<u8>> {
-        let mut seed = Zeroizing::new(vec![0u8; hash.len()]);
+        let mut seed = Zeroizing::new(vec![0u8; hash.output_len()]);
         random(&mut seed)?;
         self.encrypt_oaep(key, hash, label, msg, &seed, true).await
     }
@@ -1381,7 +1382,7 @@ impl Accel {
         msg: &[u8],
         seed: &[u8],
     ) -> Result<Vec<u8>> {
-        if seed.len() != hash.len() {
+        if seed.len() != hash.output_len() {
             return Err(Error::InvalidLength {
                 alg: "RSA-OAEP seed",
                 got: seed.len(),
