@@ -90,11 +90,31 @@ fn siggen_key(r: &Record) -> Result<RsaPrivateKey, Error> {
     RsaPrivateKey::try_from(&k)
 }
 
+/// Whether the full set runs: `UACCE_TEST_SCALE` below 1 (the valgrind run) keeps the eventfd backends, the CPU
+/// backend and 1024-bit keys only.
+fn full() -> bool {
+    common::scaled(100) >= 100
+}
+
+/// Whether a record of a `bits`-bit key runs on backend `name` (the larger keys on the first mode and the CPU only:
+/// the emulator's unoptimised test build takes a while for 4096-bit CRT).
+fn runs(name: &str, bits: usize) -> bool {
+    if !full() {
+        return bits == 1024;
+    }
+    bits <= 2048 || name.starts_with("emu v3 BusyPoll") || name == "cpu"
+}
+
 /// The backends: the emulator at v3 in every notification mode and at v2 (eventfd), then the CPU backend. Every
 /// device backend sends every job to the device and has no CPU backup, so a device failure shows.
 async fn backends() -> Vec<(String, Accel)> {
     let mut v = Vec::new();
-    for mode in NotifyMode::ALL {
+    let modes: Vec<NotifyMode> = if full() {
+        NotifyMode::ALL.to_vec()
+    } else {
+        vec![NotifyMode::Eventfd]
+    };
+    for mode in modes {
         let opts = EmuOptions::default().version(QmVersion::V3);
         let a = common::emu(mode, opts, Some(Duration::from_secs(30))).await;
         v.push((format!("emu v3 {mode:?}"), a));
@@ -136,8 +156,7 @@ async fn cavp_siggen15_every_backend() {
         let before = hpre_completed(&accel);
         let mut jobs = 0;
         for r in recs.iter().filter(|r| r.modulus_bits != 1536) {
-            // Every mode: all sizes on the first and the CPU; 1024/2048 on the others (debug builds).
-            if !(name.starts_with("emu v3 BusyPoll") || name == "cpu") && r.modulus_bits > 2048 {
+            if !runs(&name, r.modulus_bits) {
                 continue;
             }
             let key = keys[&r.modulus_bits].as_ref().unwrap();
@@ -151,7 +170,7 @@ async fn cavp_siggen15_every_backend() {
                 .unwrap();
             jobs += 2;
         }
-        assert!(jobs >= 24, "{name}: {jobs} operations");
+        assert!(jobs >= 12, "{name}: {jobs} operations");
         assert_device_jobs(&name, &accel, before, jobs);
     }
 }
@@ -168,7 +187,7 @@ async fn cavp_siggen_pss_every_backend() {
     for (name, accel) in backends().await {
         let mut n = 0;
         for r in recs.iter().filter(|r| r.modulus_bits != 1536) {
-            if !(name.starts_with("emu v3 BusyPoll") || name == "cpu") && r.modulus_bits > 2048 {
+            if !runs(&name, r.modulus_bits) {
                 continue;
             }
             let key = keys[&r.modulus_bits].as_ref().unwrap();
@@ -192,7 +211,7 @@ async fn cavp_siggen_pss_every_backend() {
             }
             n += 1;
         }
-        assert!(n >= 12, "{name}");
+        assert!(n >= 6, "{name}");
     }
 }
 
@@ -208,17 +227,30 @@ async fn cavp_sigver_every_backend() {
             ("SigVer15_186-3.subset.rsp", false),
             ("SigVerPSS_186-3.subset.rsp", true),
         ] {
-            let (mut pass, mut fail) = (0, 0);
+            let (mut pass, mut fail, mut want_pass, mut want_fail) = (0, 0, 0, 0);
             for r in nist(file) {
                 let Some(hash) = hash_of(&r.f["SHAAlg"]) else {
                     continue;
                 };
+                if !full() && r.modulus_bits != 1024 {
+                    continue;
+                }
+                if r.f["Result"].starts_with('P') {
+                    want_pass += 1;
+                } else {
+                    want_fail += 1;
+                }
                 let key = match RsaPublicKey::from_components(&r.get("n"), &r.get("e")) {
                     Ok(k) => k,
                     Err(e) => {
                         // Only a changed e or the 1536-bit size may be refused.
                         assert!(matches!(e, Error::InvalidKey(_)), "{e}");
                         assert!(r.f["Result"].starts_with('F') || r.modulus_bits == 1536);
+                        if r.f["Result"].starts_with('P') {
+                            want_pass -= 1;
+                        } else {
+                            fail += 1;
+                        }
                         continue;
                     }
                 };
@@ -242,7 +274,9 @@ async fn cavp_sigver_every_backend() {
                     fail += 1;
                 }
             }
-            assert!(pass >= 4 && fail >= 15, "{name} {file}: {pass} P, {fail} F");
+            // Every P record of an HPRE size verified, every F record was refused.
+            assert_eq!((pass, fail), (want_pass, want_fail), "{name} {file}");
+            assert!(pass >= 3 && fail >= 9, "{name} {file}: {pass} P, {fail} F");
         }
     }
 }
@@ -291,7 +325,7 @@ async fn oaep_vectors_every_backend() {
     for (name, accel) in backends().await {
         let before = hpre_completed(&accel);
         let mut jobs = 0;
-        for case in &sha1 {
+        for case in sha1.iter().filter(|c| full() || c.key.bits() == 1024) {
             let public = case.key.public_key();
             for ex in &case.examples {
                 let ct = accel
@@ -313,7 +347,7 @@ async fn oaep_vectors_every_backend() {
                 jobs += 2;
             }
         }
-        for case in &sha256 {
+        for case in sha256.iter().filter(|c| full() || c.key.bits() == 1024) {
             for ex in &case.examples {
                 let m = accel
                     .rsa_decrypt_oaep(&case.key, RsaHash::Sha256, b"", &ex["ct"])
@@ -323,7 +357,7 @@ async fn oaep_vectors_every_backend() {
                 jobs += 1;
             }
         }
-        assert_eq!(jobs, 36, "{name}");
+        assert_eq!(jobs, if full() { 36 } else { 18 }, "{name}");
         assert_device_jobs(&name, &accel, before, jobs);
     }
 }
@@ -338,7 +372,9 @@ async fn device_and_cpu_agree() {
         if name == "cpu" {
             continue;
         }
-        let bits: &[usize] = if name.starts_with("emu v3 BusyPoll") {
+        let bits: &[usize] = if !full() {
+            &[1024]
+        } else if name.starts_with("emu v3 BusyPoll") {
             &[1024, 2048, 3072, 4096]
         } else {
             &[2048]
