@@ -908,8 +908,10 @@ async fn openssl_interop() {
 /// on: the emulated HPRE device counts the job.
 #[tokio::test]
 async fn rsa_2048_sign_goes_to_the_device_by_default() {
+    // Default routing; only the timeout is longer (valgrind runs the emulated device 50x slower).
     let accel = Accel::builder()
         .backend(uacce_async::Backend::Emulated)
+        .job_timeout(Some(Duration::from_secs(300)))
         .build()
         .await
         .unwrap();
