@@ -35,6 +35,10 @@
 //! log-uniform 64 B..64 KiB, all on the device vs all on the CPU vs routed by the library's policy, with the goal
 //! check of issue 16. `--mixed-only` runs just it, `--no-mixed` skips it, `--route-min aead=BYTES,…` sets the routed
 //! strategy's thresholds.
+//!
+//! Then the public-key cell (`pkey.rs`, issue 14): RSA-2048 PKCS#1 v1.5 signatures on the emulated HPRE vs the CPU
+//! backend (aws-lc-rs), with the goal app CPU per operation on the device path <= 5 % of the CPU's. `--pkey-only`
+//! runs just it, `--no-pkey` skips it.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -69,6 +73,7 @@ mod matrix;
 mod measure;
 mod mixed;
 mod output;
+mod pkey;
 mod progress;
 mod uadk;
 
@@ -80,6 +85,7 @@ use matrix::*;
 use measure::*;
 use mixed::*;
 use output::*;
+use pkey::*;
 use progress::*;
 use uadk::*;
 
@@ -142,7 +148,7 @@ fn run() -> Result<(), BoxError> {
     runners.push(Runner::Inline);
     runners.push(Runner::SpawnBlocking);
     runners.retain(|r| filter(&args.modes, r.name()));
-    if args.mixed_only {
+    if args.mixed_only || args.pkey_only {
         runners.clear();
     }
 
@@ -398,7 +404,7 @@ fn run() -> Result<(), BoxError> {
     progress.finish();
 
     // The mixed-workload cell (emulator only: it compares the device with the CPU).
-    let mixed = if args.mixed && args.backend == BackendArg::Emu {
+    let mixed = if args.mixed && !args.pkey_only && args.backend == BackendArg::Emu {
         let (depths, secs, rounds) = if args.quick {
             (vec![1, 16], args.secs.max(0.5), 3)
         } else {
@@ -406,6 +412,19 @@ fn run() -> Result<(), BoxError> {
         };
         eprintln!("mixed workload: 3 strategies x {depths:?} x {rounds} rounds of {secs:.1} s");
         rt.block_on(mixed_cells(&depths, warm, secs, rounds, &args.route_min))?
+    } else {
+        Vec::new()
+    };
+
+    // The public-key cell (emulator only: device vs CPU backend).
+    let pkey = if args.pkey && !args.mixed_only && args.backend == BackendArg::Emu {
+        let (depths, secs, rounds) = if args.quick {
+            (vec![1, 16], args.secs.max(1.0), 3)
+        } else {
+            (vec![1, 16, 64], args.secs.max(2.0), 3)
+        };
+        eprintln!("rsa-2048 sign: device and cpu x {depths:?} x {rounds} rounds of {secs:.1} s");
+        rt.block_on(pkey_cells(&depths, warm, secs, rounds))?
     } else {
         Vec::new()
     };
@@ -423,6 +442,9 @@ fn run() -> Result<(), BoxError> {
         print_mixed(&mixed)
     };
     report.goals.extend(mixed_goals);
+    if !pkey.is_empty() {
+        report.goals.extend(print_pkey(&pkey));
+    }
 
     // Table: by job and service, then runner, then depth.
     let mut sorted = report.cells.clone();

@@ -110,12 +110,15 @@ pub(crate) struct Args {
     /// `--no-mixed`: skip the mixed-workload cell; `--mixed-only`: run only it.
     pub(crate) mixed: bool,
     pub(crate) mixed_only: bool,
+    /// `--no-pkey`: skip the RSA-2048 cell; `--pkey-only`: run only it.
+    pub(crate) pkey: bool,
+    pub(crate) pkey_only: bool,
     /// `--route-min family=bytes[,…]`: thresholds of the routed strategy instead of the library's defaults.
     pub(crate) route_min: Vec<(uacce_async::Family, usize)>,
 }
 
 pub(crate) const USAGE: &str = "usage: polling-vs-interrupt [--quick] [--json FILE] [--plot FILE.svg] [--backend emu|hw|cpu] \
-[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--route-min aead=BYTES,compress=BYTES]";
+[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--no-pkey | --pkey-only] [--route-min aead=BYTES,compress=BYTES]";
 
 pub(crate) fn parse_args() -> Result<Args, BoxError> {
     let mut a = Args {
@@ -133,6 +136,8 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
         no_floors: false,
         mixed: true,
         mixed_only: false,
+        pkey: true,
+        pkey_only: false,
         route_min: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -151,6 +156,8 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
             "--no-floors" => a.no_floors = true,
             "--no-mixed" => a.mixed = false,
             "--mixed-only" => a.mixed_only = true,
+            "--no-pkey" => a.pkey = false,
+            "--pkey-only" => a.pkey_only = true,
             "--route-min" => {
                 for kv in list(val()?) {
                     let (k, v) = kv

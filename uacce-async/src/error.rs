@@ -143,9 +143,18 @@ pub enum Error {
     /// AEAD authentication failed: wrong key, nonce, AAD, or tampered ciphertext/tag.
     #[error("authentication failed (AEAD tag or MAC mismatch)")]
     AuthFailed,
-    /// A signature did not verify (ECDSA: the signature is not one of this message under this key).
+    /// An RSA key that is malformed, inconsistent (n ≠ p·q, CRT parameters that do not match, …) or of a size or
+    /// public exponent the library does not take (see [`RsaPrivateKey`](crate::RsaPrivateKey)).
+    #[error("invalid RSA key: {0}")]
+    InvalidKey(&'static str),
+    /// A signature that does not verify (wrong key, message, hash or signature; an RSA signature not below the
+    /// modulus; an ECDSA/SM2 signature that is not one of this message under this key).
     #[error("the signature does not verify")]
     BadSignature,
+    /// An RSA-OAEP ciphertext that does not decrypt: one error for every decoding failure (wrong key or label,
+    /// tampered ciphertext), so that the failures cannot be told apart.
+    #[error("decryption failed")]
+    DecryptionFailed,
     /// A [`NonceSequence`](crate::NonceSequence) has given every nonce it has; it never wraps. Use a new key.
     #[error("the nonce sequence is exhausted (it never wraps): use a new key")]
     NoncesExhausted,

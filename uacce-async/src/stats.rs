@@ -132,6 +132,9 @@ impl FailKind {
             Error::Timeout(_) => FailKind::Timeout,
             Error::CorruptData(_)
             | Error::AuthFailed
+            | Error::InvalidKey(_)
+            | Error::BadSignature
+            | Error::DecryptionFailed
             | Error::OutputLimit { .. }
             | Error::InvalidKeyLength { .. }
             | Error::InvalidLength { .. }

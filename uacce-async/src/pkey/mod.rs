@@ -20,6 +20,9 @@ pub use ecc::{
 
 use std::sync::Arc;
 
+mod rsa;
+pub use rsa::{RsaHash, RsaPrivateKey, RsaPublicKey};
+
 use bytes::{Bytes, BytesMut};
 use uacce_soft::pkey::{self, CurveId, PkeyError, PkeyOutput};
 use uacce_sys::qm::hpre::{self, HpreAlg, HpreOutcome, HpreRequest, X25519_A24, X25519_P, layout};
