@@ -602,6 +602,10 @@ mod tests {
         // UADK drv/hisi_hpre.c hpre_init, kernel hpre.h: RSA/DH queue type 0, ECC type 1.
         assert_eq!(Class::Hpre.qc_type(), 0);
         assert_eq!(Class::HpreEcc.qc_type(), 1);
+        // What the ECC pool asks of a device is what the kernel lists on v3 (and the SQE codec knows).
+        let v3 = uacce_sys::qm::hpre::algorithms(QmVersion::V3);
+        assert!(HPRE_ECC_ALGORITHMS.iter().all(|a| v3.contains(a)));
+        assert!(uacce_sys::qm::hpre::algorithms(QmVersion::V2).contains(&"rsa"));
     }
 
     #[test]
