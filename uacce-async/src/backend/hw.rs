@@ -72,7 +72,7 @@ pub(super) fn discover(config: &Config) -> Result<Discovered> {
             crypto = on(&sec),
             rsa = on(&hpre),
             ecc = on(&hpre_ecc),
-            "uacce: no usable uacce device for some kinds of job ({}); they run on the CPU backend",
+            "uacce: no usable uacce device for some kinds of job ({}); they run on the CPU backend ({})",
             match sysfs.devices() {
                 Ok(d) if d.is_empty() => format!("no devices under {}", sysfs.root().display()),
                 Ok(d) => format!(
@@ -80,6 +80,11 @@ pub(super) fn discover(config: &Config) -> Result<Discovered> {
                     d.len()
                 ),
                 Err(e) => e.to_string(),
+            },
+            if config.backend == Backend::Hardware {
+                "Backend::Hardware: public-key jobs fail instead"
+            } else {
+                "Backend::Auto"
             }
         );
     }
