@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use uacce::aio::{
-    Accel, AeadKey, Backend, EcCurve, EcPrivateKey, Error, Format, HashAlg, Nonce, NonceSequence,
-    NotifyMode,
+    Accel, AeadKey, Backend, EcCurve, EcPrivateKey, Error, Format, HashAlg, JobKind, Nonce,
+    NonceSequence, NotifyMode,
 };
 
 /// Concurrent tasks per phase.
@@ -353,7 +353,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Public-key jobs (the HPRE engine; ECC needs a QM v3 device, else they run on the CPU): an ECDSA P-256
     // signature (deterministic, RFC 6979, so the CPU backend must make the same bytes), its verification, and an
     // ECDH P-256 agreement.
-    let accel = Accel::builder().backend(backend).build().await?;
+    let mut accel = Accel::builder().backend(backend).build().await?;
+    if backend == Backend::Hardware && !accel.offloaded(JobKind::Ecc) {
+        // Backend::Hardware fails ECC jobs without a QM v3 hisi_hpre device: run them as Backend::Auto would.
+        println!(
+            "public key: no QM v3 hisi_hpre device; ECC runs under Backend::Auto (on the CPU)"
+        );
+        accel = Accel::builder().backend(Backend::Auto).build().await?;
+    }
     let key = EcPrivateKey::generate(EcCurve::P256);
     let peer = EcPrivateKey::generate(EcCurve::P256);
     let msg = b"uacce-rs tour: signed on the HPRE";

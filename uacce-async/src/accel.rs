@@ -37,9 +37,10 @@ pub enum JobKind {
     Hmac,
     /// [`Accel::nop`] (the emulator's null device).
     Nop,
-    /// Raw RSA ([`Accel::rsa_public_raw`] and the private operations), on HPRE queues.
+    /// RSA (the raw operations, signatures, OAEP), on HPRE queues of type 0: emulated, or `hisi_hpre` devices
+    /// of QM v2 and v3 that list `rsa`.
     Rsa,
-    /// X25519 and ECDH P-256, on HPRE's ECC queues.
+    /// The elliptic-curve jobs (ECDSA, ECDH, X25519, X448, SM2), on HPRE's ECC queues (type 1): QM v3 devices only.
     Ecc,
     /// CCM with this block cipher ([`Accel::ccm_seal`], [`Accel::ccm_open`]): AES on QM v2 and v3, SM4 on v3.
     Ccm(crate::hazmat::BlockCipher),

@@ -17,7 +17,9 @@ pub enum Backend {
     /// Real uacce devices for each kind of job where present and usable, the CPU backend for the rest.
     #[default]
     Auto,
-    /// Real uacce devices only; building fails if a kind of job has none.
+    /// Real uacce devices only; building fails if compression or crypto has none (ZIP, SEC). Public-key jobs with
+    /// no `hisi_hpre` device for them (none at all; ECC needs QM v3) fail one by one ([`Error::NoDevice`],
+    /// [`Error::Unsupported`]) rather than run on the CPU.
     Hardware,
     /// The in-process emulated devices (`uacce-emu`).
     Emulated,
@@ -113,7 +115,8 @@ pub struct Config {
     ///
     /// Applies to the hardware backends, `Auto` and `Hardware`. Building fails with [`Error::NoDevice`] when a named
     /// device does not exist (the message lists the devices found) or cannot serve jobs (isolated, no SVA, an api
-    /// this crate does not speak, or neither `gzip` nor `aead` among its algorithms): a device named on purpose
+    /// this crate does not speak, or none of `gzip`, `aead`, `rsa` (HPRE, QM v2 and newer) and the HPRE ECC
+    /// algorithms on QM v3 among its algorithms): a device named on purpose
     /// is not skipped silently, as `Auto` skips unusable devices it found by itself. A kind of job that none of
     /// the named devices serves (e.g. crypto when only `hisi_zip-0` is named) runs on the CPU backend under
     /// `Auto`, and fails the build under `Hardware`, which needs devices for every kind. An empty list names no

@@ -185,6 +185,17 @@ impl Inner {
                     ));
                 }
                 Some(p) if job.fits(p) && job.capable(p) => p,
+                // Public-key jobs with no HPRE pool: `Hardware` fails them rather than using the CPU (ZIP and SEC
+                // pools always exist under `Hardware`: the build fails without those devices).
+                None if self.config.backend == crate::Backend::Hardware
+                    && matches!(J::CLASS, Class::Hpre | Class::HpreEcc) =>
+                {
+                    record("route", "refused");
+                    break 'run Err(crate::backend::hardware_refusal(
+                        J::CLASS,
+                        self.pools.hpre.is_some(),
+                    ));
+                }
                 other => {
                     let reason = if other.is_some() {
                         CpuReason::Unfit

@@ -341,3 +341,59 @@ fn permission_denied_message_has_a_hint() {
     .to_string();
     assert!(msg.contains("root") && msg.contains("udev"), "{msg}");
 }
+
+/// `hisi_hpre` entries as the kernel's hpre driver writes them (`hpre_main.c`): QM v2 lists `rsa`, `dh`; v3 adds
+/// the ECC algorithms (newer mainline builds the list from its capability bitmap and drops the last newline).
+#[test]
+fn parses_hpre_devices() {
+    let (_tmp, sysfs) = tree();
+    let hpre = |api: &'static str, algs: &'static str| {
+        with_attr(with_attr(zip_attrs(), "api", api), "algorithms", algs)
+    };
+    fake_device(
+        sysfs.root(),
+        "hisi_hpre-0",
+        &hpre("hisi_qm_v2\n", "rsa\ndh\n"),
+    );
+    fake_device(
+        sysfs.root(),
+        "hisi_hpre-1",
+        &hpre("hisi_qm_v3\n", "rsa\ndh\necdh\necdsa\nsm2\nx25519\nx448"),
+    );
+    fake_device(
+        sysfs.root(),
+        "hisi_hpre-2",
+        &with_attr(
+            hpre("hisi_qm_v3\n", "rsa\ndh\necdh\nx25519\nx448\necdsa\nsm2\n"),
+            "flags",
+            "0\n",
+        ),
+    );
+    let devs = sysfs.devices().unwrap();
+    assert_eq!(devs.len(), 3);
+    let (v2, v3, no_sva) = (&devs[0], &devs[1], &devs[2]);
+    assert_eq!((v2.driver.as_str(), v2.instance()), ("hisi_hpre", Some(0)));
+    assert_eq!(v2.qm_version(), Some(QmVersion::V2));
+    assert_eq!(v2.algorithms, ["rsa", "dh"]);
+    assert!(v2.supports("rsa") && !v2.supports("ecdh"));
+    assert_eq!(v3.qm_version(), Some(QmVersion::V3));
+    assert_eq!(
+        v3.algorithms,
+        ["rsa", "dh", "ecdh", "ecdsa", "sm2", "x25519", "x448"]
+    );
+    assert!(v3.is_sva() && v3.numa_node == Some(1) && v3.available_instances == 256);
+    assert!(!no_sva.is_sva() && no_sva.supports("sm2"));
+    let names = |alg: &str| -> Vec<String> {
+        sysfs
+            .devices_for_algorithm(alg)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect()
+    };
+    assert_eq!(names("rsa"), ["hisi_hpre-0", "hisi_hpre-1", "hisi_hpre-2"]);
+    // The sysfs layer lists; SVA is checked by `uacce_sys::queue::check_device`.
+    assert_eq!(names("ecdh"), ["hisi_hpre-1", "hisi_hpre-2"]);
+    assert!(uacce_sys::queue::check_device(v3).is_ok());
+    assert!(uacce_sys::queue::check_device(no_sva).is_err());
+}

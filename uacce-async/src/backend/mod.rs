@@ -21,6 +21,7 @@ mod hw;
 pub(crate) use cpu::CpuPool;
 #[cfg(feature = "emu")]
 pub use emu::EmuOptions;
+pub(crate) use hw::hardware_refusal;
 
 /// A device that queues are opened on.
 #[derive(Clone)]
@@ -82,10 +83,10 @@ pub(crate) struct Discovered {
     pub sec: Vec<Source>,
     /// Null-job devices (emulator only).
     pub null: Vec<Source>,
-    /// HPRE devices for RSA/DH queues (emulator only so far: hardware discovery of `hisi_hpre` comes with the
-    /// awaitable pkey API).
+    /// HPRE devices for RSA/DH queues (type 0): emulated, or `hisi_hpre` devices listing `rsa` (QM v2 and newer).
     pub hpre: Vec<Source>,
-    /// HPRE devices for ECC queues: those of QM v3 and newer.
+    /// HPRE devices for ECC queues (type 1): those of QM v3 and newer (real ones must list every ECC algorithm
+    /// the jobs send).
     pub hpre_ecc: Vec<Source>,
     /// What serves the jobs, in words.
     pub description: String,

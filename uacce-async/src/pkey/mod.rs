@@ -4,7 +4,7 @@
 //!
 //! Each request becomes one 64-byte HPRE SQE naming a key block, an input block and an output block laid out as
 //! the hardware wants them (`uacce_sys::qm::hpre::layout`): RSA/DH on queue type 0, ECC on type 1 (QM v3 only;
-//! without a v3 device the ECC jobs run on the CPU). The CPU backend runs `uacce_soft::pkey` on the very same
+//! without a v3 device the ECC jobs run on the CPU, or fail under `Backend::Hardware`). The CPU backend runs `uacce_soft::pkey` on the very same
 //! blocks, so both paths compute the same thing.
 //!
 //! Errors: the device reports a failed job with a bare error code whose meaning no source documents, so a job the
