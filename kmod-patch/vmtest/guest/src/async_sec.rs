@@ -1,13 +1,18 @@
 //! `uacce-async` on the soft SEC devices for the algorithms of issue 15: SM4 ECB/CBC/XTS, SM3, MD5, SHA-1/224/384
 //! and their HMACs, one-shot jobs and a [`uacce_async::Hasher`] in long-hash parts, in every notification mode,
 //! equal to the CPU backend and done by the devices (the Accel's counters); and SHA-512/224, which the soft device
-//! refuses as unsupported: redone on the CPU with the CPU backup on, a typed device error with it off.
+//! refuses as unsupported: redone on the CPU with the CPU backup on, a typed device error with it off. Then AES-CCM
+//! and AES-CMAC (issue 16) the same way, and AES-XCBC-MAC-96, which the soft device refuses as malformed: redone on
+//! the CPU.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use uacce_async::hazmat::{BlockCipher, CipherKey, CipherMode, UnauthenticatedCipher};
-use uacce_async::{Accel, Backend, CpuReason, Error, Family, HashAlg, HmacKey, NotifyMode, Routing};
+use uacce_async::{
+    Accel, AeadCipherKey, Backend, CpuReason, Error, Family, HashAlg, HmacKey, MacAlgorithm, MacKey, NonceSequence,
+    NotifyMode, Routing, Stats,
+};
 use uacce_testkit::data;
 
 use crate::queue::devices;
@@ -169,6 +174,171 @@ pub fn sha512_t_falls_back() -> TestResult {
         let hw = device_accel(NotifyMode::Eventfd, false).await?;
         let r = hw.digest(HashAlg::Sha512_224, m).await;
         check!(matches!(r, Err(Error::Device(_))), "Hardware, no CPU backup: {r:?}");
+        Ok(())
+    })
+}
+
+/// CCM nonce and tag lengths: every pair of these is sealed, opened and tampered with, per key size.
+const CCM_NONCES: [usize; 3] = [7, 12, 13];
+const CCM_TAGS: [usize; 3] = [4, 8, 16];
+/// Device jobs of one ccm() call: per key size (3) and nonce/tag pair (9) a seal, an open and a tampered open, and
+/// one detached seal and open with a counter nonce; the tampered opens fail on the device.
+const CCM_JOBS: u64 = 3 * 9 * 3 + 2;
+const CCM_TAMPERED: u64 = 3 * 9;
+/// CMAC message lengths (one-shot digest BDs; the soft device takes 16-byte keys only, as the library sends).
+const CMAC_LENS: [usize; 7] = [1, 15, 16, 17, 64, 1000, 10_240];
+/// Device jobs of one cmac() call: a sign, a verify and a wrong-MAC verify per length (verify signs on the device
+/// and compares on the CPU).
+const CMAC_JOBS: u64 = 3 * CMAC_LENS.len() as u64;
+
+/// AES-CCM with 16, 24 and 32-byte keys: seal and open for nonces of 7, 12 and 13 bytes × tags of 4, 8 and 16, with
+/// AAD of 0, 20 or 1000 bytes, bodies of 1 B … 60 KB (the library sends bodies of 64 KiB and more, and empty ones,
+/// to the CPU), equal to the CPU backend; an open of a tampered tag is `Error::AuthFailed` (from the device: the
+/// caller checks the counters). And a detached `ccm_seal_detached` with a 12-byte counter nonce
+/// (`NonceSequence`), opened detached.
+async fn ccm(dev: Accel, cpu: Accel, seed: usize) -> TestResult {
+    let lens = [1usize, 16, 1000, 4097, 60_001];
+    let mut i = seed;
+    for klen in [16usize, 24, 32] {
+        let key = AeadCipherKey::aes(&data(klen, (klen + seed) as u32)).map_err(|e| e.to_string())?;
+        for nlen in CCM_NONCES {
+            for tlen in CCM_TAGS {
+                i += 1;
+                let (len, aad) = (lens[i % lens.len()], data([0, 20, 1000][i % 3], i as u32));
+                let nonce = data(nlen, (i + 100) as u32);
+                let pt = Bytes::from(data(len, i as u32));
+                let what = format!("AES-{} CCM nonce {nlen} tag {tlen} aad {} body {len}", klen * 8, aad.len());
+                let want = cpu
+                    .ccm_seal_with_nonce_unchecked(&key, &nonce, tlen, &aad, pt.clone())
+                    .await
+                    .map_err(|e| format!("CPU {what}: {e}"))?;
+                let sealed = dev
+                    .ccm_seal_with_nonce_unchecked(&key, &nonce, tlen, &aad, pt.clone())
+                    .await
+                    .map_err(|e| format!("{what} seal: {e}"))?;
+                check!(sealed == want, "{what}: sealed differs from the CPU backend");
+                let back = dev.ccm_open(&key, &nonce, tlen, &aad, sealed.clone()).await.map_err(|e| format!("{what} open: {e}"))?;
+                check!(back == pt, "{what}: open differs");
+                let mut bad = sealed.to_vec();
+                *bad.last_mut().unwrap() ^= 0x80;
+                let r = dev.ccm_open(&key, &nonce, tlen, &aad, bad).await;
+                check!(matches!(r, Err(Error::AuthFailed)), "{what}: tampered tag opened: {r:?}");
+            }
+        }
+    }
+    let key = AeadCipherKey::aes(&data(16, 77)).map_err(|e| e.to_string())?;
+    // Not Nonce::random: getrandom() blocks until the guest's CRNG is ready, which a TCG guest without an entropy
+    // source may not reach during the tests (a blocked worker thread stalls the whole runtime).
+    let nonce = NonceSequence::starting_at(*b"ccm\0", seed as u64).advance().map_err(|e| e.to_string())?;
+    let n = *nonce.as_bytes();
+    let pt = Bytes::from(data(3000, seed as u32));
+    let (ct, tag) = dev.ccm_seal_detached(&key, nonce, 12, b"hdr", pt.clone()).await.map_err(|e| format!("CCM detached seal: {e}"))?;
+    let want = cpu.ccm_seal_with_nonce_unchecked(&key, &n, 12, b"hdr", pt.clone()).await.map_err(|e| e.to_string())?;
+    check!(want[..ct.len()] == ct[..] && want[ct.len()..] == tag[..], "CCM detached seal differs from the CPU backend");
+    let back = dev.ccm_open_detached(&key, &n, b"hdr", ct, &tag).await.map_err(|e| format!("CCM detached open: {e}"))?;
+    check!(back == pt, "CCM detached open differs");
+    Ok(())
+}
+
+/// AES-CMAC with 16-byte keys on 1 B … 10 KiB: sign equal to the CPU backend, verify, and a verify of a wrong MAC
+/// (`Error::AuthFailed`) or of one of another length (`Error::InvalidTagLength`, no job).
+async fn cmac(dev: Accel, cpu: Accel) -> TestResult {
+    for (i, len) in CMAC_LENS.into_iter().enumerate() {
+        let key = MacKey::new(MacAlgorithm::AesCmac, &data(16, i as u32 + 50)).map_err(|e| e.to_string())?;
+        let m = Bytes::from(data(len, len as u32));
+        let want = cpu.mac_sign(&key, m.clone()).await.map_err(|e| e.to_string())?;
+        let got = dev.mac_sign(&key, m.clone()).await.map_err(|e| format!("CMAC {len}: {e}"))?;
+        check!(got == want, "CMAC of {len} bytes differs from the CPU backend");
+        dev.mac_verify(&key, m.clone(), &got).await.map_err(|e| format!("CMAC verify {len}: {e}"))?;
+        let mut bad = got.clone();
+        bad[i % 16] ^= 1;
+        let r = dev.mac_verify(&key, m.clone(), &bad).await;
+        check!(matches!(r, Err(Error::AuthFailed)), "CMAC {len}: a wrong MAC verified: {r:?}");
+        let r = dev.mac_verify(&key, m, &got[..12]).await;
+        check!(matches!(r, Err(Error::InvalidTagLength { got: 12, .. })), "CMAC {len}: a 12-byte MAC: {r:?}");
+    }
+    Ok(())
+}
+
+/// The input failures of the soft SEC devices (jobs refused on their rings, as a tag mismatch is).
+fn device_input_failures(st: &Stats) -> u64 {
+    st.devices.iter().filter(|d| d.name.starts_with("soft_sec-")).map(|d| d.failed.input).sum()
+}
+
+/// AES-CCM (two tasks) and AES-CMAC concurrently on an Accel in `mode`: every job on a device, none on the CPU, the
+/// tampered CCM opens failed by the device (a tag mismatch, counted on the devices), no device error.
+pub fn ccm_cmac(mode: NotifyMode) -> TestResult {
+    rt().block_on(async move {
+        let dev = device_accel(mode, false).await?;
+        let cpu = cpu_accel().await?;
+        let mut set = tokio::task::JoinSet::new();
+        set.spawn(ccm(dev.clone(), cpu.clone(), 0));
+        set.spawn(ccm(dev.clone(), cpu.clone(), 1));
+        set.spawn(cmac(dev.clone(), cpu.clone()));
+        while let Some(r) = tokio::time::timeout(Duration::from_secs(120), set.join_next())
+            .await
+            .map_err(|_| format!("{mode}: not done after 120 s"))?
+        {
+            r.map_err(|e| format!("task: {e}"))??;
+        }
+        let st = dev.stats();
+        let (a, d) = (st.family(Family::Aead), st.family(Family::Digest));
+        check!(dev.cpu_jobs() == 0, "{mode}: {} jobs ran on the CPU", dev.cpu_jobs());
+        check!(a.on_cpu.total() == 0 && d.on_cpu.total() == 0, "{mode}: on the CPU: AEAD {:?}, MAC {:?}", a.on_cpu, d.on_cpu);
+        check!(a.device_failures.total() == 0 && d.device_failures.total() == 0, "{mode}: device failures: AEAD {:?}, MAC {:?}", a.device_failures, d.device_failures);
+        check!(a.on_device == 2 * (CCM_JOBS - CCM_TAMPERED), "{mode}: {} CCM jobs done by the devices, want {}", a.on_device, 2 * (CCM_JOBS - CCM_TAMPERED));
+        check!(a.failed.input == 2 * CCM_TAMPERED && a.failed.total() == a.failed.input, "{mode}: CCM failures {:?}, want {} tag mismatches", a.failed, 2 * CCM_TAMPERED);
+        check!(device_input_failures(&st) == 2 * CCM_TAMPERED, "{mode}: {} jobs refused on the soft devices, want the {} tampered opens", device_input_failures(&st), 2 * CCM_TAMPERED);
+        check!(d.on_device == CMAC_JOBS && d.failed.total() == 0, "{mode}: CMAC: {} jobs on the devices (want {CMAC_JOBS}), failures {:?}", d.on_device, d.failed);
+        println!("# async {mode}: AES-128/192/256-CCM and AES-CMAC: {} CCM jobs ({} tag mismatches), {} CMAC jobs on the soft devices", a.on_device + a.failed.input, a.failed.input, d.on_device);
+        Ok(())
+    })
+}
+
+pub fn ccm_cmac_interrupt() -> TestResult {
+    ccm_cmac(NotifyMode::Interrupt)
+}
+pub fn ccm_cmac_eventfd() -> TestResult {
+    ccm_cmac(NotifyMode::Eventfd)
+}
+pub fn ccm_cmac_io_uring() -> TestResult {
+    ccm_cmac(NotifyMode::IoUring)
+}
+pub fn ccm_cmac_busy_poll() -> TestResult {
+    ccm_cmac(NotifyMode::BusyPoll)
+}
+pub fn ccm_cmac_hybrid() -> TestResult {
+    ccm_cmac(NotifyMode::Hybrid)
+}
+
+/// AES-XCBC-MAC-96: the soft device decodes `a_alg` 0x20 as no hash it knows and fails the BD (error 0xff). Under
+/// `Backend::Auto` with the default routing and CPU backup, a sign and a verify of inputs above the digest
+/// threshold (8 KiB) are tried on the device, counted as device failures, and redone on the CPU with its result.
+pub fn xcbc_falls_back() -> TestResult {
+    rt().block_on(async move {
+        let cpu = cpu_accel().await?;
+        let auto = Accel::builder()
+            .backend(Backend::Auto)
+            .mode(NotifyMode::Eventfd)
+            .job_timeout(Some(Duration::from_secs(20)))
+            .build()
+            .await
+            .map_err(|e| format!("Auto Accel: {e}"))?;
+        check!(auto.crypto_offloaded(), "crypto not offloaded: {}", auto.description());
+        let key = MacKey::new(MacAlgorithm::AesXcbcMac96, &data(16, 8)).map_err(|e| e.to_string())?;
+        for len in [9000usize, 65_537] {
+            let m = Bytes::from(data(len, 21));
+            let want = cpu.mac_sign(&key, m.clone()).await.map_err(|e| e.to_string())?;
+            let got = auto.mac_sign(&key, m.clone()).await.map_err(|e| format!("Auto XCBC {len}: {e}"))?;
+            check!(got.len() == 12 && got == want, "XCBC-MAC-96 of {len} bytes under Auto differs from the CPU backend");
+            auto.mac_verify(&key, m, &want).await.map_err(|e| format!("Auto XCBC verify {len}: {e}"))?;
+        }
+        let d = *auto.stats().family(Family::Digest);
+        check!(
+            d.device_failures.device == 4 && d.device_failures.total() == 4 && d.on_cpu.get(CpuReason::Backup) == 4
+                && d.on_cpu.total() == 4 && d.on_device == 0 && d.failed.total() == 0,
+            "Auto XCBC: {d:?}"
+        );
         Ok(())
     })
 }
