@@ -114,7 +114,8 @@ pub enum CipherMode {
     /// CFB with 128-bit segments (CFB-128), code 2. BD3 only; any nonzero length.
     Cfb,
     /// CBC with ciphertext stealing, variant CS1 of NIST SP 800-38A Addendum: code 9 with `c_width` 1. BD3 only
-    /// (UADK `fill_cipher_bd3_mode`; its BD2 fill refuses CBC-CS); more than 16 bytes (UADK `aes_len_check`).
+    /// (UADK `fill_cipher_bd3_mode`; its BD2 fill refuses CBC-CS); more than 16 bytes (UADK's `aes_len_check`
+    /// for AES; UADK checks no length for SM4-CBC-CS, this crate applies the same rule to it).
     CbcCs1,
     /// CBC-CS2 (last two blocks swapped when the last is partial): code 9, `c_width` 2. BD3 only; > 16 bytes.
     CbcCs2,
