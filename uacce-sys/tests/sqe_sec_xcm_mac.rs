@@ -535,7 +535,7 @@ fn round_trip_and_random_bds() {
         if i % 2 == 0 {
             // cipher BD with CCM/GCM codes
             s[0] = (s[0] & 0xF0) | if i % 4 == 0 { 2 } else { 3 };
-            s[6] = (s[6] & 0xF0) | 5 + (i % 3 == 0) as u8;
+            s[6] = (s[6] & 0xF0) | (5 + u8::from(i % 3 == 0));
             s[13] = (s[13] & 0x0F) | 0x50;
         } else {
             // digest BD with the AES MAC codes
