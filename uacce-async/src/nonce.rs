@@ -43,6 +43,13 @@ impl Nonce {
     /// Random nonces are safe for up to 2^32 seals under one key (NIST SP 800-38D §8.3: the chance of a repeat
     /// stays under 2^-32); for more, use a [`NonceSequence`] or a new key.
     ///
+    /// Like every key or nonce this crate draws from the OS (SM2 and ECDSA with OS randomness, key generation),
+    /// the call **blocks until the kernel's random number generator is initialised**, as `getrandom(2)` without
+    /// `GRND_NONBLOCK` does: never a weak value, but early in boot (an init process, a freshly started VM or
+    /// container host with little entropy) the first call can wait for seconds or, on a guest with no entropy
+    /// source, indefinitely. A program that runs that early should give the guest an entropy source (virtio-rng)
+    /// or use a [`NonceSequence`], which needs no randomness.
+    ///
     /// # Errors
     ///
     /// [`Error::Random`] if the OS has no random numbers to give (e.g. the syscall is blocked by a sandbox).
