@@ -226,7 +226,7 @@ impl Accel {
             key: key.bytes.clone(),
             nonce,
         };
-        self.inner.seal(alg, aad, body).await
+        self.inner.aead(alg, aad, body, None).await
     }
 
     /// AES-GCM open of ciphertext ‖ 16-byte tag. A wrong key, nonce, AAD or a tampered input is
@@ -305,6 +305,6 @@ impl Accel {
             key: key.bytes.clone(),
             nonce: *nonce,
         };
-        self.inner.open(alg, aad, body, expected).await
+        self.inner.aead(alg, aad, body, Some(expected)).await
     }
 }

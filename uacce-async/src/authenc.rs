@@ -251,7 +251,7 @@ impl Accel {
             key: key.clone(),
             iv: *iv,
         };
-        self.inner.seal(alg, aad, body).await
+        self.inner.aead(alg, aad, body, None).await
     }
 
     /// Authenc open of ciphertext ‖ tag: checks the tag (HMAC over `aad` ‖ ciphertext, constant-time compare) and
@@ -281,6 +281,6 @@ impl Accel {
             key: key.clone(),
             iv: *iv,
         };
-        self.inner.open(alg, aad, ct, tag).await
+        self.inner.aead(alg, aad, ct, Some(tag)).await
     }
 }

@@ -546,7 +546,7 @@ impl Accel {
             nonce: nonce.to_vec(),
             tag_len,
         };
-        self.inner.seal(alg, aad, body).await
+        self.inner.aead(alg, aad, body, None).await
     }
 
     async fn xcm_open(
@@ -565,6 +565,6 @@ impl Accel {
             nonce: nonce.to_vec(),
             tag_len: tag.len(),
         };
-        self.inner.open(alg, aad, body, tag).await
+        self.inner.aead(alg, aad, body, Some(tag)).await
     }
 }

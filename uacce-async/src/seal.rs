@@ -174,23 +174,9 @@ impl<A: SealAlg> Job for SealJob<A> {
 }
 
 impl Inner {
-    /// Seal `body` under `alg` with `aad`: ciphertext ‖ tag.
-    pub(crate) async fn seal<A: SealAlg>(&self, alg: A, aad: &[u8], body: Bytes) -> Result<Bytes> {
-        self.run_seal_job(alg, aad, body, None).await
-    }
-
-    /// Open `body` (the ciphertext) under `alg` with `aad`, checking `tag`: the plaintext.
-    pub(crate) async fn open<A: SealAlg>(
-        &self,
-        alg: A,
-        aad: &[u8],
-        body: Bytes,
-        tag: Vec<u8>,
-    ) -> Result<Bytes> {
-        self.run_seal_job(alg, aad, body, Some(tag)).await
-    }
-
-    async fn run_seal_job<A: SealAlg>(
+    /// Seal `body` under `alg` with `aad` (`expected_tag` none; gives ciphertext ‖ tag), or open it (gives the
+    /// plaintext when `expected_tag` checks out).
+    pub(crate) async fn aead<A: SealAlg>(
         &self,
         alg: A,
         aad: &[u8],
