@@ -5,19 +5,17 @@
 //! right behind the ciphertext (seal) or compares it with the expected tag from the scratch memory (open).
 //! AAD over 64 KiB, or AAD and body over the SEC engine's 16 MiB, run on the CPU.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
-use uacce_sys::qm::sec::{CipherDir, GcmRequest, SecOp};
-use uacce_sys::qm::{QmVersion, Sqe};
+use uacce_sys::qm::sec::{GcmRequest, SecOp};
 
 use crate::accel::Accel;
 use crate::backend::crypto;
-use crate::cipher::{MAX_SEC, check_sec, sec_encode};
 use crate::error::{Error, Result};
-use crate::job::{Job, Step, addr};
-use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
+use crate::job::addr;
 use crate::nonce::Nonce;
-use crate::pool::ClassPool;
-use crate::stats::Family;
+use crate::seal::{SealAlg, SealIo, detach_tag, split_sealed};
 use crate::types::{AeadKey, KeyBytes};
 
 /// Tag length of this API (the engine also does 4..=16).
@@ -30,109 +28,61 @@ fn gcm_iv_block(nonce: &[u8; 12]) -> [u8; 16] {
     iv
 }
 
-/// One AES-GCM seal (`expected_tag` none; gives ciphertext ‖ tag) or open (gives the plaintext).
-struct GcmJob {
+/// AES-GCM in the shared seal/open job.
+struct Gcm {
     key: KeyBytes,
     nonce: [u8; 12],
-    aad: Vec<u8>,
-    /// Plaintext (seal) or ciphertext (open).
-    body: Bytes,
-    expected_tag: Option<[u8; TAG]>,
-    /// AAD ‖ body, the device's source, made for the first device attempt.
-    src: Option<Bytes>,
 }
 
-impl Job for GcmJob {
-    type Output = Bytes;
-    const CLASS: Class = Class::Sec;
-    const FAMILY: Family = Family::Aead;
-
-    fn size(&self) -> usize {
-        self.body.len()
+impl SealAlg for Gcm {
+    fn tag_len(&self) -> usize {
+        TAG
     }
 
-    fn fits(&self, _: &ClassPool) -> bool {
-        self.aad.len() <= usize::from(u16::MAX) && self.aad.len() + self.body.len() <= MAX_SEC
+    fn fits(&self, aad_len: usize, _: usize) -> bool {
+        aad_len <= usize::from(u16::MAX)
     }
 
-    fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
-        let src = self
-            .src
-            .get_or_insert_with(|| {
-                let mut src = BytesMut::with_capacity(self.aad.len() + self.body.len());
-                src.extend_from_slice(&self.aad);
-                src.extend_from_slice(&self.body);
-                src.freeze()
-            })
-            .clone();
-        // Seal output: [aad area | ciphertext | tag], so ciphertext ‖ tag is contiguous. Open: [aad area | plaintext].
-        let tag_room = if self.expected_tag.is_none() { TAG } else { 0 };
-        Ok(Buffers {
-            output: Some(BytesMut::zeroed(src.len() + tag_room)),
-            input: Some(src),
-            keep: Some(self.key.clone()),
+    fn keep(&self) -> Arc<dyn Send + Sync> {
+        self.key.clone()
+    }
+
+    fn iv_blocks(&self, _: usize, _: usize) -> Result<([u8; 16], Option<[u8; 16]>)> {
+        // c_ivin: the 12-byte IV, the rest of the 16-byte IV area zeroed. a_ivin: a copy of the IV, as UADK and the
+        // kernel's sec2 driver write it (12 bytes, "Cipher_IV == Auth_IV").
+        let iv = gcm_iv_block(&self.nonce);
+        Ok((iv, Some(iv)))
+    }
+
+    fn op(&self, io: SealIo) -> SecOp {
+        SecOp::Aead(GcmRequest {
+            dir: io.dir,
+            key_addr: addr(&self.key),
+            key_len: self.key.len() as u32,
+            iv_addr: io.iv_addr,
+            aiv_addr: io.aiv_addr,
+            src_addr: io.src_addr,
+            dst_addr: io.dst_addr,
+            aad_len: io.aad_len,
+            payload_len: io.payload_len,
+            mac_addr: io.mac_addr,
+            tag_len: TAG as u8,
         })
     }
 
-    fn sqe(&self, tag: u32, scr: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
-        let (src, out) = (bufs.input(), bufs.output());
-        let (aad_len, body_len) = (self.aad.len(), self.body.len());
-        // c_ivin: the 12-byte IV, the rest of the 16-byte IV area zeroed (the slot's scratch is reused). a_ivin: a
-        // copy of the IV, as UADK and the kernel's sec2 driver write it (12 bytes, "Cipher_IV == Auth_IV").
-        let iv = gcm_iv_block(&self.nonce);
-        scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&iv);
-        scr.0[scratch::AIV..scratch::AIV + 16].copy_from_slice(&iv);
-        let base = scr.0.as_ptr() as u64;
-        let (dir, mac_addr) = match &self.expected_tag {
-            None => (CipherDir::Encrypt, addr(out) + (aad_len + body_len) as u64),
-            Some(t) => {
-                scr.0[scratch::MAC..scratch::MAC + TAG].copy_from_slice(t);
-                (CipherDir::Decrypt, base + scratch::MAC as u64)
-            }
-        };
-        let op = SecOp::Aead(GcmRequest {
-            dir,
-            key_addr: addr(&self.key),
-            key_len: self.key.len() as u32,
-            iv_addr: base + scratch::IV as u64,
-            aiv_addr: base + scratch::AIV as u64,
-            src_addr: addr(src),
-            dst_addr: addr(out),
-            aad_len: aad_len as u32,
-            payload_len: body_len as u32,
-            mac_addr,
-            tag_len: TAG as u8,
-        });
-        sec_encode(op, tag, version, aad_len + body_len)
+    fn cpu_seal(&self, aad: &[u8], buf: &mut BytesMut, tag: &mut [u8]) -> Result<()> {
+        crypto::gcm_seal(&self.key, &self.nonce, aad, buf, tag)
+            .map_err(|_| Error::InvalidParameter("AES-GCM parameters"))
     }
 
-    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {
-        check_sec(&out.sqe)?;
-        let mut output = out.into_output();
-        Ok(Step::Done(output.split_off(self.aad.len()).freeze()))
-    }
-
-    fn cpu(self) -> Result<Bytes> {
-        let mut buf = BytesMut::with_capacity(self.body.len() + TAG);
-        buf.extend_from_slice(&self.body);
-        match self.expected_tag {
-            None => {
-                let mut tag = [0u8; TAG];
-                crypto::gcm_seal(&self.key, &self.nonce, &self.aad, &mut buf, &mut tag)
-                    .map_err(|_| Error::InvalidParameter("AES-GCM parameters"))?;
-                buf.extend_from_slice(&tag);
-            }
-            Some(tag) => {
-                buf.extend_from_slice(&tag);
-                let n = crypto::gcm_open(&self.key, &self.nonce, &self.aad, &mut buf, TAG)
-                    .map_err(|e| match e {
-                        uacce_soft::SoftError::AuthFailed => Error::AuthFailed,
-                        _ => Error::InvalidParameter("AES-GCM parameters"),
-                    })?;
-                buf.truncate(n);
-            }
-        }
-        Ok(buf.freeze())
+    fn cpu_open(&self, aad: &[u8], buf: &mut BytesMut, tag: &[u8]) -> Result<()> {
+        buf.extend_from_slice(tag);
+        let n = crypto::gcm_open(&self.key, &self.nonce, aad, buf, TAG).map_err(|e| match e {
+            uacce_soft::SoftError::AuthFailed => Error::AuthFailed,
+            _ => Error::InvalidParameter("AES-GCM parameters"),
+        })?;
+        buf.truncate(n);
+        Ok(())
     }
 }
 
@@ -256,10 +206,10 @@ impl Accel {
         aad: &[u8],
         plaintext: impl Into<Bytes>,
     ) -> Result<(Bytes, Tag)> {
-        let mut ct = self
+        let sealed = self
             .gcm_seal(key, nonce.into_bytes(), aad, plaintext.into())
             .await?;
-        let t = ct.split_off(ct.len() - TAG);
+        let (ct, t) = detach_tag(sealed, TAG);
         let mut tag = [0u8; TAG];
         tag.copy_from_slice(&t);
         Ok((ct, tag))
@@ -272,15 +222,11 @@ impl Accel {
         aad: &[u8],
         body: Bytes,
     ) -> Result<Bytes> {
-        let job = GcmJob {
+        let alg = Gcm {
             key: key.bytes.clone(),
             nonce,
-            aad: aad.to_vec(),
-            body,
-            expected_tag: None,
-            src: None,
         };
-        self.inner.execute(job).await
+        self.inner.aead(alg, aad, body, None).await
     }
 
     /// AES-GCM open of ciphertext ‖ 16-byte tag. A wrong key, nonce, AAD or a tampered input is
@@ -322,15 +268,8 @@ impl Accel {
         aad: &[u8],
         sealed: impl Into<Bytes>,
     ) -> Result<Bytes> {
-        let sealed: Bytes = sealed.into();
-        if sealed.len() < TAG {
-            return Err(Error::AuthFailed);
-        }
-        let ct_len = sealed.len() - TAG;
-        let mut expected = [0u8; TAG];
-        expected.copy_from_slice(&sealed[ct_len..]);
-        self.gcm_open(key, nonce, aad, sealed.slice(..ct_len), expected)
-            .await
+        let (ct, expected) = split_sealed(&sealed.into(), TAG)?;
+        self.gcm_open(key, nonce, aad, ct, expected).await
     }
 
     /// AES-GCM open of a ciphertext and its tag kept apart (see [`Accel::aes_gcm_seal_detached`]).
@@ -350,7 +289,7 @@ impl Accel {
         ciphertext: impl Into<Bytes>,
         tag: &Tag,
     ) -> Result<Bytes> {
-        self.gcm_open(key, nonce, aad, ciphertext.into(), *tag)
+        self.gcm_open(key, nonce, aad, ciphertext.into(), tag.to_vec())
             .await
     }
 
@@ -360,16 +299,12 @@ impl Accel {
         nonce: &[u8; 12],
         aad: &[u8],
         body: Bytes,
-        expected: Tag,
+        expected: Vec<u8>,
     ) -> Result<Bytes> {
-        let job = GcmJob {
+        let alg = Gcm {
             key: key.bytes.clone(),
             nonce: *nonce,
-            aad: aad.to_vec(),
-            body,
-            expected_tag: Some(expected),
-            src: None,
         };
-        self.inner.execute(job).await
+        self.inner.aead(alg, aad, body, Some(expected)).await
     }
 }

@@ -17,17 +17,13 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use uacce_sys::qm::sec::{AuthencRequest, CipherDir, HmacKey as SecHmacKey, SecOp};
-use uacce_sys::qm::{QmVersion, Sqe};
+use uacce_sys::qm::sec::{AuthencRequest, HmacKey as SecHmacKey, SecOp};
 use zeroize::Zeroizing;
 
 use crate::accel::Accel;
-use crate::cipher::{MAX_SEC, check_sec, sec_encode};
 use crate::error::{Error, Result};
-use crate::job::{Job, Step, addr};
-use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
-use crate::pool::ClassPool;
-use crate::stats::Family;
+use crate::job::addr;
+use crate::seal::{SealAlg, SealIo, split_sealed};
 use crate::types::{HashAlg, HmacKey};
 
 /// The two keys of an authenc suite and its tag length: an AES key (16, 24 or 32 bytes) for CBC and an HMAC key
@@ -126,132 +122,72 @@ impl AuthencKey {
     }
 }
 
-/// One authenc seal (`expected_tag` none; gives ciphertext ‖ tag) or open (gives the plaintext).
-struct AuthencJob {
+/// Authenc in the shared seal/open job.
+struct Authenc {
     key: AuthencKey,
     iv: [u8; 16],
-    aad: Vec<u8>,
-    /// Plaintext (seal) or ciphertext (open): a nonzero multiple of 16 bytes (checked before the job is made).
-    body: Bytes,
-    expected_tag: Option<Vec<u8>>,
-    /// AAD ‖ body, the device's source, made for the first device attempt.
-    src: Option<Bytes>,
 }
 
-impl Job for AuthencJob {
-    type Output = Bytes;
-    const CLASS: Class = Class::Sec;
-    const FAMILY: Family = Family::Aead;
+impl Authenc {
+    fn soft_err(e: uacce_soft::SoftError) -> Error {
+        match e {
+            uacce_soft::SoftError::AuthFailed => Error::AuthFailed,
+            uacce_soft::SoftError::Unsupported => Error::InvalidParameter("authenc parameters"),
+        }
+    }
+}
 
-    fn size(&self) -> usize {
-        self.body.len()
+impl SealAlg for Authenc {
+    fn tag_len(&self) -> usize {
+        self.key.inner.tag_len
     }
 
-    fn fits(&self, _: &ClassPool) -> bool {
-        self.aad.len() <= usize::from(u16::MAX) && self.aad.len() + self.body.len() <= MAX_SEC
+    fn fits(&self, aad_len: usize, _: usize) -> bool {
+        aad_len <= usize::from(u16::MAX)
     }
 
-    fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
-        let src = self
-            .src
-            .get_or_insert_with(|| {
-                let mut src = BytesMut::with_capacity(self.aad.len() + self.body.len());
-                src.extend_from_slice(&self.aad);
-                src.extend_from_slice(&self.body);
-                src.freeze()
-            })
-            .clone();
-        // Seal output: [aad area | ciphertext | tag], so ciphertext ‖ tag is contiguous. Open: [aad area | plaintext].
-        let tag_room = if self.expected_tag.is_none() {
-            self.key.inner.tag_len
-        } else {
-            0
-        };
-        let keep: Arc<dyn Send + Sync> = self.key.inner.clone();
-        Ok(Buffers {
-            output: Some(BytesMut::zeroed(src.len() + tag_room)),
-            input: Some(src),
-            keep: Some(keep),
-        })
+    fn keep(&self) -> Arc<dyn Send + Sync> {
+        self.key.inner.clone()
     }
 
-    fn sqe(&self, tag: u32, scr: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
-        let (src, out) = (bufs.input(), bufs.output());
-        let (aad_len, body_len) = (self.aad.len(), self.body.len());
+    fn iv_blocks(&self, _: usize, _: usize) -> Result<([u8; 16], Option<[u8; 16]>)> {
+        // CBC: the IV only; the MAC (HMAC) has none.
+        Ok((self.iv, None))
+    }
+
+    fn op(&self, io: SealIo) -> SecOp {
         let keys = &self.key.inner;
-        scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&self.iv);
-        let base = scr.0.as_ptr() as u64;
-        let (dir, mac_addr) = match &self.expected_tag {
-            None => (CipherDir::Encrypt, addr(out) + (aad_len + body_len) as u64),
-            Some(t) => {
-                // At most 64 bytes (SHA-512): the scratch MAC area's size.
-                scr.0[scratch::MAC..scratch::MAC + t.len()].copy_from_slice(t);
-                (CipherDir::Decrypt, base + scratch::MAC as u64)
-            }
-        };
-        let op = SecOp::Authenc(AuthencRequest {
-            dir,
+        SecOp::Authenc(AuthencRequest {
+            dir: io.dir,
             key_addr: addr(&keys.enc),
             key_len: keys.enc.len() as u32,
-            iv_addr: base + scratch::IV as u64,
+            iv_addr: io.iv_addr,
             hash: keys.mac.alg().digest_alg(),
             hmac_key: SecHmacKey {
                 addr: addr(&keys.mac.device),
                 len: keys.mac.device.len() as u32,
             },
-            src_addr: addr(src),
-            dst_addr: addr(out),
-            aad_len: aad_len as u32,
-            payload_len: body_len as u32,
-            mac_addr,
+            src_addr: io.src_addr,
+            dst_addr: io.dst_addr,
+            aad_len: io.aad_len,
+            payload_len: io.payload_len,
+            mac_addr: io.mac_addr,
             mac_len: keys.tag_len as u32,
-        });
-        sec_encode(op, tag, version, aad_len + body_len)
+        })
     }
 
-    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {
-        check_sec(&out.sqe)?;
-        let mut output = out.into_output();
-        Ok(Step::Done(output.split_off(self.aad.len()).freeze()))
-    }
-
-    fn cpu(self) -> Result<Bytes> {
+    fn cpu_seal(&self, aad: &[u8], buf: &mut BytesMut, tag: &mut [u8]) -> Result<()> {
         let keys = &self.key.inner;
         let hash = keys.mac.alg().digest_alg();
-        let mut buf = BytesMut::from(&self.body[..]);
-        let bad = |e| match e {
-            uacce_soft::SoftError::AuthFailed => Error::AuthFailed,
-            uacce_soft::SoftError::Unsupported => Error::InvalidParameter("authenc parameters"),
-        };
-        match &self.expected_tag {
-            None => {
-                let mut tag = vec![0u8; keys.tag_len];
-                uacce_soft::authenc::seal(
-                    &keys.enc,
-                    &self.iv,
-                    hash,
-                    &keys.mac.raw,
-                    &self.aad,
-                    &mut buf,
-                    &mut tag,
-                )
-                .map_err(bad)?;
-                buf.extend_from_slice(&tag);
-            }
-            Some(tag) => {
-                uacce_soft::authenc::open(
-                    &keys.enc,
-                    &self.iv,
-                    hash,
-                    &keys.mac.raw,
-                    &self.aad,
-                    &mut buf,
-                    tag,
-                )
-                .map_err(bad)?;
-            }
-        }
-        Ok(buf.freeze())
+        uacce_soft::authenc::seal(&keys.enc, &self.iv, hash, &keys.mac.raw, aad, buf, tag)
+            .map_err(Self::soft_err)
+    }
+
+    fn cpu_open(&self, aad: &[u8], buf: &mut BytesMut, tag: &[u8]) -> Result<()> {
+        let keys = &self.key.inner;
+        let hash = keys.mac.alg().digest_alg();
+        uacce_soft::authenc::open(&keys.enc, &self.iv, hash, &keys.mac.raw, aad, buf, tag)
+            .map_err(Self::soft_err)
     }
 }
 
@@ -311,15 +247,11 @@ impl Accel {
     ) -> Result<Bytes> {
         let body: Bytes = plaintext.into();
         check_body(body.len())?;
-        let job = AuthencJob {
+        let alg = Authenc {
             key: key.clone(),
             iv: *iv,
-            aad: aad.to_vec(),
-            body,
-            expected_tag: None,
-            src: None,
         };
-        self.inner.execute(job).await
+        self.inner.aead(alg, aad, body, None).await
     }
 
     /// Authenc open of ciphertext ‖ tag: checks the tag (HMAC over `aad` ‖ ciphertext, constant-time compare) and
@@ -343,20 +275,12 @@ impl Accel {
         aad: &[u8],
         sealed: impl Into<Bytes>,
     ) -> Result<Bytes> {
-        let sealed: Bytes = sealed.into();
-        let tag_len = key.inner.tag_len;
-        let Some(ct_len) = sealed.len().checked_sub(tag_len) else {
-            return Err(Error::AuthFailed);
-        };
-        check_body(ct_len)?;
-        let job = AuthencJob {
+        let (ct, tag) = split_sealed(&sealed.into(), key.inner.tag_len)?;
+        check_body(ct.len())?;
+        let alg = Authenc {
             key: key.clone(),
             iv: *iv,
-            aad: aad.to_vec(),
-            body: sealed.slice(..ct_len),
-            expected_tag: Some(sealed[ct_len..].to_vec()),
-            src: None,
         };
-        self.inner.execute(job).await
+        self.inner.aead(alg, aad, ct, Some(tag)).await
     }
 }

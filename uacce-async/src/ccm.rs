@@ -12,20 +12,20 @@
 //!   them the B0 the hardware expects is not known (`uacce-sys/docs/sec-ccm-mac.md`);
 //! * AAD over the BD's limit (CCM 65279 bytes, GCM 65535), and AAD + body over the engine's 16 MiB.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use uacce_soft::SoftError;
 use uacce_soft::aead_mac;
+use uacce_sys::qm::QmVersion;
 use uacce_sys::qm::sec::{self, CipherDir, SecOp, XcmMode, XcmRequest};
-use uacce_sys::qm::{QmVersion, Sqe};
 
 use crate::accel::Accel;
-use crate::cipher::{MAX_SEC, check_sec, sec_encode};
 use crate::error::{Error, Result};
-use crate::job::{Job, Step, addr};
-use crate::lane::{Buffers, Class, JobOutput, Scratch, scratch};
+use crate::job::addr;
 use crate::nonce::Nonce;
 use crate::pool::ClassPool;
-use crate::stats::Family;
+use crate::seal::{SealAlg, SealIo, detach_tag, split_sealed};
 use crate::types::{BlockCipher, KeyBytes};
 
 /// Tag length of the SM4-GCM API (as for AES-GCM).
@@ -137,34 +137,29 @@ fn check_ccm(alg: BlockCipher, nonce: &[u8], tag_len: usize, body_len: usize) ->
     Ok(())
 }
 
-/// One CCM or SM4-GCM seal (`expected_tag` none; gives ciphertext ‖ tag) or open (gives the plaintext).
-struct XcmJob {
+/// CCM or SM4-GCM in the shared seal/open job.
+struct Xcm {
     mode: XcmMode,
     key: AeadCipherKey,
     nonce: Vec<u8>,
     tag_len: usize,
-    aad: Vec<u8>,
-    body: Bytes,
-    expected_tag: Option<Vec<u8>>,
-    /// AAD ‖ body, the device's source, made for the first device attempt.
-    src: Option<Bytes>,
 }
 
-impl XcmJob {
-    fn soft(&self, dir: CipherDir, buf: &mut [u8], tag: &mut [u8]) -> Result<()> {
+impl Xcm {
+    fn soft(&self, dir: CipherDir, aad: &[u8], buf: &mut [u8], tag: &mut [u8]) -> Result<()> {
         let (alg, key) = (self.key.alg.hw(), &self.key.bytes[..]);
         let r = match (self.mode, dir) {
             (XcmMode::Ccm, CipherDir::Encrypt) => {
-                aead_mac::ccm_seal(alg, key, &self.nonce, &self.aad, buf, tag)
+                aead_mac::ccm_seal(alg, key, &self.nonce, aad, buf, tag)
             }
             (XcmMode::Ccm, CipherDir::Decrypt) => {
-                aead_mac::ccm_open(alg, key, &self.nonce, &self.aad, buf, tag)
+                aead_mac::ccm_open(alg, key, &self.nonce, aad, buf, tag)
             }
             (XcmMode::Gcm, CipherDir::Encrypt) => {
-                aead_mac::gcm_seal(alg, key, &self.nonce, &self.aad, buf, tag)
+                aead_mac::gcm_seal(alg, key, &self.nonce, aad, buf, tag)
             }
             (XcmMode::Gcm, CipherDir::Decrypt) => {
-                aead_mac::gcm_open(alg, key, &self.nonce, &self.aad, buf, tag)
+                aead_mac::gcm_open(alg, key, &self.nonce, aad, buf, tag)
             }
         };
         r.map_err(|e| match e {
@@ -174,21 +169,14 @@ impl XcmJob {
     }
 }
 
-impl Job for XcmJob {
-    type Output = Bytes;
-    const CLASS: Class = Class::Sec;
-    const FAMILY: Family = Family::Aead;
-
-    fn size(&self) -> usize {
-        self.body.len()
+impl SealAlg for Xcm {
+    fn tag_len(&self) -> usize {
+        self.tag_len
     }
 
-    fn fits(&self, _: &ClassPool) -> bool {
-        let ccm_len_ok = self.mode != XcmMode::Ccm || self.body.len() <= usize::from(u16::MAX);
-        !self.body.is_empty()
-            && ccm_len_ok
-            && self.aad.len() <= self.mode.max_aad() as usize
-            && self.aad.len() + self.body.len() <= MAX_SEC
+    fn fits(&self, aad_len: usize, body_len: usize) -> bool {
+        let ccm_len_ok = self.mode != XcmMode::Ccm || body_len <= usize::from(u16::MAX);
+        body_len != 0 && ccm_len_ok && aad_len <= self.mode.max_aad() as usize
     }
 
     fn capable(&self, pool: &ClassPool) -> bool {
@@ -196,34 +184,12 @@ impl Job for XcmJob {
         self.key.alg == BlockCipher::Aes || !pool.all_lanes_are(QmVersion::V2)
     }
 
-    fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
-        let src = self
-            .src
-            .get_or_insert_with(|| {
-                let mut src = BytesMut::with_capacity(self.aad.len() + self.body.len());
-                src.extend_from_slice(&self.aad);
-                src.extend_from_slice(&self.body);
-                src.freeze()
-            })
-            .clone();
-        // Seal output: [aad area | ciphertext | tag]. Open: [aad area | plaintext].
-        let tag_room = if self.expected_tag.is_none() {
-            self.tag_len
-        } else {
-            0
-        };
-        Ok(Buffers {
-            output: Some(BytesMut::zeroed(src.len() + tag_room)),
-            input: Some(src),
-            keep: Some(self.key.bytes.clone()),
-        })
+    fn keep(&self) -> Arc<dyn Send + Sync> {
+        self.key.bytes.clone()
     }
 
-    fn sqe(&self, tag: u32, scr: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
-        let (src, out) = (bufs.input(), bufs.output());
-        let (aad_len, body_len) = (self.aad.len(), self.body.len());
-        // The IV blocks UADK's set_aead_auth_iv writes: CCM c_ivin = A1, a_ivin = B0; GCM the IV in both. The whole
-        // 16-byte areas are written every job (the slot's scratch is reused).
+    fn iv_blocks(&self, aad_len: usize, body_len: usize) -> Result<([u8; 16], Option<[u8; 16]>)> {
+        // The IV blocks UADK's set_aead_auth_iv writes: CCM c_ivin = A1, a_ivin = B0; GCM the IV in both.
         let (iv, aiv) = match self.mode {
             XcmMode::Ccm => (
                 sec::ccm_counter_block(&self.nonce),
@@ -243,55 +209,33 @@ impl Job for XcmJob {
         let (Some(iv), Some(aiv)) = (iv, aiv) else {
             return Err(Error::InvalidParameter("CCM nonce, tag or length"));
         };
-        scr.0[scratch::IV..scratch::IV + 16].copy_from_slice(&iv);
-        scr.0[scratch::AIV..scratch::AIV + 16].copy_from_slice(&aiv);
-        let base = scr.0.as_ptr() as u64;
-        let (dir, mac_addr) = match &self.expected_tag {
-            None => (CipherDir::Encrypt, addr(out) + (aad_len + body_len) as u64),
-            Some(t) => {
-                scr.0[scratch::MAC..scratch::MAC + t.len()].copy_from_slice(t);
-                (CipherDir::Decrypt, base + scratch::MAC as u64)
-            }
-        };
-        let op = SecOp::Xcm(XcmRequest {
+        Ok((iv, Some(aiv)))
+    }
+
+    fn op(&self, io: SealIo) -> SecOp {
+        SecOp::Xcm(XcmRequest {
             mode: self.mode,
             alg: self.key.alg.hw(),
-            dir,
+            dir: io.dir,
             key_addr: addr(&self.key.bytes),
             key_len: self.key.bytes.len() as u32,
-            iv_addr: base + scratch::IV as u64,
-            aiv_addr: base + scratch::AIV as u64,
-            src_addr: addr(src),
-            dst_addr: addr(out),
-            aad_len: aad_len as u32,
-            payload_len: body_len as u32,
-            mac_addr,
+            iv_addr: io.iv_addr,
+            aiv_addr: io.aiv_addr,
+            src_addr: io.src_addr,
+            dst_addr: io.dst_addr,
+            aad_len: io.aad_len,
+            payload_len: io.payload_len,
+            mac_addr: io.mac_addr,
             tag_len: self.tag_len as u8,
-        });
-        sec_encode(op, tag, version, aad_len + body_len)
+        })
     }
 
-    fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {
-        check_sec(&out.sqe)?;
-        let mut output = out.into_output();
-        Ok(Step::Done(output.split_off(self.aad.len()).freeze()))
+    fn cpu_seal(&self, aad: &[u8], buf: &mut BytesMut, tag: &mut [u8]) -> Result<()> {
+        self.soft(CipherDir::Encrypt, aad, buf, tag)
     }
 
-    fn cpu(self) -> Result<Bytes> {
-        let mut buf = BytesMut::with_capacity(self.body.len() + self.tag_len);
-        buf.extend_from_slice(&self.body);
-        match &self.expected_tag {
-            None => {
-                let mut tag = vec![0u8; self.tag_len];
-                self.soft(CipherDir::Encrypt, &mut buf, &mut tag)?;
-                buf.extend_from_slice(&tag);
-            }
-            Some(tag) => {
-                let mut tag = tag.clone();
-                self.soft(CipherDir::Decrypt, &mut buf, &mut tag)?;
-            }
-        }
-        Ok(buf.freeze())
+    fn cpu_open(&self, aad: &[u8], buf: &mut BytesMut, tag: &[u8]) -> Result<()> {
+        self.soft(CipherDir::Decrypt, aad, buf, &mut tag.to_vec())
     }
 }
 
@@ -388,7 +332,7 @@ impl Accel {
         aad: &[u8],
         plaintext: impl Into<Bytes>,
     ) -> Result<(Bytes, Vec<u8>)> {
-        let mut ct = self
+        let sealed = self
             .xcm_seal(
                 XcmMode::Ccm,
                 key,
@@ -398,8 +342,8 @@ impl Accel {
                 plaintext.into(),
             )
             .await?;
-        let tag = ct.split_off(ct.len() - tag_len).to_vec();
-        Ok((ct, tag))
+        let (ct, tag) = detach_tag(sealed, tag_len);
+        Ok((ct, tag.to_vec()))
     }
 
     /// CCM open of ciphertext ‖ tag (`tag_len` bytes), nonce of 7..=13 bytes. A wrong key, nonce, AAD, tag length
@@ -421,15 +365,9 @@ impl Accel {
         aad: &[u8],
         sealed: impl Into<Bytes>,
     ) -> Result<Bytes> {
-        let sealed: Bytes = sealed.into();
         check_ccm(key.alg, nonce, tag_len, 0)?;
-        if sealed.len() < tag_len {
-            return Err(Error::AuthFailed);
-        }
-        let ct_len = sealed.len() - tag_len;
-        let tag = sealed[ct_len..].to_vec();
-        self.xcm_open(XcmMode::Ccm, key, nonce, aad, sealed.slice(..ct_len), tag)
-            .await
+        let (ct, tag) = split_sealed(&sealed.into(), tag_len)?;
+        self.xcm_open(XcmMode::Ccm, key, nonce, aad, ct, tag).await
     }
 
     /// CCM open of a ciphertext and its tag kept apart; the tag's length is the tag length (4, 6, …, 16).
@@ -539,14 +477,8 @@ impl Accel {
         aad: &[u8],
         sealed: impl Into<Bytes>,
     ) -> Result<Bytes> {
-        let sealed: Bytes = sealed.into();
-        if sealed.len() < GCM_TAG {
-            return Err(Error::AuthFailed);
-        }
-        let ct_len = sealed.len() - GCM_TAG;
-        let tag = sealed[ct_len..].to_vec();
-        self.xcm_open(XcmMode::Gcm, key, nonce, aad, sealed.slice(..ct_len), tag)
-            .await
+        let (ct, tag) = split_sealed(&sealed.into(), GCM_TAG)?;
+        self.xcm_open(XcmMode::Gcm, key, nonce, aad, ct, tag).await
     }
 
     /// SM4-GCM open of a ciphertext and its 16-byte tag kept apart.
@@ -608,17 +540,13 @@ impl Accel {
         body: Bytes,
     ) -> Result<Bytes> {
         Self::xcm_check(mode, key, nonce, tag_len, body.len())?;
-        let job = XcmJob {
+        let alg = Xcm {
             mode,
             key: key.clone(),
             nonce: nonce.to_vec(),
             tag_len,
-            aad: aad.to_vec(),
-            body,
-            expected_tag: None,
-            src: None,
         };
-        self.inner.execute(job).await
+        self.inner.aead(alg, aad, body, None).await
     }
 
     async fn xcm_open(
@@ -631,16 +559,12 @@ impl Accel {
         tag: Vec<u8>,
     ) -> Result<Bytes> {
         Self::xcm_check(mode, key, nonce, tag.len(), body.len())?;
-        let job = XcmJob {
+        let alg = Xcm {
             mode,
             key: key.clone(),
             nonce: nonce.to_vec(),
             tag_len: tag.len(),
-            aad: aad.to_vec(),
-            body,
-            expected_tag: Some(tag),
-            src: None,
         };
-        self.inner.execute(job).await
+        self.inner.aead(alg, aad, body, Some(tag)).await
     }
 }

@@ -8,6 +8,8 @@
 //! timeout (the lane's), and a new attempt when the job asks for one (a bigger output buffer).
 //!
 //! Adding a family is one new module with its `Job` type and its `Accel` methods, plus its `mod` line in `lib.rs`.
+//! The SEC engine's AEAD families (AES-GCM, CCM and SM4-GCM, authenc) share one job, [`crate::seal`]: a new one
+//! of them is a [`SealAlg`](crate::seal::SealAlg) rather than a `Job`.
 
 use uacce_sys::qm::{QmVersion, Sqe};
 

@@ -58,6 +58,7 @@ mod nonce;
 mod notify;
 mod pool;
 mod routing;
+mod seal;
 mod stats;
 mod stream;
 mod types;

@@ -5,58 +5,16 @@
 
 mod common;
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use uacce_async::hazmat::{BlockCipher, CipherKey, CipherMode, UnauthenticatedCipher};
-use uacce_async::{
-    AeadKey, EmuDevice, EmuOptions, Flush, Format, HashAlg, HmacKey, JobKind, NotifyMode,
-    StreamCompressor,
-};
+use uacce_async::{AeadKey, Flush, Format, HashAlg, HmacKey, JobKind, StreamCompressor};
 use uacce_emu::{DeviceKind, SqeRecord};
 use uacce_sys::qm::QmVersion;
 
+use common::trace::{accel, device, mask_sec, prefetch, put16, put32, put64};
+
 const VERSIONS: [QmVersion; 2] = [QmVersion::V2, QmVersion::V3];
-
-async fn accel(v: QmVersion) -> uacce_async::Accel {
-    let opts = EmuOptions::default().version(v);
-    let a = common::emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(10))).await;
-    for d in a.emulated_devices() {
-        d.set_trace(true);
-    }
-    a
-}
-
-fn device(a: &uacce_async::Accel, kind: DeviceKind) -> &EmuDevice {
-    a.emulated_devices()
-        .iter()
-        .find(|d| d.config().kind == kind)
-        .unwrap()
-}
-
-fn put32(s: &mut [u8; 128], off: usize, v: u32) {
-    s[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-fn put16(s: &mut [u8; 128], off: usize, v: u16) {
-    s[off..off + 2].copy_from_slice(&v.to_le_bytes());
-}
-fn put64(s: &mut [u8; 128], off: usize, v: u64) {
-    s[off..off + 8].copy_from_slice(&v.to_le_bytes());
-}
-
-/// SEC: tag and the address slots zeroed (BD2 §7.1, BD3 §7.2).
-fn mask_sec(v: QmVersion, s: &[u8; 128]) -> [u8; 128] {
-    let mut m = *s;
-    let ranges: &[(usize, usize)] = match v {
-        QmVersion::V2 => &[(40, 42), (56, 112)],
-        _ => &[(8, 40), (48, 56), (76, 100)],
-    };
-    for &(a, b) in ranges {
-        m[a..b].fill(0);
-    }
-    m
-}
 
 /// ZIP: tag (dw13, dw26), addresses (dw18..23) and dest_avail_out (dw14: the library sizes its outputs) zeroed.
 fn mask_zip(s: &[u8; 128]) -> [u8; 128] {
@@ -65,10 +23,6 @@ fn mask_zip(s: &[u8; 128]) -> [u8; 128] {
         m[dw * 4..dw * 4 + 4].fill(0);
     }
     m
-}
-
-fn prefetch(v: QmVersion, len: usize) -> u32 {
-    u32::from(v == QmVersion::V3 && len <= 0x6000) << 27
 }
 
 /// §7.4 cipher: BD2 byte0 = 2 | dir<<4, byte1 0x0A, icvw_kmode = key<<9 | mode<<12, c_alg 2; BD3 bd_param 0x223,

@@ -7,50 +7,14 @@
 
 mod common;
 
-use std::time::Duration;
-
-use uacce_async::{AeadCipherKey, EmuDevice, EmuOptions, MacAlgorithm, MacKey, NotifyMode};
+use uacce_async::{AeadCipherKey, EmuDevice, MacAlgorithm, MacKey};
 use uacce_emu::{DeviceKind, SqeRecord};
 use uacce_sys::qm::QmVersion;
 
-async fn accel(v: QmVersion) -> uacce_async::Accel {
-    let opts = EmuOptions::default().version(v);
-    let a = common::emu(NotifyMode::Eventfd, opts, Some(Duration::from_secs(10))).await;
-    for d in a.emulated_devices() {
-        d.set_trace(true);
-    }
-    a
-}
+use common::trace::{accel, device, mask_sec as mask, prefetch, put16, put32};
 
 fn sec(a: &uacce_async::Accel) -> &EmuDevice {
-    a.emulated_devices()
-        .iter()
-        .find(|d| d.config().kind == DeviceKind::Sec)
-        .unwrap()
-}
-
-fn put32(s: &mut [u8; 128], off: usize, v: u32) {
-    s[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-fn put16(s: &mut [u8; 128], off: usize, v: u16) {
-    s[off..off + 2].copy_from_slice(&v.to_le_bytes());
-}
-
-/// Tag and address slots zeroed (BD2 40..41 and 56..111; BD3 8..39, 48..55, 76..99).
-fn mask(v: QmVersion, s: &[u8; 128]) -> [u8; 128] {
-    let mut m = *s;
-    let ranges: &[(usize, usize)] = match v {
-        QmVersion::V2 => &[(40, 42), (56, 112)],
-        _ => &[(8, 40), (48, 56), (76, 100)],
-    };
-    for &(a, b) in ranges {
-        m[a..b].fill(0);
-    }
-    m
-}
-
-fn prefetch(v: QmVersion, len: usize) -> u32 {
-    u32::from(v == QmVersion::V3 && len <= 0x6000) << 27
+    device(a, DeviceKind::Sec)
 }
 
 /// CCM (c_mode 5) or GCM (6) BD with c_alg `alg` (2 AES, 3 SM4): BD2 byte0 = 2 | dir << 4, byte1 = 0x0A | seq,

@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq;
 use uacce_sys::qm::sec::CipherAlg;
 use zeroize::Zeroizing;
 
-use crate::sec::SoftError;
+use crate::sec::{SoftError, with_block_cipher};
 
 const U: SoftError = SoftError::Unsupported;
 
@@ -31,75 +31,30 @@ pub const fn ccm_payload_fits(nonce_len: usize, payload_len: u64) -> bool {
     l >= 8 || payload_len >> (8 * l) == 0
 }
 
-/// Run `$body` with `$C` bound to the block cipher `$alg` for a key of `$len` bytes (AES 16/24/32, SM4 16).
-macro_rules! with_cipher {
-    ($alg:expr, $len:expr, $C:ident, $body:block) => {
-        match ($alg, $len) {
-            (CipherAlg::Aes, 16) => {
-                type $C = Aes128;
-                $body
-            }
-            (CipherAlg::Aes, 24) => {
-                type $C = Aes192;
-                $body
-            }
-            (CipherAlg::Aes, 32) => {
-                type $C = Aes256;
-                $body
-            }
-            (CipherAlg::Sm4, 16) => {
-                type $C = sm4::Sm4;
-                $body
-            }
-            _ => Err(U),
-        }
-    };
-}
-
-/// Run `$body` with `$A` bound to `ccm::Ccm<$C, tag, nonce>` for runtime tag and nonce lengths.
+/// Run `$body` with `$A` bound to `ccm::Ccm<$C, tag, nonce>` for runtime tag (4, 6, …, 16) and nonce (7..=13)
+/// lengths.
 macro_rules! with_ccm {
     ($C:ty, $tag:expr, $nonce:expr, $A:ident, $body:block) => {
+        with_ccm!(
+            @tag $C, $tag, $nonce, $A, $body,
+            [4 U4, 6 U6, 8 U8, 10 U10, 12 U12, 14 U14, 16 U16]
+        )
+    };
+    (@tag $C:ty, $tag:expr, $nonce:expr, $A:ident, $body:block, [$($t:literal $M:ty),*]) => {
         match $tag {
-            4 => with_ccm!(@n $C, U4, $nonce, $A, $body),
-            6 => with_ccm!(@n $C, U6, $nonce, $A, $body),
-            8 => with_ccm!(@n $C, U8, $nonce, $A, $body),
-            10 => with_ccm!(@n $C, U10, $nonce, $A, $body),
-            12 => with_ccm!(@n $C, U12, $nonce, $A, $body),
-            14 => with_ccm!(@n $C, U14, $nonce, $A, $body),
-            16 => with_ccm!(@n $C, U16, $nonce, $A, $body),
+            $($t => with_ccm!(
+                @nonce $C, $M, $nonce, $A, $body,
+                [7 U7, 8 U8, 9 U9, 10 U10, 11 U11, 12 U12, 13 U13]
+            ),)*
             _ => Err(U),
         }
     };
-    (@n $C:ty, $M:ty, $nonce:expr, $A:ident, $body:block) => {
+    (@nonce $C:ty, $M:ty, $nonce:expr, $A:ident, $body:block, [$($n:literal $N:ty),*]) => {
         match $nonce {
-            7 => {
-                type $A = ccm::Ccm<$C, $M, U7>;
+            $($n => {
+                type $A = ccm::Ccm<$C, $M, $N>;
                 $body
-            }
-            8 => {
-                type $A = ccm::Ccm<$C, $M, U8>;
-                $body
-            }
-            9 => {
-                type $A = ccm::Ccm<$C, $M, U9>;
-                $body
-            }
-            10 => {
-                type $A = ccm::Ccm<$C, $M, U10>;
-                $body
-            }
-            11 => {
-                type $A = ccm::Ccm<$C, $M, U11>;
-                $body
-            }
-            12 => {
-                type $A = ccm::Ccm<$C, $M, U12>;
-                $body
-            }
-            13 => {
-                type $A = ccm::Ccm<$C, $M, U13>;
-                $body
-            }
+            })*
             _ => Err(U),
         }
     };
@@ -118,7 +73,7 @@ pub fn ccm_seal(
     if !ccm_params_ok(nonce.len(), tag.len()) || !ccm_payload_fits(nonce.len(), buf.len() as u64) {
         return Err(U);
     }
-    with_cipher!(alg, key.len(), C, {
+    with_block_cipher!(alg, key.len(), C, {
         with_ccm!(C, tag.len(), nonce.len(), A, {
             let aead = A::new_from_slice(key).map_err(|_| U)?;
             let t = aead
@@ -143,7 +98,7 @@ pub fn ccm_open(
     if !ccm_params_ok(nonce.len(), tag.len()) || !ccm_payload_fits(nonce.len(), buf.len() as u64) {
         return Err(U);
     }
-    with_cipher!(alg, key.len(), C, {
+    with_block_cipher!(alg, key.len(), C, {
         with_ccm!(C, tag.len(), nonce.len(), A, {
             let aead = A::new_from_slice(key).map_err(|_| U)?;
             let mut work = buf.to_vec();
@@ -160,8 +115,8 @@ pub fn ccm_open(
     })
 }
 
-/// GCM seal in place with AES or SM4 and a 12-byte IV; writes `tag.len()` (4..=16) bytes of tag. For AES this is
-/// [`crate::sec::gcm_seal`].
+/// GCM seal in place with AES or SM4 and a 12-byte IV; writes `tag.len()` (4..=16) bytes of tag
+/// ([`crate::sec::gcm_seal`] is its AES case).
 pub fn gcm_seal(
     alg: CipherAlg,
     key: &[u8],
@@ -173,7 +128,7 @@ pub fn gcm_seal(
     if iv.len() != 12 || !(4..=16).contains(&tag.len()) {
         return Err(U);
     }
-    with_cipher!(alg, key.len(), C, {
+    with_block_cipher!(alg, key.len(), C, {
         let aead = aes_gcm::AesGcm::<C, U12>::new_from_slice(key).map_err(|_| U)?;
         let full = aead
             .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf)
@@ -197,7 +152,7 @@ pub fn gcm_open(
     if iv.len() != 12 || !(4..=16).contains(&tag.len()) {
         return Err(U);
     }
-    with_cipher!(alg, key.len(), C, {
+    with_block_cipher!(alg, key.len(), C, {
         let aead = aes_gcm::AesGcm::<C, U12>::new_from_slice(key).map_err(|_| U)?;
         // For a 96-bit IV GCM's keystream is CTR from IV ‖ 00000002 (32-bit counter): recover the plaintext,
         // recompute the full tag over it and compare its first tag.len() bytes (every length 4..=16).

@@ -7,8 +7,6 @@ use aes::cipher::block_padding::NoPadding;
 use aes::cipher::{
     BlockDecryptMut, BlockEncryptMut, KeyInit, KeyIvInit, StreamCipher, generic_array::GenericArray,
 };
-use aes::{Aes128, Aes192, Aes256};
-use aes_gcm::aead::AeadInPlace;
 use hmac::{Hmac, Mac};
 use sha2::digest::DynDigest;
 use sha2::{Sha224, Sha256, Sha384, Sha512, Sha512_224, Sha512_256};
@@ -32,37 +30,39 @@ macro_rules! with_aes {
     ($len:expr, $C:ident, $body:block) => {
         match $len {
             16 => {
-                type $C = Aes128;
+                type $C = ::aes::Aes128;
                 $body
             }
             24 => {
-                type $C = Aes192;
+                type $C = ::aes::Aes192;
                 $body
             }
             32 => {
-                type $C = Aes256;
+                type $C = ::aes::Aes256;
                 $body
             }
-            _ => Err(SoftError::Unsupported),
+            _ => Err($crate::sec::SoftError::Unsupported),
         }
     };
 }
+pub(crate) use with_aes;
 
-/// Run `$body` with `$C` bound to the block cipher `$alg` with a key of `$len` bytes (SM4: 16 only).
+/// Run `$body` with `$C` bound to the block cipher `$alg` with a key of `$len` bytes (AES 16/24/32, SM4 16).
 macro_rules! with_block_cipher {
     ($alg:expr, $len:expr, $C:ident, $body:block) => {
         match $alg {
-            CipherAlg::Aes => with_aes!($len, $C, $body),
-            CipherAlg::Sm4 => match $len {
+            ::uacce_sys::qm::sec::CipherAlg::Aes => $crate::sec::with_aes!($len, $C, $body),
+            ::uacce_sys::qm::sec::CipherAlg::Sm4 => match $len {
                 16 => {
-                    type $C = sm4::Sm4;
+                    type $C = ::sm4::Sm4;
                     $body
                 }
-                _ => Err(SoftError::Unsupported),
+                _ => Err($crate::sec::SoftError::Unsupported),
             },
         }
     };
 }
+pub(crate) use with_block_cipher;
 
 const U: SoftError = SoftError::Unsupported;
 
@@ -170,7 +170,8 @@ pub fn cipher(
     }
 }
 
-/// AES-GCM seal in place with a 12-byte IV; writes `tag.len()` (4..=16) bytes of tag.
+/// AES-GCM seal in place with a 12-byte IV; writes `tag.len()` (4..=16) bytes of tag. The AES case of
+/// [`crate::aead_mac::gcm_seal`].
 pub fn gcm_seal(
     key: &[u8],
     iv: &[u8],
@@ -178,22 +179,11 @@ pub fn gcm_seal(
     buf: &mut [u8],
     tag: &mut [u8],
 ) -> Result<(), SoftError> {
-    if iv.len() != 12 || !(4..=16).contains(&tag.len()) {
-        return Err(U);
-    }
-    with_aes!(key.len(), C, {
-        let aead =
-            aes_gcm::AesGcm::<C, aes_gcm::aead::consts::U12>::new_from_slice(key).map_err(|_| U)?;
-        let full = aead
-            .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, buf)
-            .map_err(|_| U)?;
-        let n = tag.len();
-        tag.copy_from_slice(&full[..n]);
-        Ok(())
-    })
+    crate::aead_mac::gcm_seal(CipherAlg::Aes, key, iv, aad, buf, tag)
 }
 
-/// AES-GCM open in place with a 12-byte IV and a tag of 4..=16 bytes. On a mismatch `buf` is left unchanged.
+/// AES-GCM open in place with a 12-byte IV and a tag of 4..=16 bytes. On a mismatch `buf` is left unchanged. The
+/// AES case of [`crate::aead_mac::gcm_open`].
 pub fn gcm_open(
     key: &[u8],
     iv: &[u8],
@@ -201,32 +191,7 @@ pub fn gcm_open(
     buf: &mut [u8],
     tag: &[u8],
 ) -> Result<(), SoftError> {
-    if iv.len() != 12 || !(4..=16).contains(&tag.len()) {
-        return Err(U);
-    }
-    with_aes!(key.len(), C, {
-        let aead =
-            aes_gcm::AesGcm::<C, aes_gcm::aead::consts::U12>::new_from_slice(key).map_err(|_| U)?;
-        // GCM's keystream for a 96-bit IV is AES-CTR from IV ‖ 00000002 (32-bit counter). Recover the plaintext,
-        // recompute the full tag over it and compare the first tag.len() bytes: this checks every tag length the
-        // hardware allows, not only the 12..=16 the aes-gcm crate's types cover.
-        let mut plain = buf.to_vec();
-        let mut ctr_iv = [0u8; 16];
-        ctr_iv[..12].copy_from_slice(iv);
-        ctr_iv[15] = 2;
-        ctr::Ctr32BE::<C>::new_from_slices(key, &ctr_iv)
-            .map_err(|_| U)?
-            .apply_keystream(&mut plain);
-        let mut check = plain.clone();
-        let full = aead
-            .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, &mut check)
-            .map_err(|_| U)?;
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(&full[..tag.len()], tag)) {
-            return Err(SoftError::AuthFailed);
-        }
-        buf.copy_from_slice(&plain);
-        Ok(())
-    })
+    crate::aead_mac::gcm_open(CipherAlg::Aes, key, iv, aad, buf, tag)
 }
 
 /// A one-shot hash.

@@ -7,7 +7,7 @@ use uacce_sys::qm::sec::*;
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use uacce_testkit::golden;
-use uacce_testkit::req::sec_request as req;
+use uacce_testkit::req::{assert_sec_golden, sec_request as req};
 
 /// AES-128 + HMAC-SHA-256 (32-byte key), 16-byte tag, 20 bytes of AAD, 64 bytes of payload.
 fn sha256_128(dir: CipherDir) -> AuthencRequest {
@@ -53,11 +53,7 @@ fn golden_bd2_encrypt_sha256() {
         (96, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]), // data_src = AAD ‖ payload
         (104, &[0x00, 0x50, 0, 0, 0, 0, 0, 0]), // data_dst
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Authenc(a), 9), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Authenc(a));
+    assert_sec_golden(SecOp::Authenc(a), 9, QmVersion::V2, &expected);
     // Decrypt: byte0 = 2 | 2 << 4 | auth 2 (verify) << 6 = 0xA2, byte1 seq 1 → 0x0B; nothing else changes.
     let d = sha256_128(CipherDir::Decrypt);
     let mut want = expected;

@@ -6,7 +6,7 @@ use uacce_sys::qm::QmVersion;
 use uacce_sys::qm::sec::*;
 
 use uacce_testkit::golden;
-use uacce_testkit::req::sec_request as req;
+use uacce_testkit::req::{assert_sec_golden, sec_request as req};
 
 fn cs(mode: CipherMode, alg: CipherAlg, dir: CipherDir) -> CipherRequest {
     CipherRequest {
@@ -37,11 +37,7 @@ fn golden_bd3_aes_cbc_cs2() {
         (76, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]), // data_dst
         (92, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]), // c_ivin_addr
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Cipher(c), 5), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Cipher(c));
+    assert_sec_golden(SecOp::Cipher(c), 5, QmVersion::V3, &expected);
 }
 
 /// Every variant × AES/SM4 × direction on BD3 round-trips with its c_width; BD2 refuses them both ways.

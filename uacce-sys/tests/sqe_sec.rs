@@ -4,7 +4,7 @@
 use uacce_sys::qm::sec::*;
 use uacce_sys::qm::{QmVersion, SQE_SIZE, Sqe};
 
-use uacce_testkit::req::sec_request as req;
+use uacce_testkit::req::{assert_sec_golden, sec_request as req};
 use uacce_testkit::{Rng, golden};
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -114,11 +114,7 @@ fn golden_bd3_aes128_ctr_encrypt() {
         (76, &[0x00, 0xD0, 0, 0, 0, 0, 0, 0]), // dst
         (92, &[0x00, 0xB0, 0, 0, 0, 0, 0, 0]), // c_ivin (counter block)
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Cipher(c), 42), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Cipher(c));
+    assert_sec_golden(SecOp::Cipher(c), 42, QmVersion::V3, &expected);
     // §11: the same request on v2 is refused at encode.
     assert_eq!(
         encode(&req(SecOp::Cipher(c), 42), QmVersion::V2),
@@ -164,11 +160,7 @@ fn golden_bd3_aes128_gcm_encrypt() {
         (84, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]), // mac_addr = tag output
         (92, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]), // c_ivin_addr = 12-byte IV
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Aead(g), 7), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Aead(g));
+    assert_sec_golden(SecOp::Aead(g), 7, QmVersion::V3, &expected);
     // §7.4: decrypt differs in c_icv_key 0x0102 and huk_iv_seq 0x40.
     let d = encode(
         &req(SecOp::Aead(gcm128(CipherDir::Decrypt)), 7),
@@ -202,11 +194,7 @@ fn golden_bd2_aes128_gcm_decrypt() {
         (96, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]), // data_src
         (104, &[0x00, 0x50, 0, 0, 0, 0, 0, 0]), // data_dst
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Aead(g), 7), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Aead(g));
+    assert_sec_golden(SecOp::Aead(g), 7, QmVersion::V2, &expected);
 }
 
 /// BD2 SM4-CBC decrypt: c_alg 3 (byte 14), key code 0, mode 1 (icvw_kmode 0x1000), byte0 0x22.
@@ -233,11 +221,7 @@ fn golden_bd2_sm4_cbc_decrypt() {
         (96, &[0x00, 0x30, 0, 0, 0, 0, 0, 0]),
         (104, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]),
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Cipher(c), 5), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Cipher(c));
+    assert_sec_golden(SecOp::Cipher(c), 5, QmVersion::V2, &expected);
 }
 
 /// BD3 SM4-OFB encrypt, 7 bytes (any length): c_mode_alg = 3 | 3 << 4 = 0x33; no ctr_count_mode. On BD2 the same
@@ -265,11 +249,7 @@ fn golden_bd3_sm4_ofb_and_bd2_refusal() {
         (76, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]),
         (92, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]),
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Cipher(c), 0), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Cipher(c));
+    assert_sec_golden(SecOp::Cipher(c), 0, QmVersion::V3, &expected);
     let cfb = CipherRequest {
         mode: CipherMode::Cfb,
         ..c
@@ -325,11 +305,7 @@ fn golden_bd2_sha256() {
         (72, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]), // mac_addr = output
         (96, &[0x00, 0x80, 0, 0, 0, 0, 0, 0]), // data_src
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 0x1234), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 0x1234, QmVersion::V2, &expected);
 }
 
 /// §7.4 digest example: BD3 HMAC-SHA256 one-shot, 32-byte key (auth_mac_key 0x89081), scene 7 (bd_param 0xE3).
@@ -357,11 +333,7 @@ fn golden_bd3_hmac_sha256() {
         (68, &[0x40, 0x00, 0x00, 0x00]),       // a_len = input bytes
         (84, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]), // mac_addr
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 1), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 1, QmVersion::V3, &expected);
 }
 
 /// BD2 HMAC-SM3 one-shot, 16-byte key: a_alg 0x26 (UADK `A_ALG_HMAC_SM3`, not 0x25 | 0x10), mac 8 words, key 4 words.
@@ -389,11 +361,7 @@ fn golden_bd2_hmac_sm3() {
         (72, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]),
         (96, &[0x00, 0x80, 0, 0, 0, 0, 0, 0]),
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 2), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 2, QmVersion::V2, &expected);
 }
 
 /// BD3 SM3 long-hash first BD: plain SM3 intermediate BDs carry mac_len 8, not 0 (UADK: "SM3 can't config 0 in
@@ -418,11 +386,7 @@ fn golden_bd3_sm3_long_first() {
         (84, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]),
         (108, &[0x01]), // auth pad 1 = no-pad
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 0), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 0, QmVersion::V3, &expected);
     // The same BD with mac_len 0 (what every other plain hash sends) is refused for SM3.
     let mut zero = expected;
     zero[56] = 0x01;
@@ -487,11 +451,7 @@ fn golden_bd2_sha512_long_middle() {
         (72, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]), // mac_addr
         (96, &[0x00, 0x80, 0, 0, 0, 0, 0, 0]), // data_src
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 0), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 0, QmVersion::V2, &expected);
 }
 
 /// §7.4 long-hash table, BD3 last BD of an HMAC-SHA256 long hash: ai_gen 1, byte 108 = 0 (pad), total length in bits.
@@ -521,11 +481,7 @@ fn golden_bd3_hmac_sha256_long_last() {
         // long_a_data_len = 200 * 8 = 1600 = 0x640 bits (§7.2, §7.4); byte 108 stream_auth_pad stays 0 (pad)
         (100, &[0x40, 0x06, 0, 0, 0, 0, 0, 0]),
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 0), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 0, QmVersion::V3, &expected);
 }
 
 /// §7.4 long-hash table, BD3 first BD of a SHA-256 long hash: ai_gen 0, byte 108 = 1 (no-pad), mac_len 0.
@@ -548,11 +504,7 @@ fn golden_bd3_sha256_long_first() {
         (84, &[0x00, 0x90, 0, 0, 0, 0, 0, 0]),
         (108, &[0x01]), // stream_auth_pad 1 = no-pad
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Digest(d), 0), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Digest(d));
+    assert_sec_golden(SecOp::Digest(d), 0, QmVersion::V3, &expected);
 }
 
 // ---------------------------------------------------------------------------------------------------------------------

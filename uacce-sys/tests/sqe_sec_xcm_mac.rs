@@ -7,7 +7,7 @@ use uacce_sys::qm::sec::*;
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use uacce_testkit::golden;
-use uacce_testkit::req::sec_request as req;
+use uacce_testkit::req::{assert_sec_golden, sec_request as req};
 
 fn ccm(alg: CipherAlg, dir: CipherDir) -> XcmRequest {
     XcmRequest {
@@ -49,11 +49,7 @@ fn golden_bd2_aes128_ccm_encrypt() {
         (96, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]), // data_src
         (104, &[0x00, 0x50, 0, 0, 0, 0, 0, 0]), // data_dst
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Xcm(x), 9), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Xcm(x));
+    assert_sec_golden(SecOp::Xcm(x), 9, QmVersion::V2, &expected);
     // Decrypt: byte0 0x22, byte1 0x0B (seq 1, WD_DIGEST_THEN_CIPHER).
     let d = ccm(CipherAlg::Aes, CipherDir::Decrypt);
     let mut want = expected;
@@ -94,11 +90,7 @@ fn golden_bd3_sm4_ccm_decrypt_and_sm4_gcm_encrypt() {
         (84, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]), // mac_addr
         (92, &[0x00, 0x20, 0, 0, 0, 0, 0, 0]), // c_ivin_addr
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Xcm(x), 9), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Xcm(x));
+    assert_sec_golden(SecOp::Xcm(x), 9, QmVersion::V3, &expected);
 
     let g = XcmRequest {
         mode: XcmMode::Gcm,
@@ -322,11 +314,7 @@ fn golden_bd2_cmac() {
         (72, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]), // mac_addr
         (96, &[0x00, 0x40, 0, 0, 0, 0, 0, 0]), // data_src
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Mac(m), 5), QmVersion::V2).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Mac(m));
+    assert_sec_golden(SecOp::Mac(m), 5, QmVersion::V2, &expected);
     // XCBC-MAC-96: a_alg 0x20, 3 words of MAC: 0x10000 | 4 << 5 | 3 = 0x10083.
     let x = MacRequest {
         alg: MacAlg::AesXcbc,
@@ -354,11 +342,7 @@ fn golden_bd3_cmac_and_gmac() {
         (68, &[100, 0, 0, 0]),                 // a_len
         (84, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]), // mac_addr
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Mac(m), 5), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Mac(m));
+    assert_sec_golden(SecOp::Mac(m), 5, QmVersion::V3, &expected);
 
     let g = gmac();
     let expected = golden(&[
@@ -371,11 +355,7 @@ fn golden_bd3_cmac_and_gmac() {
         (68, &[100, 0, 0, 0]),
         (84, &[0x00, 0x60, 0, 0, 0, 0, 0, 0]),
     ]);
-    assert_eq!(
-        encode(&req(SecOp::Mac(g), 5), QmVersion::V3).unwrap(),
-        expected
-    );
-    assert_eq!(decode(&expected).unwrap().op, SecOp::Mac(g));
+    assert_sec_golden(SecOp::Mac(g), 5, QmVersion::V3, &expected);
 }
 
 /// MAC parameter rules: key lengths (XCBC/CMAC 16, GMAC 16/24/32), empty messages, MAC lengths, IV slots; and the

@@ -154,3 +154,14 @@ pub fn sec_request(op: SecOp, tag: u32) -> SecRequest {
 pub fn sec_sqe(op: SecOp, tag: u32, version: QmVersion) -> Sqe {
     sec::encode(&sec_request(op, tag), version).expect("a request uacce-sys encodes")
 }
+
+/// A golden-BD check: `op` with `tag` encodes for `version` to exactly `expected`, and `expected` decodes back to
+/// `op`.
+#[track_caller]
+pub fn assert_sec_golden(op: SecOp, tag: u32, version: QmVersion, expected: &Sqe) {
+    assert_eq!(
+        sec::encode(&sec_request(op, tag), version).unwrap(),
+        *expected
+    );
+    assert_eq!(sec::decode(expected).unwrap().op, op);
+}

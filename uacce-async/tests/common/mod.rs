@@ -1,6 +1,8 @@
 //! Helpers shared by the async tests.
 #![allow(dead_code)]
 
+pub mod trace;
+
 use std::time::Duration;
 
 use uacce_async::{Accel, Backend, EmuDevice, EmuOptions, NotifyMode, Routing, ServiceModel};

@@ -416,20 +416,8 @@ fn decode_gcm(r: &Raw) -> Result<GcmRequest, SecDecodeError> {
             "GCM needs a_len = cipher_src_offset = AAD, auth_src_offset 0",
         ));
     }
-    let (aad_len, payload_len) = (r.a_len_word, r.c_len_word);
-    if aad_len + payload_len > MAX_DATA_LEN {
-        return Err(SecDecodeError::TooLong(aad_len + payload_len));
-    }
-    need(r.c_key, "key")?;
-    need(r.c_ivin, "IV")?;
-    need(r.a_ivin, "auth IV")?;
-    need(r.mac, "MAC")?;
-    if aad_len + payload_len != 0 {
-        need(r.src, "source")?;
-    }
-    if payload_len != 0 {
-        need(r.dst, "destination")?;
-    }
+    // a_len = cipher_src_offset (16 bits) keeps the AAD within 0xFFFF.
+    let (aad_len, payload_len) = xcm_mac::aead_data(r, 0xFFFF, false)?;
     Ok(GcmRequest {
         dir,
         key_addr: r.c_key,

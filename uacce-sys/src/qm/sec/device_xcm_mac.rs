@@ -55,26 +55,7 @@ pub(super) fn decode_xcm(r: &Raw) -> Result<XcmRequest, SecDecodeError> {
             "CCM/GCM need a_len = cipher_src_offset = AAD, auth_src_offset 0",
         ));
     }
-    let (aad_len, payload_len) = (r.a_len_word, r.c_len_word);
-    if aad_len > mode.max_aad() {
-        return Err(SecDecodeError::Lengths("AAD over the mode's limit"));
-    }
-    if aad_len + payload_len > MAX_DATA_LEN {
-        return Err(SecDecodeError::TooLong(aad_len + payload_len));
-    }
-    if aad_len + payload_len == 0 || (r.bd == BdType::Bd2 && payload_len == 0) {
-        return Err(SecDecodeError::Lengths(
-            "CCM/GCM need data (BD2: a nonzero payload)",
-        ));
-    }
-    need(r.c_key, "key")?;
-    need(r.c_ivin, "IV")?;
-    need(r.a_ivin, "auth IV")?;
-    need(r.mac, "MAC")?;
-    need(r.src, "source")?;
-    if payload_len != 0 {
-        need(r.dst, "destination")?;
-    }
+    let (aad_len, payload_len) = aead_data(r, mode.max_aad(), true)?;
     Ok(XcmRequest {
         mode,
         alg,
@@ -90,6 +71,39 @@ pub(super) fn decode_xcm(r: &Raw) -> Result<XcmRequest, SecDecodeError> {
         mac_addr: r.mac,
         tag_len: r.icv_len,
     })
+}
+
+/// The AAD, length and address checks every CCM/GCM BD shares (AES-GCM's too), after its `a_len` =
+/// `cipher_src_offset` check: AAD at most `max_aad`, AAD + payload at most [`MAX_DATA_LEN`]; `len_check` (CCM and
+/// SM4-GCM, UADK `aead_len_check`): no empty job, and a payload on BD2. Returns `(aad_len, payload_len)`.
+pub(super) fn aead_data(
+    r: &Raw,
+    max_aad: u32,
+    len_check: bool,
+) -> Result<(u32, u32), SecDecodeError> {
+    let (aad_len, payload_len) = (r.a_len_word, r.c_len_word);
+    if aad_len > max_aad {
+        return Err(SecDecodeError::Lengths("AAD over the mode's limit"));
+    }
+    if aad_len + payload_len > MAX_DATA_LEN {
+        return Err(SecDecodeError::TooLong(aad_len + payload_len));
+    }
+    if len_check && (aad_len + payload_len == 0 || (r.bd == BdType::Bd2 && payload_len == 0)) {
+        return Err(SecDecodeError::Lengths(
+            "CCM/GCM need data (BD2: a nonzero payload)",
+        ));
+    }
+    need(r.c_key, "key")?;
+    need(r.c_ivin, "IV")?;
+    need(r.a_ivin, "auth IV")?;
+    need(r.mac, "MAC")?;
+    if aad_len + payload_len != 0 {
+        need(r.src, "source")?;
+    }
+    if payload_len != 0 {
+        need(r.dst, "destination")?;
+    }
+    Ok((aad_len, payload_len))
 }
 
 /// A digest BD with a_alg 0x20..=0x22: XCBC, CMAC or GMAC, one-shot.

@@ -32,30 +32,36 @@ fn check_cipher(c: &CipherRequest) -> Result<u8, SecEncodeError> {
     Ok(code)
 }
 
-fn check_gcm(g: &GcmRequest) -> Result<u8, SecEncodeError> {
+/// An AES-GCM request as the CCM/GCM BD code sees it: GCM mode with AES (AES-GCM and SM4-GCM share the BD).
+const fn gcm_as_xcm(g: &GcmRequest) -> XcmRequest {
+    XcmRequest {
+        mode: XcmMode::Gcm,
+        alg: CipherAlg::Aes,
+        dir: g.dir,
+        key_addr: g.key_addr,
+        key_len: g.key_len,
+        iv_addr: g.iv_addr,
+        aiv_addr: g.aiv_addr,
+        src_addr: g.src_addr,
+        dst_addr: g.dst_addr,
+        aad_len: g.aad_len,
+        payload_len: g.payload_len,
+        mac_addr: g.mac_addr,
+        tag_len: g.tag_len,
+    }
+}
+
+/// Returns the `c_key_len` code and the request in the CCM/GCM BD code's terms.
+fn check_gcm(g: &GcmRequest) -> Result<(u8, XcmRequest), SecEncodeError> {
     let code =
         key_len_code(CipherAlg::Aes, false, g.key_len).ok_or(SecEncodeError::KeyLen(g.key_len))?;
     if !(4..=16).contains(&g.tag_len) {
         return Err(SecEncodeError::TagLen(g.tag_len));
     }
-    if g.aad_len > 0xFFFF {
-        return Err(SecEncodeError::AadTooLong(g.aad_len));
-    }
-    let total = u64::from(g.aad_len) + u64::from(g.payload_len);
-    if total > u64::from(MAX_DATA_LEN) {
-        return Err(SecEncodeError::TooLong(total));
-    }
-    nonzero(g.key_addr, "key")?;
-    nonzero(g.iv_addr, "IV")?;
-    nonzero(g.aiv_addr, "auth IV")?;
-    nonzero(g.mac_addr, "MAC")?;
-    if total != 0 {
-        nonzero(g.src_addr, "source")?;
-    }
-    if g.payload_len != 0 {
-        nonzero(g.dst_addr, "destination")?;
-    }
-    Ok(code)
+    let x = gcm_as_xcm(g);
+    // No aead_len_check: an empty AES-GCM job is encoded.
+    xcm_mac::check_aead_data(&x, None)?;
+    Ok((code, x))
 }
 
 /// Returns `(mac_len words, akey words, a_alg)`.
@@ -185,26 +191,8 @@ fn encode_cipher_bd2(s: &mut Sqe, c: &CipherRequest) -> Result<(), SecEncodeErro
 }
 
 fn encode_gcm_bd2(s: &mut Sqe, g: &GcmRequest) -> Result<(), SecEncodeError> {
-    let key_code = check_gcm(g)?;
-    let seq = u8::from(g.dir == CipherDir::Decrypt);
-    s[bd2::TYPE_CIPHER_AUTH] = 2 | (g.dir.code() << 4) as u8; // auth 0 (§11)
-    s[bd2::SDS] = seq | (1 << 1 | SCENE_IPSEC << 3) as u8; // 0x0A enc, 0x0B dec
-    write_u16_at(
-        s,
-        bd2::ICVW_KMODE,
-        u16::from(g.tag_len) | u16::from(key_code) << 9 | u16::from(C_MODE_GCM) << 12,
-    );
-    s[bd2::C_ALG] = CipherAlg::Aes.code();
-    write_u32_at(s, bd2::A_LEN, g.aad_len);
-    write_u32_at(s, bd2::C_LEN, g.payload_len);
-    write_u16_at(s, bd2::CIPHER_SRC_OFFSET, g.aad_len as u16);
-    write_u64_at(s, bd2::A_IVIN, g.aiv_addr);
-    write_u64_at(s, bd2::A_KEY, g.key_addr);
-    write_u64_at(s, bd2::MAC, g.mac_addr);
-    write_u64_at(s, bd2::C_IVIN, g.iv_addr);
-    write_u64_at(s, bd2::C_KEY, g.key_addr);
-    write_u64_at(s, bd2::SRC, g.src_addr);
-    write_u64_at(s, bd2::DST, g.dst_addr);
+    let (key_code, x) = check_gcm(g)?;
+    xcm_mac::write_aead_bd2(s, &x, key_code); // auth 0 (§11)
     Ok(())
 }
 
@@ -262,27 +250,8 @@ fn encode_cipher_bd3(s: &mut Sqe, c: &CipherRequest) -> Result<u32, SecEncodeErr
 }
 
 fn encode_gcm_bd3(s: &mut Sqe, g: &GcmRequest) -> Result<u32, SecEncodeError> {
-    let key_code = check_gcm(g)?;
-    write_u32_at(s, bd3::BD_PARAM, bd3_param(SCENE_IPSEC, 1)); // 0x223
-    write_u16_at(
-        s,
-        bd3::C_ICV_KEY,
-        g.dir.code() as u16 | u16::from(g.tag_len) << 4 | u16::from(key_code) << 13,
-    );
-    s[bd3::C_MODE_ALG] = C_MODE_GCM | CipherAlg::Aes.code() << 4; // 0x26
-    if g.dir == CipherDir::Decrypt {
-        s[bd3::HUK_IV_SEQ] = 1 << 6;
-    }
-    write_u16_at(s, bd3::CIPHER_SRC_OFFSET, g.aad_len as u16);
-    write_u32_at(s, bd3::A_LEN, g.aad_len);
-    write_u32_at(s, bd3::C_LEN, g.payload_len);
-    write_u64_at(s, bd3::SRC, g.src_addr);
-    write_u64_at(s, bd3::A_KEY, g.key_addr);
-    write_u64_at(s, bd3::A_IVIN, g.aiv_addr);
-    write_u64_at(s, bd3::C_KEY, g.key_addr);
-    write_u64_at(s, bd3::DST, g.dst_addr);
-    write_u64_at(s, bd3::MAC, g.mac_addr);
-    write_u64_at(s, bd3::C_IVIN, g.iv_addr);
+    let (key_code, x) = check_gcm(g)?;
+    xcm_mac::write_aead_bd3(s, &x, key_code);
     Ok(0) // auth bits 0 for GCM (§11)
 }
 

@@ -28,6 +28,17 @@ fn check_xcm(x: &XcmRequest, bd: BdType) -> Result<u8, SecEncodeError> {
     if !x.mode.tag_len_ok(x.tag_len) {
         return Err(SecEncodeError::TagLen(x.tag_len));
     }
+    check_aead_data(x, Some(bd))?;
+    Ok(code)
+}
+
+/// The AAD, length and address checks every CCM/GCM BD shares (AES-GCM's too, as an [`XcmRequest`] in GCM mode).
+/// `len_check`: the BD type whose UADK `aead_len_check` applies (CCM and SM4-GCM: no empty job, BD2 needs a
+/// payload); none for AES-GCM, which takes an empty job.
+pub(super) fn check_aead_data(
+    x: &XcmRequest,
+    len_check: Option<BdType>,
+) -> Result<(), SecEncodeError> {
     if x.aad_len > x.mode.max_aad() {
         return Err(SecEncodeError::AadTooLong(x.aad_len));
     }
@@ -35,19 +46,22 @@ fn check_xcm(x: &XcmRequest, bd: BdType) -> Result<u8, SecEncodeError> {
     if total > u64::from(MAX_DATA_LEN) {
         return Err(SecEncodeError::TooLong(total));
     }
-    // aead_len_check: nothing at all is refused; BD2 block mode needs a payload.
-    if total == 0 || (bd == BdType::Bd2 && x.payload_len == 0) {
+    if let Some(bd) = len_check
+        && (total == 0 || (bd == BdType::Bd2 && x.payload_len == 0))
+    {
         return Err(SecEncodeError::BadLength(x.payload_len));
     }
     nonzero(x.key_addr, "key")?;
     nonzero(x.iv_addr, "IV")?;
     nonzero(x.aiv_addr, "auth IV")?;
     nonzero(x.mac_addr, "MAC")?;
-    nonzero(x.src_addr, "source")?;
+    if total != 0 {
+        nonzero(x.src_addr, "source")?;
+    }
     if x.payload_len != 0 {
         nonzero(x.dst_addr, "destination")?;
     }
-    Ok(code)
+    Ok(())
 }
 
 pub(in crate::qm::sec) fn encode_xcm_bd2(
@@ -55,6 +69,12 @@ pub(in crate::qm::sec) fn encode_xcm_bd2(
     x: &XcmRequest,
 ) -> Result<(), SecEncodeError> {
     let key_code = check_xcm(x, BdType::Bd2)?;
+    write_aead_bd2(s, x, key_code);
+    Ok(())
+}
+
+/// Fill a BD2 for a checked CCM/GCM request (AES-GCM's too) with `c_key_len` code `key_code`.
+pub(super) fn write_aead_bd2(s: &mut Sqe, x: &XcmRequest, key_code: u8) {
     let seq = u8::from(x.dir == CipherDir::Decrypt);
     s[bd2::TYPE_CIPHER_AUTH] = 2 | (x.dir.code() << 4) as u8; // auth bits cleared (SEC_AUTH_MASK)
     s[bd2::SDS] = seq | (1 << 1 | SCENE_IPSEC << 3) as u8; // 0x0A enc, 0x0B dec
@@ -74,7 +94,6 @@ pub(in crate::qm::sec) fn encode_xcm_bd2(
     write_u64_at(s, bd2::C_KEY, x.key_addr);
     write_u64_at(s, bd2::SRC, x.src_addr);
     write_u64_at(s, bd2::DST, x.dst_addr);
-    Ok(())
 }
 
 /// Returns the auth_mac_key word (0: auth bits cleared for CCM/GCM).
@@ -83,6 +102,13 @@ pub(in crate::qm::sec) fn encode_xcm_bd3(
     x: &XcmRequest,
 ) -> Result<u32, SecEncodeError> {
     let key_code = check_xcm(x, BdType::Bd3)?;
+    write_aead_bd3(s, x, key_code);
+    Ok(0)
+}
+
+/// Fill a BD3 for a checked CCM/GCM request (AES-GCM's too) with `c_key_len` code `key_code`; the auth_mac_key
+/// word stays 0 (auth bits cleared, §11).
+pub(super) fn write_aead_bd3(s: &mut Sqe, x: &XcmRequest, key_code: u8) {
     write_u32_at(s, bd3::BD_PARAM, 3 | SCENE_IPSEC << 5 | 1 << 9); // 0x223
     write_u16_at(
         s,
@@ -103,7 +129,6 @@ pub(in crate::qm::sec) fn encode_xcm_bd3(
     write_u64_at(s, bd3::DST, x.dst_addr);
     write_u64_at(s, bd3::MAC, x.mac_addr);
     write_u64_at(s, bd3::C_IVIN, x.iv_addr);
-    Ok(0)
 }
 
 /// Validate a [`MacRequest`] for `bd`; returns `(mac words, key words)`.
