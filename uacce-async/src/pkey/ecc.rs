@@ -563,6 +563,8 @@ struct EccJob {
     hpcore: bool,
     /// SM2 encrypt/decrypt message length (dw10 = len − 1), else 0.
     msg_len: usize,
+    /// UADK's split-SM2 marker for dw10 on an ECDH multiply (0xE encrypt, 0xF decrypt), else `None`.
+    split: Option<u16>,
     cpu: CpuFn,
 }
 
@@ -592,6 +594,7 @@ impl EccJob {
             out_len,
             hpcore: false,
             msg_len,
+            split: None,
             cpu: Box::new(move || soft_run(alg, width, &k, &i, msg_len)),
         }
     }
@@ -662,6 +665,9 @@ impl Job for EccJob {
             let n = u16::try_from(self.msg_len)
                 .map_err(|_| Error::InvalidParameter("SM2 message too long for one SQE"))?;
             req.dw10 = hpre::Dw10::MsgLen(n);
+        }
+        if let Some(mark) = self.split {
+            req.dw10 = hpre::Dw10::SplitMark(mark);
         }
         req.validate(version)
             .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
@@ -1368,8 +1374,25 @@ fn all_zero(v: &[u8]) -> bool {
 /// The default SM2 user ID (GB/T 35276 / GM/T 0009: "1234567812345678"), used when none is given.
 pub const SM2_DEFAULT_ID: &[u8] = b"1234567812345678";
 
-/// Longest message [`Accel::sm2_encrypt`] and [`Accel::sm2_decrypt`] take: what one HPRE SQE carries (512 bytes).
-pub const SM2_MAX_MESSAGE: usize = hpre::SM2_MAX_SINGLE_MSG;
+/// Longest message [`Accel::sm2_encrypt`] and [`Accel::sm2_decrypt`] take: 1 MiB. Up to 512 bytes (what one HPRE
+/// SQE carries) a message takes one SQE; longer ones take UADK's split path (the engine multiplies the points, the
+/// KDF and C3 run in software, protocol doc §12.4). SM2 encryption is meant for short secrets (keys); the bound
+/// keeps a ciphertext from sizing an allocation without limit.
+pub const SM2_MAX_MESSAGE: usize = 1 << 20;
+
+/// Attempts at a split SM2 encryption before giving up: a new k is drawn only when the KDF output is all zero
+/// (GB/T 32918.4 §6.1 A5), which happens with probability about 2^-256 per attempt.
+const SM2_SPLIT_ATTEMPTS: usize = 4;
+
+/// SM3 of the concatenation of `parts`.
+fn sm3_of(parts: &[&[u8]]) -> [u8; 32] {
+    use sm3::Digest;
+    let mut h = sm3::Sm3::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
 
 /// An SM2 public key: a point on the SM2 recommended curve (checked on import), never the identity.
 #[derive(Clone, PartialEq, Eq)]
@@ -1717,9 +1740,14 @@ impl Accel {
         }
     }
 
-    /// SM2 encryption (GB/T 32918.4) of `msg` (1 to [`SM2_MAX_MESSAGE`] bytes) to `key`, in one HPRE SQE (alg
-    /// 0x14: C1 = k·G, the KDF with SM3 and C3 on the engine), k from the operating system's RNG. Returns the
-    /// ciphertext in the C1 ‖ C3 ‖ C2 layout: 0x04 ‖ x1 ‖ y1 (65 bytes), C3 (32), C2 (as long as `msg`).
+    /// SM2 encryption (GB/T 32918.4) of `msg` (1 to [`SM2_MAX_MESSAGE`] bytes) to `key`, k from the operating
+    /// system's RNG. Returns the ciphertext in the C1 ‖ C3 ‖ C2 layout: 0x04 ‖ x1 ‖ y1 (65 bytes), C3 (32), C2 (as
+    /// long as `msg`).
+    ///
+    /// Up to 512 bytes it is one HPRE SQE (alg 0x14: C1 = k·G, the KDF with SM3 and C3 on the engine). Longer
+    /// messages take UADK's split path (`sm2_enc_send`): two point multiplies on the engine (alg 0x0D with bd_rsv2
+    /// and the dw10 marker 0xE, key p ‖ a ‖ k ‖ b ‖ n: k·G and k·P), both results checked to be on the curve, then
+    /// the KDF, C2 = M ⊕ t and C3 = SM3(x2 ‖ M ‖ y2) in software.
     ///
     /// # Cancel safety
     ///
@@ -1729,8 +1757,11 @@ impl Accel {
             return Err(Error::InvalidLength {
                 alg: "SM2 encrypt",
                 got: msg.len(),
-                why: "1 to 512 bytes (one HPRE SQE)",
+                why: "1 to 1 MiB (SM2_MAX_MESSAGE)",
             });
+        }
+        if msg.len() > hpre::SM2_MAX_SINGLE_MSG {
+            return self.sm2_encrypt_split(key, msg).await;
         }
         let k = Zeroizing::new({
             let k = sm2::NonZeroScalar::random(&mut rand_core::OsRng);
@@ -1756,10 +1787,69 @@ impl Accel {
         Ok([&[4u8][..], c1, c3, c2].concat())
     }
 
+    /// One multiply of the split SM2 path (protocol doc §12.4, UADK `sm2_enc_send` / `sm2_dec_send`): alg 0x0D,
+    /// bd_rsv2 = 1, dw10 = `mark`, key = p ‖ a ‖ `scalar` ‖ b ‖ n of the SM2 curve, in = (x, y); returns x ‖ y
+    /// (64 bytes), checked to be a point on the curve (a fault countermeasure: the result feeds the KDF).
+    async fn sm2_split_multiply(
+        &self,
+        scalar: &[u8],
+        x: &[u8],
+        y: &[u8],
+        mark: u16,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let mut key = sm2_private_block(scalar)?;
+        key.truncate(layout::ecc_private::MULTIPLY_FIELDS * 32);
+        let mut job = EccJob::soft(HpreAlg::EcdhMultiply, 32, key, [x, y].concat(), 64);
+        job.hpcore = true;
+        job.split = Some(mark);
+        let out = data(self.ecc(job).await?)?;
+        if out.len() != 64 {
+            return Err(Error::Device(
+                "split SM2 multiply: result of the wrong length".into(),
+            ));
+        }
+        let point = Zeroizing::new([&[4u8][..], &out[..]].concat());
+        Sm2PublicKey::from_sec1_bytes(&point).map_err(|_| {
+            Error::Device("split SM2 multiply: the result is not on the curve (fault)".into())
+        })?;
+        Ok(out)
+    }
+
+    /// SM2 encryption of a message longer than one SQE carries: see [`Accel::sm2_encrypt`].
+    async fn sm2_encrypt_split(&self, key: &Sm2PublicKey, msg: &[u8]) -> Result<Vec<u8>> {
+        let g = pkey::curve_params(CurveId::Sm2);
+        for _ in 0..SM2_SPLIT_ATTEMPTS {
+            let k = Zeroizing::new({
+                let k = sm2::NonZeroScalar::random(&mut rand_core::OsRng);
+                sm2::FieldBytes::from(k).to_vec()
+            });
+            // The two multiplies are independent: both in flight at once (UADK sends them with one doorbell;
+            // here each is its own job, matched to its completion by tag).
+            let (c1, x2y2) = tokio::try_join!(
+                self.sm2_split_multiply(&k, &g.gx, &g.gy, layout::SPLIT_MARK_ENCRYPT),
+                self.sm2_split_multiply(&k, key.x(), key.y(), layout::SPLIT_MARK_ENCRYPT),
+            )?;
+            let (x2, y2) = x2y2.split_at(32);
+            let mut c2 = Zeroizing::new(pkey::sm2_kdf(&x2y2, msg.len()));
+            if all_zero(&c2) {
+                continue;
+            }
+            for (t, m) in c2.iter_mut().zip(msg) {
+                *t ^= m;
+            }
+            let c3 = sm3_of(&[x2, msg, y2]);
+            return Ok([&[4u8][..], &c1, &c3, &c2].concat());
+        }
+        Err(Error::Device(
+            "SM2 encrypt: the KDF output was all zero for every k drawn".into(),
+        ))
+    }
+
     /// SM2 decryption of a C1 ‖ C3 ‖ C2 ciphertext (C1 uncompressed, 0x04 ‖ x1 ‖ y1; C2 of 1 to
-    /// [`SM2_MAX_MESSAGE`] bytes) with `key`, in one HPRE SQE (alg 0x15). C1 off the curve is
-    /// [`Error::InvalidParameter`]; a C3 that does not match (a wrong key or a changed ciphertext) is
-    /// [`Error::AuthFailed`].
+    /// [`SM2_MAX_MESSAGE`] bytes) with `key`. Up to 512 bytes of C2 it is one HPRE SQE (alg 0x15); longer ones take
+    /// UADK's split path (one multiply d·C1, alg 0x0D with bd_rsv2 and the dw10 marker 0xF; the KDF, M = C2 ⊕ t and
+    /// the C3 check in software, C3 compared in constant time). C1 off the curve is [`Error::InvalidParameter`]; a
+    /// C3 that does not match (a wrong key or a changed ciphertext) is [`Error::AuthFailed`].
     ///
     /// # Cancel safety
     ///
@@ -1774,7 +1864,7 @@ impl Accel {
             return Err(Error::InvalidLength {
                 alg: "SM2 decrypt",
                 got: ciphertext.len(),
-                why: "0x04 || C1 (64) || C3 (32) || C2 (1 to 512 bytes)",
+                why: "0x04 || C1 (64) || C3 (32) || C2 (1 byte to 1 MiB)",
             });
         }
         // C1 must be on the curve (GB/T 32918.4 §7.1 B1).
@@ -1782,6 +1872,26 @@ impl Accel {
             .map_err(|_| Error::InvalidParameter("SM2 decrypt: C1 is not a point on the curve"))?;
         let (c1, rest) = ciphertext[1..].split_at(64);
         let (c3, c2) = rest.split_at(32);
+        if m > hpre::SM2_MAX_SINGLE_MSG {
+            let (c1x, c1y) = c1.split_at(32);
+            let x2y2 = self
+                .sm2_split_multiply(&key.d, c1x, c1y, layout::SPLIT_MARK_DECRYPT)
+                .await?;
+            let (x2, y2) = x2y2.split_at(32);
+            let mut out = Zeroizing::new(pkey::sm2_kdf(&x2y2, m));
+            if all_zero(&out) {
+                return Err(Error::AuthFailed);
+            }
+            for (t, c) in out.iter_mut().zip(c2) {
+                *t ^= c;
+            }
+            let u = sm3_of(&[x2, &out, y2]);
+            use subtle::ConstantTimeEq;
+            if !bool::from(u.ct_eq(c3)) {
+                return Err(Error::AuthFailed);
+            }
+            return Ok(out);
+        }
         let input = [c1, c2, c3].concat();
         let job = EccJob::soft_msg(
             HpreAlg::Sm2Decrypt,

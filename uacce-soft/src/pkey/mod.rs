@@ -28,7 +28,7 @@ mod xdh;
 use uacce_sys::qm::hpre::layout::block_lens;
 use uacce_sys::qm::hpre::{HpreAlg, SM2_MAX_SINGLE_MSG};
 
-pub use ecc::{CurveId, CurveParams, curve_params};
+pub use ecc::{CurveId, CurveParams, curve_params, sm2_kdf};
 
 /// Why the engine refused a job. The emulator maps each to an etype (see `uacce-emu`'s HPRE engine docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
