@@ -36,7 +36,7 @@ pub const ETYPE_NOT_ON_CURVE: u16 = 0x004;
 pub const ETYPE_DEGENERATE: u16 = 0x008;
 /// etype: SM2 decrypt found C3 ≠ SM3(x2 ‖ M ‖ y2).
 pub const ETYPE_DECRYPT_CHECK: u16 = 0x010;
-/// etype: a valid job the emulator does not compute (RSA key generation; ECC on curve parameters other than
+/// etype: a valid job the emulator does not compute (ECC on curve parameters other than
 /// P-256, P-384, P-521 and SM2, which real hardware would compute on).
 pub const ETYPE_UNSUPPORTED: u16 = 0x040;
 /// etype written for an injected error (`Fault::ErrorStatus`).
