@@ -166,13 +166,16 @@ async fn every_sm2_operation(name: &str, accel: &Accel) {
             Err(Error::InvalidParameter(_))
         ));
     }
-    // Lengths: empty, over one SQE, a truncated ciphertext.
+    // Lengths: empty, over the API's bound (longer than one SQE is the split path: tests/sm2_split.rs), a
+    // truncated ciphertext.
     assert!(matches!(
         accel.sm2_encrypt(key.public_key(), &[]).await,
         Err(Error::InvalidLength { .. })
     ));
     assert!(matches!(
-        accel.sm2_encrypt(key.public_key(), &[0; 513]).await,
+        accel
+            .sm2_encrypt(key.public_key(), &vec![0; uacce_async::SM2_MAX_MESSAGE + 1])
+            .await,
         Err(Error::InvalidLength { .. })
     ));
     assert!(matches!(

@@ -1,12 +1,12 @@
-//! Elliptic-curve public-key jobs: ECDSA sign/verify and ECDH on NIST P-256 and P-384, X448 and X25519 key
+//! Elliptic-curve public-key jobs: ECDSA sign/verify and ECDH on NIST P-256, P-384 and P-521, X448 and X25519 key
 //! agreement, with key types that read and write the usual formats.
 //!
 //! * **Keys.** [`EcPrivateKey`] (the scalar is zeroized on drop) and [`EcPublicKey`] (validated: on the curve, not
 //!   the identity) import and export raw scalars and SEC1 points, SEC1 `EC PRIVATE KEY` and PKCS#8 private keys,
 //!   SubjectPublicKeyInfo public keys, DER and PEM (OpenSSL's `ecparam -genkey` and `genpkey` files read as they
-//!   are), and convert from and to RustCrypto's `p256` / `p384` key types.
-//! * **ECDSA.** The message is hashed in software (SHA-256 for P-256, SHA-384 for P-384); the hardware's ECDSA
-//!   sign (alg 0x0E) takes the nonce k from software: RFC 6979 deterministic by default ([`EcdsaNonce::Rfc6979`]),
+//!   are), and convert from and to RustCrypto's `p256` / `p384` / `p521` key types.
+//! * **ECDSA.** The message is hashed in software (SHA-256 for P-256, SHA-384 for P-384, SHA-512 for P-521); the
+//!   hardware's ECDSA sign (alg 0x0E) takes the nonce k from software: RFC 6979 deterministic by default ([`EcdsaNonce::Rfc6979`]),
 //!   or from the operating system's RNG ([`EcdsaNonce::Random`]). Every signature is verified (on the same path:
 //!   the device when there is one) before it is returned, as a fault countermeasure. Signatures are
 //!   [`EcdsaSignature`]: fixed-width r ‖ s or ASN.1 DER (`ECDSA-Sig-Value`).
@@ -15,7 +15,7 @@
 //!
 //! On a QM v3 HPRE device each operation is one SQE on an ECC queue (type 1). Without one (no device, QM v2, the
 //! CPU backend) it runs on the CPU: aws-lc-rs (constant time) for ECDSA with a random nonce, ECDSA verify, ECDH
-//! P-256/P-384 and X25519; `uacce_soft::pkey` (RustCrypto arithmetic) on the hardware's own blocks for the RFC 6979
+//! P-256/P-384/P-521 and X25519; `uacce_soft::pkey` (RustCrypto arithmetic) on the hardware's own blocks for the RFC 6979
 //! ECDSA signatures (so the CPU backend's signatures are byte-equal to the device's) and X448, which aws-lc-rs
 //! lacks. A job the device refuses is run on the CPU, which says why in a typed error.
 
@@ -51,14 +51,18 @@ pub enum EcCurve {
     P256,
     /// NIST P-384 (secp384r1); ECDSA hashes with SHA-384.
     P384,
+    /// NIST P-521 (secp521r1); ECDSA hashes with SHA-512. Numbers are 66 bytes (521 bits); the hardware's fields
+    /// are h = 72 bytes wide (task_len1 = 8, protocol doc §12.4).
+    P521,
 }
 
 impl EcCurve {
-    /// Bytes of a scalar or a coordinate: 32 or 48.
+    /// Bytes of a scalar or a coordinate: 32, 48 or 66.
     pub const fn field_bytes(self) -> usize {
         match self {
             EcCurve::P256 => 32,
             EcCurve::P384 => 48,
+            EcCurve::P521 => 66,
         }
     }
 
@@ -66,6 +70,7 @@ impl EcCurve {
         match self {
             EcCurve::P256 => CurveId::P256,
             EcCurve::P384 => CurveId::P384,
+            EcCurve::P521 => CurveId::P521,
         }
     }
 
@@ -73,6 +78,7 @@ impl EcCurve {
         match self {
             EcCurve::P256 => "32 bytes",
             EcCurve::P384 => "48 bytes",
+            EcCurve::P521 => "66 bytes",
         }
     }
 
@@ -80,19 +86,21 @@ impl EcCurve {
         match self {
             EcCurve::P256 => "P-256",
             EcCurve::P384 => "P-384",
+            EcCurve::P521 => "P-521",
         }
     }
 
-    /// The ECDSA digest of `msg` (SHA-256 or SHA-384).
+    /// The ECDSA digest of `msg` (SHA-256, SHA-384 or SHA-512).
     fn hash(self, msg: &[u8]) -> Vec<u8> {
         match self {
             EcCurve::P256 => sha2::Sha256::digest(msg).to_vec(),
             EcCurve::P384 => sha2::Sha384::digest(msg).to_vec(),
+            EcCurve::P521 => sha2::Sha512::digest(msg).to_vec(),
         }
     }
 }
 
-/// Runs `$body` with `$m` bound to the RustCrypto crate of `$curve` (`p256` or `p384`).
+/// Runs `$body` with `$m` bound to the RustCrypto crate of `$curve` (`p256`, `p384` or `p521`).
 macro_rules! with_curve {
     ($curve:expr, $m:ident => $body:expr) => {
         match $curve {
@@ -104,6 +112,10 @@ macro_rules! with_curve {
                 use p384 as $m;
                 $body
             }
+            EcCurve::P521 => {
+                use p521 as $m;
+                $body
+            }
         }
     };
 }
@@ -112,7 +124,7 @@ fn bad_key(_: impl std::fmt::Display) -> Error {
     Error::InvalidParameter("EC key: not a valid key for the curve, or a malformed encoding")
 }
 
-/// An elliptic-curve public key on P-256 or P-384: a point on the curve, never the identity (checked on import).
+/// An elliptic-curve public key on P-256, P-384 or P-521: a point on the curve, never the identity (checked on import).
 #[derive(Clone, PartialEq, Eq)]
 pub struct EcPublicKey {
     curve: EcCurve,
@@ -156,6 +168,9 @@ impl EcPublicKey {
     /// A DER SubjectPublicKeyInfo (`-----BEGIN PUBLIC KEY-----` as DER); the curve comes from its OID.
     pub fn from_public_key_der(der: &[u8]) -> Result<Self> {
         if let Ok(k) = p256::PublicKey::from_public_key_der(der) {
+            return Ok(k.into());
+        }
+        if let Ok(k) = p521::PublicKey::from_public_key_der(der) {
             return Ok(k.into());
         }
         p384::PublicKey::from_public_key_der(der)
@@ -233,8 +248,9 @@ macro_rules! public_conversions {
 }
 public_conversions!(p256, EcCurve::P256);
 public_conversions!(p384, EcCurve::P384);
+public_conversions!(p521, EcCurve::P521);
 
-/// An elliptic-curve private key on P-256 or P-384: the scalar d in [1, n−1] (zeroized on drop) and its public
+/// An elliptic-curve private key on P-256, P-384 or P-521: the scalar d in [1, n−1] (zeroized on drop) and its public
 /// key. `Debug` does not show the scalar.
 #[derive(Clone)]
 pub struct EcPrivateKey {
@@ -301,6 +317,9 @@ impl EcPrivateKey {
         if let Ok(k) = p256::SecretKey::from_sec1_der(der) {
             return Ok(k.into());
         }
+        if let Ok(k) = p521::SecretKey::from_sec1_der(der) {
+            return Ok(k.into());
+        }
         p384::SecretKey::from_sec1_der(der)
             .map(Into::into)
             .map_err(bad_key)
@@ -309,6 +328,9 @@ impl EcPrivateKey {
     /// A PKCS#8 `PrivateKeyInfo` in DER (unencrypted).
     pub fn from_pkcs8_der(der: &[u8]) -> Result<Self> {
         if let Ok(k) = p256::SecretKey::from_pkcs8_der(der) {
+            return Ok(k.into());
+        }
+        if let Ok(k) = p521::SecretKey::from_pkcs8_der(der) {
             return Ok(k.into());
         }
         p384::SecretKey::from_pkcs8_der(der)
@@ -338,6 +360,7 @@ impl EcPrivateKey {
         let oid = match self.curve {
             EcCurve::P256 => p256::NistP256::OID,
             EcCurve::P384 => p384::NistP384::OID,
+            EcCurve::P521 => p521::NistP521::OID,
         };
         let key = sec1::EcPrivateKey {
             private_key: &self.d,
@@ -410,6 +433,7 @@ macro_rules! private_conversions {
 }
 private_conversions!(p256, EcCurve::P256);
 private_conversions!(p384, EcCurve::P384);
+private_conversions!(p521, EcCurve::P521);
 
 // -------------------------------------------------------------------------------------------------------------
 // Signatures
@@ -449,7 +473,7 @@ fn bad_signature_encoding(_: impl std::fmt::Display) -> Error {
 }
 
 impl EcdsaSignature {
-    /// Fixed-width r ‖ s (IEEE P1363, JWS, WebAuthn's raw form): 64 bytes on P-256, 96 on P-384.
+    /// Fixed-width r ‖ s (IEEE P1363, JWS, WebAuthn's raw form): 64 bytes on P-256, 96 on P-384, 132 on P-521.
     pub fn from_bytes(curve: EcCurve, rs: &[u8]) -> Result<Self> {
         if rs.len() != 2 * curve.field_bytes() {
             return Err(Error::InvalidLength {
@@ -539,6 +563,8 @@ struct EccJob {
     hpcore: bool,
     /// SM2 encrypt/decrypt message length (dw10 = len − 1), else 0.
     msg_len: usize,
+    /// UADK's split-SM2 marker for dw10 on an ECDH multiply (0xE encrypt, 0xF decrypt), else `None`.
+    split: Option<u16>,
     cpu: CpuFn,
 }
 
@@ -568,6 +594,7 @@ impl EccJob {
             out_len,
             hpcore: false,
             msg_len,
+            split: None,
             cpu: Box::new(move || soft_run(alg, width, &k, &i, msg_len)),
         }
     }
@@ -638,6 +665,9 @@ impl Job for EccJob {
             let n = u16::try_from(self.msg_len)
                 .map_err(|_| Error::InvalidParameter("SM2 message too long for one SQE"))?;
             req.dw10 = hpre::Dw10::MsgLen(n);
+        }
+        if let Some(mark) = self.split {
+            req.dw10 = hpre::Dw10::SplitMark(mark);
         }
         req.validate(version)
             .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
@@ -746,7 +776,53 @@ fn rfc6979_k(curve: EcCurve, d: &[u8], digest: &[u8]) -> Zeroizing<Vec<u8>> {
     match curve {
         EcCurve::P256 => k!(p256, p256::NistP256, p256::U256, sha2::Sha256),
         EcCurve::P384 => k!(p384, p384::NistP384, p384::U384, sha2::Sha384),
+        EcCurve::P521 => rfc6979_k_p521(d, e),
     }
+}
+
+/// RFC 6979 §3.2 on P-521 with SHA-512, written out because the order is not a whole number of bytes (qlen = 521,
+/// rlen = 66 bytes): each 66-byte HMAC-DRBG output T becomes k = bits2int(T) = T >> 7, which the generic
+/// `rfc6979::generate_k` (k = T) does not do. `e` is the digest cut to 66 bytes; SHA-512's 64 bytes are shorter
+/// than qlen, so bits2int(h1) = h1 and bits2octets(h1) = h1 mod n, 66 bytes. The DRBG is `rfc6979`'s
+/// `HmacDrbg`, whose `fill_bytes` also does step h.3's K/V update after each output.
+fn rfc6979_k_p521(d: &[u8], e: &[u8]) -> Zeroizing<Vec<u8>> {
+    use elliptic_curve::ff::PrimeField;
+    use elliptic_curve::{Curve, FieldBytesEncoding};
+    const RLEN: usize = 66;
+    let mut z = p521::FieldBytes::default();
+    z[RLEN - e.len()..].copy_from_slice(e);
+    let h1 = <p521::Scalar as Reduce<p521::U576>>::reduce_bytes(&z).to_repr();
+    let order: p521::FieldBytes =
+        <p521::U576 as FieldBytesEncoding<p521::NistP521>>::encode_field_bytes(
+            &<p521::NistP521 as Curve>::ORDER,
+        );
+    let mut drbg = rfc6979::HmacDrbg::<sha2::Sha512>::new(d, &h1, &[]);
+    loop {
+        let mut t = Zeroizing::new([0u8; RLEN]);
+        drbg.fill_bytes(&mut t[..]);
+        // k = T >> 7 (big-endian, 66 bytes).
+        let mut k = Zeroizing::new(vec![0u8; RLEN]);
+        for i in (0..RLEN).rev() {
+            let hi = if i == 0 { 0 } else { t[i - 1] };
+            k[i] = (t[i] >> 7) | (hi << 1);
+        }
+        // 1 <= k < n, compared in constant time as rfc6979 does.
+        if !all_zero(&k) & ct_lt_be(&k, &order) {
+            return k;
+        }
+    }
+}
+
+/// Constant-time `a < b` for equal-length big-endian numbers.
+fn ct_lt_be(a: &[u8], b: &[u8]) -> bool {
+    use subtle::{ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
+    let mut lt = subtle::Choice::from(0);
+    let mut eq = subtle::Choice::from(1);
+    for (x, y) in a.iter().zip(b) {
+        lt = subtle::Choice::conditional_select(&lt, &x.ct_lt(y), eq);
+        eq &= x.ct_eq(y);
+    }
+    bool::from(lt)
 }
 
 /// A uniformly random k in [1, n−1] from the operating system's RNG.
@@ -767,6 +843,7 @@ fn aws_signing_alg(curve: EcCurve) -> &'static aws_lc_rs::signature::EcdsaSignin
     match curve {
         EcCurve::P256 => &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
         EcCurve::P384 => &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED_SIGNING,
+        EcCurve::P521 => &aws_lc_rs::signature::ECDSA_P521_SHA512_FIXED_SIGNING,
     }
 }
 
@@ -774,6 +851,7 @@ fn aws_verify_alg(curve: EcCurve) -> &'static aws_lc_rs::signature::EcdsaVerific
     match curve {
         EcCurve::P256 => &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
         EcCurve::P384 => &aws_lc_rs::signature::ECDSA_P384_SHA384_FIXED,
+        EcCurve::P521 => &aws_lc_rs::signature::ECDSA_P521_SHA512_FIXED,
     }
 }
 
@@ -781,6 +859,7 @@ fn aws_digest_alg(curve: EcCurve) -> &'static aws_lc_rs::digest::Algorithm {
     match curve {
         EcCurve::P256 => &aws_lc_rs::digest::SHA256,
         EcCurve::P384 => &aws_lc_rs::digest::SHA384,
+        EcCurve::P521 => &aws_lc_rs::digest::SHA512,
     }
 }
 
@@ -788,6 +867,7 @@ fn aws_agreement_alg(curve: EcCurve) -> &'static aws_lc_rs::agreement::Algorithm
     match curve {
         EcCurve::P256 => &aws_lc_rs::agreement::ECDH_P256,
         EcCurve::P384 => &aws_lc_rs::agreement::ECDH_P384,
+        EcCurve::P521 => &aws_lc_rs::agreement::ECDH_P521,
     }
 }
 
@@ -815,7 +895,7 @@ impl Accel {
     }
 
     /// ECDSA signature of `msg` with an RFC 6979 deterministic nonce: the message hashed with SHA-256 (P-256) or
-    /// SHA-384 (P-384), then the HPRE's ECDSA sign. Same as [`Accel::ecdsa_sign_with`] with
+    /// SHA-384 (P-384) or SHA-512 (P-521), then the HPRE's ECDSA sign. Same as [`Accel::ecdsa_sign_with`] with
     /// [`EcdsaNonce::Rfc6979`].
     ///
     /// ```
@@ -1120,7 +1200,7 @@ impl Accel {
         key.truncate(layout::ecc_private::MULTIPLY_FIELDS * h);
         let input = [widen(x, h), widen(y, h)].concat();
         let mut job = EccJob::soft(HpreAlg::EcdhMultiply, h, key, input, 2 * h);
-        // UADK sets bd_rsv2 for the built-in secp256r1 on hw >= v3 (ECC queues are v3 only); not for P-384.
+        // UADK sets bd_rsv2 for the built-in secp256r1 on hw >= v3 (ECC queues are v3 only); not for P-384 or P-521.
         job.hpcore = curve == EcCurve::P256;
         if let Some(cpu) = cpu {
             job = job.with_cpu(cpu);
@@ -1294,8 +1374,25 @@ fn all_zero(v: &[u8]) -> bool {
 /// The default SM2 user ID (GB/T 35276 / GM/T 0009: "1234567812345678"), used when none is given.
 pub const SM2_DEFAULT_ID: &[u8] = b"1234567812345678";
 
-/// Longest message [`Accel::sm2_encrypt`] and [`Accel::sm2_decrypt`] take: what one HPRE SQE carries (512 bytes).
-pub const SM2_MAX_MESSAGE: usize = hpre::SM2_MAX_SINGLE_MSG;
+/// Longest message [`Accel::sm2_encrypt`] and [`Accel::sm2_decrypt`] take: 1 MiB. Up to 512 bytes (what one HPRE
+/// SQE carries) a message takes one SQE; longer ones take UADK's split path (the engine multiplies the points, the
+/// KDF and C3 run in software, protocol doc §12.4). SM2 encryption is meant for short secrets (keys); the bound
+/// keeps a ciphertext from sizing an allocation without limit.
+pub const SM2_MAX_MESSAGE: usize = 1 << 20;
+
+/// Attempts at a split SM2 encryption before giving up: a new k is drawn only when the KDF output is all zero
+/// (GB/T 32918.4 §6.1 A5), which happens with probability about 2^-256 per attempt.
+const SM2_SPLIT_ATTEMPTS: usize = 4;
+
+/// SM3 of the concatenation of `parts`.
+fn sm3_of(parts: &[&[u8]]) -> [u8; 32] {
+    use sm3::Digest;
+    let mut h = sm3::Sm3::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
 
 /// An SM2 public key: a point on the SM2 recommended curve (checked on import), never the identity.
 #[derive(Clone, PartialEq, Eq)]
@@ -1643,9 +1740,14 @@ impl Accel {
         }
     }
 
-    /// SM2 encryption (GB/T 32918.4) of `msg` (1 to [`SM2_MAX_MESSAGE`] bytes) to `key`, in one HPRE SQE (alg
-    /// 0x14: C1 = k·G, the KDF with SM3 and C3 on the engine), k from the operating system's RNG. Returns the
-    /// ciphertext in the C1 ‖ C3 ‖ C2 layout: 0x04 ‖ x1 ‖ y1 (65 bytes), C3 (32), C2 (as long as `msg`).
+    /// SM2 encryption (GB/T 32918.4) of `msg` (1 to [`SM2_MAX_MESSAGE`] bytes) to `key`, k from the operating
+    /// system's RNG. Returns the ciphertext in the C1 ‖ C3 ‖ C2 layout: 0x04 ‖ x1 ‖ y1 (65 bytes), C3 (32), C2 (as
+    /// long as `msg`).
+    ///
+    /// Up to 512 bytes it is one HPRE SQE (alg 0x14: C1 = k·G, the KDF with SM3 and C3 on the engine). Longer
+    /// messages take UADK's split path (`sm2_enc_send`): two point multiplies on the engine (alg 0x0D with bd_rsv2
+    /// and the dw10 marker 0xE, key p ‖ a ‖ k ‖ b ‖ n: k·G and k·P), both results checked to be on the curve, then
+    /// the KDF, C2 = M ⊕ t and C3 = SM3(x2 ‖ M ‖ y2) in software.
     ///
     /// # Cancel safety
     ///
@@ -1655,8 +1757,11 @@ impl Accel {
             return Err(Error::InvalidLength {
                 alg: "SM2 encrypt",
                 got: msg.len(),
-                why: "1 to 512 bytes (one HPRE SQE)",
+                why: "1 to 1 MiB (SM2_MAX_MESSAGE)",
             });
+        }
+        if msg.len() > hpre::SM2_MAX_SINGLE_MSG {
+            return self.sm2_encrypt_split(key, msg).await;
         }
         let k = Zeroizing::new({
             let k = sm2::NonZeroScalar::random(&mut rand_core::OsRng);
@@ -1682,10 +1787,69 @@ impl Accel {
         Ok([&[4u8][..], c1, c3, c2].concat())
     }
 
+    /// One multiply of the split SM2 path (protocol doc §12.4, UADK `sm2_enc_send` / `sm2_dec_send`): alg 0x0D,
+    /// bd_rsv2 = 1, dw10 = `mark`, key = p ‖ a ‖ `scalar` ‖ b ‖ n of the SM2 curve, in = (x, y); returns x ‖ y
+    /// (64 bytes), checked to be a point on the curve (a fault countermeasure: the result feeds the KDF).
+    async fn sm2_split_multiply(
+        &self,
+        scalar: &[u8],
+        x: &[u8],
+        y: &[u8],
+        mark: u16,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let mut key = sm2_private_block(scalar)?;
+        key.truncate(layout::ecc_private::MULTIPLY_FIELDS * 32);
+        let mut job = EccJob::soft(HpreAlg::EcdhMultiply, 32, key, [x, y].concat(), 64);
+        job.hpcore = true;
+        job.split = Some(mark);
+        let out = data(self.ecc(job).await?)?;
+        if out.len() != 64 {
+            return Err(Error::Device(
+                "split SM2 multiply: result of the wrong length".into(),
+            ));
+        }
+        let point = Zeroizing::new([&[4u8][..], &out[..]].concat());
+        Sm2PublicKey::from_sec1_bytes(&point).map_err(|_| {
+            Error::Device("split SM2 multiply: the result is not on the curve (fault)".into())
+        })?;
+        Ok(out)
+    }
+
+    /// SM2 encryption of a message longer than one SQE carries: see [`Accel::sm2_encrypt`].
+    async fn sm2_encrypt_split(&self, key: &Sm2PublicKey, msg: &[u8]) -> Result<Vec<u8>> {
+        let g = pkey::curve_params(CurveId::Sm2);
+        for _ in 0..SM2_SPLIT_ATTEMPTS {
+            let k = Zeroizing::new({
+                let k = sm2::NonZeroScalar::random(&mut rand_core::OsRng);
+                sm2::FieldBytes::from(k).to_vec()
+            });
+            // The two multiplies are independent: both in flight at once (UADK sends them with one doorbell;
+            // here each is its own job, matched to its completion by tag).
+            let (c1, x2y2) = tokio::try_join!(
+                self.sm2_split_multiply(&k, &g.gx, &g.gy, layout::SPLIT_MARK_ENCRYPT),
+                self.sm2_split_multiply(&k, key.x(), key.y(), layout::SPLIT_MARK_ENCRYPT),
+            )?;
+            let (x2, y2) = x2y2.split_at(32);
+            let mut c2 = Zeroizing::new(pkey::sm2_kdf(&x2y2, msg.len()));
+            if all_zero(&c2) {
+                continue;
+            }
+            for (t, m) in c2.iter_mut().zip(msg) {
+                *t ^= m;
+            }
+            let c3 = sm3_of(&[x2, msg, y2]);
+            return Ok([&[4u8][..], &c1, &c3, &c2].concat());
+        }
+        Err(Error::Device(
+            "SM2 encrypt: the KDF output was all zero for every k drawn".into(),
+        ))
+    }
+
     /// SM2 decryption of a C1 ‖ C3 ‖ C2 ciphertext (C1 uncompressed, 0x04 ‖ x1 ‖ y1; C2 of 1 to
-    /// [`SM2_MAX_MESSAGE`] bytes) with `key`, in one HPRE SQE (alg 0x15). C1 off the curve is
-    /// [`Error::InvalidParameter`]; a C3 that does not match (a wrong key or a changed ciphertext) is
-    /// [`Error::AuthFailed`].
+    /// [`SM2_MAX_MESSAGE`] bytes) with `key`. Up to 512 bytes of C2 it is one HPRE SQE (alg 0x15); longer ones take
+    /// UADK's split path (one multiply d·C1, alg 0x0D with bd_rsv2 and the dw10 marker 0xF; the KDF, M = C2 ⊕ t and
+    /// the C3 check in software, C3 compared in constant time). C1 off the curve is [`Error::InvalidParameter`]; a
+    /// C3 that does not match (a wrong key or a changed ciphertext) is [`Error::AuthFailed`].
     ///
     /// # Cancel safety
     ///
@@ -1700,7 +1864,7 @@ impl Accel {
             return Err(Error::InvalidLength {
                 alg: "SM2 decrypt",
                 got: ciphertext.len(),
-                why: "0x04 || C1 (64) || C3 (32) || C2 (1 to 512 bytes)",
+                why: "0x04 || C1 (64) || C3 (32) || C2 (1 byte to 1 MiB)",
             });
         }
         // C1 must be on the curve (GB/T 32918.4 §7.1 B1).
@@ -1708,6 +1872,26 @@ impl Accel {
             .map_err(|_| Error::InvalidParameter("SM2 decrypt: C1 is not a point on the curve"))?;
         let (c1, rest) = ciphertext[1..].split_at(64);
         let (c3, c2) = rest.split_at(32);
+        if m > hpre::SM2_MAX_SINGLE_MSG {
+            let (c1x, c1y) = c1.split_at(32);
+            let x2y2 = self
+                .sm2_split_multiply(&key.d, c1x, c1y, layout::SPLIT_MARK_DECRYPT)
+                .await?;
+            let (x2, y2) = x2y2.split_at(32);
+            let mut out = Zeroizing::new(pkey::sm2_kdf(&x2y2, m));
+            if all_zero(&out) {
+                return Err(Error::AuthFailed);
+            }
+            for (t, c) in out.iter_mut().zip(c2) {
+                *t ^= c;
+            }
+            let u = sm3_of(&[x2, &out, y2]);
+            use subtle::ConstantTimeEq;
+            if !bool::from(u.ct_eq(c3)) {
+                return Err(Error::AuthFailed);
+            }
+            return Ok(out);
+        }
         let input = [c1, c2, c3].concat();
         let job = EccJob::soft_msg(
             HpreAlg::Sm2Decrypt,

@@ -22,6 +22,8 @@ use std::sync::Arc;
 
 mod rsa;
 pub use rsa::{RsaHash, RsaPrivateKey, RsaPublicKey};
+mod rsa_keygen;
+pub use rsa_keygen::RSA_KEYGEN_BITS;
 
 use bytes::{Bytes, BytesMut};
 use uacce_soft::pkey::{self, CurveId, PkeyError, PkeyOutput};

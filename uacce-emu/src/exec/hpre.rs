@@ -14,7 +14,8 @@
 //!
 //! Strictness beyond the SQE fields (see `FIELDS.md`): bd_rsv2 ("hpcore") on an ECDH multiply is accepted only
 //! where UADK sets it, i.e. on the built-in P-256 curve, or on the SM2 curve together with a split-SM2 marker
-//! in dw10; a split marker without bd_rsv2 is refused too (UADK always sets both).
+//! in dw10 (and then the key block's fifth field must be SM2's n, as UADK fills it); a split marker without
+//! bd_rsv2 is refused too (UADK always sets both).
 
 use uacce_soft::pkey::{self, CurveId, PkeyError, PkeyJob, PkeyOutput};
 use uacce_sys::qm::hpre::layout::{block_lens, ecc_private, field};
@@ -35,7 +36,7 @@ pub const ETYPE_NOT_ON_CURVE: u16 = 0x004;
 pub const ETYPE_DEGENERATE: u16 = 0x008;
 /// etype: SM2 decrypt found C3 ≠ SM3(x2 ‖ M ‖ y2).
 pub const ETYPE_DECRYPT_CHECK: u16 = 0x010;
-/// etype: a valid job the emulator does not compute (RSA key generation; ECC on curve parameters other than
+/// etype: a valid job the emulator does not compute (ECC on curve parameters other than
 /// P-256, P-384, P-521 and SM2, which real hardware would compute on).
 pub const ETYPE_UNSUPPORTED: u16 = 0x040;
 /// etype written for an injected error (`Fault::ErrorStatus`).
@@ -77,13 +78,17 @@ fn etype_of(e: PkeyError) -> u16 {
 
 /// The p field of an ECDH multiply's key block equals `curve`'s p.
 fn curve_p_is(key: &[u8], h: usize, curve: CurveId) -> bool {
-    let want = pkey::curve_params(curve).p;
-    let Some(p) = field(key, h, ecc_private::P) else {
+    field_is(key, h, ecc_private::P, &pkey::curve_params(curve).p)
+}
+
+/// Field `index` of a block of `h`-byte fields holds the big-endian number `want` (right-aligned).
+fn field_is(key: &[u8], h: usize, index: usize, want: &[u8]) -> bool {
+    let Some(f) = field(key, h, index) else {
         return false;
     };
-    p.len() >= want.len()
-        && p[..p.len() - want.len()].iter().all(|&b| b == 0)
-        && p[p.len() - want.len()..] == want[..]
+    f.len() >= want.len()
+        && f[..f.len() - want.len()].iter().all(|&b| b == 0)
+        && f[f.len() - want.len()..] == want[..]
 }
 
 pub(crate) fn execute(sqe: &mut Sqe, version: QmVersion, qc_type: u16, mem: &ProcMem) -> Outcome {
@@ -113,7 +118,17 @@ pub(crate) fn execute(sqe: &mut Sqe, version: QmVersion, qc_type: u16, mem: &Pro
         let ok = match (view.hpcore, view.dw10) {
             (false, Dw10::None) => true,
             (true, Dw10::None) => curve_p_is(&key, view.width, CurveId::P256),
-            (true, Dw10::SplitMark(_)) => curve_p_is(&key, view.width, CurveId::Sm2),
+            // Split SM2 (UADK `sm2_enc_send` / `sm2_dec_send`): the SM2 curve, and UADK's full five-field block
+            // p ‖ a ‖ k ‖ b ‖ n (the kernel, which puts Gx in the fifth field, never sends the marker).
+            (true, Dw10::SplitMark(_)) => {
+                curve_p_is(&key, view.width, CurveId::Sm2)
+                    && field_is(
+                        &key,
+                        view.width,
+                        ecc_private::N,
+                        &pkey::curve_params(CurveId::Sm2).n,
+                    )
+            }
             _ => false,
         };
         if !ok {

@@ -170,8 +170,9 @@ fn sm3(parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// The SM2 key derivation function (GB/T 32918.4 §5.4.3): SM3(Z ‖ ct) for ct = 1, 2, … (32-bit big-endian),
-/// concatenated and cut to `len` bytes.
-pub(crate) fn sm2_kdf(z: &[u8], len: usize) -> Vec<u8> {
+/// concatenated and cut to `len` bytes. Software runs it on the split-SM2 path (messages over one SQE, protocol
+/// doc §12.4), where the engine only multiplies points.
+pub fn sm2_kdf(z: &[u8], len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 32);
     let mut ct: u32 = 1;
     while out.len() < len {

@@ -18,17 +18,20 @@
 //! the one place the emulator does less than silicon, and it says so). Every length, number and point is checked
 //! before use; nothing panics on any input.
 //!
-//! Not implemented: RSA key generation (0x02/0x03: needs primality semantics no source documents) →
-//! [`PkeyError::Unsupported`].
+//! * RSA key generation from given primes (0x02/0x03, `rsa_keygen`): d and the CRT parameters from e, p, q (no
+//!   prime search: the engine has none).
+//!
+//! [`PkeyError::Unsupported`] is left for jobs the engine would compute but this module does not (none today).
 
 mod ecc;
 mod modexp;
+mod rsa_keygen;
 mod xdh;
 
 use uacce_sys::qm::hpre::layout::block_lens;
 use uacce_sys::qm::hpre::{HpreAlg, SM2_MAX_SINGLE_MSG};
 
-pub use ecc::{CurveId, CurveParams, curve_params};
+pub use ecc::{CurveId, CurveParams, curve_params, sm2_kdf};
 
 /// Why the engine refused a job. The emulator maps each to an etype (see `uacce-emu`'s HPRE engine docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +110,8 @@ pub fn execute(job: &PkeyJob<'_>) -> Result<PkeyOutput, PkeyError> {
         HpreAlg::RsaCrt => modexp::rsa_crt(job.key, job.input, k)?,
         HpreAlg::DhG2 => modexp::dh(job.key, None, k)?,
         HpreAlg::Dh => modexp::dh(job.key, Some(job.input), k)?,
-        HpreAlg::RsaKeygen | HpreAlg::RsaKeygenCrt => return Err(PkeyError::Unsupported),
+        HpreAlg::RsaKeygen => rsa_keygen::keygen(job.key, k, false)?,
+        HpreAlg::RsaKeygenCrt => rsa_keygen::keygen(job.key, k, true)?,
         HpreAlg::EcdhMultiply => ecc::multiply(job.key, job.input, h)?,
         HpreAlg::EcdsaSign => ecc::ecdsa_sign(job.key, job.input, h)?,
         HpreAlg::EcdsaVerify => {
