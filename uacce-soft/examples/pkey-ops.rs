@@ -10,7 +10,6 @@
 //! ```
 
 #[path = "../tests/vectors.rs"]
-#[allow(dead_code)]
 mod vectors;
 
 use std::time::{Duration, Instant};
