@@ -1145,7 +1145,8 @@ impl Accel {
             })
             .await?
         {
-            Done::Raw(s) => Ok(s.to_vec()),
+            // A signature (public): moved out, not copied; the emptied buffer is wiped (nothing left) on drop.
+            Done::Raw(mut s) => Ok(std::mem::take(&mut *s)),
             Done::Out(s) => Ok(s),
             Done::Valid(_) => Err(Error::Device("a signing job returned a verdict".into())),
         }
