@@ -64,3 +64,14 @@ pub(crate) fn cpu_delta(
     }
     (app, dev)
 }
+
+/// CPU ns spent between two snapshots by threads of neither class.
+pub(crate) fn cpu_other(
+    a: &HashMap<u32, (ThreadClass, u64)>,
+    b: &HashMap<u32, (ThreadClass, u64)>,
+) -> u64 {
+    b.iter()
+        .filter(|(_, (class, _))| *class == ThreadClass::Other)
+        .map(|(tid, (_, ns))| ns.saturating_sub(a.get(tid).map_or(0, |x| x.1)))
+        .sum()
+}

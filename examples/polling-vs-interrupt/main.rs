@@ -36,9 +36,10 @@
 //! check of issue 16. `--mixed-only` runs just it, `--no-mixed` skips it, `--route-min aead=BYTES,…` sets the routed
 //! strategy's thresholds.
 //!
-//! Then the public-key cell (`pkey.rs`, issue 14): RSA-2048 PKCS#1 v1.5 signatures on the emulated HPRE vs the CPU
-//! backend (aws-lc-rs), with the goal app CPU per operation on the device path <= 5 % of the CPU's. `--pkey-only`
-//! runs just it, `--no-pkey` skips it.
+//! Then the public-key cells (`pkey.rs`, issue 14): RSA-2048 PKCS#1 v1.5 signatures and ECDH P-256 on the emulated
+//! HPRE vs the CPU backend (aws-lc-rs), with the goal app CPU per RSA operation on the device path <= 5 % of the
+//! CPU's. `--pkey-only` runs just them, `--no-pkey` skips them, `--pkey-ops rsa` or `ecdh` picks one (`--depths`
+//! sets their depths too).
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -416,15 +417,19 @@ fn run() -> Result<(), BoxError> {
         Vec::new()
     };
 
-    // The public-key cell (emulator only: device vs CPU backend).
+    // The public-key cells (emulator only: device vs CPU backend).
     let pkey = if args.pkey && !args.mixed_only && args.backend == BackendArg::Emu {
         let (depths, secs, rounds) = if args.quick {
             (vec![1, 16], args.secs.max(1.0), 3)
         } else {
             (vec![1, 16, 64], args.secs.max(2.0), 3)
         };
-        eprintln!("rsa-2048 sign: device and cpu x {depths:?} x {rounds} rounds of {secs:.1} s");
-        rt.block_on(pkey_cells(&depths, warm, secs, rounds))?
+        let depths = args.depths.clone().unwrap_or(depths);
+        let ops = &args.pkey_ops;
+        eprintln!(
+            "public key: {ops:?} x device and cpu x {depths:?} x {rounds} rounds of {secs:.1} s"
+        );
+        rt.block_on(pkey_cells(ops, &depths, warm, secs, rounds))?
     } else {
         Vec::new()
     };
@@ -434,6 +439,7 @@ fn run() -> Result<(), BoxError> {
         idle,
         floors,
         goals: Vec::new(),
+        pkey: Vec::new(),
     };
     report.goals = goals(&report);
     let mixed_goals = if mixed.is_empty() {
@@ -445,6 +451,7 @@ fn run() -> Result<(), BoxError> {
     if !pkey.is_empty() {
         report.goals.extend(print_pkey(&pkey));
     }
+    report.pkey = pkey;
 
     // Table: by job and service, then runner, then depth.
     let mut sorted = report.cells.clone();

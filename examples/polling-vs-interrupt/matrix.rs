@@ -110,15 +110,16 @@ pub(crate) struct Args {
     /// `--no-mixed`: skip the mixed-workload cell; `--mixed-only`: run only it.
     pub(crate) mixed: bool,
     pub(crate) mixed_only: bool,
-    /// `--no-pkey`: skip the RSA-2048 cell; `--pkey-only`: run only it.
+    /// `--no-pkey`: skip the public-key cells; `--pkey-only`: run only them; `--pkey-ops rsa,ecdh`: which.
     pub(crate) pkey: bool,
     pub(crate) pkey_only: bool,
+    pub(crate) pkey_ops: Vec<crate::pkey::PkeyOp>,
     /// `--route-min family=bytes[,…]`: thresholds of the routed strategy instead of the library's defaults.
     pub(crate) route_min: Vec<(uacce_async::Family, usize)>,
 }
 
 pub(crate) const USAGE: &str = "usage: polling-vs-interrupt [--quick] [--json FILE] [--plot FILE.svg] [--backend emu|hw|cpu] \
-[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--no-pkey | --pkey-only] [--route-min aead=BYTES,compress=BYTES]";
+[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--no-pkey | --pkey-only] [--pkey-ops rsa,ecdh] [--route-min aead=BYTES,compress=BYTES]";
 
 pub(crate) fn parse_args() -> Result<Args, BoxError> {
     let mut a = Args {
@@ -138,6 +139,7 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
         mixed_only: false,
         pkey: true,
         pkey_only: false,
+        pkey_ops: crate::pkey::PkeyOp::ALL.to_vec(),
         route_min: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -158,6 +160,16 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
             "--mixed-only" => a.mixed_only = true,
             "--no-pkey" => a.pkey = false,
             "--pkey-only" => a.pkey_only = true,
+            "--pkey-ops" => {
+                a.pkey_ops = list(val()?)
+                    .iter()
+                    .map(|o| match o.as_str() {
+                        "rsa" => Ok(crate::pkey::PkeyOp::RsaSign),
+                        "ecdh" => Ok(crate::pkey::PkeyOp::EcdhP256),
+                        _ => Err(format!("--pkey-ops: `{o}` is not rsa or ecdh")),
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
             "--route-min" => {
                 for kv in list(val()?) {
                     let (k, v) = kv

@@ -8,6 +8,9 @@ pub(crate) struct Measured {
     pub(crate) hist: Histogram<u64>,
     pub(crate) app_ns: u64,
     pub(crate) dev_ns: u64,
+    /// CPU of threads that are neither the application's nor the emulator's (none are expected: a check that the
+    /// classification misses nothing).
+    pub(crate) other_ns: u64,
 }
 
 pub(crate) async fn measure<F, Fut>(
@@ -65,6 +68,7 @@ where
         hist,
         app_ns,
         dev_ns,
+        other_ns: cpu_other(&c0, &c1),
     })
 }
 

@@ -31,6 +31,8 @@ pub(crate) struct Report {
     pub(crate) idle: Vec<(String, f64)>,
     pub(crate) floors: Vec<(&'static str, f64)>,
     pub(crate) goals: Vec<Goal>,
+    /// The public-key cells (`pkey.rs`): JSON rows of their own (key `pkey`), not in the matrix table or the plot.
+    pub(crate) pkey: Vec<PkeyCell>,
 }
 
 pub(crate) struct Goal {
@@ -71,6 +73,24 @@ pub(crate) fn write_json(path: &str, r: &Report, meta: &str) -> std::io::Result<
             "  {{\"floor\": {}, \"value_us\": {}}}",
             json_str(f),
             json_num(*v)
+        ));
+    }
+    for c in &r.pkey {
+        rows.push(format!(
+            "  {{\"pkey\": {}, \"path\": {}, \"pkey_depth\": {}, \"ops_per_s\": {}, \"p50_us\": {}, \"p99_us\": {}, \
+             \"app_cpu_us_per_op\": {}, \"net_app_cpu_us_per_op\": {}, \"dev_cpu_us_per_op\": {}, \
+             \"other_cpu_us_per_op\": {}, \"on_device\": {}}}",
+            json_str(c.op.name()),
+            json_str(c.path()),
+            c.depth,
+            json_num(c.ops_per_s),
+            json_num(c.p50_us),
+            json_num(c.p99_us),
+            json_num(c.app_cpu_us_per_op),
+            json_num(c.net_app_cpu_us_per_op),
+            json_num(c.dev_cpu_us_per_op),
+            json_num(c.other_cpu_us_per_op),
+            json_num(c.on_device),
         ));
     }
     for g in &r.goals {

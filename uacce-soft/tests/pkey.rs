@@ -4,6 +4,7 @@
 
 mod vectors;
 
+use num_bigint_dig::{BigUint, ModInverse};
 use uacce_soft::pkey::{CurveId, PkeyError, PkeyJob, PkeyOutput, curve_params, execute};
 use uacce_sys::qm::hpre::layout::{self, CurveParams, ecc_private, ecc_public};
 use uacce_sys::qm::hpre::*;
@@ -157,6 +158,120 @@ fn rsa_refuses_bad_keys_and_inputs() {
         execute(&job(HpreAlg::RsaKeygen, k, &kg, &[])),
         Err(PkeyError::BadKey)
     );
+}
+
+/// A xorshift64* stream: reproducible test numbers.
+struct Rng(u64);
+
+impl Rng {
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                self.0 ^= self.0 >> 12;
+                self.0 ^= self.0 << 25;
+                self.0 ^= self.0 >> 27;
+                (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+            })
+            .collect()
+    }
+
+    /// An odd number of exactly `n` bytes (top bit set).
+    fn odd(&mut self, n: usize) -> Vec<u8> {
+        let mut v = self.bytes(n);
+        v[0] |= 0x80;
+        v[n - 1] |= 1;
+        v
+    }
+}
+
+fn big(v: &[u8]) -> BigUint {
+    BigUint::from_bytes_be(v)
+}
+
+/// The engine's RSA (non-CRT and CRT) and DH against num-bigint-dig's `modpow` at every width the engine takes
+/// (each width runs its own integer size): random odd moduli, full-width exponents, bases below the modulus (and
+/// n − 1, the largest), CRT with coprime odd p and q (not prime: Garner's recombination needs only qinv = q⁻¹ mod
+/// p) whose result must be below pq and agree with c^dp mod p and c^dq mod q, including a p shorter than k/2.
+#[test]
+fn modexp_matches_num_bigint_at_every_width() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    for k in layout::RSA_KEY_BYTES {
+        let (m, e) = (rng.odd(k), rng.bytes(k));
+        let mut x = rng.bytes(k);
+        x[0] &= 0x7F;
+        let key = layout::rsa_key_block(&e, &m, k).unwrap();
+        let mut n_minus_1 = m.clone();
+        n_minus_1[k - 1] &= 0xFE;
+        for base in [x, n_minus_1, pad(&[2], k)] {
+            let want = pad(&big(&base).modpow(&big(&e), &big(&m)).to_bytes_be(), k);
+            assert_eq!(
+                data(execute(&job(HpreAlg::RsaNonCrt, k, &key, &base))),
+                want,
+                "non-CRT, k = {k}"
+            );
+        }
+        let half = k / 2;
+        for short_p in [false, true] {
+            let (p, q, qinv) = loop {
+                let mut p = rng.odd(half);
+                if short_p {
+                    p[0] = 0;
+                    p[1] |= 0x80;
+                }
+                let q = rng.odd(half);
+                if let Some(i) = big(&q).mod_inverse(big(&p)) {
+                    let qinv = i.to_biguint().unwrap().to_bytes_be();
+                    break (p, q, qinv);
+                }
+            };
+            let (dp, dq) = (rng.bytes(half), rng.bytes(half));
+            let n = big(&p) * big(&q);
+            let c = big(&rng.bytes(k)) % &n;
+            let cb = pad(&c.to_bytes_be(), k);
+            let crt = layout::rsa_crt_block(&dq, &dp, &q, &p, &qinv, k).unwrap();
+            let r = big(&data(execute(&job(HpreAlg::RsaCrt, k, &crt, &cb))));
+            assert!(r < n, "CRT result not below pq, k = {k}");
+            assert_eq!(
+                &r % big(&p),
+                c.modpow(&big(&dp), &big(&p)),
+                "CRT mod p, k = {k}"
+            );
+            assert_eq!(
+                &r % big(&q),
+                c.modpow(&big(&dq), &big(&q)),
+                "CRT mod q, k = {k}"
+            );
+            // The largest input, pq − 1, and pq itself (refused).
+            let top = pad(&(&n - 1u32).to_bytes_be(), k);
+            let r = big(&data(execute(&job(HpreAlg::RsaCrt, k, &crt, &top))));
+            assert_eq!(
+                &r % big(&q),
+                big(&top).modpow(&big(&dq), &big(&q)),
+                "k = {k}"
+            );
+            assert_eq!(
+                execute(&job(HpreAlg::RsaCrt, k, &crt, &pad(&n.to_bytes_be(), k))),
+                Err(PkeyError::BadInput)
+            );
+        }
+    }
+    for k in layout::DH_KEY_BYTES {
+        let (p, x) = (rng.odd(k), rng.bytes(k));
+        let mut g = rng.bytes(k);
+        g[0] &= 0x7F;
+        let key = layout::dh_key_block(&x, &p, k).unwrap();
+        let want = |g: &[u8]| pad(&big(g).modpow(&big(&x), &big(&p)).to_bytes_be(), k);
+        assert_eq!(
+            data(execute(&job(HpreAlg::Dh, k, &key, &g))),
+            want(&g),
+            "DH, k = {k}"
+        );
+        assert_eq!(
+            data(execute(&job(HpreAlg::DhG2, k, &key, &[]))),
+            want(&[2]),
+            "DH g = 2, k = {k}"
+        );
+    }
 }
 
 /// DH over the RFC 3526 1536-bit MODP group (k = 192): g = 2 by alg 0x04 equals alg 0x05 with g = 2, and both

@@ -21,7 +21,7 @@
 //! ciphertext not below the modulus is [`Error::BadSignature`] / [`Error::DecryptionFailed`].
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::{Bytes, BytesMut};
 use rsa::BigUint;
@@ -149,6 +149,10 @@ struct PublicInner {
     e_big: BigUint,
     /// The HPRE key block of the public operation: e ‖ n, k bytes each.
     block: Arc<Vec<u8>>,
+    /// aws-lc-rs's parsed copies of the key for signature verification, one per (hash, padding): SHA-256, SHA-384,
+    /// SHA-512 × PKCS#1 v1.5, PSS. Parsed on first use (`None` where aws-lc-rs takes no such key: see
+    /// [`aws_verify_alg`]); they keep aws-lc's Montgomery context of n, so a verify pays only the exponentiation.
+    verifiers: [OnceLock<Option<aws_lc_rs::signature::ParsedPublicKey>>; 6],
 }
 
 /// An RSA public key: modulus n of 1024, 2048, 3072 or 4096 bits (128, 256, 384 or 512 bytes: the sizes the HPRE
@@ -204,6 +208,7 @@ impl RsaPublicKey {
             n_big: BigUint::from_bytes_be(n),
             e_big: BigUint::from_bytes_be(e),
             block: Arc::new(block),
+            verifiers: Default::default(),
         })))
     }
 
@@ -299,16 +304,28 @@ impl RsaPublicKey {
         out
     }
 
-    /// Whether `x` (k bytes, big-endian) is below n.
+    /// Whether `x` (k bytes, big-endian) is below n (n has no leading zero byte: it is k bytes long).
     fn below_n(&self, x: &[u8]) -> bool {
-        x.len() == self.0.k && x < &pad_n(&self.0.n, self.0.k)[..]
+        x.len() == self.0.k && x < &self.0.n[..]
     }
-}
 
-fn pad_n(n: &[u8], k: usize) -> Vec<u8> {
-    let mut v = vec![0u8; k - n.len()];
-    v.extend_from_slice(n);
-    v
+    /// aws-lc-rs's verifier of this key for `hash` and PKCS#1 v1.5 (`pss` false) or PSS with the salt as long as
+    /// the hash; `None` where aws-lc-rs has no such algorithm for the key's size (see [`aws_verify_alg`]).
+    fn verifier(&self, hash: RsaHash, pss: bool) -> Option<&aws_lc_rs::signature::ParsedPublicKey> {
+        let h = match hash {
+            RsaHash::Sha256 => 0,
+            RsaHash::Sha384 => 1,
+            RsaHash::Sha512 => 2,
+            RsaHash::Sha1 => return None,
+        };
+        self.0.verifiers[h * 2 + usize::from(pss)]
+            .get_or_init(|| {
+                let alg = aws_verify_alg(hash, pss, self.0.bits)?;
+                let der = self.to_pkcs1_der().ok()?;
+                aws_lc_rs::signature::ParsedPublicKey::new(alg, der).ok()
+            })
+            .as_ref()
+    }
 }
 
 mod pkcs1_label {
@@ -864,10 +881,26 @@ impl RsaJob {
         }
     }
 
-    /// The fault check of a private operation's result `out` for `input`: out < n and out^e ≡ input.
+    /// The fault check of a private operation's result `out` for `input`: out < n and out^e ≡ input. For a
+    /// PKCS#1 v1.5 or PSS signature that aws-lc-rs can verify, its verification of `out` over the message is that
+    /// check (it computes out^e mod n after checking out < n, and compares it with the encoding of the message's
+    /// hash: for PKCS#1 v1.5 the input itself, for PSS a valid encoding of the same hash, which a faulty result
+    /// gives with negligible probability); elsewhere the public exponentiation in software.
     fn check(&self, out: &[u8]) -> Result<()> {
         let public = self.public();
-        if public.below_n(out) && bool::from(public.public_op(out).ct_eq(&self.input)) {
+        let verified = match &self.plan {
+            CpuPlan::SignPkcs1 { hash, msg } | CpuPlan::SignPss { hash, msg } => {
+                let pss = matches!(self.plan, CpuPlan::SignPss { .. });
+                public
+                    .verifier(*hash, pss)
+                    .map(|v| public.below_n(out) && v.verify_sig(msg, out).is_ok())
+            }
+            _ => None,
+        };
+        let ok = verified.unwrap_or_else(|| {
+            public.below_n(out) && bool::from(public.public_op(out).ct_eq(&self.input))
+        });
+        if ok {
             Ok(())
         } else {
             Err(Error::Device(
@@ -1035,12 +1068,8 @@ impl Job for RsaJob {
                 RsaKeyRef::Public(key),
             ) => {
                 let pss = matches!(self.plan, CpuPlan::VerifyPss { .. });
-                if let Some(alg) = aws_verify_alg(*hash, pss, bits) {
-                    let c = aws_lc_rs::rsa::PublicKeyComponents {
-                        n: key.modulus(),
-                        e: key.exponent(),
-                    };
-                    return Ok(Done::Valid(c.verify(alg, msg, &self.input).is_ok()));
+                if let Some(v) = key.verifier(*hash, pss) {
+                    return Ok(Done::Valid(v.verify_sig(msg, &self.input).is_ok()));
                 }
             }
             (CpuPlan::OaepEncrypt { hash, label, msg }, RsaKeyRef::Public(key)) if bits >= 2048 => {
@@ -1116,7 +1145,8 @@ impl Accel {
             })
             .await?
         {
-            Done::Raw(s) => Ok(s.to_vec()),
+            // A signature (public): moved out, not copied; the emptied buffer is wiped (nothing left) on drop.
+            Done::Raw(mut s) => Ok(std::mem::take(&mut *s)),
             Done::Out(s) => Ok(s),
             Done::Valid(_) => Err(Error::Device("a signing job returned a verdict".into())),
         }
@@ -1502,26 +1532,70 @@ mod tests {
     }
 
     /// The fault countermeasure: a private-key result that is not the input raised to d (one flipped bit, as a
-    /// faulty CRT half would give) or is not below n is refused with `Error::Device`, never returned.
+    /// faulty CRT half would give) or is not below n is refused with `Error::Device`, never returned; by the
+    /// software exponentiation (raw jobs, 1024-bit PSS) and by aws-lc-rs's verification (PKCS#1 v1.5 and PSS
+    /// signatures), which must be the path those take.
     #[test]
     fn fault_check_refuses_a_wrong_result() {
-        let key =
+        let key1024 =
             RsaPrivateKey::from_pem(include_str!("../../tests/vectors/rsa/key1024.pem")).unwrap();
-        let em = emsa_pkcs1v15(RsaHash::Sha256, &RsaHash::Sha256.hash(&[b"m"]), 128).unwrap();
-        let job = RsaJob {
-            key: RsaKeyRef::Private(key.clone()),
-            input: em.into(),
-            plan: CpuPlan::Raw,
+        let key2048 =
+            RsaPrivateKey::from_pem(include_str!("../../tests/vectors/rsa/key2048.pem")).unwrap();
+        let msg = Bytes::from_static(b"m");
+        let mh = RsaHash::Sha256.hash(&[&msg]);
+        let pkcs1 = |k| emsa_pkcs1v15(RsaHash::Sha256, &mh, k).unwrap();
+        let pss = |key: &RsaPrivateKey| {
+            emsa_pss_encode(RsaHash::Sha256, &mh, &[5; 32], key.bits(), key.size()).unwrap()
         };
-        let good = job.soft().unwrap();
-        job.check(&good).unwrap();
-        for i in [0, 64, 127] {
-            let mut bad = good.clone();
-            bad[i] ^= 1;
-            assert!(matches!(job.check(&bad), Err(Error::Device(_))), "byte {i}");
+        let sign_pkcs1 = || CpuPlan::SignPkcs1 {
+            hash: RsaHash::Sha256,
+            msg: msg.clone(),
+        };
+        let sign_pss = || CpuPlan::SignPss {
+            hash: RsaHash::Sha256,
+            msg: msg.clone(),
+        };
+        // (key, input, plan, whether aws-lc-rs verifies)
+        let cases = [
+            (&key1024, pkcs1(128), CpuPlan::Raw, false),
+            (&key1024, pkcs1(128), sign_pkcs1(), true),
+            (&key1024, pss(&key1024), sign_pss(), false),
+            (&key2048, pkcs1(256), CpuPlan::Raw, false),
+            (&key2048, pkcs1(256), sign_pkcs1(), true),
+            (&key2048, pss(&key2048), sign_pss(), true),
+        ];
+        for (i, (key, em, plan, aws)) in cases.into_iter().enumerate() {
+            let k = key.size();
+            let job = RsaJob {
+                key: RsaKeyRef::Private(key.clone()),
+                input: em.into(),
+                plan,
+            };
+            if let CpuPlan::SignPkcs1 { hash, .. } | CpuPlan::SignPss { hash, .. } = &job.plan {
+                let pss = matches!(job.plan, CpuPlan::SignPss { .. });
+                assert_eq!(
+                    key.public_key().verifier(*hash, pss).is_some(),
+                    aws,
+                    "case {i}"
+                );
+            }
+            let good = job.soft().unwrap();
+            job.check(&good).unwrap();
+            for b in [0, k / 2, k - 1] {
+                let mut bad = good.clone();
+                bad[b] ^= 1;
+                assert!(
+                    matches!(job.check(&bad), Err(Error::Device(_))),
+                    "case {i} byte {b}"
+                );
+            }
+            let n = key.public_key().modulus().to_vec();
+            assert_eq!(n.len(), k);
+            assert!(matches!(job.check(&n), Err(Error::Device(_))), "case {i}");
+            assert!(
+                matches!(job.check(&good[1..]), Err(Error::Device(_))),
+                "case {i}"
+            );
         }
-        let n = pad_n(key.public_key().modulus(), 128);
-        assert!(matches!(job.check(&n), Err(Error::Device(_))));
-        assert!(matches!(job.check(&good[1..]), Err(Error::Device(_))));
     }
 }

@@ -5,8 +5,8 @@
 //!
 //! What it computes (the hardware's operations, nothing more: padding, hashing and encodings are the caller's):
 //! * RSA `x^e mod n` / `x^d mod n` and the CRT private operation; DH `g^x mod p`. Constant-time modular
-//!   exponentiation with `crypto-bigint` (fixed 4096-bit integers, exponent bits bounded by the key width, which is
-//!   public). The `rsa` crate is not used: its private-key path has RUSTSEC-2023-0071 (Marvin), and the hardware's
+//!   exponentiation with `crypto-bigint` on integers exactly as wide as the key (the width, which is public, picks
+//!   `Uint<LIMBS>`; the CRT halves run at k/2), exponent bits bounded by the exponent field's width. The `rsa` crate is not used: its private-key path has RUSTSEC-2023-0071 (Marvin), and the hardware's
 //!   operation is the raw exponentiation anyway.
 //! * ECC point multiply, ECDSA sign (given k) and verify on NIST P-256, P-384 and P-521 (RustCrypto `p256`,
 //!   `p384`, `p521`), SM2 keygen / sign / verify / encrypt / decrypt (RustCrypto `sm2` arithmetic and `sm3`), all
