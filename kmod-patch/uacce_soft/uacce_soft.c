@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * uacce_soft: software ZIP and SEC accelerators behind uacce.
+ * uacce_soft: software ZIP, SEC and HPRE accelerators behind uacce.
  *
- * The devices speak the HiSilicon QM ring protocol (hw v2) to user space: the
- * same DUS layout (SQ, CQ, status page), the same QM ioctls and the same SQE,
- * CQE and doorbell formats. They differ from the hardware in three ways:
- *  - the api is "soft_qm_v2", so nobody mistakes them for real hardware;
+ * The devices speak the HiSilicon QM ring protocol (hw v2; the HPRE device
+ * v3, whose ECC queues need it) to user space: the same DUS layout (SQ, CQ,
+ * status page), the same QM ioctls and the same SQE, CQE and doorbell
+ * formats. They differ from the hardware in three ways:
+ *  - the api is "soft_qm_v2" ("soft_qm_v3" for HPRE), so nobody mistakes
+ *    them for real hardware;
  *  - the MMIO region is one page of registers (uacce_soft.h), mapped with
  *    remap_pfn_range() as hisi_qm maps its BAR (VM_PFNMAP); a doorbell
  *    stored there is noticed when user space writes to the queue's kick
@@ -21,15 +23,18 @@
  * at once (the uacce-emu emulator does the same).
  *
  * Error reporting never uses kernel warnings: an SQE the device cannot run
- * gets an error status written into it (ZIP dw3, SEC byte 114) and completes
- * normally.
+ * gets an error status written into it (ZIP dw3, SEC byte 114, HPRE dw0
+ * etype/etype1) and completes normally.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <crypto/aead.h>
 #include <crypto/aes.h>
+#include <crypto/curve25519.h>
+#include <crypto/ecdh.h>
 #include <crypto/hash.h>
+#include <crypto/internal/ecc.h>
 #include <crypto/md5.h>
 #include <crypto/sha1.h>
 #include <crypto/sha2.h>
@@ -42,6 +47,7 @@
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
 #include <linux/module.h>
+#include <linux/mpi.h>
 #include <linux/platform_device.h>
 #include <linux/poll.h>
 #include <linux/sched/mm.h>
@@ -81,7 +87,9 @@ static void uacce_wake_up(struct uacce_queue *q)
 #endif
 
 #define SOFT_API		"soft_qm_v2"
-#define SOFT_SQE_SIZE		128
+#define SOFT_API_V3		"soft_qm_v3"	/* the HPRE device */
+#define SOFT_SQE_SIZE		128		/* the largest SQE */
+#define HPRE_SQE_SIZE		64
 #define SOFT_CQE_SIZE		16
 #define SOFT_MAX_DEPTH		32768
 
@@ -199,11 +207,12 @@ static void uacce_wake_up(struct uacce_queue *q)
 enum soft_kind {
 	SOFT_ZIP,
 	SOFT_SEC,
+	SOFT_HPRE,
 };
 
 static unsigned int devices = 1;
 module_param(devices, uint, 0444);
-MODULE_PARM_DESC(devices, "Number of ZIP and of SEC devices (default 1 each)");
+MODULE_PARM_DESC(devices, "Number of ZIP, of SEC and of HPRE devices (default 1 each)");
 
 static unsigned int queues = 16;
 module_param(queues, uint, 0444);
@@ -269,6 +278,7 @@ struct soft_ctx {
 	u16 qid;
 	u16 depth;
 	u16 qc_type;
+	u32 sqe_size;			/* 128, HPRE 64 */
 	void *dus;
 	size_t dus_size;
 	struct mm_struct *mm;
@@ -308,9 +318,14 @@ struct soft_ctx {
 	u32 seen;
 };
 
-static size_t soft_dus_size(unsigned int d)
+static u32 soft_sqe_size(enum soft_kind kind)
 {
-	return PAGE_ALIGN((size_t)SOFT_SQE_SIZE * d + (size_t)SOFT_CQE_SIZE * d) +
+	return kind == SOFT_HPRE ? HPRE_SQE_SIZE : SOFT_SQE_SIZE;
+}
+
+static size_t soft_dus_size(u32 sqe_size, unsigned int d)
+{
+	return PAGE_ALIGN((size_t)sqe_size * d + (size_t)SOFT_CQE_SIZE * d) +
 	       PAGE_SIZE;
 }
 
@@ -1624,11 +1639,497 @@ static void sec_run(u8 *sqe)
 			     SEC_ERR_INVALID;
 }
 
+/* ---------------------------------------------------------------- HPRE -- */
+
+/*
+ * The soft HPRE device: the 64-byte HPRE SQE (hisi-qm-protocol.md section
+ * 12; UADK drv/hisi_hpre.c struct hisi_hpre_sqe, the kernel's struct
+ * hpre_sqe), decoded as strictly as uacce-sys' qm::hpre::decode() does on a
+ * QM v3 device. Queue type 0 runs RSA and DH codes, type 1 the ECC codes.
+ *
+ * Computed: RSA NC_NCRT (0x00) and NC_CRT (0x01) for 1024..4096-bit keys
+ * with the kernel's MPI library, the ECDH multiply (0x0D) on NIST P-256 with
+ * crypto/ecc.c, and X25519 (0x10, h = 32) with lib/crypto's generic
+ * curve25519. Every other valid SQE (RSA key generation, DH, ECDSA, SM2,
+ * X448, other curves) completes with HPRE_ETYPE_UNSUPPORTED, so that a
+ * driver can run the job elsewhere.
+ *
+ * A failed job completes with done = 3 and a nonzero etype (dw0 bits
+ * 5..15) or etype1 (bits 16..29). No source documents the hardware's etype
+ * values; these are uacce-emu's (uacce-emu/src/exec/hpre.rs), one per cause.
+ */
+#define HPRE_DW_CTRL		0
+#define HPRE_DW_TASK		1
+#define HPRE_DW_KEY		2
+#define HPRE_DW_IN		4
+#define HPRE_DW_OUT		6
+#define HPRE_DW_MLEN		10
+#define HPRE_DW_RSVD		11	/* dw11 kek_key, dw12..15 reserved */
+#define HPRE_ALG_MASK		0x1f
+#define HPRE_DONE_INIT		1
+#define HPRE_DONE_TASK		3
+#define HPRE_TASK_BAD		0x7dffff00	/* task_len2 .. sva_status */
+#define HPRE_SM2_KSEL		BIT(25)
+#define HPRE_HPCORE		BIT(31)
+#define HPRE_MLEN_MASK		0x1ff
+#define HPRE_SPLIT_ENC		0xe
+#define HPRE_SPLIT_DEC		0xf
+
+#define HPRE_RSA_NCRT		0x00
+#define HPRE_RSA_CRT		0x01
+#define HPRE_RSA_KG		0x02
+#define HPRE_RSA_KG_CRT		0x03
+#define HPRE_DH_G2		0x04
+#define HPRE_DH			0x05
+#define HPRE_ECDH_MUL		0x0d
+#define HPRE_ECDSA_SIGN		0x0e
+#define HPRE_ECDSA_VERF		0x0f
+#define HPRE_XDH_MUL		0x10
+#define HPRE_SM2_KG		0x11
+#define HPRE_SM2_SIGN		0x12
+#define HPRE_SM2_VERF		0x13
+#define HPRE_SM2_ENC		0x14
+#define HPRE_SM2_DEC		0x15
+
+#define HPRE_ETYPE_BAD_KEY	0x001
+#define HPRE_ETYPE_BAD_INPUT	0x002
+#define HPRE_ETYPE_NOT_ON_CURVE	0x004
+#define HPRE_ETYPE_DEGENERATE	0x008
+#define HPRE_ETYPE_UNSUPPORTED	0x040
+#define HPRE_ETYPE_NOMEM	0x100
+#define HPRE_ETYPE_MALFORMED	0x7ff
+#define HPRE_ETYPE1_SVA_FAULT	0x20
+
+#define HPRE_P256_BYTES		32
+#define HPRE_P256_DIGITS	4
+
+struct hpre_job {
+	u32 alg;
+	u32 width;
+	u64 key;
+	u64 in;
+	u64 out;
+	bool hpcore;
+	u32 mlen;	/* dw10 bits 0..8 */
+};
+
+/* The widths (task_len1) a code takes (section 12.1, 12.4) */
+static bool hpre_width_ok(u32 alg, u32 w)
+{
+	switch (alg) {
+	case HPRE_RSA_NCRT:
+	case HPRE_RSA_CRT:
+	case HPRE_RSA_KG:
+	case HPRE_RSA_KG_CRT:
+		return w == 128 || w == 256 || w == 384 || w == 512;
+	case HPRE_DH_G2:
+	case HPRE_DH:
+		return w == 96 || w == 128 || w == 192 || w == 256 ||
+		       w == 384 || w == 512;
+	case HPRE_ECDH_MUL:
+	case HPRE_ECDSA_SIGN:
+	case HPRE_ECDSA_VERF:
+		return w == 32 || w == 48 || w == 72;
+	case HPRE_XDH_MUL:
+		return w == 32 || w == 72;
+	default:	/* SM2 */
+		return w == 32;
+	}
+}
+
+/* The queue type of a known code, -1 for codes nobody sends */
+static int hpre_alg_type(u32 alg)
+{
+	if (alg <= HPRE_DH)
+		return 0;
+	if (alg >= HPRE_ECDH_MUL && alg <= HPRE_SM2_DEC)
+		return 1;
+	return -1;
+}
+
+/*
+ * The checks of uacce-sys' hpre::decode() and check_fields(): a fresh SQE
+ * (done 1, no error), a known code of the queue's type, a width the code
+ * takes, no field UADK and the kernel leave zero, the addresses the code
+ * needs (and no input address where it has none), sm2_ksel, bd_rsv2
+ * (hpcore) and dw10 only where UADK sets them. 0 or -EINVAL.
+ */
+static int hpre_decode(const u8 *sqe, u16 qc_type, struct hpre_job *job)
+{
+	u32 dw0 = sqe_dw(sqe, HPRE_DW_CTRL);
+	u32 dw1 = sqe_dw(sqe, HPRE_DW_TASK);
+	u32 dw10 = sqe_dw(sqe, HPRE_DW_MLEN);
+	bool no_input, ksel;
+	unsigned int i;
+
+	if ((dw0 >> 30) != HPRE_DONE_INIT || (dw0 & 0x3fffffe0))
+		return -EINVAL;
+	job->alg = dw0 & HPRE_ALG_MASK;
+	if (hpre_alg_type(job->alg) != qc_type)
+		return -EINVAL;
+	if (dw1 & HPRE_TASK_BAD || dw10 & ~HPRE_MLEN_MASK)
+		return -EINVAL;
+	for (i = HPRE_DW_RSVD; i < HPRE_SQE_SIZE / 4; i++)
+		if (sqe_dw(sqe, i))
+			return -EINVAL;
+	job->width = ((dw1 & 0xff) + 1) * 8;
+	if (!hpre_width_ok(job->alg, job->width))
+		return -EINVAL;
+	job->key = sqe_u64(sqe, 4 * HPRE_DW_KEY);
+	job->in = sqe_u64(sqe, 4 * HPRE_DW_IN);
+	job->out = sqe_u64(sqe, 4 * HPRE_DW_OUT);
+	job->hpcore = dw1 & HPRE_HPCORE;
+	job->mlen = dw10 & HPRE_MLEN_MASK;
+	ksel = dw1 & HPRE_SM2_KSEL;
+	no_input = job->alg == HPRE_RSA_KG || job->alg == HPRE_RSA_KG_CRT ||
+		   job->alg == HPRE_DH_G2;
+	if (!job->key || !job->out || no_input == !!job->in)
+		return -EINVAL;
+	if (ksel && job->alg != HPRE_SM2_SIGN && job->alg != HPRE_SM2_ENC)
+		return -EINVAL;
+	if (job->hpcore && job->alg != HPRE_ECDH_MUL)
+		return -EINVAL;
+	/* dw10: SM2 encrypt/decrypt's length - 1; the split-SM2 markers */
+	if (job->alg == HPRE_SM2_ENC || job->alg == HPRE_SM2_DEC)
+		return 0;
+	if (job->alg == HPRE_ECDH_MUL && job->mlen)
+		return job->mlen == HPRE_SPLIT_ENC ||
+		       job->mlen == HPRE_SPLIT_DEC ? 0 : -EINVAL;
+	return job->mlen ? -EINVAL : 0;
+}
+
+/* @len bytes copied from the job's user address @addr, or NULL */
+static u8 *hpre_read(u64 addr, size_t len, bool *fault)
+{
+	u8 *buf = kmalloc(len, GFP_KERNEL);
+
+	if (buf && copy_from_user(buf, u64_to_user_ptr(addr), len)) {
+		kfree_sensitive(buf);
+		*fault = true;
+		return NULL;
+	}
+	return buf;
+}
+
+/* @a as a @len-byte big-endian number, right-aligned */
+static int hpre_mpi_out(MPI a, u8 *out, unsigned int len)
+{
+	unsigned int n;
+	int ret;
+
+	memset(out, 0, len);
+	ret = mpi_read_buffer(a, out, len, &n, NULL);
+	if (ret || n > len)
+		return ret ?: -EOVERFLOW;
+	memmove(out + len - n, out, n);
+	memset(out, 0, len - n);
+	return 0;
+}
+
+/* A modulus the MPI arithmetic takes: odd and > 1 */
+static bool hpre_mod_ok(MPI m)
+{
+	return mpi_test_bit(m, 0) && mpi_cmp_ui(m, 1) > 0;
+}
+
+/*
+ * NC_NCRT: key = exp(k) || n(k), out = in^exp mod n. As uacce-soft: an even
+ * or trivial n or a zero exponent is a bad key, in >= n a bad input.
+ */
+static int hpre_rsa_ncrt(const u8 *key, const u8 *in, u8 *out, u32 k)
+{
+	MPI e = mpi_read_raw_data(key, k);
+	MPI n = mpi_read_raw_data(key + k, k);
+	MPI x = mpi_read_raw_data(in, k);
+	MPI r = mpi_alloc(0);
+	int ret = HPRE_ETYPE_NOMEM;
+
+	if (!e || !n || !x || !r)
+		goto out;
+	ret = HPRE_ETYPE_BAD_KEY;
+	if (!hpre_mod_ok(n) || !mpi_cmp_ui(e, 0))
+		goto out;
+	ret = HPRE_ETYPE_BAD_INPUT;
+	if (mpi_cmp(x, n) >= 0)
+		goto out;
+	ret = HPRE_ETYPE_NOMEM;
+	if (mpi_powm(r, x, e, n) || hpre_mpi_out(r, out, k))
+		goto out;
+	ret = 0;
+out:
+	mpi_free(r);
+	mpi_free(x);
+	mpi_free(n);
+	mpi_free(e);
+	return ret;
+}
+
+/*
+ * NC_CRT: key = dq || dp || q || p || qinv (k/2 each). m1 = c^dp mod p,
+ * m2 = c^dq mod q, h = qinv (m1 - m2) mod p, out = m2 + h q. Even or
+ * trivial p or q, zero exponents and qinv >= p are a bad key, c >= pq a bad
+ * input.
+ */
+static int hpre_rsa_crt(const u8 *key, const u8 *in, u8 *out, u32 k)
+{
+	u32 h = k / 2;
+	MPI dq = mpi_read_raw_data(key, h);
+	MPI dp = mpi_read_raw_data(key + h, h);
+	MPI q = mpi_read_raw_data(key + 2 * h, h);
+	MPI p = mpi_read_raw_data(key + 3 * h, h);
+	MPI qinv = mpi_read_raw_data(key + 4 * h, h);
+	MPI c = mpi_read_raw_data(in, k);
+	MPI n = mpi_alloc(0), m1 = mpi_alloc(0), m2 = mpi_alloc(0);
+	MPI t = mpi_alloc(0);
+	int ret = HPRE_ETYPE_NOMEM;
+
+	if (!dq || !dp || !q || !p || !qinv || !c || !n || !m1 || !m2 || !t)
+		goto out;
+	ret = HPRE_ETYPE_BAD_KEY;
+	if (!hpre_mod_ok(p) || !hpre_mod_ok(q) || !mpi_cmp_ui(dp, 0) ||
+	    !mpi_cmp_ui(dq, 0) || mpi_cmp(qinv, p) >= 0)
+		goto out;
+	ret = HPRE_ETYPE_NOMEM;
+	if (mpi_mul(n, p, q))
+		goto out;
+	ret = HPRE_ETYPE_BAD_INPUT;
+	if (mpi_cmp(c, n) >= 0)
+		goto out;
+	ret = HPRE_ETYPE_NOMEM;
+	if (mpi_powm(m1, c, dp, p) || mpi_powm(m2, c, dq, q) ||
+	    mpi_subm(t, m1, m2, p) || mpi_mulm(m1, t, qinv, p) ||
+	    mpi_mul(t, m1, q) || mpi_add(m1, t, m2) ||
+	    hpre_mpi_out(m1, out, k))
+		goto out;
+	ret = 0;
+out:
+	mpi_free(t);
+	mpi_free(m2);
+	mpi_free(m1);
+	mpi_free(n);
+	mpi_free(c);
+	mpi_free(qinv);
+	mpi_free(p);
+	mpi_free(q);
+	mpi_free(dp);
+	mpi_free(dq);
+	return ret;
+}
+
+/* 32 big-endian bytes as 4 little-endian 64-bit digits, and back */
+static void hpre_digits(const u8 *be, u64 *d)
+{
+	unsigned int i;
+
+	for (i = 0; i < HPRE_P256_DIGITS; i++)
+		d[i] = get_unaligned_be64(be + 8 * (HPRE_P256_DIGITS - 1 - i));
+}
+
+static void hpre_bytes(const u64 *d, u8 *be)
+{
+	unsigned int i;
+
+	for (i = 0; i < HPRE_P256_DIGITS; i++)
+		put_unaligned_be64(d[i], be + 8 * (HPRE_P256_DIGITS - 1 - i));
+}
+
+/*
+ * ECDH multiply: key = p || a || k || b || n (h each), in = x || y, out =
+ * k (x, y). Only P-256 (h = 32): p, a and b must be its own (n is not
+ * read: the kernel's hpre driver puts Gx there), else not supported. k
+ * outside [1, n - 1] is a bad key, a point not on the curve an error.
+ */
+static int hpre_ecdh(const u8 *key, const u8 *in, u8 *out, u32 w,
+		     bool hpcore)
+{
+	const struct ecc_curve *c = ecc_get_curve(ECC_CURVE_NIST_P256);
+	u64 k[HPRE_P256_DIGITS], f[HPRE_P256_DIGITS];
+	u64 px[HPRE_P256_DIGITS], py[HPRE_P256_DIGITS];
+	u64 rx[HPRE_P256_DIGITS], ry[HPRE_P256_DIGITS];
+	u64 zero[HPRE_P256_DIGITS] = {};
+	struct ecc_point pt = { .x = px, .y = py, .ndigits = HPRE_P256_DIGITS };
+	struct ecc_point res = { .x = rx, .y = ry, .ndigits = HPRE_P256_DIGITS };
+	const unsigned int nd = HPRE_P256_DIGITS;
+	/* hpcore: UADK sets it on the built-in P-256 only (as uacce-emu) */
+	int ret = hpcore ? HPRE_ETYPE_MALFORMED : HPRE_ETYPE_UNSUPPORTED;
+
+	if (!c || w != HPRE_P256_BYTES || c->g.ndigits != nd)
+		return ret;
+	hpre_digits(key, f);
+	if (vli_cmp(f, c->p, nd))
+		return ret;
+	hpre_digits(key + w, f);
+	if (vli_cmp(f, c->a, nd))
+		return ret;
+	hpre_digits(key + 3 * w, f);
+	if (vli_cmp(f, c->b, nd))
+		return ret;
+	hpre_digits(key + 2 * w, k);
+	ret = HPRE_ETYPE_BAD_KEY;
+	if (vli_is_zero(k, nd) || vli_cmp(k, c->n, nd) >= 0)
+		goto out;
+	hpre_digits(in, px);
+	hpre_digits(in + w, py);
+	ret = HPRE_ETYPE_NOT_ON_CURVE;
+	if (ecc_is_pubkey_valid_partial(c, &pt))
+		goto out;
+	/* k P + 0 G */
+	ecc_point_mult_shamir(&res, k, &pt, zero, &c->g, c);
+	ret = HPRE_ETYPE_DEGENERATE;
+	if (ecc_point_is_zero(&res))
+		goto out;
+	hpre_bytes(rx, out);
+	hpre_bytes(ry, out + w);
+	ret = 0;
+out:
+	memzero_explicit(k, sizeof(k));
+	return ret;
+}
+
+static const u8 hpre_x25519_p[32] = {
+	0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xed,
+};
+
+/* (A - 2) / 4 = 121665, big-endian in 32 bytes */
+static const u8 hpre_x25519_a24[32] = {
+	[29] = 0x01, [30] = 0xdb, [31] = 0x41,
+};
+
+/*
+ * X25519 (h = 32): key = p || a || k, in = u, out = u', all big-endian. p
+ * and a must be curve25519's (else, and for X448, not supported); k must be
+ * clamped as UADK and the kernel clamp it (bad key); u must have its top bit
+ * clear and be < p (bad input). The engine neither clamps nor reverses.
+ */
+static int hpre_x25519(const u8 *key, const u8 *in, u8 *out, u32 w)
+{
+	u8 k[CURVE25519_KEY_SIZE], u[CURVE25519_KEY_SIZE];
+	u8 r[CURVE25519_KEY_SIZE];
+	unsigned int i;
+
+	if (w != CURVE25519_KEY_SIZE || memcmp(key, hpre_x25519_p, w) ||
+	    memcmp(key + w, hpre_x25519_a24, w))
+		return HPRE_ETYPE_UNSUPPORTED;
+	if ((key[2 * w + 31] & 0x07) || (key[2 * w] & 0xc0) != 0x40)
+		return HPRE_ETYPE_BAD_KEY;
+	if ((in[0] & 0x80) || memcmp(in, hpre_x25519_p, w) >= 0)
+		return HPRE_ETYPE_BAD_INPUT;
+	for (i = 0; i < w; i++) {
+		k[i] = key[2 * w + w - 1 - i];
+		u[i] = in[w - 1 - i];
+	}
+	curve25519_generic(r, k, u);
+	for (i = 0; i < w; i++)
+		out[i] = r[w - 1 - i];
+	memzero_explicit(k, sizeof(k));
+	memzero_explicit(r, sizeof(r));
+	return 0;
+}
+
+/* Key, input and output block lengths of the computed codes */
+static void hpre_lens(const struct hpre_job *job, size_t *key, size_t *in,
+		      size_t *out)
+{
+	size_t w = job->width;
+
+	switch (job->alg) {
+	case HPRE_RSA_NCRT:
+		*key = 2 * w;
+		break;
+	case HPRE_RSA_CRT:
+		*key = 5 * (w / 2);
+		break;
+	case HPRE_ECDH_MUL:
+		*key = 5 * w;
+		break;
+	default:	/* HPRE_XDH_MUL */
+		*key = 3 * w;
+		break;
+	}
+	*in = job->alg == HPRE_ECDH_MUL ? 2 * w : w;
+	*out = *in;
+}
+
+/* Run one decoded job; returns etype | etype1 << 16 (0: done) */
+static u32 hpre_exec(const struct hpre_job *job)
+{
+	size_t klen, ilen, olen;
+	u8 *key, *in = NULL, *out = NULL;
+	bool fault = false;
+	u32 ret;
+
+	switch (job->alg) {
+	case HPRE_RSA_NCRT:
+	case HPRE_RSA_CRT:
+		break;
+	case HPRE_ECDH_MUL:
+		/* hpcore only with the built-in P-256; split SM2: no SM2 */
+		if (job->mlen)
+			return job->hpcore ? HPRE_ETYPE_UNSUPPORTED :
+					     HPRE_ETYPE_MALFORMED;
+		break;
+	case HPRE_XDH_MUL:
+		break;
+	default:
+		return HPRE_ETYPE_UNSUPPORTED;
+	}
+	/* Bounded by the width: at most 5 x 256 bytes */
+	hpre_lens(job, &klen, &ilen, &olen);
+	key = hpre_read(job->key, klen, &fault);
+	if (key)
+		in = hpre_read(job->in, ilen, &fault);
+	if (in)
+		out = kzalloc(olen, GFP_KERNEL);
+	if (!out) {
+		ret = fault ? HPRE_ETYPE1_SVA_FAULT << 16 : HPRE_ETYPE_NOMEM;
+		goto out;
+	}
+	switch (job->alg) {
+	case HPRE_RSA_NCRT:
+		ret = hpre_rsa_ncrt(key, in, out, job->width);
+		break;
+	case HPRE_RSA_CRT:
+		ret = hpre_rsa_crt(key, in, out, job->width);
+		break;
+	case HPRE_ECDH_MUL:
+		ret = hpre_ecdh(key, in, out, job->width, job->hpcore);
+		break;
+	default:
+		ret = hpre_x25519(key, in, out, job->width);
+		break;
+	}
+	if (!ret && copy_to_user(u64_to_user_ptr(job->out), out, olen))
+		ret = HPRE_ETYPE1_SVA_FAULT << 16;
+out:
+	kfree_sensitive(out);
+	kfree_sensitive(in);
+	kfree_sensitive(key);
+	return ret;
+}
+
+static void hpre_run(struct soft_ctx *ctx, u8 *sqe)
+{
+	struct hpre_job job;
+	u32 res, dw0;
+
+	res = hpre_decode(sqe, ctx->qc_type, &job) ? HPRE_ETYPE_MALFORMED :
+						     hpre_exec(&job);
+	/* done = 3, etype (bits 5..15), etype1 (16..29); alg unchanged */
+	dw0 = sqe_dw(sqe, HPRE_DW_CTRL) & HPRE_ALG_MASK;
+	dw0 |= (res & 0x7ff) << 5;
+	dw0 |= ((res >> 16) & 0x3fff) << 16;
+	dw0 |= (u32)HPRE_DONE_TASK << 30;
+	sqe_set_dw(sqe, HPRE_DW_CTRL, dw0);
+}
+
 /* ------------------------------------------------------------- the ring -- */
 
 static u8 *soft_cqe(struct soft_ctx *ctx, u16 i)
 {
-	return ctx->dus + (size_t)SOFT_SQE_SIZE * ctx->depth +
+	return ctx->dus + (size_t)ctx->sqe_size * ctx->depth +
 	       (size_t)SOFT_CQE_SIZE * i;
 }
 
@@ -1720,16 +2221,19 @@ static void soft_work(struct work_struct *work)
 			have_mm = true;
 		}
 
-		memcpy(sqe, ctx->dus + (size_t)slot * SOFT_SQE_SIZE, sizeof(sqe));
+		memcpy(sqe, ctx->dus + (size_t)slot * ctx->sqe_size,
+		       ctx->sqe_size);
 		if (ctx->kind == SOFT_ZIP)
 			zip_run(ctx, sqe);
-		else
+		else if (ctx->kind == SOFT_SEC)
 			sec_run(sqe);
+		else
+			hpre_run(ctx, sqe);
 
 		spin_lock(&ctx->lock);
 		if (ctx->running) {
-			memcpy(ctx->dus + (size_t)slot * SOFT_SQE_SIZE, sqe,
-			       sizeof(sqe));
+			memcpy(ctx->dus + (size_t)slot * ctx->sqe_size, sqe,
+			       ctx->sqe_size);
 			ctx->sq_head = (slot + 1) % ctx->depth;
 			soft_post(ctx, slot);
 		}
@@ -2062,7 +2566,8 @@ static int soft_get_queue(struct uacce_device *uacce, unsigned long arg,
 	mutex_init(&ctx->kick_lock);
 	ctx->kind = sdev->kind;
 	ctx->depth = depth;
-	ctx->dus_size = soft_dus_size(depth);
+	ctx->sqe_size = soft_sqe_size(sdev->kind);
+	ctx->dus_size = soft_dus_size(ctx->sqe_size, depth);
 	/* Zeroed: the CQ and both status words start at 0 */
 	ctx->dus = vmalloc_user(ctx->dus_size);
 	if (!ctx->dus) {
@@ -2242,8 +2747,8 @@ static long soft_ioctl(struct uacce_queue *q, unsigned int cmd,
 	case UACCE_CMD_QM_SET_QP_CTX:
 		if (copy_from_user(&qp_ctx, uarg, sizeof(qp_ctx)))
 			return -EFAULT;
-		/* ZIP: 0 compress, 1 decompress; SEC: 0 */
-		if (qp_ctx.qc_type > (ctx->kind == SOFT_ZIP ? 1 : 0))
+		/* ZIP: 0 compress, 1 decompress; SEC: 0; HPRE: 0 RSA/DH, 1 ECC */
+		if (qp_ctx.qc_type > (ctx->kind == SOFT_SEC ? 0 : 1))
 			return -EINVAL;
 		ctx->qc_type = qp_ctx.qc_type;
 		qp_ctx.id = ctx->qid;
@@ -2251,7 +2756,7 @@ static long soft_ioctl(struct uacce_queue *q, unsigned int cmd,
 			return -EFAULT;
 		return 0;
 	case UACCE_CMD_QM_SET_QP_INFO:
-		info.sqe_size = SOFT_SQE_SIZE;
+		info.sqe_size = ctx->sqe_size;
 		info.sq_depth = ctx->depth;
 		info.cq_depth = ctx->depth;
 		if (copy_to_user(uarg, &info, sizeof(info)))
@@ -2343,7 +2848,8 @@ static int soft_dev_create(enum soft_kind kind, int id)
 		return ret;
 	}
 
-	strscpy(iface.name, kind == SOFT_ZIP ? "soft_zip" : "soft_sec",
+	strscpy(iface.name, kind == SOFT_ZIP ? "soft_zip" :
+			    kind == SOFT_SEC ? "soft_sec" : "soft_hpre",
 		sizeof(iface.name));
 	sdev->uacce = uacce_alloc(&sdev->pdev->dev, &iface);
 	if (IS_ERR(sdev->uacce)) {
@@ -2352,16 +2858,22 @@ static int soft_dev_create(enum soft_kind kind, int id)
 		soft_dev_destroy(sdev);
 		return ret;
 	}
-	sdev->uacce->api_ver = SOFT_API;
+	sdev->uacce->api_ver = kind == SOFT_HPRE ? SOFT_API_V3 : SOFT_API;
+	/*
+	 * HPRE lists what a QM v3 hisi_hpre lists (so that drivers open its
+	 * ECC queues); the codes it does not compute complete with
+	 * HPRE_ETYPE_UNSUPPORTED (see the HPRE section).
+	 */
 	sdev->uacce->algs = kind == SOFT_ZIP ? "zlib\ngzip\ndeflate" :
-					       "cipher\ndigest\naead";
+			    kind == SOFT_SEC ? "cipher\ndigest\naead" :
+			    "rsa\ndh\necdh\necdsa\nsm2\nx25519\nx448";
 	sdev->uacce->qf_pg_num[UACCE_QFRT_MMIO] = SOFT_HAVE_MMIO;
 #ifdef UACCE_EVENTFD_HANGUP
 	/* Opt in to pages of ones after removal, unless dummy_pages=0 */
 	sdev->uacce->dummy_pages = dummy_pages;
 #endif
 	sdev->uacce->qf_pg_num[UACCE_QFRT_DUS] =
-		soft_dus_size(depth) >> PAGE_SHIFT;
+		soft_dus_size(soft_sqe_size(kind), depth) >> PAGE_SHIFT;
 	sdev->uacce->priv = sdev;
 	ret = uacce_register(sdev->uacce);
 	if (ret) {
@@ -2481,9 +2993,11 @@ static int __init soft_init(void)
 		return -ENOMEM;
 
 	for (i = 0; i < devices && !ret; i++) {
-		ret = soft_dev_create(SOFT_ZIP, 2 * i);
+		ret = soft_dev_create(SOFT_ZIP, 3 * i);
 		if (!ret)
-			ret = soft_dev_create(SOFT_SEC, 2 * i + 1);
+			ret = soft_dev_create(SOFT_SEC, 3 * i + 1);
+		if (!ret)
+			ret = soft_dev_create(SOFT_HPRE, 3 * i + 2);
 	}
 	if (ret) {
 		soft_destroy_all();
@@ -2506,4 +3020,4 @@ module_exit(soft_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_AUTHOR("uacce-rs developers <dev@uacce-rs.invalid>");
-MODULE_DESCRIPTION("Software ZIP/SEC accelerators speaking the HiSilicon QM protocol through uacce");
+MODULE_DESCRIPTION("Software ZIP/SEC/HPRE accelerators speaking the HiSilicon QM protocol through uacce");

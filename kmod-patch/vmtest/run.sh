@@ -292,7 +292,8 @@ if [ ! -f "$MODROOT/.done" ]; then
 	depmod -b "$MODROOT" "$KVER"
 	touch "$MODROOT/.done"
 fi
-NEEDED_MODS="xts gcm ghash-generic crypto_null aead ctr cbc ecb sha256 sha512 hmac md5 sha1 ccm cmac"
+NEEDED_MODS="xts gcm ghash-generic crypto_null aead ctr cbc ecb sha256 sha512 hmac md5 sha1 ccm cmac
+libcurve25519-generic"
 mk_initramfs() { # mk_initramfs patched|unpatched OUT
 	local flavour=$1 out=$2 r
 	r=$B/initramfs-$flavour

@@ -168,6 +168,12 @@ impl ClassPool {
             .all(|l| l.version == version)
     }
 
+    /// True if there are lanes and every one is on a kernel soft device ([`Lane::soft`](crate::lane::Lane)).
+    pub(crate) fn all_lanes_soft(&self) -> bool {
+        let lanes = self.lanes.read().unwrap_or_else(|e| e.into_inner());
+        !lanes.is_empty() && lanes.iter().all(|l| l.soft)
+    }
+
     /// Lanes not retired.
     pub(crate) fn live_lanes(&self) -> usize {
         self.lanes

@@ -125,7 +125,7 @@ pub enum QueueError {
     },
     /// The device's api is not a QM api this crate speaks.
     #[error(
-        "device {name} has api {api:?}, which is not a supported QM api (hisi_qm_v1/v2/v3+ or soft_qm_v2)"
+        "device {name} has api {api:?}, which is not a supported QM api (hisi_qm_v1/v2/v3+, soft_qm_v2 or soft_qm_v3)"
     )]
     UnsupportedApi {
         /// The device name.
@@ -648,7 +648,7 @@ impl Queue {
     pub fn doorbell_path(&self) -> DoorbellPath {
         self.doorbell
     }
-    /// True for the kernel soft device (`soft_qm_v2`).
+    /// True for the kernel soft devices (`soft_qm_v2`, `soft_qm_v3`).
     pub fn is_soft(&self) -> bool {
         self.doorbell.is_soft()
     }

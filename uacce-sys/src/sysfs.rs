@@ -16,7 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::qm::QmVersion;
-use crate::uapi::{SOFT_QM_API_V2, UACCE_DEV_SVA};
+use crate::uapi::{SOFT_QM_API_V2, SOFT_QM_API_V3, UACCE_DEV_SVA};
 
 /// Default uacce class directory.
 pub const DEFAULT_CLASS_ROOT: &str = "/sys/class/uacce";
@@ -100,11 +100,14 @@ pub enum SysfsError {
 }
 
 /// Maps an API string to the QM generation: `hisi_qm_v1` → V1, `hisi_qm_v2` and `soft_qm_v2` → V2, `hisi_qm_vN`
-/// with N ≥ 3 → V3. A non-mainline suffix starting with `_` after the number (e.g. `hisi_qm_v2_noiommu`) is allowed,
+/// with N ≥ 3 and `soft_qm_v3` (the kernel soft HPRE device) → V3. A non-mainline suffix starting with `_` after the number (e.g. `hisi_qm_v2_noiommu`) is allowed,
 /// as UADK parses only the number. Anything else is unsupported (`None`).
 pub fn qm_version_from_api(api: &str) -> Option<QmVersion> {
     if api == SOFT_QM_API_V2 {
         return Some(QmVersion::V2);
+    }
+    if api == SOFT_QM_API_V3 {
+        return Some(QmVersion::V3);
     }
     let rest = api.strip_prefix("hisi_qm_v")?;
     let digits_end = rest
@@ -200,9 +203,10 @@ impl Device {
         qm_version_from_api(&self.api)
     }
 
-    /// True for the project's kernel soft device (api `soft_qm_v2`): doorbell by ioctl, no SVA flag needed.
+    /// True for the project's kernel soft devices (api `soft_qm_v2`; `soft_qm_v3` for the HPRE device): doorbell
+    /// through the register page and kick eventfd or by ioctl, no SVA flag needed.
     pub fn is_soft(&self) -> bool {
-        self.api == SOFT_QM_API_V2
+        self.api == SOFT_QM_API_V2 || self.api == SOFT_QM_API_V3
     }
 
     /// True for a HiSilicon QM device (api `hisi_qm_v*` with a known version).
@@ -516,7 +520,8 @@ mod tests {
         assert_eq!(qm_version_from_api("hisi_qm_v"), None);
         assert_eq!(qm_version_from_api("hisi_qm_v0"), None);
         assert_eq!(qm_version_from_api("hisi_qm_v2x"), None);
-        assert_eq!(qm_version_from_api("soft_qm_v3"), None);
+        assert_eq!(qm_version_from_api("soft_qm_v3"), Some(QmVersion::V3));
+        assert_eq!(qm_version_from_api("soft_qm_v4"), None);
         assert_eq!(qm_version_from_api("foo"), None);
     }
 

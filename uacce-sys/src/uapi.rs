@@ -8,7 +8,7 @@
 //! Project additions (not in mainline; defined by this project's kernel patch and soft device module):
 //! [`UacceEventfd`] / [`UACCE_CMD_SET_EVENTFD`]; the soft device's [`UACCE_SOFT_CMD_DOORBELL`],
 //! [`UACCE_SOFT_CMD_SET_KICK`], its register offsets (`UACCE_SOFT_REG_*`, from `kmod-patch/uacce_soft/uacce_soft.h`)
-//! and [`SOFT_QM_API_V2`].
+//! and [`SOFT_QM_API_V2`] / [`SOFT_QM_API_V3`].
 //!
 //! ioctl numbers are computed with nix's `request_code_*` macros, i.e. with the architecture's own `_IO`/`_IOW`/`_IOWR`
 //! encoding, and exposed as `u32` (every uacce number fits in 32 bits). [`ioctl`] holds the typed nix wrappers.
@@ -140,6 +140,10 @@ pub const UACCE_SOFT_REG_CQ_ARM: usize = 0x20;
 
 /// Api string of the project's kernel soft device (same ring protocol as `hisi_qm_v2`, doorbell by ioctl).
 pub const SOFT_QM_API_V2: &str = "soft_qm_v2";
+
+/// Api string of the kernel soft HPRE device (`soft_hpre-N`): the same ring protocol and doorbell paths as
+/// [`SOFT_QM_API_V2`], but QM v3, since HPRE's ECC queues (type 1) exist on v3 only; 64-byte SQEs (`SET_QP_INFO`).
+pub const SOFT_QM_API_V3: &str = "soft_qm_v3";
 
 /// Typed ioctl wrappers generated with nix's `ioctl_*!` macros.
 ///

@@ -129,6 +129,7 @@ pub(super) fn open_lane(dev: &EmuDevice, class: Class, env: &LaneEnv<'_>) -> Res
         device: dev.config().name.clone(),
         numa_node: Some(dev.config().numa_node),
         version: q.version(),
+        soft: false,
         wait_fd: dup(q.eventfd())?,
         wait_is_eventfd: true,
         // The emulator's removal is seen in its queue state on the eventfd wake-up.

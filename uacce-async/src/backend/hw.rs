@@ -196,6 +196,7 @@ pub(super) fn open_lane(dev: &sysfs::Device, class: Class, env: &LaneEnv<'_>) ->
         device: dev.name.clone(),
         numa_node: dev.numa_node,
         version,
+        soft: dev.is_soft(),
         owner: Owner::Hw(q),
         wait_fd: fd,
         wait_is_eventfd: is_eventfd,

@@ -174,6 +174,9 @@ pub(crate) struct Lane {
     pub version: QmVersion,
     pub device: String,
     pub numa_node: Option<u32>,
+    /// On a kernel soft device (api `soft_qm_*`), whose HPRE device computes only part of the HPRE codes
+    /// (`crate::pkey::soft_hpre_computes`).
+    pub soft: bool,
     /// Sleeps on this fd are woken by completions (eventfd, or the queue fd); taken by the notification driver.
     wait_fd: Mutex<Option<OwnedFd>>,
     /// Readable when the queue hangs up (device removed), for drivers whose wait fd is an eventfd (which cannot
@@ -211,6 +214,8 @@ pub(crate) struct LaneSpec {
     pub device: String,
     pub numa_node: Option<u32>,
     pub version: QmVersion,
+    /// See [`Lane::soft`].
+    pub soft: bool,
     pub owner: Owner,
     /// The fd completions wake (eventfd or queue fd).
     pub wait_fd: OwnedFd,
@@ -232,6 +237,7 @@ impl Lane {
             device,
             numa_node,
             version,
+            soft,
             owner,
             wait_fd,
             wait_is_eventfd,
@@ -245,6 +251,7 @@ impl Lane {
             version,
             device,
             numa_node,
+            soft,
             wait_fd: Mutex::new(Some(wait_fd)),
             hup_fd: Mutex::new(hup_fd),
             state: Mutex::new(State {

@@ -38,6 +38,7 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::pool::ClassPool;
 use crate::stats::{Family, OutputLen};
 
 // -------------------------------------------------------------------------------------------------------------
@@ -633,6 +634,11 @@ impl Job for EccJob {
 
     fn size(&self) -> usize {
         self.input.len()
+    }
+
+    fn capable(&self, pool: &ClassPool) -> bool {
+        // A split-SM2 multiply (msg_len 0, hpcore on the SM2 curve) fails the P-256 check.
+        !pool.all_lanes_soft() || super::soft_hpre_computes(self.alg, self.width, &self.key)
     }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {

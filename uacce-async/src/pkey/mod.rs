@@ -34,7 +34,25 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::pool::ClassPool;
 use crate::stats::Family;
+
+/// Whether the kernel soft HPRE device (`soft_hpre-N`, api `soft_qm_v3`, `kmod-patch/uacce_soft`) computes a job:
+/// RSA (NC_NCRT and NC_CRT, every RSA width), the ECDH multiply on NIST P-256 and X25519. Its other codes (DH, RSA
+/// key generation, ECDSA, SM2, X448, other curves) complete with a "not supported" error; jobs of those are not
+/// sent to it (`Job::capable`): they run on the CPU, or fail with `Error::Unsupported` under `Backend::Hardware`.
+pub(crate) fn soft_hpre_computes(alg: HpreAlg, width: usize, key: &[u8]) -> bool {
+    match alg {
+        HpreAlg::RsaNonCrt | HpreAlg::RsaCrt => true,
+        HpreAlg::XdhMultiply => width == 32,
+        HpreAlg::EcdhMultiply => {
+            width == 32
+                && layout::field(key, width, layout::ecc_private::P)
+                    == Some(&pkey::curve_params(CurveId::P256).p[..])
+        }
+        _ => false,
+    }
+}
 
 /// One HPRE job: the blocks as the hardware reads them. `ECC` picks the queue type (and so the pool).
 struct HpreJob<const ECC: bool> {
@@ -71,6 +89,10 @@ impl<const ECC: bool> Job for HpreJob<ECC> {
 
     fn size(&self) -> usize {
         self.input.len()
+    }
+
+    fn capable(&self, pool: &ClassPool) -> bool {
+        !pool.all_lanes_soft() || soft_hpre_computes(self.alg, self.width, &self.key)
     }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
@@ -374,5 +396,56 @@ impl Accel {
             hpcore: true,
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ECDH multiply key block (p ‖ a ‖ k ‖ b ‖ n) of `curve` with the scalar 1.
+    fn multiply_key(curve: CurveId) -> Vec<u8> {
+        let c = pkey::curve_params(curve);
+        let params = layout::CurveParams {
+            p: &c.p,
+            a: &c.a,
+            b: &c.b,
+            n: &c.n,
+            gx: &c.gx,
+            gy: &c.gy,
+        };
+        let h = curve.width();
+        let mut key = layout::ecc_private_block(&params, &[1], h).unwrap();
+        key.truncate(layout::ecc_private::MULTIPLY_FIELDS * h);
+        key
+    }
+
+    #[test]
+    fn soft_hpre_computes_rsa_p256_ecdh_and_x25519_only() {
+        let rsa = vec![0u8; 512];
+        assert!(soft_hpre_computes(HpreAlg::RsaNonCrt, 256, &rsa));
+        assert!(soft_hpre_computes(HpreAlg::RsaCrt, 512, &rsa));
+        assert!(soft_hpre_computes(HpreAlg::XdhMultiply, 32, &[0; 96]));
+        assert!(!soft_hpre_computes(HpreAlg::XdhMultiply, 72, &[0; 216]));
+        assert!(soft_hpre_computes(
+            HpreAlg::EcdhMultiply,
+            32,
+            &multiply_key(CurveId::P256)
+        ));
+        for other in [CurveId::Sm2, CurveId::P384, CurveId::P521] {
+            let key = multiply_key(other);
+            assert!(
+                !soft_hpre_computes(HpreAlg::EcdhMultiply, other.width(), &key),
+                "{other:?}"
+            );
+        }
+        for alg in HpreAlg::ALL {
+            if !matches!(
+                alg,
+                HpreAlg::RsaNonCrt | HpreAlg::RsaCrt | HpreAlg::XdhMultiply | HpreAlg::EcdhMultiply
+            ) {
+                assert!(!soft_hpre_computes(alg, 32, &[0; 256]), "{alg:?}");
+            }
+        }
     }
 }

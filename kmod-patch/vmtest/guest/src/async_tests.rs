@@ -147,7 +147,9 @@ pub fn mixed(mode: NotifyMode) -> TestResult {
         let accel = build(mode).await?;
         // The Accel holds queues: 2 per device and kind (compress, decompress; SEC)
         for d in devices("soft_") {
-            check!(instances(&d) == 8 - if d.starts_with("soft_zip") { 4 } else { 2 }, "{mode}: {d}: {} free queues ({} live queues)", instances(&d), accel.live_queues());
+            // ZIP: compress and decompress; HPRE: RSA (type 0) and ECC (type 1); SEC: one kind
+            let taken = if d.starts_with("soft_sec") { 2 } else { 4 };
+            check!(instances(&d) == 8 - taken, "{mode}: {d}: {} free queues ({} live queues)", instances(&d), accel.live_queues());
         }
         let t = Instant::now();
         let mut set = tokio::task::JoinSet::new();
@@ -164,7 +166,7 @@ pub fn mixed(mode: NotifyMode) -> TestResult {
             }
         }
         check!(errs.is_empty(), "{mode}: {} of 64 jobs failed: {}", errs.len(), errs[..errs.len().min(3)].join("; "));
-        let want = 6 * devices("soft_zip-").len().min(devices("soft_sec-").len());
+        let want = 6 * devices("soft_zip-").len().min(devices("soft_sec-").len()) + 4 * devices("soft_hpre-").len();
         check!(accel.live_queues() == want, "{mode}: {} live queues after the jobs, want {want}", accel.live_queues());
         println!("# async {mode}: 64 mixed jobs in {} ms", t.elapsed().as_millis());
         Ok::<(), String>(())
@@ -217,7 +219,11 @@ pub fn child_removal(mode: &str, dev: &str) {
         // the soft device's own stop (it finishes the job it runs) and the CPU its workers take from the child under
         // TCG do not swamp what is measured
         let zip = dev.starts_with("soft_zip");
+        let hpre = dev.starts_with("soft_hpre");
         let input = Bytes::from(data(if zip { 64 * 1024 } else { 512 * 1024 }, 1));
+        // HPRE: RSA-4096 private operations (CRT), the slowest job of the soft HPRE device
+        let rsa = uacce_async::RsaPrivateKey::from_pem(include_str!("../../../../uacce-async/tests/vectors/rsa/key4096.pem"))
+            .map_err(|e| format!("RSA key: {e}"))?;
         let removed_done = Arc::new(AtomicBool::new(false));
         // The device to be removed holds its jobs from now on (uacce_soft's "hold" parameter): the jobs routed to
         // it are still in flight when it goes, however fast the others run. Without it a fast run could finish
@@ -226,10 +232,13 @@ pub fn child_removal(mode: &str, dev: &str) {
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..64 {
             let (a, input, done) = (accel.clone(), input.clone(), removed_done.clone());
+            let rsa = rsa.clone();
             set.spawn(async move {
                 let mut ends = Vec::new();
                 loop {
-                    let r = if zip {
+                    let r = if hpre {
+                        a.rsa_sign_pkcs1v15(&rsa, uacce_async::RsaHash::Sha256, &input[..64]).await.map(|_| ())
+                    } else if zip {
                         a.compress(Format::Gzip, input.clone()).await.map(|_| ())
                     } else {
                         a.digest(HashAlg::Sha256, input.clone()).await.map(|_| ())
@@ -399,6 +408,11 @@ pub fn removal_sigbus_hybrid_sec() -> TestResult {
 
 pub fn removal_sigbus_busy_poll_zip() -> TestResult {
     removal_sigbus_kernel(NotifyMode::BusyPoll, "soft_zip-")
+}
+
+/// Removal of a soft HPRE device with RSA jobs in flight (eventfd mode).
+pub fn removal_eventfd_hpre() -> TestResult {
+    removal(NotifyMode::Eventfd, "soft_hpre-")
 }
 
 pub fn removal_eventfd_zip() -> TestResult {

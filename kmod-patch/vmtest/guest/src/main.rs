@@ -3,6 +3,7 @@
 //! `uacce-vmtest-guest --mode patched|unpatched` prints one line per test, `ok NAME` or `FAIL NAME: why`.
 //! `uacce-vmtest-guest --child-flood DEV` is the helper process of the kill -9 test.
 
+mod async_hpre;
 mod async_sec;
 mod async_tests;
 mod queue;

@@ -153,21 +153,33 @@ impl Queue {
         Self::wrap(q)
     }
 
+    /// A started queue of a soft HPRE device (`soft_qm_v3`, 64-byte SQEs): `qc_type` 0 RSA/DH, 1 ECC.
+    pub fn open_hpre(dev: &str, qc_type: u16) -> io::Result<Queue> {
+        let d = Sysfs::new().device(dev).map_err(io::Error::other)?;
+        let q = SysQueue::open_and_start(&d, qc_type)?;
+        Self::wrap_as(q, uacce_sys::qm::HPRE_SQE_SIZE, QmVersion::V3)
+    }
+
     fn wrap(q: SysQueue) -> io::Result<Queue> {
-        if q.sqe_size() as usize != uacce_sys::qm::SQE_SIZE
+        Self::wrap_as(q, uacce_sys::qm::SQE_SIZE, VERSION)
+    }
+
+    fn wrap_as(q: SysQueue, sqe_size: usize, version: QmVersion) -> io::Result<Queue> {
+        if q.sqe_size() as usize != sqe_size
             || q.sq_depth() != q.cq_depth()
             || q.kernel_qp_info().is_none()
-            || q.version() != VERSION
+            || q.version() != version
         {
             return Err(io::Error::other("unexpected qp info"));
         }
         let q = Arc::new(q);
         let qid = q.sqn().ok_or_else(|| io::Error::other("no sqn"))?;
-        let layout = RingLayout::new(q.sq_depth(), q.cq_depth()).map_err(io::Error::other)?;
+        // The SQE size the kernel reported (SET_QP_INFO)
+        let layout = RingLayout::for_queue(&q).map_err(io::Error::other)?;
         if layout.dus_size() != q.dus_mapped_len() {
             return Err(io::Error::other(format!("DUS {} bytes, layout wants {}", q.dus_mapped_len(), layout.dus_size())));
         }
-        let ring = DriverRing::new(q.clone(), layout, q.clone(), VERSION, qid).map_err(io::Error::other)?;
+        let ring = DriverRing::new(q.clone(), layout, q.clone(), version, qid).map_err(io::Error::other)?;
         Ok(Queue { depth: q.sq_depth(), qid, q, ring })
     }
 
@@ -236,8 +248,10 @@ impl Queue {
     /// been consumed ([`pop`](Self::pop) / [`wait_pop`](Self::wait_pop) returned it) or the queue has been stopped
     /// ([`put`](Self::put), or the queue closed). An error does not prove the SQE was not queued.
     pub unsafe fn submit(&mut self, sqe: &Sqe) -> io::Result<u16> {
+        // The queue's SQE size (64 on HPRE): the rest of the ring-sized buffer is not the SQE's.
+        let n = self.ring.layout().sqe_size;
         // SAFETY: our caller makes `DriverRing::submit`'s promise (this function's contract is the same).
-        unsafe { self.ring.submit(sqe) }.map_err(ring_err)
+        unsafe { self.ring.submit(&sqe[..n]) }.map_err(ring_err)
     }
 
     /// Is a CQE with the expected phase waiting at the head?
@@ -287,9 +301,10 @@ impl Queue {
     /// otherwise accessed, and no other job is in flight on this queue (else the completion taken may be another
     /// job's). If stopping the queue fails too, the promise stands until the queue is closed.
     pub unsafe fn run(&mut self, sqe: &Sqe) -> io::Result<Sqe> {
+        let n = self.ring.layout().sqe_size;
         // SAFETY: our caller makes `DriverRing::run_blocking`'s promise until we return; on the error path the queue
         // is stopped first, which ends the promise.
-        match unsafe { self.ring.run_blocking(sqe, Duration::from_secs(20)) } {
+        match unsafe { self.ring.run_blocking(&sqe[..n], Duration::from_secs(20)) } {
             Ok(c) => Ok(c.sqe),
             Err(e) => {
                 let _ = self.q.put();

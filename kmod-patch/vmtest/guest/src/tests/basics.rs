@@ -21,7 +21,31 @@ pub(super) fn discovery() -> TestResult {
     let sysfs = uacce_sys::sysfs::Sysfs::new();
     let devs = sysfs.devices().map_err(|e| e.to_string())?;
     let soft: Vec<_> = devs.iter().filter(|d| d.is_soft()).collect();
-    check!(soft.len() == zips.len() + secs.len(), "uacce-sys sees {} soft devices", soft.len());
+    // The soft HPRE devices: api soft_qm_v3 (QM v3, for its ECC queues), 64-byte SQEs, the v3 hisi_hpre algorithms
+    let hpres = devices("soft_hpre-");
+    check!(hpres.len() == zips.len(), "hpre devices {hpres:?}");
+    for d in &hpres {
+        check!(sysfs_attr(d, "api").map_err(e2s)? == "soft_qm_v3", "{d}: api");
+        check!(sysfs_attr(d, "flags").map_err(e2s)? == "0", "{d}: flags");
+        let dus: usize = sysfs_attr(d, "region_dus_size").map_err(e2s)?.parse().unwrap_or(0);
+        let ps = page_size();
+        let want = (64 * 1024 + 16 * 1024usize).div_ceil(ps) * ps + ps;
+        check!(dus == want, "{d}: region_dus_size {dus} want {want}");
+        let a = sysfs_attr(d, "algorithms").map_err(e2s)?;
+        check!(
+            a.split('\n').collect::<Vec<_>>() == ["rsa", "dh", "ecdh", "ecdsa", "sm2", "x25519", "x448"],
+            "{d}: algorithms {a:?}"
+        );
+    }
+    check!(soft.len() == zips.len() + secs.len() + hpres.len(), "uacce-sys sees {} soft devices", soft.len());
+    for d in soft.iter().filter(|d| d.driver == "soft_hpre") {
+        check!(d.qm_version() == Some(uacce_sys::qm::QmVersion::V3), "{}: QM version {:?}", d.name, d.qm_version());
+        // The queue reports the HPRE SQE size (SET_QP_INFO), and the ring takes it
+        let q = uacce_sys::queue::Queue::open_and_start(d, 0).map_err(|e| format!("{}: open: {e}", d.name))?;
+        check!(q.sqe_size() == 64, "{}: SET_QP_INFO SQE size {}", d.name, q.sqe_size());
+        let layout = uacce_sys::qm::RingLayout::for_queue(&q).map_err(|e| e.to_string())?;
+        check!(layout.cq_offset() == 64 * 1024, "{}: CQ at {}", d.name, layout.cq_offset());
+    }
     for d in &soft {
         let path = uacce_sys::queue::check_device(d).map_err(|e| e.to_string())?;
         // The patched boot's uacce_soft has a one-page MMIO register page (remap_pfn_range, VM_PFNMAP) and takes

@@ -1,5 +1,5 @@
-//! The guest tests, one module a topic. Devices: `soft_zip-*` and `soft_sec-*` registered by uacce_soft (devices=3
-//! queues=8). `PATCHED` and `UNPATCHED` are the lists `main` runs; the names are what the harness reports.
+//! The guest tests, one module a topic. Devices: `soft_zip-*`, `soft_sec-*` and `soft_hpre-*` registered by
+//! uacce_soft (devices=4 queues=8). `PATCHED` and `UNPATCHED` are the lists `main` runs; the names are what the harness reports.
 
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::process::{Command, Stdio};
@@ -22,6 +22,7 @@ macro_rules! check {
 
 mod basics;
 mod eventfd;
+mod hpre;
 mod kick;
 mod removal;
 mod sec;
@@ -90,6 +91,13 @@ pub const PATCHED: &[Test] = &[
     ("async_sec_ccm_cmac_busy_poll", crate::async_sec::ccm_cmac_busy_poll),
     ("async_sec_ccm_cmac_hybrid", crate::async_sec::ccm_cmac_hybrid),
     ("async_xcbc_falls_back", crate::async_sec::xcbc_falls_back),
+    ("hpre_raw_queue", hpre::hpre_raw_queue),
+    ("async_pkey_interrupt", crate::async_hpre::pkey_interrupt),
+    ("async_pkey_eventfd", crate::async_hpre::pkey_eventfd),
+    ("async_pkey_io_uring", crate::async_hpre::pkey_io_uring),
+    ("async_pkey_busy_poll", crate::async_hpre::pkey_busy_poll),
+    ("async_pkey_hybrid", crate::async_hpre::pkey_hybrid),
+    ("async_pkey_unsupported_falls_back", crate::async_hpre::pkey_unsupported_falls_back),
     ("open_after_io_uring_exit", teardown::open_after_io_uring_exit),
     ("parallel_queues", teardown::parallel_queues),
     ("kill9_in_flight", teardown::kill9),
@@ -99,6 +107,7 @@ pub const PATCHED: &[Test] = &[
     ("async_removal_io_uring_zip", crate::async_tests::removal_io_uring_zip),
     ("async_removal_hybrid_sec", crate::async_tests::removal_hybrid_sec),
     ("async_removal_busy_poll_zip", crate::async_tests::removal_busy_poll_zip),
+    ("async_removal_eventfd_hpre", crate::async_tests::removal_eventfd_hpre),
     ("device_removal_wakes_waiters", removal::removal),
     ("module_unload_with_open_queue", teardown::module_unload),
     ("sigbus_without_opt_in", removal::sigbus_without_opt_in),
