@@ -31,6 +31,7 @@ use crate::accel::Accel;
 use crate::error::{Error, Result};
 use crate::job::{Job, Step, addr};
 use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::pool::ClassPool;
 use crate::stats::{Family, OutputLen};
 
 /// The RSA modulus sizes [`Accel::rsa_generate_key`] takes, in bits.
@@ -110,6 +111,12 @@ impl Job for KeygenJob {
 
     fn size(&self) -> usize {
         self.key.len()
+    }
+
+    /// The kernel soft HPRE device does not generate keys (it completes KG_STD/KG_CRT with "not supported"):
+    /// not sent there, as the other codes it lacks.
+    fn capable(&self, pool: &ClassPool) -> bool {
+        !pool.all_lanes_soft() || super::soft_hpre_computes(self.alg, self.k, &self.key)
     }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {

@@ -294,11 +294,23 @@ pub fn pkey_unsupported_falls_back() -> TestResult {
         let got = auto.x448(&s, &u).await.map_err(|e| format!("Auto X448: {e}"))?;
         let want = cpu.x448(&s, &u).await.map_err(|e| e.to_string())?;
         check!(got == want, "X448 under Auto differs from the CPU backend");
+        // P-521 (h = 72): the soft device multiplies on P-256 only.
+        // Scalars below the 521-bit order: the top byte zero.
+        let scalar = |seed| {
+            let mut d = data(66, seed);
+            d[0] = 0;
+            EcPrivateKey::from_bytes(EcCurve::P521, &d).map_err(|e| e.to_string())
+        };
+        let (a521, b521) = (scalar(7)?, scalar(8)?);
+        let pb521 = cpu.ec_public_key(&b521).await.map_err(|e| e.to_string())?;
+        let got = auto.ecdh(&a521, &pb521).await.map_err(|e| format!("Auto P-521 ECDH: {e}"))?;
+        let want = cpu.ecdh(&a521, &pb521).await.map_err(|e| e.to_string())?;
+        check!(got == want, "P-521 ECDH under Auto differs from the CPU backend");
         let p = *auto.stats().family(Family::Pkey);
         // An ECDSA sign is a sign and a verify of the result.
         check!(
-            p.on_device == 0 && p.device_failures.total() == 0 && p.on_cpu.get(CpuReason::Unfit) >= 2
-                && auto.cpu_jobs() >= 2,
+            p.on_device == 0 && p.device_failures.total() == 0 && p.on_cpu.get(CpuReason::Unfit) >= 3
+                && auto.cpu_jobs() >= 3,
             "Auto: {p:?}"
         );
         let hw = device_accel(NotifyMode::Eventfd, false).await?;
@@ -306,6 +318,8 @@ pub fn pkey_unsupported_falls_back() -> TestResult {
         check!(matches!(r, Err(Error::Unsupported(_))), "Hardware ECDSA: {r:?}");
         let r = hw.x448(&s, &u).await;
         check!(matches!(r, Err(Error::Unsupported(_))), "Hardware X448: {r:?}");
+        let r = hw.ecdh(&a521, &pb521).await;
+        check!(matches!(r, Err(Error::Unsupported(_))), "Hardware P-521 ECDH: {r:?}");
         check!(hw.cpu_jobs() == 0, "Hardware: {} CPU jobs", hw.cpu_jobs());
         Ok(())
     })
