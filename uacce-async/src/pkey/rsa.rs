@@ -873,8 +873,9 @@ enum RsaKeyRef {
 /// a check that fails is [`Error::Device`](crate::Error::Device): the signature or plaintext is never released,
 /// and the job is redone on the CPU backend when the routing's CPU backup is on.
 ///
-/// The CPU backend is not affected: aws-lc-rs's private operation does its own check (and `uacce_soft::pkey`'s,
-/// for what aws-lc-rs does not cover, is followed by the [`Cpu`](RsaFaultCheck::Cpu) check).
+/// The CPU backend is not affected: aws-lc-rs's private operation does its own check, and what aws-lc-rs does not
+/// cover (`uacce_soft::pkey`'s exponentiation) is always followed by the software check of
+/// [`Cpu`](RsaFaultCheck::Cpu).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum RsaFaultCheck {
