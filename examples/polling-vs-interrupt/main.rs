@@ -38,7 +38,8 @@
 //!
 //! Then the public-key cells (`pkey.rs`, issue 14): RSA-2048 PKCS#1 v1.5 signatures and ECDH P-256 on the emulated
 //! HPRE vs the CPU backend (aws-lc-rs), with the goal app CPU per RSA operation on the device path <= 5 % of the
-//! CPU's. `--pkey-only` runs just them, `--no-pkey` skips them, `--pkey-ops rsa` or `ecdh` picks one (`--depths`
+//! CPU's. `--pkey-only` runs just them, `--no-pkey` skips them, `--pkey-ops rsa` or `ecdh` picks one, `--rsa-fault-check device` (default) or `cpu` the
+//! device path's RSA fault check (`RsaFaultCheck`) (`--depths`
 //! sets their depths too).
 
 use std::collections::HashMap;
@@ -429,7 +430,14 @@ fn run() -> Result<(), BoxError> {
         eprintln!(
             "public key: {ops:?} x device and cpu x {depths:?} x {rounds} rounds of {secs:.1} s"
         );
-        rt.block_on(pkey_cells(ops, &depths, warm, secs, rounds))?
+        rt.block_on(pkey_cells(
+            ops,
+            &depths,
+            warm,
+            secs,
+            rounds,
+            args.rsa_fault_check,
+        ))?
     } else {
         Vec::new()
     };

@@ -114,12 +114,14 @@ pub(crate) struct Args {
     pub(crate) pkey: bool,
     pub(crate) pkey_only: bool,
     pub(crate) pkey_ops: Vec<crate::pkey::PkeyOp>,
+    /// `--rsa-fault-check device|cpu`: the device path's RSA fault check (default the library's, `device`).
+    pub(crate) rsa_fault_check: uacce_async::RsaFaultCheck,
     /// `--route-min family=bytes[,…]`: thresholds of the routed strategy instead of the library's defaults.
     pub(crate) route_min: Vec<(uacce_async::Family, usize)>,
 }
 
 pub(crate) const USAGE: &str = "usage: polling-vs-interrupt [--quick] [--json FILE] [--plot FILE.svg] [--backend emu|hw|cpu] \
-[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--no-pkey | --pkey-only] [--pkey-ops rsa,ecdh] [--route-min aead=BYTES,compress=BYTES]";
+[--device NAME[,NAME]] [--secs S] [--workers N] [--modes a,b] [--jobs a,b] [--depths 1,16] [--services a,b] [--no-floors] [--no-mixed | --mixed-only] [--no-pkey | --pkey-only] [--pkey-ops rsa,ecdh] [--rsa-fault-check device|cpu] [--route-min aead=BYTES,compress=BYTES]";
 
 pub(crate) fn parse_args() -> Result<Args, BoxError> {
     let mut a = Args {
@@ -140,6 +142,7 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
         pkey: true,
         pkey_only: false,
         pkey_ops: crate::pkey::PkeyOp::ALL.to_vec(),
+        rsa_fault_check: uacce_async::RsaFaultCheck::default(),
         route_min: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -169,6 +172,15 @@ pub(crate) fn parse_args() -> Result<Args, BoxError> {
                         _ => Err(format!("--pkey-ops: `{o}` is not rsa or ecdh")),
                     })
                     .collect::<Result<_, _>>()?;
+            }
+            "--rsa-fault-check" => {
+                a.rsa_fault_check = match val()?.as_str() {
+                    "device" => uacce_async::RsaFaultCheck::Device,
+                    "cpu" => uacce_async::RsaFaultCheck::Cpu,
+                    o => {
+                        return Err(format!("--rsa-fault-check: `{o}` is not device or cpu").into());
+                    }
+                };
             }
             "--route-min" => {
                 for kv in list(val()?) {

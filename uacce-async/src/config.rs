@@ -7,6 +7,7 @@ use crate::accel::Accel;
 use crate::backend::EmuOptions;
 use crate::error::{Error, Result};
 use crate::notify::NotifyMode;
+use crate::pkey::RsaFaultCheck;
 use crate::routing::Routing;
 use crate::stats::Family;
 
@@ -129,6 +130,10 @@ pub struct Config {
     /// when every queue is full, redo on the CPU after a device failure (default [`Routing::default`]: the measured
     /// thresholds, no overflow, backup on). Streams are not routed per job.
     pub routing: Routing,
+    /// How an RSA private-key result from an HPRE device is checked for faults before it is released (default
+    /// [`RsaFaultCheck::Device`]: a second HPRE request of the same job, the public operation on the result;
+    /// [`RsaFaultCheck::Cpu`]: in software, independent of the device). The CPU backend is not affected.
+    pub rsa_fault_check: RsaFaultCheck,
 }
 
 impl Default for Config {
@@ -147,6 +152,7 @@ impl Default for Config {
             emu: EmuOptions::default(),
             devices: None,
             routing: Routing::default(),
+            rsa_fault_check: RsaFaultCheck::default(),
         }
     }
 }
@@ -279,6 +285,12 @@ impl AccelBuilder {
     /// Redo on the CPU a job a device failed, when it is safe to redo (default on).
     pub fn cpu_backup(mut self, on: bool) -> Self {
         self.config.routing.cpu_backup = on;
+        self
+    }
+
+    /// How RSA private-key results from a device are checked for faults ([`Config::rsa_fault_check`]).
+    pub fn rsa_fault_check(mut self, check: RsaFaultCheck) -> Self {
+        self.config.rsa_fault_check = check;
         self
     }
 

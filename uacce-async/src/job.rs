@@ -24,7 +24,8 @@ use crate::stats::{CpuReason, FailKind, Family, FamilyCounters, OutputLen};
 pub(crate) enum Step<T> {
     /// The job is done.
     Done(T),
-    /// Submit it again (its state changed, e.g. a bigger output buffer).
+    /// Submit it again (its state changed, e.g. a bigger output buffer, or its next request: an RSA private
+    /// operation's fault check on the device). Still one job for the statistics.
     Again,
     /// Finish it on the CPU (the device cannot, e.g. the output exceeds what one BD can hold).
     Cpu,

@@ -148,9 +148,9 @@ pub use mac::{MacAlgorithm, MacKey};
 pub use nonce::{NONCE_LEN, Nonce, NonceSequence};
 pub use notify::NotifyMode;
 pub use pkey::{
-    EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, RSA_KEYGEN_BITS, RsaHash,
-    RsaPrivateKey, RsaPublicKey, SM2_DEFAULT_ID, SM2_MAX_MESSAGE, Sm2PrivateKey, Sm2PublicKey,
-    Sm2Signature,
+    EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, RSA_KEYGEN_BITS, RsaFaultCheck,
+    RsaHash, RsaPrivateKey, RsaPublicKey, SM2_DEFAULT_ID, SM2_MAX_MESSAGE, Sm2PrivateKey,
+    Sm2PublicKey, Sm2Signature,
 };
 pub use routing::Routing;
 pub use stats::{

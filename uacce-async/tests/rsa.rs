@@ -8,7 +8,10 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use uacce_async::{Accel, EmuOptions, Error, NotifyMode, RsaHash, RsaPrivateKey, RsaPublicKey};
+use uacce_async::{
+    Accel, EmuOptions, Error, Fault, NotifyMode, RsaFaultCheck, RsaHash, RsaPrivateKey,
+    RsaPublicKey,
+};
 use uacce_emu::DeviceKind;
 use uacce_sys::qm::QmVersion;
 
@@ -135,7 +138,8 @@ fn hpre_completed(accel: &Accel) -> Option<u64> {
     (!devs.is_empty()).then(|| devs.iter().map(|d| d.counters().completed).sum())
 }
 
-/// Check that the device backends ran `n` more HPRE jobs than at `before` (the CPU backend has no device).
+/// Check that the device backends completed `n` more HPRE requests (SQEs) than at `before` (the CPU backend has no
+/// device). A private-key operation is two under the default [`RsaFaultCheck::Device`](uacce_async::RsaFaultCheck).
 fn assert_device_jobs(name: &str, accel: &Accel, before: Option<u64>, n: u64) {
     if let (Some(b), Some(a)) = (before, hpre_completed(accel)) {
         assert_eq!(a - b, n, "{name}: HPRE jobs");
@@ -154,7 +158,7 @@ async fn cavp_siggen15_every_backend() {
     assert!(matches!(keys[&1536], Err(Error::InvalidKey(_))));
     for (name, accel) in backends().await {
         let before = hpre_completed(&accel);
-        let mut jobs = 0;
+        let (mut jobs, mut sqes) = (0, 0);
         for r in recs.iter().filter(|r| r.modulus_bits != 1536) {
             if !runs(&name, r.modulus_bits) {
                 continue;
@@ -169,9 +173,11 @@ async fn cavp_siggen15_every_backend() {
                 .await
                 .unwrap();
             jobs += 2;
+            // The sign is two HPRE requests (the private operation and the device's fault check), the verify one.
+            sqes += 3;
         }
         assert!(jobs >= 12, "{name}: {jobs} operations");
-        assert_device_jobs(&name, &accel, before, jobs);
+        assert_device_jobs(&name, &accel, before, sqes);
     }
 }
 
@@ -324,7 +330,7 @@ async fn oaep_vectors_every_backend() {
     assert_eq!((sha1.len(), sha256.len()), (2, 2));
     for (name, accel) in backends().await {
         let before = hpre_completed(&accel);
-        let mut jobs = 0;
+        let (mut jobs, mut sqes) = (0, 0);
         for case in sha1.iter().filter(|c| full() || c.key.bits() == 1024) {
             let public = case.key.public_key();
             for ex in &case.examples {
@@ -345,6 +351,8 @@ async fn oaep_vectors_every_backend() {
                     .unwrap();
                 assert_eq!(m, ex["msg"], "{name}");
                 jobs += 2;
+                // Encryption one HPRE request; decryption two (with the device's fault check).
+                sqes += 3;
             }
         }
         // Both SHA-256 keys are 2048 bits: one of them in the scaled-down run.
@@ -356,11 +364,12 @@ async fn oaep_vectors_every_backend() {
                     .unwrap();
                 assert_eq!(m, ex["msg"], "{name}");
                 jobs += 1;
+                sqes += 2;
             }
         }
         assert_eq!(jobs, if full() { 36 } else { 18 }, "{name}");
         assert!(sha256.iter().all(|c| c.key.bits() == 2048));
-        assert_device_jobs(&name, &accel, before, jobs);
+        assert_device_jobs(&name, &accel, before, sqes);
     }
 }
 
@@ -905,7 +914,8 @@ async fn openssl_interop() {
 }
 
 /// RSA-2048 signing goes to the device under the default routing (public-key threshold 0), with the CPU backup
-/// on: the emulated HPRE device counts the job.
+/// on: the emulated HPRE device counts two requests (the private operation and, under the default
+/// `RsaFaultCheck::Device`, its check), the statistics one job on the device.
 #[tokio::test]
 async fn rsa_2048_sign_goes_to_the_device_by_default() {
     // Default routing; only the timeout is longer (valgrind runs the emulated device 50x slower).
@@ -921,11 +931,243 @@ async fn rsa_2048_sign_goes_to_the_device_by_default() {
         .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m")
         .await
         .unwrap();
-    assert_eq!(hpre_completed(&accel).unwrap(), before + 1);
+    assert_eq!(hpre_completed(&accel).unwrap(), before + 2);
     let stats = accel.stats();
     let pk = stats.family(uacce_async::Family::Pkey);
     assert_eq!(pk.on_device, 1, "{pk:?}");
     assert_eq!(pk.on_cpu, uacce_async::CpuCounts::default(), "{pk:?}");
+    accel
+        .rsa_verify_pkcs1v15(&key.public_key(), RsaHash::Sha256, b"m", &sig)
+        .await
+        .unwrap();
+}
+
+fn hpre_device(accel: &Accel) -> &uacce_emu::EmuDevice {
+    accel
+        .emulated_devices()
+        .iter()
+        .find(|d| d.config().kind == DeviceKind::Hpre)
+        .expect("an emulated HPRE device")
+}
+
+/// An emulated accelerator (every job on the device, no CPU backup unless `backup`) with fault-check `policy`.
+async fn emu_with(
+    version: QmVersion,
+    mode: NotifyMode,
+    policy: RsaFaultCheck,
+    backup: bool,
+    service: Option<Duration>,
+) -> Accel {
+    let mut opts = EmuOptions::default().version(version);
+    if let Some(t) = service {
+        opts = opts.service(uacce_emu::ServiceModel::Fixed(t));
+    }
+    Accel::builder()
+        .backend(uacce_async::Backend::Emulated)
+        .mode(mode)
+        .emu(opts)
+        .job_timeout(Some(Duration::from_secs(60)))
+        .routing(uacce_async::Routing::device_only().cpu_backup(backup))
+        .rsa_fault_check(policy)
+        .build()
+        .await
+        .unwrap()
+}
+
+/// Both fault-check policies on the emulator (v2 and v3, every notification mode): PKCS#1 v1.5 signatures equal
+/// the CPU backend's, PSS signatures (hash-length salt: the aws-lc-rs check under `Cpu`; salt 7: the software
+/// exponentiation) verify on the CPU backend, OAEP decrypts what the CPU backend encrypted; every private
+/// operation is one device job in the statistics and two HPRE requests under `Device`, one under `Cpu`.
+#[tokio::test]
+async fn fault_check_policies_every_mode() {
+    let cpu = common::cpu().await;
+    let msg = b"fault check";
+    for version in [QmVersion::V2, QmVersion::V3] {
+        for mode in NotifyMode::ALL {
+            for policy in [RsaFaultCheck::Device, RsaFaultCheck::Cpu] {
+                let name = format!("{version:?} {mode:?} {policy:?}");
+                let accel = emu_with(version, mode, policy, false, None).await;
+                // 2048 bits (aws-lc-rs's check under `Cpu`) in one configuration per policy, else 1024.
+                let bits = if version == QmVersion::V3 && mode == NotifyMode::Eventfd {
+                    2048
+                } else {
+                    1024
+                };
+                let key = key_pem(bits);
+                let public = key.public_key();
+                let before = hpre_completed(&accel).unwrap();
+                let s = accel
+                    .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, msg)
+                    .await
+                    .unwrap();
+                let c = cpu
+                    .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, msg)
+                    .await
+                    .unwrap();
+                assert_eq!(s, c, "{name}");
+                let p = accel
+                    .rsa_sign_pss(&key, RsaHash::Sha256, msg)
+                    .await
+                    .unwrap();
+                cpu.rsa_verify_pss(&public, RsaHash::Sha256, msg, &p)
+                    .await
+                    .unwrap();
+                let p = accel
+                    .rsa_sign_pss_salt_len(&key, RsaHash::Sha256, 7, msg)
+                    .await
+                    .unwrap();
+                cpu.rsa_verify_pss_salt_len(&public, RsaHash::Sha256, 7, msg, &p)
+                    .await
+                    .unwrap();
+                let ct = cpu
+                    .rsa_encrypt_oaep(&public, RsaHash::Sha256, b"l", msg)
+                    .await
+                    .unwrap();
+                let m = accel
+                    .rsa_decrypt_oaep(&key, RsaHash::Sha256, b"l", &ct)
+                    .await
+                    .unwrap();
+                assert_eq!(m, msg, "{name}");
+                let per_op = if policy == RsaFaultCheck::Device {
+                    2
+                } else {
+                    1
+                };
+                assert_eq!(
+                    hpre_completed(&accel).unwrap() - before,
+                    4 * per_op,
+                    "{name}: HPRE requests"
+                );
+                let stats = accel.stats();
+                let pk = stats.family(uacce_async::Family::Pkey);
+                assert_eq!((pk.submitted, pk.on_device), (4, 4), "{name}: {pk:?}");
+                assert_eq!(pk.failed.total(), 0, "{name}: {pk:?}");
+            }
+        }
+    }
+}
+
+/// The device's fault check refuses a result when its request fails: an error completion of the check request
+/// (the second of the job) gives `Error::Device` without the CPU backup, and with the backup the job is redone on
+/// the CPU (the same signature). An error on the private request itself is also never released.
+#[tokio::test]
+async fn device_fault_check_refuses_on_a_failed_check() {
+    let key = key_pem(1024);
+    let cpu = common::cpu().await;
+    let want = cpu
+        .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m")
+        .await
+        .unwrap();
+    for version in [QmVersion::V2, QmVersion::V3] {
+        let accel = emu_with(
+            version,
+            NotifyMode::Eventfd,
+            RsaFaultCheck::Device,
+            false,
+            None,
+        )
+        .await;
+        let dev = hpre_device(&accel);
+        // The check request is the job's second.
+        let next = dev.counters().accepted;
+        dev.inject(Fault::ErrorStatus(next + 1));
+        let r = accel.rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m").await;
+        assert!(matches!(r, Err(Error::Device(_))), "{version:?}: {r:?}");
+        assert_eq!(dev.counters().accepted, next + 2, "{version:?}");
+        // The next one is fine.
+        let s = accel
+            .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m")
+            .await
+            .unwrap();
+        assert_eq!(s, want, "{version:?}");
+        let pk = *accel.stats().family(uacce_async::Family::Pkey);
+        assert_eq!(
+            (pk.submitted, pk.on_device, pk.failed.device),
+            (2, 1, 1),
+            "{version:?}: {pk:?}"
+        );
+
+        let accel = emu_with(
+            version,
+            NotifyMode::Eventfd,
+            RsaFaultCheck::Device,
+            true,
+            None,
+        )
+        .await;
+        let dev = hpre_device(&accel);
+        dev.inject(Fault::ErrorStatus(dev.counters().accepted + 1));
+        let s = accel
+            .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m")
+            .await
+            .unwrap();
+        assert_eq!(s, want, "{version:?} backup");
+        let pk = *accel.stats().family(uacce_async::Family::Pkey);
+        assert_eq!(pk.on_cpu.backup, 1, "{version:?}: {pk:?}");
+    }
+}
+
+/// A future dropped while the job's second request (the device's fault check) is in flight loses nothing: the
+/// device completes both requests, the queue's in-flight count returns to 0, the job counts as cancelled, and the
+/// accelerator goes on signing.
+#[tokio::test]
+async fn dropped_between_the_two_steps_loses_nothing() {
+    let key = key_pem(1024);
+    let service = Duration::from_millis(20);
+    let accel = emu_with(
+        QmVersion::V3,
+        NotifyMode::Eventfd,
+        RsaFaultCheck::Device,
+        false,
+        Some(service),
+    )
+    .await;
+    let dev = hpre_device(&accel);
+    let mut between = 0;
+    for _ in 0..5 {
+        let before = dev.counters();
+        // Past the first request (20 ms), before the second one's end (40 ms).
+        let r = tokio::time::timeout(
+            Duration::from_millis(30),
+            accel.rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m"),
+        )
+        .await;
+        // Wait for the device to finish whatever was submitted.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while dev.counters().completed != dev.counters().accepted {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the device never finished"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let after = dev.counters();
+        if r.is_err() && after.accepted - before.accepted == 2 {
+            between += 1;
+        }
+        assert_eq!(after.dropped, 0);
+    }
+    assert!(between > 0, "no sign was dropped between its two requests");
+    // The lanes took their completions back: nothing in flight, nothing lost.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = accel.stats();
+        let inflight: u64 = stats.queues.iter().map(|q| q.in_flight).sum();
+        if inflight == 0 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pk = *accel.stats().family(uacce_async::Family::Pkey);
+    assert_eq!(pk.in_flight, 0, "{pk:?}");
+    assert_eq!(pk.submitted, pk.completed + pk.failed.total(), "{pk:?}");
+    assert!(pk.failed.cancelled >= between, "{pk:?}");
+    // The accelerator goes on: every queue slot came back.
+    let sig = accel
+        .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m")
+        .await
+        .unwrap();
     accel
         .rsa_verify_pkcs1v15(&key.public_key(), RsaHash::Sha256, b"m", &sig)
         .await

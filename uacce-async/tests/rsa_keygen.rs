@@ -76,8 +76,9 @@ async fn key_works(name: &str, key: &RsaPrivateKey, bits: usize, accel: &Accel, 
     );
 }
 
-/// Every notification mode on the emulated HPRE v3: 2048-bit keys, two keygen SQEs plus the self-test's sign and
-/// verify on the device; two keys differ.
+/// Every notification mode on the emulated HPRE v3: 2048-bit keys, two keygen SQEs plus the self-test's sign (two
+/// SQEs: the private operation and its fault check on the device, `RsaFaultCheck::Device`) and verify on the
+/// device; two keys differ.
 #[tokio::test]
 async fn keygen_in_every_mode_on_v3() {
     let cpu = common::cpu().await;
@@ -85,7 +86,7 @@ async fn keygen_in_every_mode_on_v3() {
         let accel = emu(QmVersion::V3, mode).await;
         let before = completed(&accel);
         let key = accel.rsa_generate_key(2048).await.unwrap();
-        assert_eq!(completed(&accel) - before, 4, "{mode:?}");
+        assert_eq!(completed(&accel) - before, 5, "{mode:?}");
         key_works(&format!("v3 {mode:?}"), &key, 2048, &accel, &cpu).await;
         let other = accel.rsa_generate_key(2048).await.unwrap();
         assert_ne!(other.public_key(), key.public_key());
@@ -99,7 +100,8 @@ async fn keygen_on_v2_and_every_size() {
     let v2 = emu(QmVersion::V2, NotifyMode::Eventfd).await;
     let before = completed(&v2);
     let key = v2.rsa_generate_key(2048).await.unwrap();
-    assert_eq!(completed(&v2) - before, 4);
+    // KG_STD, KG_CRT, the self-test's sign (private operation and device check) and verify.
+    assert_eq!(completed(&v2) - before, 5);
     key_works("v2", &key, 2048, &v2, &cpu).await;
     let v3 = emu(QmVersion::V3, NotifyMode::Eventfd).await;
     for bits in RSA_KEYGEN_BITS {

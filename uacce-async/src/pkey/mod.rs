@@ -21,7 +21,7 @@ pub use ecc::{
 use std::sync::Arc;
 
 mod rsa;
-pub use rsa::{RsaHash, RsaPrivateKey, RsaPublicKey};
+pub use rsa::{RsaFaultCheck, RsaHash, RsaPrivateKey, RsaPublicKey};
 mod rsa_keygen;
 pub use rsa_keygen::RSA_KEYGEN_BITS;
 

@@ -4,10 +4,11 @@
 //! **Where the work happens.** Hashing and the encodings (EMSA-PKCS1-v1_5, EMSA-PSS, EME-OAEP) are done in
 //! software; the modular exponentiation is one HPRE job: a private operation in CRT form (key block dq ‖ dp ‖ q ‖ p
 //! ‖ qinv, algorithm `RsaCrt`, as UADK's `wd_rsa` CRT mode sends it), a public one as `RsaNonCrt` with e ‖ n.
-//! Every private-key result coming back from the device is checked by raising it to the public exponent in
-//! software and comparing with the input (a countermeasure against faults, which with CRT would give the key
-//! away): a mismatch is [`Error::Device`], the signature or plaintext is never released, and the job is redone on
-//! the CPU backend when the routing's CPU backup is on.
+//! Every private-key result coming back from the device is checked by raising it to the public exponent and
+//! comparing with the input (a countermeasure against faults, which with CRT would give the key away), as
+//! [`RsaFaultCheck`] says: by default on the device itself, as the job's second HPRE request (`RsaNonCrt` on the
+//! result); with [`RsaFaultCheck::Cpu`] in software. A mismatch is [`Error::Device`], the signature or plaintext
+//! is never released, and the job is redone on the CPU backend when the routing's CPU backup is on.
 //!
 //! **CPU backend.** aws-lc-rs (constant time) does the whole operation where it covers it: keys of 2048 bits and
 //! more, PSS with the salt as long as the hash, OAEP with SHA-1/SHA-256/384/512, PKCS#1 v1.5 verification also for
@@ -865,12 +866,54 @@ enum RsaKeyRef {
     Private(RsaPrivateKey),
 }
 
-/// One RSA exponentiation on the HPRE (queue type 0, v2 and v3).
+/// How the result of an RSA private-key operation done by an HPRE device is checked before it is released: the
+/// countermeasure against faults (a CRT private operation with one faulty half gives a result from which the key
+/// follows: Boneh–DeMillo–Lipton, the Bellcore attack, Lenstra's gcd). Set with
+/// [`AccelBuilder::rsa_fault_check`](crate::AccelBuilder::rsa_fault_check) or [`Config::rsa_fault_check`](crate::Config);
+/// a check that fails is [`Error::Device`](crate::Error::Device): the signature or plaintext is never released,
+/// and the job is redone on the CPU backend when the routing's CPU backup is on.
+///
+/// The CPU backend is not affected: aws-lc-rs's private operation does its own check, and what aws-lc-rs does not
+/// cover (`uacce_soft::pkey`'s exponentiation) is always followed by the software check of
+/// [`Cpu`](RsaFaultCheck::Cpu).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum RsaFaultCheck {
+    /// The device checks its own result (default): the same job submits a second HPRE request, the public
+    /// operation (`RsaNonCrt`, key e ‖ n) on the private result, and its output is compared in constant time with
+    /// the private operation's input (the result must also be below n); a mismatch, or an error completion of
+    /// either request, refuses the result. One job per call in [`Accel::stats`](crate::Accel::stats), two HPRE
+    /// requests (SQEs) on the device.
+    ///
+    /// Why it still catches the fault the countermeasure is for: the check is a different computation (one
+    /// non-CRT exponentiation by e on the full modulus, not two half-size exponentiations by dp and dq), so a
+    /// random fault in one CRT half — a glitch, a flipped bit, a transient error — gives a result whose e-th power
+    /// is not the input, whatever the check's own run does; the chance that a second, independent fault makes
+    /// the check agree is negligible. Its limit: it is not an independent check. A device that is adversarial, or
+    /// systematically broken so that both computations err consistently (its public operation returning the input
+    /// whatever it is given, say), is not caught by asking the device; [`Cpu`](RsaFaultCheck::Cpu) is the
+    /// independent check, at several times the application CPU per operation.
+    #[default]
+    Device,
+    /// The application checks the result in software, as the CPU backend would (aws-lc-rs's verification of
+    /// the signature for PKCS#1 v1.5 and PSS where it covers the key and hash, else the public exponentiation in
+    /// software and a constant-time comparison): independent of the device, and for RSA-2048 most of the
+    /// application CPU a device operation costs (about 28 µs per operation where the rest of the job is 5–8 µs).
+    Cpu,
+}
+
+/// One RSA exponentiation on the HPRE (queue type 0, v2 and v3); a private one checked by
+/// [`RsaFaultCheck`]: with [`RsaFaultCheck::Device`] the job's second step is the public operation on its result.
 struct RsaJob {
     key: RsaKeyRef,
     /// The k-byte input (an encoded message, a signature or a ciphertext), below n.
     input: Bytes,
     plan: CpuPlan,
+    /// How a private result from the device is checked.
+    fault_check: RsaFaultCheck,
+    /// The private result the device computed, while the device's check of it (the second step, under
+    /// [`RsaFaultCheck::Device`]) is pending: released only when that check agrees.
+    checking: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl RsaJob {
@@ -900,13 +943,7 @@ impl RsaJob {
         let ok = verified.unwrap_or_else(|| {
             public.below_n(out) && bool::from(public.public_op(out).ct_eq(&self.input))
         });
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Device(
-                "the RSA private-key result failed the public-exponent check (a fault): not released".into(),
-            ))
-        }
+        if ok { Ok(()) } else { Err(fault_detected()) }
     }
 
     /// The exponentiation in software (uacce_soft::pkey: crypto-bigint, constant time) on the same blocks.
@@ -983,6 +1020,14 @@ fn aws_oaep_alg(hash: RsaHash) -> &'static aws_lc_rs::rsa::OaepAlgorithm {
     }
 }
 
+/// A private-key result that failed its fault check ([`RsaFaultCheck`]).
+fn fault_detected() -> Error {
+    Error::Device(
+        "the RSA private-key result failed the public-exponent check (a fault): not released"
+            .into(),
+    )
+}
+
 fn aws_failed() -> Error {
     Error::Device("aws-lc-rs failed an RSA private-key operation".into())
 }
@@ -997,6 +1042,15 @@ impl Job for RsaJob {
     }
 
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
+        if let Some(result) = &self.checking {
+            // The check step: the public operation on the private result (a copy, wiped when the lane drops it),
+            // key block e ‖ n kept alive by the buffers.
+            return Ok(Buffers {
+                input: Some(Bytes::from_owner(result.clone())),
+                output: Some(BytesMut::zeroed(result.len())),
+                keep: Some(self.public().0.block.clone()),
+            });
+        }
         let keep: Arc<dyn Send + Sync> = match &self.key {
             RsaKeyRef::Public(p) => p.0.block.clone(),
             RsaKeyRef::Private(p) => p.0.crt_block.clone(),
@@ -1010,6 +1064,7 @@ impl Job for RsaJob {
 
     fn sqe(&self, tag: u32, _: &mut Scratch, bufs: &Buffers, version: QmVersion) -> Result<Sqe> {
         let (alg, key) = match &self.key {
+            _ if self.checking.is_some() => (HpreAlg::RsaNonCrt, addr(&self.public().0.block)),
             RsaKeyRef::Public(p) => (HpreAlg::RsaNonCrt, addr(&p.0.block)),
             RsaKeyRef::Private(p) => (HpreAlg::RsaCrt, addr(&p.0.crt_block)),
         };
@@ -1029,12 +1084,33 @@ impl Job for RsaJob {
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Done>> {
-        match hpre::read_result(&out.sqe).outcome() {
+        let outcome = hpre::read_result(&out.sqe).outcome();
+        if let Some(result) = self.checking.take() {
+            // The device's check of its private result: result^e mod n must be the input. An error completion
+            // refuses the result as a mismatch does (the result is wiped on drop).
+            let mut buf = out.into_output();
+            let ok =
+                matches!(outcome, HpreOutcome::Ok) && bool::from(buf[..].ct_eq(&self.input[..]));
+            buf.zeroize();
+            return if ok {
+                Ok(Step::Done(Done::Raw(result)))
+            } else {
+                Err(fault_detected())
+            };
+        }
+        match outcome {
             HpreOutcome::Ok => {
                 let mut buf = out.into_output();
                 let result = Zeroizing::new(buf.to_vec());
                 buf.zeroize();
                 if let RsaKeyRef::Private(_) = self.key {
+                    if self.fault_check == RsaFaultCheck::Device {
+                        if !self.public().below_n(&result) {
+                            return Err(fault_detected());
+                        }
+                        self.checking = Some(result);
+                        return Ok(Step::Again);
+                    }
                     self.check(&result)?;
                 }
                 Ok(Step::Done(Done::Raw(result)))
@@ -1142,6 +1218,8 @@ impl Accel {
                 key: RsaKeyRef::Private(key.clone()),
                 input: em.into(),
                 plan,
+                fault_check: self.inner.config.rsa_fault_check,
+                checking: None,
             })
             .await?
         {
@@ -1157,7 +1235,7 @@ impl Accel {
     /// backend give the same bytes.
     ///
     /// The private operation runs on an HPRE queue in CRT form when there is one, its result checked with the
-    /// public exponent (a mismatch is [`Error::Device`]: the signature is not released, and the job is redone on the CPU backend when
+    /// public exponent ([`RsaFaultCheck`]; a mismatch is [`Error::Device`]: the signature is not released, and the job is redone on the CPU backend when
     /// the routing's CPU backup is on); on the CPU backend aws-lc-rs signs (1024-bit keys:
     /// `uacce_soft::pkey`).
     ///
@@ -1234,6 +1312,8 @@ impl Accel {
             key: RsaKeyRef::Public(key.clone()),
             input,
             plan,
+            fault_check: self.inner.config.rsa_fault_check,
+            checking: None,
         })
         .await
     }
@@ -1480,6 +1560,8 @@ impl Accel {
                 key: RsaKeyRef::Private(key.clone()),
                 input,
                 plan,
+                fault_check: self.inner.config.rsa_fault_check,
+                checking: None,
             })
             .await?
         {
@@ -1570,6 +1652,8 @@ mod tests {
                 key: RsaKeyRef::Private(key.clone()),
                 input: em.into(),
                 plan,
+                fault_check: RsaFaultCheck::Cpu,
+                checking: None,
             };
             if let CpuPlan::SignPkcs1 { hash, .. } | CpuPlan::SignPss { hash, .. } = &job.plan {
                 let pss = matches!(job.plan, CpuPlan::SignPss { .. });
@@ -1597,5 +1681,125 @@ mod tests {
                 "case {i}"
             );
         }
+    }
+
+    /// A completed HPRE SQE of `alg` (etype 0 = success) with `output` as the job's output buffer.
+    fn completion(alg: HpreAlg, k: usize, etype: u16, output: &[u8]) -> JobOutput {
+        let mut sqe = [0u8; SQE_SIZE];
+        let enc = hpre::encode(&HpreRequest::new(alg, k, 0x1000, 0x2000, 0x3000, 1));
+        sqe[..hpre::HPRE_SQE_SIZE].copy_from_slice(&enc);
+        hpre::write_result(
+            &mut sqe,
+            &hpre::HpreResult {
+                etype,
+                ..Default::default()
+            },
+        );
+        JobOutput {
+            sqe,
+            bufs: Buffers {
+                input: None,
+                output: Some(BytesMut::from(output)),
+                keep: None,
+            },
+            mac: [0; 64],
+        }
+    }
+
+    /// `RsaFaultCheck::Device`: the private result is held back while the job's second step (the public operation
+    /// on it, key e ‖ n) runs, and released only if that step's output is the input. Refused with `Error::Device`:
+    /// a wrong private result (one flipped bit, as a faulty CRT half gives) that the device's check computes
+    /// faithfully, a right one whose check output is wrong, a check that completes with an error, and a result not
+    /// below n (refused before any check is submitted).
+    #[test]
+    fn device_fault_check_refuses_a_wrong_result() {
+        let key =
+            RsaPrivateKey::from_pem(include_str!("../../tests/vectors/rsa/key1024.pem")).unwrap();
+        let public = key.public_key();
+        let k = key.size();
+        let em = emsa_pkcs1v15(RsaHash::Sha256, &RsaHash::Sha256.hash(&[b"m"]), k).unwrap();
+        let job = || RsaJob {
+            key: RsaKeyRef::Private(key.clone()),
+            input: em.clone().into(),
+            plan: CpuPlan::Raw,
+            fault_check: RsaFaultCheck::Device,
+            checking: None,
+        };
+        let good = job().soft().unwrap();
+        // Step 1 done → Again, with the result held and the check step's buffers naming it.
+        let step1 = |result: &[u8]| {
+            let mut j = job();
+            let r = j.complete(completion(HpreAlg::RsaCrt, k, 0, result), QmVersion::V3);
+            (j, r)
+        };
+        let (mut j, r) = step1(&good);
+        assert!(matches!(r, Ok(Step::Again)));
+        let bufs = j.buffers(QmVersion::V3).unwrap();
+        assert_eq!(bufs.input(), &good[..]);
+        assert_eq!(bufs.output().len(), k);
+        // The check agrees: the result is released.
+        let checked = public.public_op(&good);
+        assert_eq!(&checked[..], &em[..]);
+        match j.complete(
+            completion(HpreAlg::RsaNonCrt, k, 0, &checked),
+            QmVersion::V3,
+        ) {
+            Ok(Step::Done(Done::Raw(v))) => assert_eq!(v, good),
+            _ => panic!("a right result that the check confirms is released"),
+        }
+        for b in [0, k / 2, k - 1] {
+            // A wrong private result, checked faithfully.
+            let mut bad = good.clone();
+            bad[b] ^= 1;
+            let (mut j, r) = step1(&bad);
+            if public.below_n(&bad) {
+                assert!(matches!(r, Ok(Step::Again)), "byte {b}");
+                let out = public.public_op(&bad);
+                assert!(
+                    matches!(
+                        j.complete(completion(HpreAlg::RsaNonCrt, k, 0, &out), QmVersion::V3),
+                        Err(Error::Device(_))
+                    ),
+                    "byte {b}"
+                );
+            } else {
+                assert!(matches!(r, Err(Error::Device(_))), "byte {b}");
+            }
+            // A right result whose check output is wrong.
+            let (mut j, _) = step1(&good);
+            let mut out = em.clone();
+            out[b] ^= 1;
+            assert!(
+                matches!(
+                    j.complete(completion(HpreAlg::RsaNonCrt, k, 0, &out), QmVersion::V3),
+                    Err(Error::Device(_))
+                ),
+                "byte {b}"
+            );
+        }
+        // A check that completes with an error, even with the input in its output buffer.
+        let (mut j, _) = step1(&good);
+        assert!(matches!(
+            j.complete(completion(HpreAlg::RsaNonCrt, k, 1, &em), QmVersion::V3),
+            Err(Error::Device(_))
+        ));
+        // A result not below n: refused at once.
+        let (_, r) = step1(public.modulus());
+        assert!(matches!(r, Err(Error::Device(_))));
+        // Under `Cpu` the first completion is the end (the software check).
+        let mut j = job();
+        j.fault_check = RsaFaultCheck::Cpu;
+        match j.complete(completion(HpreAlg::RsaCrt, k, 0, &good), QmVersion::V3) {
+            Ok(Step::Done(Done::Raw(v))) => assert_eq!(v, good),
+            _ => panic!("RsaFaultCheck::Cpu releases a right result after the first request"),
+        }
+        let mut j = job();
+        j.fault_check = RsaFaultCheck::Cpu;
+        let mut bad = good.clone();
+        bad[1] ^= 1;
+        assert!(matches!(
+            j.complete(completion(HpreAlg::RsaCrt, k, 0, &bad), QmVersion::V3),
+            Err(Error::Device(_))
+        ));
     }
 }
