@@ -55,6 +55,9 @@ fn params<const LIMBS: usize>(modulus: &Uint<LIMBS>) -> Result<DynResidueParams<
     Ok(DynResidueParams::new(modulus))
 }
 
+/// The longest exponent treated as public (an RSA e) by [`exp_mod`].
+const PUBLIC_EXPONENT_BITS: usize = 64;
+
 /// key = exponent(k) ‖ modulus(k); out = base^exponent mod modulus, `base` = 2 when `None`. Refuses an even or
 /// trivial modulus, a zero exponent (`BadKey`) and a base ≥ the modulus (`BadInput`).
 fn exp_mod<const LIMBS: usize>(
@@ -75,9 +78,16 @@ fn exp_mod<const LIMBS: usize>(
     if x >= m {
         return Err(PkeyError::BadInput);
     }
-    let y = DynResidue::new(&x, pm)
-        .pow_bounded_exp(&*exp, k * 8)
-        .retrieve();
+    // A secret exponent (d, a DH private value) is bounded by the field width, so the time tells nothing about
+    // it. An exponent of at most 64 bits is an RSA public exponent (e = 65537 in practice): public, so it bounds
+    // the loop by its own length, as an engine's public operation takes a few multiplications, not k·8 squarings.
+    // No secret exponent is that short (a 64-bit d or DH value would be broken by brute force alone).
+    let bits = if exp.bits_vartime() <= PUBLIC_EXPONENT_BITS {
+        exp.bits_vartime()
+    } else {
+        k * 8
+    };
+    let y = DynResidue::new(&x, pm).pow_bounded_exp(&*exp, bits).retrieve();
     Ok(to_be(&y, k))
 }
 
