@@ -1113,7 +1113,9 @@ async fn device_fault_check_refuses_on_a_failed_check() {
 #[tokio::test]
 async fn dropped_between_the_two_steps_loses_nothing() {
     let key = key_pem(1024);
-    let service = Duration::from_millis(20);
+    // Each request takes at least 50 ms on the device: time to see the second one accepted and drop the future
+    // before it completes, however slow the machine (valgrind included).
+    let service = Duration::from_millis(50);
     let accel = emu_with(
         QmVersion::V3,
         NotifyMode::Eventfd,
@@ -1126,12 +1128,25 @@ async fn dropped_between_the_two_steps_loses_nothing() {
     let mut between = 0;
     for _ in 0..5 {
         let before = dev.counters();
-        // Past the first request (20 ms), before the second one's end (40 ms).
-        let r = tokio::time::timeout(
-            Duration::from_millis(30),
-            accel.rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m"),
-        )
-        .await;
+        // Poll the sign until the device has accepted its second request (the check), then drop it: past the
+        // first step, before the second one's completion. Deterministic: no race with a timer.
+        let finished = {
+            let sign = accel.rsa_sign_pkcs1v15(&key, RsaHash::Sha256, b"m");
+            tokio::pin!(sign);
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            loop {
+                tokio::select! {
+                    r = &mut sign => break Some(r),
+                    _ = tokio::time::sleep(Duration::from_millis(1)) => {
+                        if dev.counters().accepted - before.accepted >= 2 {
+                            break None;
+                        }
+                        assert!(std::time::Instant::now() < deadline, "the check request never came");
+                    }
+                }
+            }
+        };
+        let dropped = finished.is_none();
         // Wait for the device to finish whatever was submitted.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while dev.counters().completed != dev.counters().accepted {
@@ -1142,7 +1157,7 @@ async fn dropped_between_the_two_steps_loses_nothing() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let after = dev.counters();
-        if r.is_err() && after.accepted - before.accepted == 2 {
+        if dropped && after.accepted - before.accepted == 2 {
             between += 1;
         }
         assert_eq!(after.dropped, 0);

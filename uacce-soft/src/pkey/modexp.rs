@@ -87,7 +87,9 @@ fn exp_mod<const LIMBS: usize>(
     } else {
         k * 8
     };
-    let y = DynResidue::new(&x, pm).pow_bounded_exp(&*exp, bits).retrieve();
+    let y = DynResidue::new(&x, pm)
+        .pow_bounded_exp(&*exp, bits)
+        .retrieve();
     Ok(to_be(&y, k))
 }
 
