@@ -745,19 +745,6 @@ async fn sqes_are_those_uadk_sends() {
     assert_eq!((k[160] & 0x80, k[215] & 0x03), (0x80, 0));
 }
 
-fn openssl(args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// OpenSSL interoperability on the emulated device: a P-256 key from `openssl ecparam -genkey` (and its PKCS#8
 /// form) reads; our signature verifies with `openssl dgst -sha256 -verify`, OpenSSL's with us; our key files read
 /// in OpenSSL and give the same public key.
@@ -766,7 +753,7 @@ async fn openssl_interop() {
     let accel = emu(QmVersion::V3, NotifyMode::Eventfd).await;
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
-    openssl(&[
+    common::openssl(&[
         "ecparam",
         "-name",
         "prime256v1",
@@ -774,8 +761,8 @@ async fn openssl_interop() {
         "-out",
         &p("k.pem"),
     ]);
-    openssl(&["ec", "-in", &p("k.pem"), "-pubout", "-out", &p("pub.pem")]);
-    openssl(&[
+    common::openssl(&["ec", "-in", &p("k.pem"), "-pubout", "-out", &p("pub.pem")]);
+    common::openssl(&[
         "pkcs8",
         "-topk8",
         "-nocrypt",
@@ -798,7 +785,7 @@ async fn openssl_interop() {
     let sig = accel.ecdsa_sign(&key, &msg).await.unwrap();
     assert!(hpre_completed(&accel) > before, "signed on the device");
     std::fs::write(p("sig.der"), sig.to_der()).unwrap();
-    let out = openssl(&[
+    let out = common::openssl(&[
         "dgst",
         "-sha256",
         "-verify",
@@ -814,7 +801,7 @@ async fn openssl_interop() {
         .await
         .unwrap();
     std::fs::write(p("sig2.der"), sig.to_der()).unwrap();
-    openssl(&[
+    common::openssl(&[
         "dgst",
         "-sha256",
         "-verify",
@@ -843,7 +830,7 @@ async fn openssl_interop() {
     assert!(!bad.status.success());
 
     // OpenSSL signs, we verify (DER from the file).
-    openssl(&[
+    common::openssl(&[
         "dgst",
         "-sha256",
         "-sign",
@@ -865,7 +852,7 @@ async fn openssl_interop() {
     std::fs::write(p("ours.pem"), ours.to_sec1_pem().unwrap().as_bytes()).unwrap();
     std::fs::write(p("ours8.pem"), ours.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
     for f in ["ours.pem", "ours8.pem"] {
-        let out = openssl(&["pkey", "-in", &p(f), "-pubout"]);
+        let out = common::openssl(&["pkey", "-in", &p(f), "-pubout"]);
         let theirs =
             EcPublicKey::from_public_key_pem(&String::from_utf8(out.stdout).unwrap()).unwrap();
         assert_eq!(&theirs, ours.public_key());
@@ -878,7 +865,7 @@ async fn openssl_interop() {
     .unwrap();
     let peer = EcPrivateKey::generate(EcCurve::P384);
     std::fs::write(p("peer.pem"), peer.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
-    let out = openssl(&[
+    let out = common::openssl(&[
         "pkeyutl",
         "-derive",
         "-inkey",

@@ -575,19 +575,6 @@ async fn sqes_are_those_uadk_sends() {
     assert!(t[2].sqe[40..44].iter().all(|&b| b == 0));
 }
 
-fn openssl(args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// OpenSSL interoperability on the emulated device: a secp521r1 key from `openssl ecparam -genkey` reads; our
 /// signatures verify with `openssl dgst -sha512 -verify`, OpenSSL's with us; our key files give OpenSSL our public
 /// key; ECDH equals `openssl pkeyutl -derive`.
@@ -596,7 +583,7 @@ async fn openssl_interop_p521() {
     let accel = emu(QmVersion::V3, NotifyMode::Eventfd).await;
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
-    openssl(&[
+    common::openssl(&[
         "ecparam",
         "-name",
         "secp521r1",
@@ -604,7 +591,7 @@ async fn openssl_interop_p521() {
         "-out",
         &p("k.pem"),
     ]);
-    openssl(&["ec", "-in", &p("k.pem"), "-pubout", "-out", &p("pub.pem")]);
+    common::openssl(&["ec", "-in", &p("k.pem"), "-pubout", "-out", &p("pub.pem")]);
     let key = EcPrivateKey::from_pem(&std::fs::read_to_string(p("k.pem")).unwrap()).unwrap();
     assert_eq!(key.curve(), P521);
     let pk =
@@ -620,7 +607,7 @@ async fn openssl_interop_p521() {
         let sig = accel.ecdsa_sign_with(&key, &msg, nonce).await.unwrap();
         let f = p(&format!("sig{i}.der"));
         std::fs::write(&f, sig.to_der()).unwrap();
-        let out = openssl(&[
+        let out = common::openssl(&[
             "dgst",
             "-sha512",
             "-verify",
@@ -649,7 +636,7 @@ async fn openssl_interop_p521() {
         assert!(!bad.status.success());
     }
     assert!(hpre_completed(&accel) > before, "signed on the device");
-    openssl(&[
+    common::openssl(&[
         "dgst",
         "-sha512",
         "-sign",
@@ -669,8 +656,8 @@ async fn openssl_interop_p521() {
     std::fs::write(p("ours.pem"), ours.to_sec1_pem().unwrap().as_bytes()).unwrap();
     std::fs::write(p("ours8.pem"), ours.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
     for f in ["ours.pem", "ours8.pem"] {
-        openssl(&["pkey", "-in", &p(f), "-check", "-noout"]);
-        let out = openssl(&["pkey", "-in", &p(f), "-pubout"]);
+        common::openssl(&["pkey", "-in", &p(f), "-check", "-noout"]);
+        let out = common::openssl(&["pkey", "-in", &p(f), "-pubout"]);
         let theirs =
             EcPublicKey::from_public_key_pem(&String::from_utf8(out.stdout).unwrap()).unwrap();
         assert_eq!(&theirs, ours.public_key());
@@ -681,7 +668,7 @@ async fn openssl_interop_p521() {
         ours.public_key().to_public_key_pem().unwrap(),
     )
     .unwrap();
-    let out = openssl(&[
+    let out = common::openssl(&[
         "pkeyutl",
         "-derive",
         "-inkey",

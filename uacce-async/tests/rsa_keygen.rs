@@ -176,19 +176,6 @@ async fn keygen_sqes_are_those_uadk_sends() {
     }
 }
 
-fn openssl(args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// OpenSSL accepts keys generated on the device: `openssl pkey -check` / `rsa -check` on the PKCS#8 and PKCS#1
 /// files, a signature OpenSSL makes with the key verifies here, ours verifies in OpenSSL.
 #[tokio::test]
@@ -200,13 +187,13 @@ async fn openssl_accepts_generated_keys() {
     std::fs::write(p("k8.pem"), key.to_pkcs8_pem().unwrap().as_bytes()).unwrap();
     std::fs::write(p("k1.pem"), key.to_pkcs1_pem().unwrap().as_bytes()).unwrap();
     std::fs::write(p("pub.pem"), key.public_key().to_public_key_pem().unwrap()).unwrap();
-    let out = openssl(&["pkey", "-in", &p("k8.pem"), "-check", "-noout"]);
+    let out = common::openssl(&["pkey", "-in", &p("k8.pem"), "-check", "-noout"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Key is valid"));
-    let out = openssl(&["rsa", "-in", &p("k1.pem"), "-check", "-noout"]);
+    let out = common::openssl(&["rsa", "-in", &p("k1.pem"), "-check", "-noout"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("RSA key ok"));
     let msg = b"checked by OpenSSL".repeat(5);
     std::fs::write(p("msg"), &msg).unwrap();
-    openssl(&[
+    common::openssl(&[
         "dgst",
         "-sha256",
         "-sign",

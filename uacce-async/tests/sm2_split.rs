@@ -318,19 +318,6 @@ fn from_der(der: &[u8]) -> Vec<u8> {
     [&[4u8][..], &fix(x), &fix(y), c3, c2].concat()
 }
 
-fn openssl(args: &[&str]) -> std::process::Output {
-    let out = std::process::Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// OpenSSL decrypts our split-path ciphertexts (made on the device) and we decrypt its ciphertexts of long
 /// messages, on the device.
 #[tokio::test]
@@ -338,8 +325,8 @@ async fn openssl_interop_long_messages() {
     let accel = emu(QmVersion::V3, NotifyMode::Eventfd).await;
     let dir = tempfile::tempdir().unwrap();
     let p = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
-    openssl(&["genpkey", "-algorithm", "SM2", "-out", &p("k.pem")]);
-    openssl(&["pkey", "-in", &p("k.pem"), "-pubout", "-out", &p("pub.pem")]);
+    common::openssl(&["genpkey", "-algorithm", "SM2", "-out", &p("k.pem")]);
+    common::openssl(&["pkey", "-in", &p("k.pem"), "-pubout", "-out", &p("pub.pem")]);
     let key = Sm2PrivateKey::from_pem(&std::fs::read_to_string(p("k.pem")).unwrap()).unwrap();
     let pk =
         Sm2PublicKey::from_public_key_pem(&std::fs::read_to_string(p("pub.pem")).unwrap()).unwrap();
@@ -355,7 +342,7 @@ async fn openssl_interop_long_messages() {
             "two multiplies on the device"
         );
         std::fs::write(p("ct.der"), to_der(&ct)).unwrap();
-        openssl(&[
+        common::openssl(&[
             "pkeyutl",
             "-decrypt",
             "-inkey",
@@ -384,7 +371,7 @@ async fn openssl_interop_long_messages() {
         assert!(!out.status.success());
         // OpenSSL → ours.
         std::fs::write(p("msg"), &m).unwrap();
-        openssl(&[
+        common::openssl(&[
             "pkeyutl",
             "-encrypt",
             "-pubin",

@@ -123,3 +123,17 @@ pub async fn emu_v2_v3_and_cpu() -> Vec<(String, Accel)> {
     v.push(("cpu".into(), cpu().await));
     v
 }
+
+/// Runs the `openssl` CLI (the RSA and ECC interoperability tests) and asserts it succeeded.
+pub fn openssl(args: &[&str]) -> std::process::Output {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("the openssl CLI");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
