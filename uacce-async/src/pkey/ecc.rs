@@ -45,8 +45,9 @@ use crate::stats::{Family, OutputLen};
 // Curves and keys
 // -------------------------------------------------------------------------------------------------------------
 
-/// A NIST prime curve the ECDSA and ECDH calls take.
+/// A NIST prime curve the ECDSA and ECDH calls take. Non-exhaustive: a curve may be added (P-521 was).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EcCurve {
     /// NIST P-256 (secp256r1, prime256v1); ECDSA hashes with SHA-256.
     P256,
