@@ -30,7 +30,7 @@ use uacce_soft::pkey::{self, CurveId, PkeyJob, PkeyOutput};
 use uacce_sys::qm::hpre::{
     self, HpreAlg, HpreOutcome, HpreRequest, X448_A24, X448_P, X25519_A24, X25519_P, layout,
 };
-use uacce_sys::qm::{QmVersion, SQE_SIZE, Sqe};
+use uacce_sys::qm::{QmVersion, Sqe};
 use zeroize::Zeroizing;
 
 use super::{layout_err, pkey_error};
@@ -676,11 +676,7 @@ impl Job for EccJob {
         if let Some(mark) = self.split {
             req.dw10 = hpre::Dw10::SplitMark(mark);
         }
-        req.validate(version)
-            .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
-        let mut sqe = [0u8; SQE_SIZE];
-        sqe[..hpre::HPRE_SQE_SIZE].copy_from_slice(&hpre::encode(&req));
-        Ok(sqe)
+        super::hpre_sqe(&req, version)
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<EccOut>> {

@@ -54,6 +54,16 @@ pub(crate) fn soft_hpre_computes(alg: HpreAlg, width: usize, key: &[u8]) -> bool
     }
 }
 
+/// The SQE of an HPRE request: checked against what `version` takes, then encoded (64 bytes at the start of the
+/// ring's SQE slot). A request that does not validate is a library bug, reported as `Error::Device`.
+pub(crate) fn hpre_sqe(req: &HpreRequest, version: QmVersion) -> Result<Sqe> {
+    req.validate(version)
+        .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
+    let mut sqe = [0u8; SQE_SIZE];
+    sqe[..hpre::HPRE_SQE_SIZE].copy_from_slice(&hpre::encode(req));
+    Ok(sqe)
+}
+
 /// One HPRE job: the blocks as the hardware reads them. `ECC` picks the queue type (and so the pool).
 struct HpreJob<const ECC: bool> {
     alg: HpreAlg,
@@ -119,11 +129,7 @@ impl<const ECC: bool> Job for HpreJob<ECC> {
             u64::from(tag),
         );
         req.hpcore = self.hpcore;
-        req.validate(version)
-            .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
-        let mut sqe = [0u8; SQE_SIZE];
-        sqe[..hpre::HPRE_SQE_SIZE].copy_from_slice(&hpre::encode(&req));
-        Ok(sqe)
+        hpre_sqe(&req, version)
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Bytes>> {

@@ -33,7 +33,7 @@ use sha2::Digest;
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
 use uacce_soft::pkey::{self as soft, PkeyOutput};
 use uacce_sys::qm::hpre::{self, HpreAlg, HpreOutcome, HpreRequest, layout};
-use uacce_sys::qm::{QmVersion, SQE_SIZE, Sqe};
+use uacce_sys::qm::{QmVersion, Sqe};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::accel::Accel;
@@ -1076,11 +1076,7 @@ impl Job for RsaJob {
             addr(bufs.output()),
             u64::from(tag),
         );
-        req.validate(version)
-            .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
-        let mut sqe = [0u8; SQE_SIZE];
-        sqe[..hpre::HPRE_SQE_SIZE].copy_from_slice(&hpre::encode(&req));
-        Ok(sqe)
+        super::hpre_sqe(&req, version)
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Done>> {
@@ -1575,6 +1571,7 @@ impl Accel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uacce_sys::qm::SQE_SIZE;
 
     #[test]
     fn oaep_round_trip_and_tamper() {

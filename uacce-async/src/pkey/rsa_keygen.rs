@@ -23,7 +23,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use rsa::pkcs1::der::Decode;
 use uacce_sys::qm::hpre::{self, HpreAlg, HpreOutcome, HpreRequest, layout};
-use uacce_sys::qm::{QmVersion, SQE_SIZE, Sqe};
+use uacce_sys::qm::{QmVersion, Sqe};
 use zeroize::Zeroizing;
 
 use super::RsaPrivateKey;
@@ -138,11 +138,7 @@ impl Job for KeygenJob {
             addr(bufs.output()),
             u64::from(tag),
         );
-        req.validate(version)
-            .map_err(|e| Error::Device(format!("cannot encode the HPRE request: {e}")))?;
-        let mut sqe = [0u8; SQE_SIZE];
-        sqe[..hpre::HPRE_SQE_SIZE].copy_from_slice(&hpre::encode(&req));
-        Ok(sqe)
+        super::hpre_sqe(&req, version)
     }
 
     fn complete(&mut self, out: JobOutput, _: QmVersion) -> Result<Step<Block>> {
