@@ -8,45 +8,16 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::time::Duration;
+use common::ecc::{emu, hpre, hpre_completed, records, rfc6979_file, vector_file};
 
 use sha2::Digest as _;
 use uacce_async::{
-    Accel, EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, EmuOptions, Error,
-    NotifyMode,
+    Accel, EcCurve, EcPrivateKey, EcPublicKey, EcdsaNonce, EcdsaSignature, Error, NotifyMode,
 };
-use uacce_emu::DeviceKind;
 use uacce_sys::qm::QmVersion;
 use uacce_testkit::hex;
 
 const P521: EcCurve = EcCurve::P521;
-const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/ecc/");
-
-fn vector_file(name: &str) -> String {
-    std::fs::read_to_string(format!("{VECTORS}{name}")).expect("vector file")
-}
-
-/// The `Key = value` records of a CAVP file, one map per blank-line-separated block that has `first`.
-fn records(text: &str, first: &str) -> Vec<HashMap<String, String>> {
-    let mut out = Vec::new();
-    let mut cur: HashMap<String, String> = HashMap::new();
-    for line in text.lines().chain(std::iter::once("")) {
-        let line = line.trim();
-        if line.is_empty() {
-            if cur.contains_key(first) {
-                out.push(std::mem::take(&mut cur));
-            }
-            cur.clear();
-            continue;
-        }
-        if let Some((k, v)) = line.split_once(" = ") {
-            cur.insert(k.trim().to_string(), v.trim().to_string());
-        }
-    }
-    out
-}
-
 /// CAVP writes the 521-bit numbers with 131 to 136 hex digits: exactly 66 bytes (extra leading bytes must be 0).
 fn hex66(s: &str) -> Vec<u8> {
     let mut v = hex(&format!("{}{s}", if s.len() % 2 == 1 { "0" } else { "" }));
@@ -56,23 +27,6 @@ fn hex66(s: &str) -> Vec<u8> {
     let mut out = vec![0u8; 66 - v.len()];
     out.extend_from_slice(&v);
     out
-}
-
-fn hpre(accel: &Accel) -> Option<uacce_emu::EmuDevice> {
-    accel
-        .emulated_devices()
-        .iter()
-        .find(|d| d.config().kind == DeviceKind::Hpre)
-        .cloned()
-}
-
-fn hpre_completed(accel: &Accel) -> u64 {
-    hpre(accel).map(|d| d.counters().completed).unwrap_or(0)
-}
-
-async fn emu(version: QmVersion, mode: NotifyMode) -> Accel {
-    let opts = EmuOptions::default().version(version).depth(16);
-    common::emu(mode, opts, Some(Duration::from_secs(20))).await
 }
 
 /// NIST CAVP SigGen [P-521,SHA-512] with the vectors' k: R and S exactly, and the signature verifies.
@@ -198,34 +152,7 @@ async fn cavp_kas_ecc_cdh_p521() {
 #[tokio::test]
 async fn rfc6979_deterministic_p521() {
     let text = vector_file("rfc6979_P-521.txt");
-    let mut keys: HashMap<String, String> = HashMap::new();
-    let mut lines = text.lines();
-    while let Some(l) = lines.next() {
-        if let Some(name) = l
-            .strip_prefix("PrivateKey=")
-            .or_else(|| l.strip_prefix("PublicKey="))
-        {
-            let mut pem = String::new();
-            for p in lines.by_ref() {
-                pem.push_str(p);
-                pem.push('\n');
-                if p.starts_with("-----END") {
-                    break;
-                }
-            }
-            keys.insert(name.to_string(), pem);
-        }
-    }
-    let blocks: Vec<HashMap<String, String>> = text
-        .split("\n\n")
-        .map(|b| {
-            b.lines()
-                .filter_map(|l| l.split_once(" = "))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        })
-        .filter(|m: &HashMap<String, String>| m.contains_key("Output"))
-        .collect();
+    let (keys, blocks) = rfc6979_file(&text);
     assert_eq!(blocks.len(), 30);
     for (name, accel) in common::emu_v2_v3_and_cpu().await {
         let (mut signed, mut verified, mut refused) = (0, 0, 0);

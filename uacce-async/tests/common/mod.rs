@@ -1,6 +1,7 @@
 //! Helpers shared by the async tests.
 #![allow(dead_code)]
 
+pub mod ecc;
 pub mod trace;
 
 use std::time::Duration;
