@@ -714,27 +714,13 @@ fn data(out: EccOut) -> Result<Zeroizing<Vec<u8>>> {
 /// The hardware's curve parameters for `curve`, and its private / public key blocks.
 fn private_block(curve: EcCurve, d: &[u8]) -> Result<Vec<u8>> {
     let c = pkey::curve_params(curve.id());
-    let params = layout::CurveParams {
-        p: &c.p,
-        a: &c.a,
-        b: &c.b,
-        n: &c.n,
-        gx: &c.gx,
-        gy: &c.gy,
-    };
+    let params = c.layout();
     layout::ecc_private_block(&params, d, curve.id().width()).map_err(layout_err)
 }
 
 fn public_block(key: &EcPublicKey) -> Result<Vec<u8>> {
     let c = pkey::curve_params(key.curve.id());
-    let params = layout::CurveParams {
-        p: &c.p,
-        a: &c.a,
-        b: &c.b,
-        n: &c.n,
-        gx: &c.gx,
-        gy: &c.gy,
-    };
+    let params = c.layout();
     layout::ecc_public_block(&params, key.x(), key.y(), key.curve.id().width()).map_err(layout_err)
 }
 
@@ -1640,27 +1626,13 @@ fn sm2_za(id: &[u8], key: &Sm2PublicKey) -> Result<[u8; 32]> {
 
 fn sm2_private_block(d: &[u8]) -> Result<Vec<u8>> {
     let c = pkey::curve_params(CurveId::Sm2);
-    let params = layout::CurveParams {
-        p: &c.p,
-        a: &c.a,
-        b: &c.b,
-        n: &c.n,
-        gx: &c.gx,
-        gy: &c.gy,
-    };
+    let params = c.layout();
     layout::ecc_private_block(&params, d, 32).map_err(layout_err)
 }
 
 fn sm2_public_block(x: &[u8], y: &[u8]) -> Result<Vec<u8>> {
     let c = pkey::curve_params(CurveId::Sm2);
-    let params = layout::CurveParams {
-        p: &c.p,
-        a: &c.a,
-        b: &c.b,
-        n: &c.n,
-        gx: &c.gx,
-        gy: &c.gy,
-    };
+    let params = c.layout();
     layout::ecc_public_block(&params, x, y, 32).map_err(layout_err)
 }
 

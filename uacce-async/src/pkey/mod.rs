@@ -380,14 +380,7 @@ impl Accel {
 
     async fn p256_multiply(&self, k: &[u8; 32], x: &[u8; 32], y: &[u8; 32]) -> Result<Bytes> {
         let c = pkey::curve_params(CurveId::P256);
-        let params = layout::CurveParams {
-            p: &c.p,
-            a: &c.a,
-            b: &c.b,
-            n: &c.n,
-            gx: &c.gx,
-            gy: &c.gy,
-        };
+        let params = c.layout();
         let mut key = layout::ecc_private_block(&params, k, 32).map_err(layout_err)?;
         // ECDH names the first five fields (p, a, k, b, n).
         key.truncate(layout::ecc_private::MULTIPLY_FIELDS * 32);
@@ -412,14 +405,7 @@ mod tests {
     /// The ECDH multiply key block (p ‖ a ‖ k ‖ b ‖ n) of `curve` with the scalar 1.
     fn multiply_key(curve: CurveId) -> Vec<u8> {
         let c = pkey::curve_params(curve);
-        let params = layout::CurveParams {
-            p: &c.p,
-            a: &c.a,
-            b: &c.b,
-            n: &c.n,
-            gx: &c.gx,
-            gy: &c.gy,
-        };
+        let params = c.layout();
         let h = curve.width();
         let mut key = layout::ecc_private_block(&params, &[1], h).unwrap();
         key.truncate(layout::ecc_private::MULTIPLY_FIELDS * h);

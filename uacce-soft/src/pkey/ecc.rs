@@ -70,6 +70,20 @@ pub struct CurveParams {
     pub gy: Vec<u8>,
 }
 
+impl CurveParams {
+    /// The parameters as the hardware key-block writers (`uacce_sys::qm::hpre::layout`) take them.
+    pub fn layout(&self) -> uacce_sys::qm::hpre::layout::CurveParams<'_> {
+        uacce_sys::qm::hpre::layout::CurveParams {
+            p: &self.p,
+            a: &self.a,
+            b: &self.b,
+            n: &self.n,
+            gx: &self.gx,
+            gy: &self.gy,
+        }
+    }
+}
+
 /// The parameters of a curve, from its RustCrypto crate.
 pub fn curve_params(id: CurveId) -> CurveParams {
     match id {

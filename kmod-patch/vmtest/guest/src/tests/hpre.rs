@@ -133,7 +133,7 @@ pub(super) fn hpre_raw_queue() -> TestResult {
 
     // ECDH multiply on P-256 with UADK's bd_rsv2, equal to the CPU code; a point off the curve
     let c = pkey::curve_params(CurveId::P256);
-    let params = layout::CurveParams { p: &c.p, a: &c.a, b: &c.b, n: &c.n, gx: &c.gx, gy: &c.gy };
+    let params = c.layout();
     let mut d = data(32, 41);
     d[0] &= 0x7f; // < n
     let mut ekey = layout::ecc_private_block(&params, &d, 32).map_err(|e| e.to_string())?;
