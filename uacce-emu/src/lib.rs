@@ -17,6 +17,13 @@
 //! * Fault injection ([`Fault`]): an error status on a chosen job, a job that never completes, a queue reset (the
 //!   TX/RX status words are set as the kernel does), device removal.
 //! * Counters ([`Counters`]): jobs accepted, completed, failed and dropped, so tests can prove nothing was lost.
+//! * Doorbells cost the ringing thread what an emulator can make them cost, close to hardware's one MMIO store:
+//!   after each piece of work a queue's device thread watches for doorbells for [`EmuConfig::doorbell_watch`]
+//!   (yielding its CPU between looks) before it sleeps, and a CQ doorbell that a sleeping device does not need at
+//!   once (it frees no CQ space the device waits for and arms no signal for completions already posted) is
+//!   applied, in order, when the thread next wakes — always before it posts another completion. Only a doorbell
+//!   that needs a sleeping thread wakes it (a futex syscall on the ringing thread), counted in
+//!   [`Counters::doorbell_wakeups`].
 //!
 //! ```
 //! use uacce_emu::{DeviceKind, EmuConfig, EmuDevice};
@@ -39,7 +46,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use uacce_sys::qm::{
-    DeviceEvent, DeviceRing, Doorbell, DriverRing, DusMemory, QmVersion, RingLayout, Sqe,
+    DeviceEvent, DeviceRing, Doorbell, DoorbellCmd, DriverRing, DusMemory, QmVersion, RingLayout,
+    Sqe, decode_doorbell,
 };
 
 mod exec;
@@ -156,7 +164,18 @@ pub struct EmuConfig {
     /// this. A stream's first BD beyond it fails with [`STATUS_NO_CONTEXT`]; no other stream's state is
     /// ever evicted. The owner of a context buffer releases its entry with [`EmuDevice::release_stream`].
     pub max_streams: usize,
+    /// How long a queue's device thread keeps watching for commands (yielding its CPU between looks) after its
+    /// last piece of work before it sleeps (default [`DEFAULT_DOORBELL_WATCH`]). Hardware takes a doorbell as one
+    /// MMIO store, whenever it comes; a sleeping emulator thread must be woken with a futex syscall, which costs
+    /// the thread that rings (the application's) the syscall and, with the device thread's CPU idle, a cross-CPU
+    /// wake-up that silicon does not cost. The watch covers the usual gap between a completion and the next
+    /// submission. The watching thread's CPU is the device's, as all of its threads' is. `Duration::ZERO` sleeps at
+    /// once.
+    pub doorbell_watch: Duration,
 }
+
+/// Default of [`EmuConfig::doorbell_watch`].
+pub const DEFAULT_DOORBELL_WATCH: Duration = Duration::from_micros(200);
 
 /// Default of [`EmuConfig::max_streams`].
 pub const DEFAULT_MAX_STREAMS: usize = 4096;
@@ -180,6 +199,7 @@ impl EmuConfig {
             numa_node: 0,
             zip_level: 1,
             max_streams: DEFAULT_MAX_STREAMS,
+            doorbell_watch: DEFAULT_DOORBELL_WATCH,
         }
     }
 
@@ -216,6 +236,12 @@ impl EmuConfig {
     /// Set the number of ZIP stream contexts the device keeps at once.
     pub fn max_streams(mut self, n: usize) -> Self {
         self.max_streams = n;
+        self
+    }
+
+    /// Set how long a device thread watches for commands before it sleeps ([`EmuConfig::doorbell_watch`]).
+    pub fn doorbell_watch(mut self, watch: Duration) -> Self {
+        self.doorbell_watch = watch;
         self
     }
 }
@@ -257,6 +283,10 @@ pub struct Counters {
     pub bytes_in: u64,
     /// Output bytes the device reported produced in the successful ZIP jobs it completed (dw1); SEC and HPRE jobs add 0.
     pub bytes_out: u64,
+    /// Doorbells that had to wake a sleeping device thread: a futex syscall (and often a cross-CPU wake-up) on the
+    /// ringing thread, which an MMIO doorbell on hardware does not cost. See [`EmuConfig::doorbell_watch`] and
+    /// the doorbell rules of the crate documentation.
+    pub doorbell_wakeups: u64,
 }
 
 #[derive(Default)]
@@ -269,6 +299,7 @@ struct AtomicCounters {
     sq_doorbells: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    doorbell_wakeups: AtomicU64,
 }
 
 /// Errors of the emulator's control API.
@@ -422,6 +453,7 @@ impl EmuDevice {
             state: AtomicU8::new(STATE_LIVE),
             cmds: Mutex::new(Cmds::default()),
             cv: Condvar::new(),
+            queued: AtomicBool::new(false),
         });
         let device = self.shared.clone();
         let q2 = queue.clone();
@@ -436,6 +468,8 @@ impl EmuDevice {
         Ok(EmuQueue {
             doorbell: Arc::new(EmuDoorbell {
                 queue: queue.clone(),
+                version: cfg.version,
+                device: self.shared.clone(),
             }),
             shared: queue,
             device: self.shared.clone(),
@@ -486,6 +520,7 @@ impl EmuDevice {
             sq_doorbells: c.sq_doorbells.load(Ordering::SeqCst),
             bytes_in: c.bytes_in.load(Ordering::SeqCst),
             bytes_out: c.bytes_out.load(Ordering::SeqCst),
+            doorbell_wakeups: c.doorbell_wakeups.load(Ordering::SeqCst),
         }
     }
 
@@ -544,6 +579,11 @@ struct Cmds {
     /// that MMIO doorbells on hardware do not cost. Whoever wakes the thread clears the flag, so that one sleep
     /// costs at most one wake-up.
     sleeping: bool,
+    /// While `sleeping`: the device's CQ tail and whether its CQ was full when it went to sleep. A CQ doorbell
+    /// only needs the thread when it frees CQ space the device waits for, or arms the signal with completions
+    /// already past the consumer's head (see [`EmuDoorbell::needs_device`]).
+    sleep_cq_tail: u16,
+    sleep_cq_full: bool,
 }
 
 struct QueueShared {
@@ -555,12 +595,16 @@ struct QueueShared {
     state: AtomicU8,
     cmds: Mutex<Cmds>,
     cv: Condvar,
+    /// Set with every command queued and on closing (under `cmds`): what a watching device thread looks at
+    /// without the lock.
+    queued: AtomicBool,
 }
 
 impl QueueShared {
     fn command(&self, cmd: Cmd) {
         let mut c = self.cmds.lock().unwrap_or_else(|e| e.into_inner());
         c.queue.push_back(cmd);
+        self.queued.store(true, Ordering::Release);
         let wake = std::mem::take(&mut c.sleeping);
         drop(c);
         if wake {
@@ -578,6 +622,31 @@ impl QueueShared {
 /// The doorbell of an emulated queue: hands the 64-bit value to the queue's device thread.
 struct EmuDoorbell {
     queue: Arc<QueueShared>,
+    version: QmVersion,
+    device: Arc<DeviceShared>,
+}
+
+impl EmuDoorbell {
+    /// Whether `value`, rung while the device thread sleeps, needs the thread now. An SQ doorbell does (new work),
+    /// and so does anything the device must refuse (its error is raised at once). A well-formed CQ doorbell only
+    /// moves the consumer's head and (priority 1) arms the completion signal: it is queued and applied, in order,
+    /// before the device posts its next completion, which it only does awake. It needs the thread now only if
+    /// the device waits for CQ space, or if it arms the signal while completions are already past the new head
+    /// (the device then signals at once). Hardware takes a doorbell as one MMIO store; waking the emulator's
+    /// thread for the others would charge the consumer a futex syscall and a cross-CPU wake-up per completion
+    /// that silicon does not cost.
+    fn needs_device(&self, value: u64, c: &Cmds) -> bool {
+        let Ok(f) = decode_doorbell(self.version, value) else {
+            return true;
+        };
+        let q = &self.queue;
+        let lazy = f.cmd == DoorbellCmd::Cq
+            && f.sqn == q.sqn
+            && f.index < q.layout.cq_depth
+            && !c.sleep_cq_full
+            && (f.priority == 0 || f.index == c.sleep_cq_tail);
+        !lazy
+    }
 }
 
 impl Doorbell for EmuDoorbell {
@@ -587,9 +656,17 @@ impl Doorbell for EmuDoorbell {
             return Err(std::io::Error::from_raw_os_error(nix::libc::ENODEV));
         }
         c.queue.push_back(Cmd::Doorbell(value));
+        self.queue.queued.store(true, Ordering::Release);
         // Clear the flag as we wake the thread: a doorbell right behind this one (an SQ doorbell and the arming CQ
         // doorbell usually come in pairs) then finds the thread already woken and makes no second syscall.
-        let wake = std::mem::take(&mut c.sleeping);
+        let wake = c.sleeping && self.needs_device(value, &c);
+        if wake {
+            c.sleeping = false;
+            self.device
+                .counters
+                .doorbell_wakeups
+                .fetch_add(1, Ordering::Relaxed);
+        }
         drop(c);
         if wake {
             self.queue.cv.notify_one();
@@ -687,6 +764,8 @@ impl Drop for EmuQueue {
         {
             let mut c = self.shared.cmds.lock().unwrap_or_else(|e| e.into_inner());
             c.closing = true;
+            // Ends a doorbell watch too.
+            self.shared.queued.store(true, Ordering::Release);
         }
         self.shared.cv.notify_one();
         if let Some(t) = self.thread.take() {
@@ -714,6 +793,8 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
     let mut inflight: VecDeque<InFlight> = VecDeque::new();
     let mut last_visible = Instant::now();
     let mut stopped = false;
+    // The end of the current doorbell watch (`EmuConfig::doorbell_watch`): extended by every piece of work.
+    let mut watch_until = Instant::now();
     loop {
         // Wait for a command, or for the next completion to become visible.
         let cmds: Vec<Cmd> = {
@@ -726,7 +807,23 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
                     .front()
                     .filter(|j| !j.stuck && !stopped && !ring.cq_full())
                     .map(|j| j.visible_at);
+                c.sleep_cq_tail = ring.cq_tail();
+                c.sleep_cq_full = ring.cq_full();
                 match next {
+                    None if !stopped && Instant::now() < watch_until => {
+                        // Watch: look for commands without the lock, giving the CPU to anything runnable between
+                        // looks, until the watch ends.
+                        drop(c);
+                        while !queue.queued.load(Ordering::Acquire) && Instant::now() < watch_until
+                        {
+                            std::thread::yield_now();
+                        }
+                        c = queue.cmds.lock().unwrap_or_else(|e| e.into_inner());
+                        if c.queue.is_empty() {
+                            // Over (or a command came and went with the lock): sleep when the loop comes back.
+                            watch_until = Instant::now();
+                        }
+                    }
                     None => {
                         c.sleeping = true;
                         c = queue.cv.wait(c).unwrap_or_else(|e| e.into_inner());
@@ -758,6 +855,7 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
             if c.closing {
                 break;
             }
+            queue.queued.store(false, Ordering::Relaxed);
             c.queue.drain(..).collect()
         };
 
@@ -825,11 +923,13 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
 
         // Post every completion whose time has come, in order.
         let now = Instant::now();
+        let mut posted = false;
         while let Some(job) = inflight.front() {
             if job.stuck || job.visible_at > now || ring.cq_full() {
                 break;
             }
             let job = inflight.pop_front().expect("front exists");
+            posted = true;
             let sqe = &job.sqe[..queue.layout.sqe_size];
             if ring.write_back(job.slot, sqe).is_err() || ring.post(job.slot).is_err() {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
@@ -850,6 +950,10 @@ fn device_thread(device: Arc<DeviceShared>, queue: Arc<QueueShared>, mut ring: D
         if armed && ring.cq_outstanding() > 0 {
             armed = false;
             queue.signal();
+        }
+        if sq_rung || posted {
+            // Work done: the consumer's next doorbell usually follows shortly.
+            watch_until = Instant::now() + cfg.doorbell_watch;
         }
     }
     let pending = inflight.len() as u64;

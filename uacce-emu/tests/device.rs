@@ -325,3 +325,147 @@ fn closing_with_jobs_pending_counts_them_dropped() {
     let c = dev.counters();
     assert_eq!((c.accepted, c.completed, c.dropped), (5, 0, 5));
 }
+
+/// Wait until the ring has a completion at its head (panics after 5 s).
+fn wait_completion(ring: &DriverRing) {
+    let start = Instant::now();
+    while !ring.has_completion() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "job never completed"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Without a doorbell watch, a sleeping device thread is woken by what needs it at once and by nothing else: an SQ
+/// doorbell, an arm with a completion already past the consumer's head, and a CQ doorbell that frees the CQ space
+/// the device waits for. A CQ doorbell that needs nothing at once is applied when the thread next wakes, before it
+/// posts: an arm rung while the device slept still signals the next completion.
+#[test]
+fn cq_doorbells_wake_a_sleeping_device_only_when_it_needs_them() {
+    let dev = EmuDevice::new(
+        EmuConfig::new(DeviceKind::Null)
+            .depth(4)
+            .doorbell_watch(Duration::ZERO),
+    );
+    let q = dev.open_queue(0).unwrap();
+    let mut ring = q.driver_ring().unwrap();
+    let nap = || std::thread::sleep(Duration::from_millis(30));
+    let wakeups = || dev.counters().doorbell_wakeups;
+
+    // SAFETY (every submit and push below): a null device completes SQEs unchanged and never dereferences an
+    // address in them.
+    unsafe { ring.submit(&[1; 128]) }.unwrap();
+    wait_completion(&ring);
+    assert_eq!(drain(&mut ring), 1);
+    nap();
+    let w = wakeups();
+    // Head moves and an arm with nothing outstanding: no wake-up.
+    ring.ring_cq(false).unwrap();
+    ring.ring_cq(true).unwrap();
+    nap();
+    assert_eq!(
+        wakeups(),
+        w,
+        "CQ doorbells woke a device that needed nothing"
+    );
+    assert!(!wait_event(&q, 20), "signalled with nothing posted");
+    // New work wakes it, and the arm it had not yet applied signals this completion.
+    unsafe { ring.submit(&[2; 128]) }.unwrap();
+    assert!(wait_event(&q, 2000), "the queued arm did not signal");
+    assert_eq!(wakeups(), w + 1);
+    assert_eq!(drain(&mut ring), 1);
+    ring.ring_cq(false).unwrap();
+
+    // A completion posted and not consumed, then an arm at the old head: the device must signal at once.
+    unsafe { ring.submit(&[3; 128]) }.unwrap();
+    wait_completion(&ring);
+    nap();
+    let w = wakeups();
+    ring.ring_cq(true).unwrap();
+    assert!(
+        wait_event(&q, 2000),
+        "arm with a completion outstanding did not signal"
+    );
+    assert_eq!(wakeups(), w + 1);
+    assert_eq!(drain(&mut ring), 1);
+    ring.ring_cq(false).unwrap();
+
+    // A full CQ (depth - 1 entries): a job behind them waits for space; releasing the entries wakes the device.
+    let before = dev.counters().completed;
+    for i in 0..3 {
+        unsafe { ring.push(&[10 + i; 128]) }.unwrap();
+    }
+    ring.ring_sq().unwrap();
+    let start = Instant::now();
+    while dev.counters().completed < before + 3 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            dev.counters()
+        );
+        std::thread::yield_now();
+    }
+    // Consume one without telling the device (no CQ doorbell), which frees an SQ slot for a fourth job.
+    assert!(ring.pop().unwrap().is_some());
+    unsafe { ring.submit(&[13; 128]) }.unwrap();
+    nap();
+    assert_eq!(
+        dev.counters().completed,
+        before + 3,
+        "posted into a full CQ"
+    );
+    let w = wakeups();
+    ring.ring_cq(false).unwrap();
+    let start = Instant::now();
+    while dev.counters().completed < before + 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            dev.counters()
+        );
+        std::thread::yield_now();
+    }
+    assert_eq!(wakeups(), w + 1);
+    assert_eq!(drain(&mut ring), 3);
+    let c = dev.counters();
+    assert_eq!((c.accepted, c.completed, c.dropped), (7, 7, 0));
+}
+
+/// Within its doorbell watch a device thread takes doorbells without being woken; with the watch off, every
+/// doorbell after a pause wakes it.
+#[test]
+fn a_watching_device_takes_doorbells_without_a_wakeup() {
+    for (watch, gap, expect) in [
+        (Duration::from_secs(30), Duration::from_millis(2), 1),
+        (Duration::ZERO, Duration::from_millis(10), 20),
+    ] {
+        let dev = EmuDevice::new(EmuConfig::new(DeviceKind::Null).doorbell_watch(watch));
+        let q = dev.open_queue(0).unwrap();
+        let mut ring = q.driver_ring().unwrap();
+        // The thread sleeps before the first job: that doorbell wakes it.
+        std::thread::sleep(Duration::from_millis(20));
+        for i in 0..20u8 {
+            // SAFETY: a null device completes SQEs unchanged and never dereferences an address in them.
+            unsafe { ring.submit(&[i; 128]) }.unwrap();
+            wait_completion(&ring);
+            assert_eq!(drain(&mut ring), 1);
+            ring.ring_cq(false).unwrap();
+            std::thread::sleep(gap);
+        }
+        assert_eq!(
+            dev.counters().doorbell_wakeups,
+            expect,
+            "watch {watch:?}, {gap:?} between jobs"
+        );
+        // Closing ends a watch at once (the 30 s one would otherwise hold the join).
+        let t = Instant::now();
+        drop(ring);
+        drop(q);
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "close waited for the watch"
+        );
+    }
+}

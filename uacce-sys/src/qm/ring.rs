@@ -736,6 +736,11 @@ impl DeviceRing {
         (self.cq_tail + 1) % self.mem.layout.cq_depth == self.cq_head
     }
 
+    /// The next CQ slot the device will post to.
+    pub fn cq_tail(&self) -> u16 {
+        self.cq_tail
+    }
+
     /// CQEs posted and not yet released by a CQ doorbell.
     pub fn cq_outstanding(&self) -> u16 {
         let d = self.mem.layout.cq_depth;
