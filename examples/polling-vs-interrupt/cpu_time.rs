@@ -75,3 +75,28 @@ pub(crate) fn cpu_other(
         .map(|(tid, (_, ns))| ns.saturating_sub(a.get(tid).map_or(0, |x| x.1)))
         .sum()
 }
+
+/// Times the application's threads were switched in (the third field of schedstat): each is a sleep and a wake-up
+/// (or a preemption) of one of them.
+pub(crate) fn app_switches() -> u64 {
+    let pid = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let p = e.path();
+        let name = std::fs::read_to_string(p.join("comm")).unwrap_or_default();
+        if classify(tid, pid, name.trim_end()) != ThreadClass::App {
+            continue;
+        }
+        n += std::fs::read_to_string(p.join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(2)?.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    n
+}

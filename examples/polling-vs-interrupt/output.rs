@@ -79,7 +79,8 @@ pub(crate) fn write_json(path: &str, r: &Report, meta: &str) -> std::io::Result<
         rows.push(format!(
             "  {{\"pkey\": {}, \"path\": {}, \"pkey_depth\": {}, \"ops_per_s\": {}, \"p50_us\": {}, \"p99_us\": {}, \
              \"app_cpu_us_per_op\": {}, \"net_app_cpu_us_per_op\": {}, \"dev_cpu_us_per_op\": {}, \
-             \"other_cpu_us_per_op\": {}, \"on_device\": {}}}",
+             \"other_cpu_us_per_op\": {}, \"on_device\": {}, \"app_switches_per_op\": {}, \
+             \"wake_floor_us\": {}}}",
             json_str(c.op.name()),
             json_str(c.path()),
             c.depth,
@@ -91,6 +92,8 @@ pub(crate) fn write_json(path: &str, r: &Report, meta: &str) -> std::io::Result<
             json_num(c.dev_cpu_us_per_op),
             json_num(c.other_cpu_us_per_op),
             json_num(c.on_device),
+            json_num(c.switches_per_op),
+            json_num(c.wake_floor_us),
         ));
     }
     for g in &r.goals {

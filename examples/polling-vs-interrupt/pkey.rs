@@ -6,7 +6,10 @@
 //! verification on the CPU backend (aws-lc-rs): the same computation as the device path's fault check, so its CPU
 //! per op is (with the CPU pool's hand-off on top) a floor under the device path's figure with
 //! `--rsa-fault-check cpu`. With the library's default, `RsaFaultCheck::Device`, the check is a second HPRE request
-//! of the same job and costs the application only that request's submission and completion.
+//! of the same job and costs the application only that request's submission and completion. Each cell also counts
+//! how often an application thread was switched in per op ("wakes/op"), and before the cells the report measures
+//! this machine's application CPU per sleep and wake-up with no work ([`wake_cpu_floor`]): at depth 1 an op costs
+//! at least that once per completion it waits for, which the goal lines print.
 
 use super::*;
 use uacce_async::{EcCurve, EcPrivateKey, Family, RsaFaultCheck, RsaHash, RsaPrivateKey};
@@ -67,6 +70,10 @@ pub(crate) struct PkeyCell {
     pub(crate) on_device: f64,
     /// The device path's RSA fault check (`--rsa-fault-check`).
     pub(crate) fault_check: RsaFaultCheck,
+    /// Times an application thread was switched in, per operation: its sleeps and wake-ups.
+    pub(crate) switches_per_op: f64,
+    /// This machine's application CPU per sleep and wake-up ([`wake_cpu_floor`]), measured before the cells.
+    pub(crate) wake_floor_us: f64,
 }
 
 impl PkeyCell {
@@ -174,6 +181,53 @@ async fn measure_op(
     }
 }
 
+/// This machine's application CPU per sleep and wake-up, the floor under an operation's cost at depth 1: a task of
+/// the bench runtime asleep on an `AsyncFd` (an eventfd, as a lane's driver task is) is woken by a write from
+/// another thread every millisecond (as a device operation of that length would); the runtime's CPU per wake-up,
+/// with no job work at all. An operation at depth 1 costs at least this once per completion it waits for (RSA
+/// signatures with the device's fault check wait for two).
+async fn wake_cpu_floor(shots: u64) -> Result<f64, BoxError> {
+    use tokio::io::Interest;
+    use tokio::io::unix::AsyncFd;
+    const WARM: u64 = 50;
+    let efd = nix::sys::eventfd::EventFd::from_value_and_flags(
+        0,
+        nix::sys::eventfd::EfdFlags::EFD_CLOEXEC | nix::sys::eventfd::EfdFlags::EFD_NONBLOCK,
+    )?;
+    let wfd: OwnedFd = efd.as_fd().try_clone_to_owned()?;
+    // SAFETY: the AsyncFd owns the eventfd for its whole life.
+    let afd = unsafe { AsyncFd::register_with_interest(efd, Interest::READABLE) }
+        .map_err(|e| e.into_parts().1)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    // Not an application thread (its name classifies as "other"): it plays the device.
+    let ringer = std::thread::Builder::new()
+        .name("floor-ringer".into())
+        .spawn(move || {
+            while !s2.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(1));
+                let _ = nix::unistd::write(&wfd, &1u64.to_ne_bytes());
+            }
+        })?;
+    let task = tokio::spawn(async move {
+        let mut c0 = None;
+        for n in 0..WARM + shots {
+            if n == WARM {
+                c0 = Some(cpu_snapshot());
+            }
+            let mut g = afd.readable().await?;
+            let _ = g.get_inner().read();
+            g.clear_ready();
+        }
+        let c0 = c0.ok_or("no shots")?;
+        Ok::<_, BoxError>(cpu_delta(&c0, &cpu_snapshot()).0 as f64 / 1e3 / shots as f64)
+    });
+    let r = task.await.map_err(|e| format!("wake floor task: {e}"));
+    stop.store(true, Ordering::Relaxed);
+    let _ = ringer.join();
+    r?
+}
+
 /// Each op of `ops`, device and CPU at each of `depths`, interleaved `rounds` times (the median cell by app CPU
 /// kept).
 pub(crate) async fn pkey_cells(
@@ -198,6 +252,7 @@ pub(crate) async fn pkey_cells(
         ec: EcPrivateKey::generate(EcCurve::P256),
         peer: EcPrivateKey::generate(EcCurve::P256),
     };
+    let wake_floor_us = wake_cpu_floor(1000).await?;
     let mut out = Vec::new();
     let mut all = ops.to_vec();
     if ops.contains(&PkeyOp::RsaSign) {
@@ -252,6 +307,8 @@ pub(crate) async fn pkey_cells(
                         other_cpu_us_per_op: meas.other_ns as f64 / 1e3 / n,
                         on_device: f.on_device as f64 / f.completed.max(1) as f64,
                         fault_check,
+                        switches_per_op: meas.app_switches as f64 / n,
+                        wake_floor_us,
                     });
                     drop(accel);
                 }
@@ -279,7 +336,7 @@ pub(crate) fn print_pkey(all_cells: &[PkeyCell]) -> Vec<Goal> {
             cells[0].fault_check
         );
         println!(
-            "  {:<16} {:>5} {:>9} {:>10} {:>10} {:>10} {:>11} {:>8} {:>10} {:>10}",
+            "  {:<16} {:>5} {:>9} {:>10} {:>10} {:>10} {:>11} {:>8} {:>10} {:>10} {:>8}",
             "path",
             "depth",
             "ops/s",
@@ -289,7 +346,8 @@ pub(crate) fn print_pkey(all_cells: &[PkeyCell]) -> Vec<Goal> {
             "net of idle",
             "% of cpu",
             "dev µs/op",
-            "on device"
+            "on device",
+            "wakes/op"
         );
         for c in &cells {
             // RSA verify is compared with the CPU backend's sign, as the fault check it stands for.
@@ -305,7 +363,7 @@ pub(crate) fn print_pkey(all_cells: &[PkeyCell]) -> Vec<Goal> {
                 })
                 .map_or(f64::NAN, |x| x.app_cpu_us_per_op);
             println!(
-                "  {:<16} {:>5} {:>9.0} {:>10.1} {:>10.1} {:>10.1} {:>11.1} {:>7.1}% {:>10.1} {:>9.0}%",
+                "  {:<16} {:>5} {:>9.0} {:>10.1} {:>10.1} {:>10.1} {:>11.1} {:>7.1}% {:>10.1} {:>9.0}% {:>8.2}",
                 c.path(),
                 c.depth,
                 c.ops_per_s,
@@ -315,7 +373,8 @@ pub(crate) fn print_pkey(all_cells: &[PkeyCell]) -> Vec<Goal> {
                 c.net_app_cpu_us_per_op,
                 100.0 * c.app_cpu_us_per_op / cpu,
                 c.dev_cpu_us_per_op,
-                c.on_device * 100.0
+                c.on_device * 100.0,
+                c.switches_per_op
             );
             if c.other_cpu_us_per_op > 0.05 * c.app_cpu_us_per_op.max(1.0) {
                 println!(
@@ -327,6 +386,11 @@ pub(crate) fn print_pkey(all_cells: &[PkeyCell]) -> Vec<Goal> {
         if op != PkeyOp::RsaSign {
             continue;
         }
+        println!(
+            "  (wakes/op: times an application thread was switched in, per op. This machine's application CPU per \
+             sleep and wake-up, with no work: {:.1} µs.)",
+            cells[0].wake_floor_us
+        );
         let mut depths: Vec<usize> = cells.iter().map(|c| c.depth).collect();
         depths.dedup();
         for d in depths {
@@ -346,18 +410,25 @@ pub(crate) fn print_pkey(all_cells: &[PkeyCell]) -> Vec<Goal> {
                         100.0 * v.app_cpu_us_per_op / cpu.app_cpu_us_per_op.max(f64::MIN_POSITIVE)
                     )
                 });
+            // What sleeping and waking alone costs at this depth: the switch-ins per op at the machine's floor.
+            let wakes = dev.switches_per_op * dev.wake_floor_us;
             goals.push(Goal {
                 name: "RSA-2048 sign: app CPU per private-key op on the device path <= 5 % of the CPU backend's",
                 holds: Some(ratio <= 0.05 && dev.on_device > 0.99),
                 detail: format!(
                     "fault check {:?}, depth {d}: device {:.1} µs/op = {:.1} % of the CPU backend's {:.1} µs/op (net of idle: {:.1} \
-                     µs/op = {:.1} %){floor}",
+                     µs/op = {:.1} %){floor}; {:.2} wake-ups per op at this machine's {:.1} µs each: {:.1} µs/op = {:.1} % \
+                     before any work",
                     dev.fault_check,
                     dev.app_cpu_us_per_op,
                     ratio * 100.0,
                     cpu.app_cpu_us_per_op,
                     dev.net_app_cpu_us_per_op,
-                    net * 100.0
+                    net * 100.0,
+                    dev.switches_per_op,
+                    dev.wake_floor_us,
+                    wakes,
+                    100.0 * wakes / cpu.app_cpu_us_per_op.max(f64::MIN_POSITIVE)
                 ),
             });
         }
