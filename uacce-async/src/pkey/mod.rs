@@ -74,6 +74,29 @@ struct HpreJob<const ECC: bool> {
     hpcore: bool,
 }
 
+/// Constant-time equality of two byte strings of public length, eight bytes at a time: no branch and no early exit
+/// on the contents, one `subtle` comparison at the end. `subtle`'s slice `ct_eq` puts every byte through an
+/// optimisation barrier (about 3,000 instructions for the 256 bytes of an RSA-2048 result, a fifth of the
+/// application's instructions per device signature); this folds the XOR of whole words instead.
+pub(crate) fn ct_eq_bytes(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    if a.len() != b.len() {
+        return false;
+    }
+    let (wa, wb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail = wa
+        .remainder()
+        .iter()
+        .zip(wb.remainder())
+        .fold(0u64, |acc, (x, y)| acc | u64::from(x ^ y));
+    let diff = wa.zip(wb).fold(tail, |acc, (x, y)| {
+        let x = u64::from_ne_bytes(x.try_into().expect("8-byte chunk"));
+        let y = u64::from_ne_bytes(y.try_into().expect("8-byte chunk"));
+        acc | (x ^ y)
+    });
+    bool::from(diff.ct_eq(&0))
+}
+
 fn pkey_error(e: PkeyError) -> Error {
     match e {
         PkeyError::BadKey => {
@@ -401,6 +424,26 @@ impl Accel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Equal strings compare equal, and a difference in any byte (in the words or the tail) or in the length does
+    /// not.
+    #[test]
+    fn ct_eq_bytes_sees_every_byte() {
+        for len in [0usize, 1, 7, 8, 9, 31, 256, 257] {
+            let a: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            assert!(ct_eq_bytes(&a, &a.clone()), "len {len}");
+            for i in 0..len {
+                for bit in [0x01u8, 0x80] {
+                    let mut b = a.clone();
+                    b[i] ^= bit;
+                    assert!(!ct_eq_bytes(&a, &b), "len {len}, byte {i}, bit {bit:#x}");
+                }
+            }
+            let mut longer = a.clone();
+            longer.push(0);
+            assert!(!ct_eq_bytes(&a, &longer));
+        }
+    }
 
     /// The ECDH multiply key block (p ‖ a ‖ k ‖ b ‖ n) of `curve` with the scalar 1.
     fn multiply_key(curve: CurveId) -> Vec<u8> {

@@ -941,7 +941,7 @@ impl RsaJob {
             _ => None,
         };
         let ok = verified.unwrap_or_else(|| {
-            public.below_n(out) && bool::from(public.public_op(out).ct_eq(&self.input))
+            public.below_n(out) && super::ct_eq_bytes(&public.public_op(out), &self.input)
         });
         if ok { Ok(()) } else { Err(fault_detected()) }
     }
@@ -1085,8 +1085,7 @@ impl Job for RsaJob {
             // The device's check of its private result: result^e mod n must be the input. An error completion
             // refuses the result as a mismatch does (the result is wiped on drop).
             let mut buf = out.into_output();
-            let ok =
-                matches!(outcome, HpreOutcome::Ok) && bool::from(buf[..].ct_eq(&self.input[..]));
+            let ok = matches!(outcome, HpreOutcome::Ok) && super::ct_eq_bytes(&buf, &self.input);
             buf.zeroize();
             return if ok {
                 Ok(Step::Done(Done::Raw(result)))
