@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use uacce_emu::{DeviceKind, EmuConfig, EmuDevice, EmuError, Fault, QueueState, ServiceModel};
+use uacce_emu::{
+    Counters, DeviceKind, EmuConfig, EmuDevice, EmuError, Fault, QueueState, ServiceModel,
+};
 use uacce_sys::qm::{DriverRing, RingError};
 
 fn null_device(depth: u16) -> EmuDevice {
@@ -31,6 +33,31 @@ fn drain(ring: &mut DriverRing) -> usize {
     n
 }
 
+/// Wait until the device's counters satisfy `done` (panics after 5 s).
+fn wait_counters(dev: &EmuDevice, done: impl Fn(&Counters) -> bool) {
+    let start = Instant::now();
+    while !done(&dev.counters()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            dev.counters()
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// Wait until the ring has a completion at its head (panics after 5 s).
+fn wait_completion(ring: &DriverRing) {
+    let start = Instant::now();
+    while !ring.has_completion() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "job never completed"
+        );
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn signals_only_when_armed() {
     let dev = null_device(8);
@@ -40,14 +67,7 @@ fn signals_only_when_armed() {
     // Not armed: the job completes but no signal arrives.
     // SAFETY: a null device completes SQEs unchanged and never dereferences an address in them.
     unsafe { ring.submit(&[1; 128]) }.unwrap();
-    let start = Instant::now();
-    while !ring.has_completion() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "job never completed"
-        );
-        std::thread::yield_now();
-    }
+    wait_completion(&ring);
     assert!(!wait_event(&q, 50), "signalled without being armed");
     assert_eq!(drain(&mut ring), 1);
 
@@ -71,17 +91,7 @@ fn counts_sq_doorbells_and_the_sqes_they_hand_over() {
     let dev = null_device(16);
     let q = dev.open_queue(0).unwrap();
     let mut ring = q.driver_ring().unwrap();
-    let wait_accepted = |n: u64| {
-        let start = Instant::now();
-        while dev.counters().accepted < n {
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "device fetched {:?}",
-                dev.counters()
-            );
-            std::thread::yield_now();
-        }
-    };
+    let wait_accepted = |n: u64| wait_counters(&dev, |c| c.accepted >= n);
     // Pushed without a doorbell: the device does not see them.
     for i in 0..3 {
         // SAFETY: a null device completes SQEs unchanged and never dereferences an address in them.
@@ -326,18 +336,6 @@ fn closing_with_jobs_pending_counts_them_dropped() {
     assert_eq!((c.accepted, c.completed, c.dropped), (5, 0, 5));
 }
 
-/// Wait until the ring has a completion at its head (panics after 5 s).
-fn wait_completion(ring: &DriverRing) {
-    let start = Instant::now();
-    while !ring.has_completion() {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "job never completed"
-        );
-        std::thread::yield_now();
-    }
-}
-
 /// Without a doorbell watch, a sleeping device thread is woken by what needs it at once and by nothing else: an SQ
 /// doorbell, an arm with a completion already past the consumer's head, and a CQ doorbell that frees the CQ space
 /// the device waits for. A CQ doorbell that needs nothing at once is applied when the thread next wakes, before it
@@ -398,15 +396,7 @@ fn cq_doorbells_wake_a_sleeping_device_only_when_it_needs_them() {
         unsafe { ring.push(&[10 + i; 128]) }.unwrap();
     }
     ring.ring_sq().unwrap();
-    let start = Instant::now();
-    while dev.counters().completed < before + 3 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            dev.counters()
-        );
-        std::thread::yield_now();
-    }
+    wait_counters(&dev, |c| c.completed >= before + 3);
     // Consume one without telling the device (no CQ doorbell), which frees an SQ slot for a fourth job.
     assert!(ring.pop().unwrap().is_some());
     unsafe { ring.submit(&[13; 128]) }.unwrap();
@@ -418,15 +408,7 @@ fn cq_doorbells_wake_a_sleeping_device_only_when_it_needs_them() {
     );
     let w = wakeups();
     ring.ring_cq(false).unwrap();
-    let start = Instant::now();
-    while dev.counters().completed < before + 4 {
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            dev.counters()
-        );
-        std::thread::yield_now();
-    }
+    wait_counters(&dev, |c| c.completed >= before + 4);
     assert_eq!(wakeups(), w + 1);
     assert_eq!(drain(&mut ring), 3);
     let c = dev.counters();
