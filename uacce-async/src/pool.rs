@@ -1,5 +1,6 @@
 //! The queues of one kind of job across devices: selection (most free ring slots, NUMA-local first, the
-//! last-picked lane winning ties), backpressure (a full ring makes a submission wait in the lane), and reopening retired queues.
+//! last-picked lane winning ties), backpressure (a full ring makes a submission wait in the lane), and reopening
+//! retired queues.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
