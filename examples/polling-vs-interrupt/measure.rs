@@ -51,14 +51,12 @@ where
     // The main thread is not a runtime worker: blocking it in sleep leaves the workers alone.
     std::thread::sleep(warm);
     let c0 = cpu_snapshot();
-    let s0 = app_switches();
     let t0 = Instant::now();
     phase.store(1, Ordering::Relaxed);
     std::thread::sleep(Duration::from_secs_f64(secs));
     phase.store(2, Ordering::Relaxed);
     let el = t0.elapsed().as_secs_f64();
     let c1 = cpu_snapshot();
-    let s1 = app_switches();
     let jobs = done.load(Ordering::Relaxed);
     let mut hist = Histogram::<u64>::new_with_bounds(1, 120_000_000_000, 2)?;
     for t in tasks {
@@ -73,7 +71,7 @@ where
         app_ns,
         dev_ns,
         other_ns: cpu_other(&c0, &c1),
-        app_switches: s1.saturating_sub(s0),
+        app_switches: app_switches(&c0, &c1),
     })
 }
 
