@@ -1,6 +1,5 @@
-//! The queues of one kind of job across devices: selection (most free ring slots, NUMA-local first, the
-//! last-picked lane winning ties), backpressure (a full ring makes a submission wait in the lane), and reopening
-//! retired queues.
+//! The queues of one kind of job across devices: selection (most free ring slots, NUMA-local first, ties
+//! round-robin), backpressure (a full ring makes a submission wait in the lane), and reopening retired queues.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -26,8 +25,7 @@ pub(crate) struct ClassPool {
     /// Queues per device.
     per_device: usize,
     target: usize,
-    /// Index of the lane picked last: it wins ties (see `best_lane`).
-    last: AtomicUsize,
+    next: AtomicUsize,
     last_reopen: Mutex<Option<Instant>>,
     /// The counters of lanes dropped by `reopen`, per device (statistics keep what retired queues did).
     retired: Mutex<Vec<DeviceStats>>,
@@ -55,7 +53,7 @@ impl ClassPool {
             lanes: RwLock::new(Vec::new()),
             numa_uniform: AtomicBool::new(true),
             per_device: per,
-            last: AtomicUsize::new(0),
+            next: AtomicUsize::new(0),
             last_reopen: Mutex::new(None),
             retired: Mutex::new(Vec::new()),
         };
@@ -303,11 +301,7 @@ fn queue_stats(l: &Lane) -> QueueStats {
     }
 }
 
-/// The live lane with the most free ring slots, preferring lanes on the caller's NUMA node; ties go to the lane
-/// picked last. Load still spreads (a lane that took a job has one free slot fewer than its peers, which win the
-/// next pick), while a caller with one job at a time keeps to one queue: the device side of a queue that just
-/// worked is the one most likely awake (the emulator's device thread watches its doorbell for a while after each
-/// piece of work; round-robin over idle queues always rang a sleeping one, a futex wake-up per job).
+/// The live lane with the most free ring slots, preferring lanes on the caller's NUMA node; ties go round-robin.
 fn best_lane(lanes: &[Arc<Lane>], pool: &ClassPool) -> Option<Arc<Lane>> {
     // With every lane on one node, "local" is the same for all of them and cannot change the choice.
     let node = if pool.numa_uniform.load(Ordering::Relaxed) {
@@ -315,13 +309,11 @@ fn best_lane(lanes: &[Arc<Lane>], pool: &ClassPool) -> Option<Arc<Lane>> {
     } else {
         current_numa_node()
     };
+    let start = pool.next.fetch_add(1, Ordering::Relaxed);
     let n = lanes.len();
-    let start = pool.last.load(Ordering::Relaxed) % n.max(1);
     let mut best: Option<(usize, bool, &Arc<Lane>)> = None;
-    let mut picked = start;
     for k in 0..n {
-        let i = (start + k) % n;
-        let l = &lanes[i];
+        let l = &lanes[(start + k) % n];
         if l.is_dead() {
             continue;
         }
@@ -335,11 +327,7 @@ fn best_lane(lanes: &[Arc<Lane>], pool: &ClassPool) -> Option<Arc<Lane>> {
         };
         if better {
             best = Some((free, local, l));
-            picked = i;
         }
-    }
-    if picked != start {
-        pool.last.store(picked, Ordering::Relaxed);
     }
     best.map(|(_, _, l)| l.clone())
 }
