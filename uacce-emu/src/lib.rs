@@ -468,7 +468,6 @@ impl EmuDevice {
         Ok(EmuQueue {
             doorbell: Arc::new(EmuDoorbell {
                 queue: queue.clone(),
-                version: cfg.version,
                 device: self.shared.clone(),
             }),
             shared: queue,
@@ -622,7 +621,6 @@ impl QueueShared {
 /// The doorbell of an emulated queue: hands the 64-bit value to the queue's device thread.
 struct EmuDoorbell {
     queue: Arc<QueueShared>,
-    version: QmVersion,
     device: Arc<DeviceShared>,
 }
 
@@ -636,7 +634,7 @@ impl EmuDoorbell {
     /// thread for the others would charge the consumer a futex syscall and a cross-CPU wake-up per completion
     /// that silicon does not cost.
     fn needs_device(&self, value: u64, c: &Cmds) -> bool {
-        let Ok(f) = decode_doorbell(self.version, value) else {
+        let Ok(f) = decode_doorbell(self.device.config.version, value) else {
             return true;
         };
         let q = &self.queue;
