@@ -11,11 +11,13 @@
 //! The SEC engine's AEAD families (AES-GCM, CCM and SM4-GCM, authenc) share one job, [`crate::seal`]: a new one
 //! of them is a [`SealAlg`](crate::seal::SealAlg) rather than a `Job`.
 
+use std::sync::Arc;
+
 use uacce_sys::qm::{QmVersion, Sqe};
 
 use crate::accel::Inner;
 use crate::error::{Error, Result};
-use crate::lane::{Buffers, Class, JobOutput, Scratch};
+use crate::lane::{Buffers, Class, JobOutput, Lane, Scratch};
 use crate::pool::ClassPool;
 use crate::routing::INLINE_MAX;
 use crate::stats::{CpuReason, FailKind, Family, FamilyCounters, OutputLen};
@@ -227,15 +229,23 @@ impl Inner {
             }
             record("route", "device");
             let env = self.lane_env();
+            // The lane that served the job's previous request (`Step::Again`): its next request goes there first.
+            let mut previous: Option<Arc<Lane>> = None;
             let failure: Error = 'device: loop {
                 // One attempt, offered to another lane if the chosen one was retired before the job reached the
                 // device.
                 let mut done = None;
                 let mut last = None;
                 for _ in 0..ATTEMPTS {
-                    let lane = match pool.pick(&env) {
-                        Ok(l) => l,
-                        Err(e) => break 'device e,
+                    // A follow-up request stays on the queue that just served the job while that queue is live and
+                    // has a free slot: its device is working (an emulated device thread is awake, where another
+                    // queue's may sleep and cost a wake-up), and the job's requests keep their order on one ring.
+                    let lane = match previous.take() {
+                        Some(l) if !l.is_dead() && l.free_slots() > 0 => l,
+                        _ => match pool.pick(&env) {
+                            Ok(l) => l,
+                            Err(e) => break 'device e,
+                        },
                     };
                     let version = lane.version;
                     let bufs = match job.buffers(version) {
@@ -276,7 +286,7 @@ impl Inner {
                         lane.stats.q.done(size, v.output_len());
                         break 'run Ok((v, true));
                     }
-                    Ok(Step::Again) => {}
+                    Ok(Step::Again) => previous = Some(lane),
                     Ok(Step::Cpu) => {
                         fam.cpu(CpuReason::Unfit);
                         record("route", "cpu");

@@ -1,5 +1,7 @@
 //! The queues of one kind of job across devices: selection (most free ring slots, NUMA-local first, ties
 //! round-robin), backpressure (a full ring makes a submission wait in the lane), and reopening retired queues.
+//! A job's follow-up request (`Step::Again`, e.g. an RSA fault check) skips selection and goes back to the lane
+//! that served the job while that lane is live and has a free slot (`Inner::execute`).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

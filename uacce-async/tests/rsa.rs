@@ -1047,6 +1047,39 @@ async fn fault_check_policies_every_mode() {
     }
 }
 
+/// The fault check goes to the queue that did the private operation (a job's follow-up request stays on its
+/// lane while that lane is live and has room): in the SQE trace every signature is a CRT request (alg 0x01, UADK's
+/// `HPRE_ALG_NC_CRT`) followed by a non-CRT request (0x00, `HPRE_ALG_NC_NCRT`) on the same queue, though new jobs
+/// take the RSA queues in turn.
+#[tokio::test]
+async fn the_fault_check_stays_on_the_private_operations_queue() {
+    let key = key_pem(1024);
+    for mode in [NotifyMode::Eventfd, NotifyMode::BusyPoll] {
+        let accel = emu_with(QmVersion::V3, mode, RsaFaultCheck::Device, false, None).await;
+        let dev = hpre_device(&accel);
+        dev.set_trace(true);
+        for i in 0..6u8 {
+            accel
+                .rsa_sign_pkcs1v15(&key, RsaHash::Sha256, &[i])
+                .await
+                .unwrap();
+        }
+        let t = dev.take_trace();
+        assert_eq!(t.len(), 12, "{mode:?}");
+        for (k, pair) in t.chunks(2).enumerate() {
+            assert_eq!(
+                (pair[0].sqe[0] & 0x1f, pair[1].sqe[0] & 0x1f),
+                (0x01, 0x00),
+                "{mode:?} signature {k}"
+            );
+            assert_eq!(
+                pair[0].sqn, pair[1].sqn,
+                "{mode:?} signature {k}: check on another queue"
+            );
+        }
+    }
+}
+
 /// The device's fault check refuses a result when its request fails: an error completion of the check request
 /// (the second of the job) gives `Error::Device` without the CPU backup, and with the backup the job is redone on
 /// the CPU (the same signature). An error on the private request itself is also never released.
