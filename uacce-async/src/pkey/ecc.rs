@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use elliptic_curve::ops::Reduce;
 use elliptic_curve::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use elliptic_curve::sec1::ToEncodedPoint;
@@ -645,7 +645,7 @@ impl Job for EccJob {
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
         Ok(Buffers {
             input: Some(self.input.clone()),
-            output: (self.out_len > 0).then(|| BytesMut::zeroed(self.out_len)),
+            output: (self.out_len > 0).then(|| super::out_buf(self.out_len)),
             // The key block is read by the device: kept alive while the job is in flight.
             keep: Some(self.key.clone()),
         })

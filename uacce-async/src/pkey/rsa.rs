@@ -24,7 +24,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use rsa::BigUint;
 use rsa::pkcs1::der::{Decode, Encode, asn1::UintRef};
 use rsa::pkcs1::{self, LineEnding};
@@ -1048,7 +1048,7 @@ impl Job for RsaJob {
             // key block e ‖ n kept alive by the buffers.
             return Ok(Buffers {
                 input: Some(Bytes::from_owner(result.clone())),
-                output: Some(BytesMut::zeroed(result.len())),
+                output: Some(super::out_buf(result.len())),
                 keep: Some(self.public().0.block.clone()),
             });
         }
@@ -1058,7 +1058,7 @@ impl Job for RsaJob {
         };
         Ok(Buffers {
             input: Some(self.input.clone()),
-            output: Some(BytesMut::zeroed(self.input.len())),
+            output: Some(super::out_buf(self.input.len())),
             keep: Some(keep),
         })
     }
@@ -1571,6 +1571,7 @@ impl Accel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BytesMut;
     use uacce_sys::qm::SQE_SIZE;
 
     #[test]

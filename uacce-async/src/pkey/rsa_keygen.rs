@@ -20,7 +20,6 @@
 
 use std::sync::Arc;
 
-use bytes::BytesMut;
 use rsa::pkcs1::der::Decode;
 use uacce_sys::qm::hpre::{self, HpreAlg, HpreOutcome, HpreRequest, layout};
 use uacce_sys::qm::{QmVersion, Sqe};
@@ -122,7 +121,7 @@ impl Job for KeygenJob {
     fn buffers(&mut self, _: QmVersion) -> Result<Buffers> {
         Ok(Buffers {
             input: None,
-            output: Some(BytesMut::zeroed(self.out_len)),
+            output: Some(super::out_buf(self.out_len)),
             // The key block (it holds the primes) is read by the device: kept alive while the job is in flight.
             keep: Some(self.key.clone()),
         })
