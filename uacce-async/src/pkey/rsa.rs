@@ -881,10 +881,9 @@ enum RsaKeyRef {
 pub enum RsaFaultCheck {
     /// The device checks its own result (default): the same job submits a second HPRE request to the same queue
     /// (another one if that queue was retired or is full), the public operation (`RsaNonCrt`, key e ‖ n) on the
-    /// private result, and its output is compared in constant time with
-    /// the private operation's input (the result must also be below n); a mismatch, or an error completion of
-    /// either request, refuses the result. One job per call in [`Accel::stats`](crate::Accel::stats), two HPRE
-    /// requests (SQEs) on the device.
+    /// private result, and its output is compared in constant time with the private operation's input (the
+    /// result must also be below n); a mismatch, or an error completion of either request, refuses the result.
+    /// One job per call in [`Accel::stats`](crate::Accel::stats), two HPRE requests (SQEs) on the device.
     ///
     /// Why it still catches the fault the countermeasure is for: the check is a different computation (one
     /// non-CRT exponentiation by e on the full modulus, not two half-size exponentiations by dp and dq), so a
