@@ -342,9 +342,11 @@ async fn keep_alive_large_responses_do_not_stall_with_nagle_on() {
                 .await
                 .unwrap();
         }
-        // A delayed-ACK stall costs 40 ms or more and hits several requests of every series; this shared 2-CPU
-        // machine sometimes delays one request past 10 ms for other reasons. So: up to three series of 20, and
-        // one must have every request under 10 ms.
+        // A delayed-ACK stall costs 40 ms or more on top of the request's own time and hits several requests of
+        // every series (the framing this guards against gave 44-49 ms). A request without a stall takes 3-24 ms
+        // here (a 256 KiB body through the emulated ZIP; 10 ms was too tight a limit on a slow day), and this
+        // shared 2-CPU machine sometimes delays one further for other reasons. So: up to three series of 20, and
+        // one must have every request under 30 ms.
         let mut series = Vec::new();
         let mut passed = false;
         for _ in 0..3 {
@@ -369,14 +371,14 @@ async fn keep_alive_large_responses_do_not_stall_with_nagle_on() {
                 .join(" ");
             eprintln!("{coding}: {line} (ms)");
             series.push(line);
-            if ms.iter().all(|&m| m < 10.0) {
+            if ms.iter().all(|&m| m < 30.0) {
                 passed = true;
                 break;
             }
         }
         assert!(
             passed,
-            "{coding}: no series of 20 large responses on a keep-alive connection stayed under 10 ms each (ms): {series:#?}"
+            "{coding}: no series of 20 large responses on a keep-alive connection stayed under 30 ms each (ms): {series:#?}"
         );
     }
 }
