@@ -186,12 +186,22 @@ async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
         .unwrap_or_else(|_| panic!("{what}: no answer in 20 s"))
 }
 
-/// A changed input was accepted: fail with what it was.
-fn refused<T>(what: &str, changed: &[u8], res: Result<T, Error>) {
+/// `f`, given the changed input `changed`, must answer within 20 s, with an error.
+async fn must_refuse<T>(what: &str, changed: &[u8], f: impl Future<Output = Result<T, Error>>) {
     assert!(
-        res.is_err(),
+        bounded(what, f).await.is_err(),
         "{what}: a changed input was accepted: {changed:02x?}"
     );
+}
+
+/// An edit of `valid`, or random bytes of one of the lengths `lens`; `None` when the draw is `valid` itself.
+fn changed(r: &mut Rng, valid: &[u8], lens: &[usize]) -> Option<Vec<u8>> {
+    let v = if r.bool() {
+        mutate(r, valid)
+    } else {
+        random(r, lens)
+    };
+    (v != valid).then_some(v)
 }
 
 async fn sweep(name: &str, accel: &Accel, seed: u64) {
@@ -222,47 +232,17 @@ async fn sweep(name: &str, accel: &Accel, seed: u64) {
     for i in 0..scaled(150) {
         let what = |op: &str| format!("{name} #{i} {op}");
         // RSA: a signature or ciphertext that is not the valid one, of any length.
-        let bad = if r.bool() {
-            mutate(&mut r, &sig)
-        } else {
-            random(&mut r, &lens)
-        };
-        if bad != sig {
-            let res = bounded(&what("pkcs1 verify"), async {
-                accel
-                    .rsa_verify_pkcs1v15(&public, RsaHash::Sha256, &msg, &bad)
-                    .await
-            })
-            .await;
-            refused(&what("pkcs1 verify"), &bad, res);
+        if let Some(bad) = changed(&mut r, &sig, &lens) {
+            let f = accel.rsa_verify_pkcs1v15(&public, RsaHash::Sha256, &msg, &bad);
+            must_refuse(&what("pkcs1 verify"), &bad, f).await;
         }
-        let bad = if r.bool() {
-            mutate(&mut r, &pss)
-        } else {
-            random(&mut r, &lens)
-        };
-        if bad != pss {
-            let res = bounded(&what("pss verify"), async {
-                accel
-                    .rsa_verify_pss(&public, RsaHash::Sha256, &msg, &bad)
-                    .await
-            })
-            .await;
-            refused(&what("pss verify"), &bad, res);
+        if let Some(bad) = changed(&mut r, &pss, &lens) {
+            let f = accel.rsa_verify_pss(&public, RsaHash::Sha256, &msg, &bad);
+            must_refuse(&what("pss verify"), &bad, f).await;
         }
-        let bad = if r.bool() {
-            mutate(&mut r, &oaep)
-        } else {
-            random(&mut r, &lens)
-        };
-        if bad != oaep {
-            let res = bounded(&what("oaep decrypt"), async {
-                accel
-                    .rsa_decrypt_oaep(&rsa, RsaHash::Sha256, b"", &bad)
-                    .await
-            })
-            .await;
-            refused(&what("oaep decrypt"), &bad, res);
+        if let Some(bad) = changed(&mut r, &oaep, &lens) {
+            let f = accel.rsa_decrypt_oaep(&rsa, RsaHash::Sha256, b"", &bad);
+            must_refuse(&what("oaep decrypt"), &bad, f).await;
         }
         // Raw operations on random operands: an error or a k-byte result.
         let n = random(&mut r, &[0, 1, 127, 128, 256, 257, 512, 600]);
@@ -289,12 +269,8 @@ async fn sweep(name: &str, accel: &Accel, seed: u64) {
             if let Ok(s) = EcdsaSignature::from_bytes(c, &bytes)
                 && s.to_bytes() != good.to_bytes()
             {
-                let res = bounded(
-                    &what("ecdsa verify"),
-                    accel.ecdsa_verify(k.public_key(), &msg, &s),
-                )
-                .await;
-                refused(&what("ecdsa verify"), &bytes, res);
+                let f = accel.ecdsa_verify(k.public_key(), &msg, &s);
+                must_refuse(&what("ecdsa verify"), &bytes, f).await;
             }
             let digest = random_below(&mut r, 80);
             let _ = bounded(
@@ -309,25 +285,15 @@ async fn sweep(name: &str, accel: &Accel, seed: u64) {
             }
         }
         // SM2: a changed ciphertext does not decrypt, a changed signature does not verify.
-        let bad = if r.bool() {
-            mutate(&mut r, &sm2_ct)
-        } else {
-            random(&mut r, &[0, 97, 98, 200])
-        };
-        if bad != sm2_ct {
-            let res = bounded(&what("sm2 decrypt"), accel.sm2_decrypt(&sm2, &bad)).await;
-            refused(&what("sm2 decrypt"), &bad, res);
+        if let Some(bad) = changed(&mut r, &sm2_ct, &[0, 97, 98, 200]) {
+            must_refuse(&what("sm2 decrypt"), &bad, accel.sm2_decrypt(&sm2, &bad)).await;
         }
         let bytes = mutate(&mut r, sm2_sig.to_bytes());
         if let Ok(s) = Sm2Signature::from_bytes(&bytes)
             && s.to_bytes() != sm2_sig.to_bytes()
         {
-            let res = bounded(
-                &what("sm2 verify"),
-                accel.sm2_verify(sm2.public_key(), None, &msg, &s),
-            )
-            .await;
-            refused(&what("sm2 verify"), &bytes, res);
+            let f = accel.sm2_verify(sm2.public_key(), None, &msg, &s);
+            must_refuse(&what("sm2 verify"), &bytes, f).await;
         }
         // X25519 / X448 on random points: an error (all-zero secret) or a nonzero secret.
         let (s, u): ([u8; 32], [u8; 32]) = (
