@@ -84,31 +84,9 @@ fn random_below(r: &mut Rng, max: u64) -> Vec<u8> {
     r.bytes(n)
 }
 
-/// PEM of `der` under `label` (64-column base64).
+/// PEM of `der` under `label`, as the library writes it.
 fn pem(label: &str, der: &[u8]) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut body = String::new();
-    for c in der.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            body.push(if i <= c.len() {
-                B64[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-    }
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|l| std::str::from_utf8(l).expect("base64 is ASCII"))
-        .collect();
-    format!(
-        "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
-        lines.join("\n")
-    )
+    rsa::pkcs1::der::pem::encode_string(label, rsa::pkcs1::LineEnding::LF, der).expect("PEM")
 }
 
 #[test]

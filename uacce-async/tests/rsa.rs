@@ -14,6 +14,7 @@ use uacce_async::{
 };
 use uacce_emu::DeviceKind;
 use uacce_sys::qm::QmVersion;
+use uacce_sys::qm::hpre::{self, HpreAlg, HpreQcType};
 
 fn hex(s: &str) -> Vec<u8> {
     let s = s.trim();
@@ -1048,9 +1049,9 @@ async fn fault_check_policies_every_mode() {
 }
 
 /// The fault check goes to the queue that did the private operation (a job's follow-up request stays on its
-/// lane while that lane is live and has room): in the SQE trace every signature is a CRT request (alg 0x01, UADK's
-/// `HPRE_ALG_NC_CRT`) followed by a non-CRT request (0x00, `HPRE_ALG_NC_NCRT`) on the same queue, though new jobs
-/// take the RSA queues in turn.
+/// lane while that lane is live and has room): in the SQE trace, decoded as the device decodes it, every signature is
+/// a CRT request (`RsaCrt`, UADK's `HPRE_ALG_NC_CRT`) followed by a non-CRT request (`RsaNonCrt`, `HPRE_ALG_NC_NCRT`)
+/// on the same queue, though new jobs take the RSA queues in turn.
 #[tokio::test]
 async fn the_fault_check_stays_on_the_private_operations_queue() {
     let key = key_pem(1024);
@@ -1066,10 +1067,13 @@ async fn the_fault_check_stays_on_the_private_operations_queue() {
         }
         let t = dev.take_trace();
         assert_eq!(t.len(), 12, "{mode:?}");
+        let alg = |r: &uacce_emu::trace::SqeRecord| {
+            hpre::decode(&r.sqe, r.version, HpreQcType::RsaDh).map(|v| v.alg)
+        };
         for (k, pair) in t.chunks(2).enumerate() {
             assert_eq!(
-                (pair[0].sqe[0] & 0x1f, pair[1].sqe[0] & 0x1f),
-                (0x01, 0x00),
+                (alg(&pair[0]), alg(&pair[1])),
+                (Ok(HpreAlg::RsaCrt), Ok(HpreAlg::RsaNonCrt)),
                 "{mode:?} signature {k}"
             );
             assert_eq!(
